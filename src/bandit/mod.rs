@@ -1,0 +1,222 @@
+//! Exact one-step ("bandit") estimators of SPEC §1: SFT, BTL, RLHF, AIHF and the DPO family.
+//!
+//! Every estimator returns a [`Fit`]: the policy (and its log), the reward normalised as
+//! [`Normalization`] says, the objective value, the final gradient norm and the iteration
+//! count. Existence is checked before solving ([`existence`]); a solver that does not reach
+//! its tolerance is an error, never a silent answer.
+
+pub mod claims;
+pub mod estimators;
+pub mod existence;
+pub mod problem;
+
+pub use estimators::*;
+
+use crate::error::{check_nonneg, check_positive, AihfError, Result};
+use serde::{Deserialize, Serialize};
+
+/// The estimators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// Demonstrations only, (22)–(27).
+    Sft,
+    /// Bradley–Terry–Luce reward model from preferences, (28)–(32); its policy is `π_{r^P}`.
+    Btl,
+    /// `π_SFT · exp(r^P/β)`, (33).
+    Rlhf,
+    /// Joint likelihood, (35)–(36).
+    Aihf,
+    /// Direct preference optimisation, (10).
+    Dpo,
+    /// Identity preference optimisation (Azar et al. 2023).
+    Ipo,
+    /// DPO + demonstration likelihood (RPO).
+    DirectAihf,
+    /// Self-play fine-tuning iteration (Chen et al. 2024).
+    Spin,
+    /// SPIN + λ · DPO on the preference data, (11).
+    SelfPlayAihf,
+}
+
+impl Method {
+    /// All methods, in table order.
+    pub const ALL: [Method; 9] = [
+        Method::Sft,
+        Method::Btl,
+        Method::Rlhf,
+        Method::Aihf,
+        Method::Dpo,
+        Method::Ipo,
+        Method::DirectAihf,
+        Method::Spin,
+        Method::SelfPlayAihf,
+    ];
+
+    /// The kebab-case name used on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Sft => "sft",
+            Method::Btl => "btl",
+            Method::Rlhf => "rlhf",
+            Method::Aihf => "aihf",
+            Method::Dpo => "dpo",
+            Method::Ipo => "ipo",
+            Method::DirectAihf => "direct-aihf",
+            Method::Spin => "spin",
+            Method::SelfPlayAihf => "self-play-aihf",
+        }
+    }
+}
+
+/// AIHF's weighting of the two data sources (SPEC §1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Weighting {
+    /// Each observation weighs one (the paper's static analysis).
+    #[default]
+    Counts,
+    /// Each source's mean log-likelihood, demonstrations weighted by `w` (the authors' public
+    /// example).
+    Normalized,
+}
+
+/// How reward vectors are normalised (rewards are identified up to a constant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Normalization {
+    /// Mean zero over actions with finite reward.
+    #[default]
+    MeanZero,
+    /// `r_ref = 0` for the named action.
+    Reference(usize),
+}
+
+/// Hyper-parameters shared by the estimators. Build with [`Options::default`] and the setters,
+/// then [`Options::validate`] (every estimator validates again).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Options {
+    /// Temperature `β > 0` (default 1).
+    pub beta: f64,
+    /// AIHF's preference weight `λ ≥ 0` (default 1); Self-Play AIHF's too.
+    pub lambda: f64,
+    /// AIHF weighting mode.
+    pub weighting: Weighting,
+    /// Demonstration weight `w` of the `normalized` mode (default 1).
+    pub demo_weight: f64,
+    /// Ridge `α ≥ 0` on the reward (BTL, AIHF) or on `log π_θ/π_ref` (DPO family).
+    pub ridge: f64,
+    /// Temperature of AIHF's preference term, `β'` (default: `β`, the model-consistent choice).
+    pub beta_pref: Option<f64>,
+    /// Reference policy `π0` of SFT/AIHF (default uniform). Must be a distribution.
+    pub reference: Option<Vec<f64>>,
+    /// Reward normalisation.
+    pub normalization: Normalization,
+    /// DPO-family reference: smoothing `ε` of `π_SFT` (`(N_i + ε)/(N + nε)`); None: no smoothing.
+    pub ref_smoothing: Option<f64>,
+    /// IPO's `τ > 0` (default 0.1... see SPEC §1.5).
+    pub ipo_tau: f64,
+    /// Direct AIHF's demonstration weight `α ≥ 0` (default 1).
+    pub direct_alpha: f64,
+    /// SPIN / Self-Play AIHF iterations (maximum).
+    pub spin_iters: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            beta: 1.0,
+            lambda: 1.0,
+            weighting: Weighting::Counts,
+            demo_weight: 1.0,
+            ridge: 0.0,
+            beta_pref: None,
+            reference: None,
+            normalization: Normalization::MeanZero,
+            ref_smoothing: None,
+            ipo_tau: 0.1,
+            direct_alpha: 1.0,
+            spin_iters: 500,
+        }
+    }
+}
+
+impl Options {
+    /// Checks every field's domain against `n` actions.
+    pub fn validate(&self, n: usize) -> Result<()> {
+        check_positive("beta", self.beta)?;
+        check_nonneg("lambda", self.lambda)?;
+        check_positive("demo_weight", self.demo_weight)?;
+        check_nonneg("ridge", self.ridge)?;
+        if let Some(b) = self.beta_pref {
+            check_positive("beta_pref", b)?;
+        }
+        check_positive("ipo_tau", self.ipo_tau)?;
+        check_nonneg("direct_alpha", self.direct_alpha)?;
+        if let Some(e) = self.ref_smoothing {
+            check_positive("ref_smoothing", e)?;
+        }
+        if let Some(r) = &self.reference {
+            if r.len() != n {
+                return Err(AihfError::param(
+                    "reference",
+                    format!("has {} entries but there are {n} actions", r.len()),
+                ));
+            }
+            if let Some(i) = r.iter().position(|p| !p.is_finite() || *p <= 0.0) {
+                return Err(AihfError::param(
+                    "reference",
+                    format!("entry {i} is {}; π0 must be strictly positive", r[i]),
+                ));
+            }
+            let s: f64 = r.iter().sum();
+            if (s - 1.0).abs() > crate::tol::STOCHASTIC {
+                return Err(AihfError::param(
+                    "reference",
+                    format!("sums to {s}, not 1 (tolerance {})", crate::tol::STOCHASTIC),
+                ));
+            }
+        }
+        if let Normalization::Reference(k) = self.normalization {
+            if k >= n {
+                return Err(AihfError::param(
+                    "normalization",
+                    format!("reference action {k} is out of range 0..{n}"),
+                ));
+            }
+        }
+        if self.spin_iters == 0 {
+            return Err(AihfError::param("spin_iters", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// `log π0` (uniform by default).
+    pub fn log_pi0(&self, n: usize) -> Vec<f64> {
+        match &self.reference {
+            Some(r) => r.iter().map(|p| p.ln()).collect(),
+            None => vec![-(n as f64).ln(); n],
+        }
+    }
+}
+
+/// What an estimator returns.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Fit {
+    pub method: Method,
+    /// `π̂`.
+    pub policy: Vec<f64>,
+    /// `log π̂` (`-∞` where `π̂ = 0`; serialised as `null`).
+    #[serde(skip)]
+    pub log_policy: Vec<f64>,
+    /// The estimated (or implied) reward, normalised; `-∞` (JSON `null`) for actions the
+    /// estimator gives zero probability.
+    pub reward: Vec<Option<f64>>,
+    /// The estimator's objective at the solution, in its own sense: maximised log-likelihood
+    /// (SFT, BTL, AIHF), `E_π[r^P] − β KL(π‖π_SFT)` (RLHF), minimised loss (DPO family).
+    pub objective: f64,
+    /// Norm of the objective's gradient at the solution (stationarity residual).
+    pub grad_norm: f64,
+    /// Solver iterations (0 for closed forms).
+    pub iterations: usize,
+}

@@ -1,0 +1,9 @@
+//! `aihf sample`.
+use clap::Args as ClapArgs;
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {}
+
+pub fn run(_a: Args) -> anyhow::Result<()> {
+    anyhow::bail!("not built yet")
+}

@@ -1,0 +1,123 @@
+//! The crate's one error type. Library code never panics on user input: every check that can
+//! fail on data, parameters or files returns one of these variants, and the binary turns them
+//! into a message and a non-zero exit.
+
+use std::path::PathBuf;
+
+/// Every fallible operation of the crate returns this error.
+#[derive(Debug, thiserror::Error)]
+pub enum AihfError {
+    /// A data set (demonstrations, preferences, trajectories, JSONL records) is malformed.
+    /// `at` says where (a JSON path, a line number, an action index).
+    #[error("invalid data at {at}: {reason}")]
+    Data { at: String, reason: String },
+
+    /// A parameter is out of its domain (`β ≤ 0`, `λ < 0`, a NaN, a shape mismatch...).
+    #[error("invalid parameter `{name}`: {reason}")]
+    Param { name: String, reason: String },
+
+    /// The estimator has no maximiser on this data; `witness` is a set of actions (0-based)
+    /// that shows why.
+    #[error("{estimator} does not exist on this data: {reason}")]
+    NoEstimator {
+        estimator: String,
+        reason: String,
+        witness: Vec<usize>,
+    },
+
+    /// An iterative solver stopped before reaching its tolerance.
+    #[error(
+        "{solver} did not converge: gradient norm {grad_norm:.3e} > tolerance {tol:.3e} after {iterations} iterations"
+    )]
+    NotConverged {
+        solver: String,
+        grad_norm: f64,
+        tol: f64,
+        iterations: usize,
+    },
+
+    /// An MDP failed validation (rows of `P` that are not distributions, bad `γ`...).
+    #[error("invalid MDP: {0}")]
+    Mdp(String),
+
+    /// An experiment spec file is malformed or out of range.
+    #[error("invalid spec{}: {reason}", field.as_ref().map(|f| format!(" field `{f}`")).unwrap_or_default())]
+    Spec {
+        field: Option<String>,
+        reason: String,
+    },
+
+    /// A computation produced a non-finite number where a finite one was required.
+    #[error("numerical failure: {0}")]
+    Numerical(String),
+
+    /// File I/O failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    /// JSON (de)serialisation failed.
+    #[error("JSON error in {context}: {source}")]
+    Json {
+        context: String,
+        source: serde_json::Error,
+    },
+
+    /// Drawing a figure failed.
+    #[error("plotting failed for {path}: {reason}")]
+    Plot { path: PathBuf, reason: String },
+
+    /// The neural layer failed (libtorch error, NaN loss, missing CUDA...).
+    #[error("neural: {0}")]
+    Neural(String),
+}
+
+/// Crate-wide result alias.
+pub type Result<T, E = AihfError> = std::result::Result<T, E>;
+
+impl AihfError {
+    /// A parameter error.
+    pub fn param(name: impl Into<String>, reason: impl Into<String>) -> Self {
+        AihfError::Param {
+            name: name.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A data error at `at`.
+    pub fn data(at: impl Into<String>, reason: impl Into<String>) -> Self {
+        AihfError::Data {
+            at: at.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A spec error naming `field`.
+    pub fn spec(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        AihfError::Spec {
+            field: Some(field.into()),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks that `x` is finite and strictly positive (temperatures such as `β`).
+pub fn check_positive(name: &str, x: f64) -> Result<()> {
+    if x.is_finite() && x > 0.0 {
+        Ok(())
+    } else {
+        Err(AihfError::param(name, format!("must be finite and > 0, got {x}")))
+    }
+}
+
+/// Checks that `x` is finite and non-negative (weights such as `λ`).
+pub fn check_nonneg(name: &str, x: f64) -> Result<()> {
+    if x.is_finite() && x >= 0.0 {
+        Ok(())
+    } else {
+        Err(AihfError::param(name, format!("must be finite and >= 0, got {x}")))
+    }
+}

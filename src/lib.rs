@@ -1,0 +1,30 @@
+//! `aihf`: numerical checks of "Learning Reward and Policy Jointly from Demonstration and
+//! Preference Improves Alignment" (AIHF).
+//!
+//! Layers (one module each; the mathematics is `shared/SPEC.md`):
+//! - [`bandit`]: exact one-step estimators — SFT, BTL, RLHF, AIHF, the DPO family (SPEC §1);
+//! - [`mdp`]: tabular MDPs, soft Bellman machinery, ML-IRL and Algorithm 1 (SPEC §2);
+//! - [`sim`] and [`stats`]: Monte Carlo studies of the estimators (SPEC §4);
+//! - [`verify`]: the registry of claims that `aihf verify` runs;
+//! - [`plot`]: figures drawn from results JSON;
+//! - `neural` (feature `neural`): the tch layer (SPEC §3).
+#![warn(missing_docs)]
+#![deny(clippy::float_cmp)]
+#![allow(missing_docs)] // field-level docs are added module by module
+
+pub mod bandit;
+pub mod data;
+pub mod error;
+pub mod io;
+pub mod math;
+pub mod mdp;
+pub mod plot;
+pub mod sim;
+pub mod stats;
+pub mod tol;
+pub mod verify;
+
+#[cfg(feature = "neural")]
+pub mod neural;
+
+pub use error::{AihfError, Result};

@@ -1,0 +1,2 @@
+//! Tabular MDPs (SPEC §2): filled in by the MDP issue.
+pub mod claims;

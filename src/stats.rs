@@ -1,0 +1,1 @@
+//! Statistics helpers (confidence intervals, paired comparisons): filled in by the studies issue.
