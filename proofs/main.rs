@@ -1,1 +1,13 @@
-//! The paper's claims as tests, one module per claim (see each module's documentation).
+//! The paper's claims as tests, one module per claim; each module's documentation states the
+//! claim in words and formula, with the SPEC section and the paper's equation.
+
+mod strategies;
+
+mod aihf_limits;
+mod aihf_stationarity;
+mod btl_mle;
+mod direct_estimators;
+mod gradients;
+mod rlhf_inconsistency;
+mod self_play;
+mod sft_stationarity;
