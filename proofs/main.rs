@@ -11,3 +11,4 @@ mod gradients;
 mod rlhf_inconsistency;
 mod self_play;
 mod sft_stationarity;
+mod solver_robustness;
