@@ -57,12 +57,20 @@ proptest! {
 
 #[test]
 fn dpo_refuses_a_reference_with_zero_mass() {
-    let d = aihf::data::BanditData::new(3, vec![5, 0, 2], vec![vec![0, 1, 1], vec![1, 0, 1], vec![1, 1, 0]]).unwrap();
+    let d = aihf::data::BanditData::new(
+        3,
+        vec![5, 0, 2],
+        vec![vec![0, 1, 1], vec![1, 0, 1], vec![1, 1, 0]],
+    )
+    .unwrap();
     for m in [Method::Dpo, Method::Ipo, Method::DirectAihf] {
         let e = fit(m, &d, &Options::default()).unwrap_err().to_string();
         assert!(e.contains("{1}") && e.contains("zero mass"), "{m:?}: {e}");
     }
     // Smoothing makes it exist.
-    let o = Options { ref_smoothing: Some(0.5), ..Options::default() };
+    let o = Options {
+        ref_smoothing: Some(0.5),
+        ..Options::default()
+    };
     assert!(fit(Method::Dpo, &d, &o).is_ok());
 }

@@ -21,13 +21,29 @@ fn objective() -> impl Strategy<Value = (Objective, Vec<f64>)> {
                 let mut k = 0;
                 for i in 0..n {
                     for j in i + 1..n {
-                        pairs.push(WPair { i, j, c_ij: c[k].0, c_ji: c[k].1 });
+                        pairs.push(WPair {
+                            i,
+                            j,
+                            c_ij: c[k].0,
+                            c_ji: c[k].1,
+                        });
                         k += 1;
                     }
                 }
                 let z = aihf::math::lse(&l0);
                 let log_pi0 = l0.iter().map(|x| x - z).collect();
-                (Objective { n, a, log_pi0, t, pairs, s, ridge }, u)
+                (
+                    Objective {
+                        n,
+                        a,
+                        log_pi0,
+                        t,
+                        pairs,
+                        s,
+                        ridge,
+                    },
+                    u,
+                )
             })
     })
 }

@@ -31,6 +31,8 @@ proptest! {
 #[test]
 fn sft_without_demonstrations_is_an_error() {
     let d = aihf::data::BanditData::empty(3).unwrap();
-    let e = fit(Method::Sft, &d, &Options::default()).unwrap_err().to_string();
+    let e = fit(Method::Sft, &d, &Options::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no demonstrations"), "{e}");
 }

@@ -52,5 +52,9 @@ fn fig9_linear_replication_that_broke_undamped_newton() {
     assert!(f.grad_norm <= tol, "grad norm {:e} > {tol:e}", f.grad_norm);
     assert!(f.iterations <= 30, "{} Newton iterations", f.iterations);
     // The uncovered actions 45–49 get mass from their wins (Example 2's coverage effect).
-    assert!(f.policy[45..].iter().all(|p| *p > 1e-3), "{:?}", &f.policy[45..]);
+    assert!(
+        f.policy[45..].iter().all(|p| *p > 1e-3),
+        "{:?}",
+        &f.policy[45..]
+    );
 }

@@ -16,7 +16,11 @@ pub fn full_data() -> impl Strategy<Value = BanditData> {
         )
             .prop_map(move |(d, m)| {
                 let prefs = (0..n)
-                    .map(|i| (0..n).map(|j| if i == j { 0 } else { m[i * n + j] }).collect())
+                    .map(|i| {
+                        (0..n)
+                            .map(|j| if i == j { 0 } else { m[i * n + j] })
+                            .collect()
+                    })
                     .collect();
                 BanditData::new(n, d, prefs).unwrap()
             })
@@ -32,7 +36,11 @@ pub fn sparse_data() -> impl Strategy<Value = BanditData> {
         )
             .prop_map(move |(d, m)| {
                 let prefs = (0..n)
-                    .map(|i| (0..n).map(|j| if i == j { 0 } else { m[i * n + j] }).collect())
+                    .map(|i| {
+                        (0..n)
+                            .map(|j| if i == j { 0 } else { m[i * n + j] })
+                            .collect()
+                    })
                     .collect();
                 BanditData::new(n, d, prefs).unwrap()
             })

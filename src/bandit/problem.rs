@@ -229,7 +229,7 @@ impl Objective {
         let g = self.gradient(&u);
         let grad_norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
         let value = self.value(&u);
-        if !(grad_norm <= tol) || !value.is_finite() || u.iter().any(|x| !x.is_finite()) {
+        if grad_norm.is_nan() || grad_norm > tol || !value.is_finite() || u.iter().any(|x| !x.is_finite()) {
             return Err(AihfError::NotConverged {
                 solver: format!("{name} (Newton)"),
                 grad_norm,
