@@ -293,7 +293,7 @@ pub fn run(
             *p = (lr[sa] + (q[sa] - v[sa / na]) / beta).exp();
         }
         if opts.exact_metrics {
-            let sol = bellman::value_iteration(
+            let sol = bellman::policy_iteration(
                 mdp,
                 &r,
                 exact_v.as_deref(),
