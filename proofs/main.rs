@@ -5,3 +5,4 @@ mod lemma_a1_lipschitz;
 mod lemma_a3_soft_bellman;
 mod mdp_strategies;
 mod theorem_4_1_rates;
+mod mdp_registry;

@@ -132,8 +132,9 @@ fn check_distribution(row: &mut [f64], what: &dyn Fn() -> String) -> Result<()> 
     }
     if (sum - 1.0).abs() > tol::STOCHASTIC {
         return Err(mdp_err(format!(
-            "{} sums to {sum}, not 1 (tolerance {:e})",
+            "{} sums to {}, not 1 (tolerance {:e})",
             what(),
+            (sum * 1e12).round() / 1e12,
             tol::STOCHASTIC
         )));
     }
