@@ -38,7 +38,14 @@ fn best_of(n: usize, mut f: impl FnMut()) -> f64 {
 
 fn dense(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let m = random_mdp(&RandomMdp { sparse: false, ..RandomMdp::small(1000, 10) }, &mut rng).unwrap();
+    let m = random_mdp(
+        &RandomMdp {
+            sparse: false,
+            ..RandomMdp::small(1000, 10)
+        },
+        &mut rng,
+    )
+    .unwrap();
     let p = match m.transitions() {
         Transitions::Dense(p) => p.clone(),
         _ => unreachable!("dense by construction"),
@@ -49,19 +56,46 @@ fn dense(c: &mut Criterion) {
     let mut vn = vec![0.0; ns];
     let mut g = c.benchmark_group("dense_S1000_A10");
     g.sample_size(20);
-    g.bench_function("stream_80MB_sum", |b| b.iter(|| black_box(stream_sum(black_box(&p)))));
+    g.bench_function("stream_80MB_sum", |b| {
+        b.iter(|| black_box(stream_sum(black_box(&p))))
+    });
     g.bench_function("soft_vi_sweep_1thread", |b| {
-        b.iter(|| black_box(bellman::sweep_with(&m, m.reward(), &v, &mut q, &mut vn, false)))
+        b.iter(|| {
+            black_box(bellman::sweep_with(
+                &m,
+                m.reward(),
+                &v,
+                &mut q,
+                &mut vn,
+                false,
+            ))
+        })
     });
     g.bench_function("soft_vi_sweep_rayon", |b| {
-        b.iter(|| black_box(bellman::sweep_with(&m, m.reward(), &v, &mut q, &mut vn, true)))
+        b.iter(|| {
+            black_box(bellman::sweep_with(
+                &m,
+                m.reward(),
+                &v,
+                &mut q,
+                &mut vn,
+                true,
+            ))
+        })
     });
     g.finish();
     let ts = best_of(20, || {
         black_box(stream_sum(black_box(&p)));
     });
     let tw = best_of(20, || {
-        black_box(bellman::sweep_with(&m, m.reward(), &v, &mut q, &mut vn, false));
+        black_box(bellman::sweep_with(
+            &m,
+            m.reward(),
+            &v,
+            &mut q,
+            &mut vn,
+            false,
+        ));
     });
     eprintln!(
         "[mdp bench] dense S=1000 A=10: stream {:.2} ms ({:.2} GB/s), sweep {:.2} ms (1 thread), ratio {:.2} (target ≤ 2)",
@@ -75,11 +109,19 @@ fn dense(c: &mut Criterion) {
 fn sparse(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let m = random_mdp(
-        &RandomMdp { branching: 10, sparse: true, gamma: 0.9, ..RandomMdp::small(100_000, 10) },
+        &RandomMdp {
+            branching: 10,
+            sparse: true,
+            gamma: 0.9,
+            ..RandomMdp::small(100_000, 10)
+        },
         &mut rng,
     )
     .unwrap();
-    let opts = ViOptions { tol: 1e-8, ..ViOptions::default() };
+    let opts = ViOptions {
+        tol: 1e-8,
+        ..ViOptions::default()
+    };
     let t = Instant::now();
     let sol = bellman::value_iteration(&m, m.reward(), None, &opts).unwrap();
     eprintln!(
@@ -91,7 +133,13 @@ fn sparse(c: &mut Criterion) {
     let mut g = c.benchmark_group("sparse_S100000_A10_b10");
     g.sample_size(10);
     g.bench_function("solve_to_1e-8_gamma_0.9", |b| {
-        b.iter(|| black_box(bellman::value_iteration(&m, m.reward(), None, &opts).unwrap().iterations))
+        b.iter(|| {
+            black_box(
+                bellman::value_iteration(&m, m.reward(), None, &opts)
+                    .unwrap()
+                    .iterations,
+            )
+        })
     });
     g.finish();
 }
@@ -103,10 +151,16 @@ fn alg1(c: &mut Criterion) {
     let sol = bellman::value_iteration(&m, m.reward(), None, &ViOptions::default()).unwrap();
     let pi: Vec<f64> = sol.log_pi.iter().map(|l| l.exp()).collect();
     let s = Sampler::new(&m);
-    let demos: Vec<_> = (0..100).map(|_| traj::sample(&m, &s, &[&pi], Length::Fixed(50), &mut rng)).collect();
-    let prefs = traj::sample_preferences(&m, &s, &[&pi], Length::Fixed(50), m.reward(), 100, &mut rng);
+    let demos: Vec<_> = (0..100)
+        .map(|_| traj::sample(&m, &s, &[&pi], Length::Fixed(50), &mut rng))
+        .collect();
+    let prefs =
+        traj::sample_preferences(&m, &s, &[&pi], Length::Fixed(50), m.reward(), 100, &mut rng);
     let data = Data::from_trajectories(&m, &model, &demos, &prefs).unwrap();
-    let opts = Options { iterations: 100_000, ..Options::default() };
+    let opts = Options {
+        iterations: 100_000,
+        ..Options::default()
+    };
     let mut r2 = ChaCha8Rng::seed_from_u64(4);
     let t = Instant::now();
     let tr = algorithm1::run(&m, &model, &data, &opts, None, &mut r2).unwrap();
@@ -116,11 +170,20 @@ fn alg1(c: &mut Criterion) {
         opts.iterations as f64 / secs,
         tr.theta.iter().all(|x| x.is_finite())
     );
-    let opts_b = Options { iterations: 10_000, ..Options::default() };
+    let opts_b = Options {
+        iterations: 10_000,
+        ..Options::default()
+    };
     let mut g = c.benchmark_group("algorithm1_S20_A4");
     g.sample_size(20);
     g.bench_function("10k_iterations", |b| {
-        b.iter(|| black_box(algorithm1::run(&m, &model, &data, &opts_b, None, &mut r2).unwrap().theta[0]))
+        b.iter(|| {
+            black_box(
+                algorithm1::run(&m, &model, &data, &opts_b, None, &mut r2)
+                    .unwrap()
+                    .theta[0],
+            )
+        })
     });
     g.finish();
 }

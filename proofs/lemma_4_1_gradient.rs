@@ -39,9 +39,18 @@ fn telescoped_objective_equals_likelihood_up_to_a_constant() {
         let tot = d_e.total(m.gamma());
         let theta: Vec<f64> = (0..m.n_sa()).map(|_| rng.random::<f64>()).collect();
         let l = irl::likelihood(&m, &model, &theta, &d_e, tol::VI_EXACT).unwrap();
-        let (lt, _, _) = irl::telescoped_with_gradient(&m, &model, &theta, &tot, tol::VI_EXACT).unwrap();
-        let c: f64 = tot.iter().zip(m.log_ref()).filter(|(d, _)| **d > 0.0).map(|(d, l)| d * l).sum();
-        assert!((l - (lt + c)).abs() < 1e-9 * l.abs().max(1.0),
-            "instance {i}: L_D = {l}, L̃ + Σ d_E log π0 = {}", lt + c);
+        let (lt, _, _) =
+            irl::telescoped_with_gradient(&m, &model, &theta, &tot, tol::VI_EXACT).unwrap();
+        let c: f64 = tot
+            .iter()
+            .zip(m.log_ref())
+            .filter(|(d, _)| **d > 0.0)
+            .map(|(d, l)| d * l)
+            .sum();
+        assert!(
+            (l - (lt + c)).abs() < 1e-9 * l.abs().max(1.0),
+            "instance {i}: L_D = {l}, L̃ + Σ d_E log π0 = {}",
+            lt + c
+        );
     }
 }

@@ -26,5 +26,8 @@ fn constant_shift_attains_the_bound() {
     let m = aihf::mdp::claims::instance(3, &mut rng, false).unwrap();
     let r2: Vec<f64> = m.reward().iter().map(|x| x + 0.7).collect();
     let ratio = lipschitz_ratio(&m, m.reward(), &r2).unwrap();
-    assert!((ratio - 1.0).abs() < 1e-9, "shift ratio {ratio}, expected 1 within 1e-9");
+    assert!(
+        (ratio - 1.0).abs() < 1e-9,
+        "shift ratio {ratio}, expected 1 within 1e-9"
+    );
 }

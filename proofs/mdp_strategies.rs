@@ -14,7 +14,10 @@ pub const FAMILY: std::ops::Range<usize> = 0..420;
 pub fn discounted_mdp() -> impl Strategy<Value = (Mdp, u64)> {
     (FAMILY, any::<u64>()).prop_map(|(i, seed)| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (instance(i, &mut rng, false).expect("instance family is valid"), seed)
+        (
+            instance(i, &mut rng, false).expect("instance family is valid"),
+            seed,
+        )
     })
 }
 
@@ -22,6 +25,9 @@ pub fn discounted_mdp() -> impl Strategy<Value = (Mdp, u64)> {
 pub fn any_mdp() -> impl Strategy<Value = (Mdp, u64)> {
     (FAMILY, any::<u64>(), any::<bool>()).prop_map(|(i, seed, h)| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (instance(i, &mut rng, h).expect("instance family is valid"), seed)
+        (
+            instance(i, &mut rng, h).expect("instance family is valid"),
+            seed,
+        )
     })
 }

@@ -39,9 +39,17 @@ fn bad_mdp_files_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     for (what, text, frags) in cases {
         let p = write(dir.path(), "mdp.json", text);
-        let out = aihf().args(["mdp", "solve", "--mdp"]).arg(&p).output().unwrap();
+        let out = aihf()
+            .args(["mdp", "solve", "--mdp"])
+            .arg(&p)
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{what}: expected exit 1, stderr: {err}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}: expected exit 1, stderr: {err}"
+        );
         assert!(!err.contains("panicked"), "{what}: panicked: {err}");
         for f in *frags {
             assert!(err.contains(f), "{what}: message lacks {f:?}: {err}");
@@ -56,16 +64,22 @@ fn trajectory_files_out_of_range_name_the_line() {
     let ok_demo = "{\"steps\": [[0, 1], [1, 0]]}\n";
     let cases: &[(&str, String, String, &[&str])] = &[
         ("state out of range", format!("{ok_demo}\n{{\"steps\": [[0, 1], [9, 0]]}}\n"), String::new(), &["demos.jsonl line 3", "steps[1]: state 9 out of range 0..2"]),
-        ("action out of range", format!("{{\"steps\": [[0, 2]]}}\n"), String::new(), &["demos.jsonl line 1", "action 2 out of range 0..2"]),
+        ("action out of range", "{\"steps\": [[0, 2]]}\n".to_string(), String::new(), &["demos.jsonl line 1", "action 2 out of range 0..2"]),
         ("not JSON", "{\"steps\": [[0, 1]\n".to_string(), String::new(), &["line 1", "not JSON"]),
         ("pref loser out of range", ok_demo.to_string(), "{\"winner\": [[0,0]], \"loser\": [[0,0]]}\n{\"winner\": [[0,0]], \"loser\": [[3,0]]}\n".to_string(), &["prefs.jsonl line 2", "loser[0]: state 3 out of range"]),
     ];
     for (what, demos, prefs, frags) in cases {
         let d = write(dir.path(), "demos.jsonl", demos);
         let mut cmd = aihf();
-        cmd.args(["mdp", "train", "--iters", "10", "--mdp"]).arg(&m).arg("--demos").arg(&d).arg("--out").arg(dir.path().join("o"));
+        cmd.args(["mdp", "train", "--iters", "10", "--mdp"])
+            .arg(&m)
+            .arg("--demos")
+            .arg(&d)
+            .arg("--out")
+            .arg(dir.path().join("o"));
         if !prefs.is_empty() {
-            cmd.arg("--prefs").arg(write(dir.path(), "prefs.jsonl", prefs));
+            cmd.arg("--prefs")
+                .arg(write(dir.path(), "prefs.jsonl", prefs));
         }
         let out = cmd.output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -80,17 +94,31 @@ fn trajectory_files_out_of_range_name_the_line() {
 fn solve_sample_train_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let grid = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mdp/gridworld.json");
-    let out = aihf().args(["mdp", "solve", "--json", "--mdp"]).arg(&grid).output().unwrap();
+    let out = aihf()
+        .args(["mdp", "solve", "--json", "--mdp"])
+        .arg(&grid)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["policy"].as_array().unwrap().len(), 16);
     let fh = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mdp/gridworld_h8_sparse.json");
-    let out = aihf().args(["mdp", "solve", "--json", "--mdp"]).arg(&fh).output().unwrap();
+    let out = aihf()
+        .args(["mdp", "solve", "--json", "--mdp"])
+        .arg(&fh)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["policy"].as_array().unwrap().len(), 8, "time-indexed policy for T = 8");
+    assert_eq!(
+        v["policy"].as_array().unwrap().len(),
+        8,
+        "time-indexed policy for T = 8"
+    );
     aihf()
-        .args(["mdp", "sample", "--n", "50", "--prefs", "50", "--seed", "3", "--mdp"])
+        .args([
+            "mdp", "sample", "--n", "50", "--prefs", "50", "--seed", "3", "--mdp",
+        ])
         .arg(&grid)
         .arg("--out")
         .arg(dir.path().join("d.jsonl"))

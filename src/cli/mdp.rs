@@ -184,11 +184,21 @@ fn solve(a: SolveArgs) -> anyhow::Result<()> {
     }
     let print_table = |label: &str, v: &[f64], lp: &[f64], d: &[f64]| {
         println!("{label}");
-        println!("{:>6} {:>12}  policy π(a|s)                  occupancy d(s,a)", "state", "V(s)");
+        println!(
+            "{:>6} {:>12}  policy π(a|s)                  occupancy d(s,a)",
+            "state", "V(s)"
+        );
         for s in 0..mdp.n_states() {
-            let p: Vec<String> = (0..na).map(|k| format!("{:.4}", lp[s * na + k].exp())).collect();
+            let p: Vec<String> = (0..na)
+                .map(|k| format!("{:.4}", lp[s * na + k].exp()))
+                .collect();
             let o: Vec<String> = (0..na).map(|k| format!("{:.4}", d[s * na + k])).collect();
-            println!("{s:>6} {:>12.6}  [{}]  [{}]", v[s], p.join(", "), o.join(", "));
+            println!(
+                "{s:>6} {:>12.6}  [{}]  [{}]",
+                v[s],
+                p.join(", "),
+                o.join(", ")
+            );
         }
     };
     match (&sol, &occ) {
@@ -204,8 +214,8 @@ fn solve(a: SolveArgs) -> anyhow::Result<()> {
                 "finite-horizon MDP: {} states, {} actions, T = {}, γ = {}, β = {} (backward induction)",
                 mdp.n_states(), na, f.q.len(), mdp.gamma(), mdp.beta()
             );
-            for t in 0..f.q.len() {
-                print_table(&format!("t = {t}"), &f.v[t], &f.log_pi[t], &d[t]);
+            for (t, (lp, dt)) in f.log_pi.iter().zip(d).enumerate() {
+                print_table(&format!("t = {t}"), &f.v[t], lp, dt);
             }
         }
         _ => {}
@@ -254,7 +264,15 @@ fn sample(a: SampleArgs) -> anyhow::Result<()> {
             PairPolicy::Reference => vec![&ref_pi],
             PairPolicy::Optimal => pi_refs.clone(),
         };
-        let prefs = traj::sample_preferences(&mdp, &sampler, &pp, Length::Fixed(len), mdp.reward(), a.prefs, &mut rng);
+        let prefs = traj::sample_preferences(
+            &mdp,
+            &sampler,
+            &pp,
+            Length::Fixed(len),
+            mdp.reward(),
+            a.prefs,
+            &mut rng,
+        );
         let mut text = String::new();
         for (i, p) in prefs.iter().enumerate() {
             text.push_str(&traj::pref_line(p, a.seed, i));
@@ -290,7 +308,11 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     let opts = Options {
         iterations: a.iters,
         alpha: a.alpha,
-        step: if a.constant_step { StepRule::Constant } else { StepRule::InvSqrtK },
+        step: if a.constant_step {
+            StepRule::Constant
+        } else {
+            StepRule::InvSqrtK
+        },
         lambda: a.lambda,
         batch: a.batch,
         policy_steps: a.policy_steps,
@@ -303,7 +325,8 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     let tol = aihf::tol::VI_TOL;
     // Policies: AIHF (soft-optimal for θ_K), two-stage RLHF (BTL reward, then soft-optimal),
     // and the truth (the MDP file's reward).
-    let aihf_sol = bellman::value_iteration(&mdp, &model.reward(&tr.theta), None, &Default::default())?;
+    let aihf_sol =
+        bellman::value_iteration(&mdp, &model.reward(&tr.theta), None, &Default::default())?;
     let truth = bellman::value_iteration(&mdp, mdp.reward(), None, &Default::default())?;
     let rlhf = if data.prefs.is_empty() {
         None
@@ -313,7 +336,8 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         Some((th, sol))
     };
     let w = occupancy::discounted_states(&mdp, &truth.log_pi)?;
-    let (aihf_max, aihf_avg) = algorithm1::policy_distance(&mdp, &aihf_sol.log_pi, &truth.log_pi, &w);
+    let (aihf_max, aihf_avg) =
+        algorithm1::policy_distance(&mdp, &aihf_sol.log_pi, &truth.log_pi, &w);
     let rlhf_d = rlhf
         .as_ref()
         .map(|(_, s)| algorithm1::policy_distance(&mdp, &s.log_pi, &truth.log_pi, &w));
@@ -355,7 +379,9 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         tr.seconds,
         a.iters as f64 / tr.seconds
     );
-    println!("distance to the true soft-optimal policy (TV; max over states / occupancy-weighted):");
+    println!(
+        "distance to the true soft-optimal policy (TV; max over states / occupancy-weighted):"
+    );
     println!("  AIHF (Algorithm 1)   {aihf_max:.4} / {aihf_avg:.4}");
     if let Some((m, v)) = rlhf_d {
         println!("  two-stage RLHF       {m:.4} / {v:.4}");
@@ -366,9 +392,17 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
 
 pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
     let res: RatesResult = match &a.redraw {
-        Some(p) => read_json(p)?,
+        Some(p) => {
+            let mut r: RatesResult = read_json(p)?;
+            r.refit();
+            r
+        }
         None => {
-            let mut cfg = if a.full { RatesConfig::full(a.seed) } else { RatesConfig::quick(a.seed) };
+            let mut cfg = if a.full {
+                RatesConfig::full(a.seed)
+            } else {
+                RatesConfig::quick(a.seed)
+            };
             if let Some(e) = &a.log2_k {
                 if e.len() < 2 || e.iter().any(|&x| x > 30) {
                     anyhow::bail!("invalid parameter `log2-k`: need at least two exponents <= 30");
@@ -388,7 +422,11 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
     };
     let figs = rates::render(&res, &a.out.join("rates"))?;
     let verdict = |f: &rates::SlopeFit| if f.pass() { "PASS" } else { "FAIL" };
-    println!("Theorem 4.1 rate check ({} s); rule: {}", res.seconds.round(), res.rule);
+    println!(
+        "Theorem 4.1 rate check ({} s); rule: {}",
+        res.seconds.round(),
+        res.rule
+    );
     for (name, f) in [
         ("E_pol  (20a), α/√K     ", &res.fit_pol),
         ("E_grad (20b), α/√K     ", &res.fit_grad),
@@ -397,8 +435,23 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
     ] {
         println!(
             "  {name} slope {:+.3}  95% CI [{:+.3}, {:+.3}]  n = {}  → {}",
-            f.slope, f.ci_low, f.ci_high, f.n, verdict(f)
+            f.slope,
+            f.ci_low,
+            f.ci_high,
+            f.n,
+            verdict(f)
         );
+    }
+    for (name, f) in [
+        ("E_pol ", &res.upper_fit_pol),
+        ("E_grad", &res.upper_fit_grad),
+    ] {
+        if let Some(f) = f {
+            println!(
+                "  supplementary, upper half of the K grid: {name} slope {:+.3}  95% CI [{:+.3}, {:+.3}]",
+                f.slope, f.ci_low, f.ci_high
+            );
+        }
     }
     for f in figs {
         println!("wrote {}", f.display());

@@ -274,7 +274,11 @@ pub fn run(
     bellman::soft_values(mdp, &q, &mut v);
     let mut pi = vec![0.0; nsa];
     let mut g = vec![0.0; dim];
-    let mut e_pol = Vec::with_capacity(if opts.exact_metrics { opts.iterations } else { 0 });
+    let mut e_pol = Vec::with_capacity(if opts.exact_metrics {
+        opts.iterations
+    } else {
+        0
+    });
     let mut grad_sq = Vec::with_capacity(e_pol.capacity());
     let mut exact_v: Option<Vec<f64>> = None;
     let mut log_pi_k = vec![0.0; nsa];
@@ -375,13 +379,13 @@ pub fn policy_distance(mdp: &Mdp, log_a: &[f64], log_b: &[f64], w: &[f64]) -> (f
     let na = mdp.n_actions();
     let wsum: f64 = w.iter().sum();
     let (mut mx, mut avg) = (0.0f64, 0.0);
-    for s in 0..mdp.n_states() {
+    for (s, &ws) in w.iter().enumerate().take(mdp.n_states()) {
         let tv: f64 = 0.5
             * (s * na..(s + 1) * na)
                 .map(|sa| (log_a[sa].exp() - log_b[sa].exp()).abs())
                 .sum::<f64>();
         mx = mx.max(tv);
-        avg += w[s] / wsum * tv;
+        avg += ws / wsum * tv;
     }
     (mx, avg)
 }

@@ -405,7 +405,11 @@ mod tests {
         let sol = value_iteration(&m, m.reward(), None, &ViOptions::default()).unwrap();
         let mut tq = vec![0.0; m.n_sa()];
         apply(&m, m.reward(), &sol.q, &mut tq);
-        let res = tq.iter().zip(&sol.q).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let res = tq
+            .iter()
+            .zip(&sol.q)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(res < 1e-10, "residual {res}");
         for s in 0..6 {
             let z: f64 = sol.log_pi[s * 3..s * 3 + 3].iter().map(|l| l.exp()).sum();
@@ -418,10 +422,17 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         for i in 0..20 {
             let m = crate::mdp::claims::instance(i, &mut rng, false).unwrap();
-            let o = ViOptions { tol: 1e-12, ..ViOptions::default() };
+            let o = ViOptions {
+                tol: 1e-12,
+                ..ViOptions::default()
+            };
             let a = value_iteration(&m, m.reward(), None, &o).unwrap();
             let b = policy_iteration(&m, m.reward(), None, &o).unwrap();
-            let d = a.v.iter().zip(&b.v).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
+            let d =
+                a.v.iter()
+                    .zip(&b.v)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0, f64::max);
             assert!(d < 1e-10, "instance {i}: |V_VI − V_PI| = {d:e}");
         }
     }

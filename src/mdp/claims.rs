@@ -18,11 +18,16 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 
 fn sup(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 fn random_q(n: usize, scale: f64, rng: &mut impl Rng) -> Vec<f64> {
-    (0..n).map(|_| scale * rng.sample::<f64, _>(StandardNormal)).collect()
+    (0..n)
+        .map(|_| scale * rng.sample::<f64, _>(StandardNormal))
+        .collect()
 }
 
 /// Lemma A.3, (81)/(84): for each state, `|V_Q(s) − G(π_Q)|` (the maximum is attained at `π_Q`)
@@ -36,7 +41,11 @@ pub fn gibbs_check(mdp: &Mdp, q: &[f64], n_random: usize, rng: &mut impl Rng) ->
         let qs = &q[s * na..(s + 1) * na];
         let lr = &mdp.log_ref()[s * na..(s + 1) * na];
         let v = soft_value_row(qs, lr, beta);
-        let pi_q: Vec<f64> = qs.iter().zip(lr).map(|(x, l)| (l + (x - v) / beta).exp()).collect();
+        let pi_q: Vec<f64> = qs
+            .iter()
+            .zip(lr)
+            .map(|(x, l)| (l + (x - v) / beta).exp())
+            .collect();
         gap = gap.max((bellman::gibbs_objective(qs, &pi_q, lr, beta) - v).abs() / v.abs().max(1.0));
         let mut cands: Vec<Vec<f64>> = vec![];
         for _ in 0..n_random {
@@ -45,7 +54,12 @@ pub fn gibbs_check(mdp: &Mdp, q: &[f64], n_random: usize, rng: &mut impl Rng) ->
             cands.push(w.iter().map(|x| x / z).collect());
             // A small perturbation of π_Q (the hardest competitors).
             let eps: f64 = 1e-3 * rng.random::<f64>();
-            cands.push(pi_q.iter().zip(&w).map(|(p, x)| (1.0 - eps) * p + eps * x / z).collect());
+            cands.push(
+                pi_q.iter()
+                    .zip(&w)
+                    .map(|(p, x)| (1.0 - eps) * p + eps * x / z)
+                    .collect(),
+            );
         }
         for a in 0..na {
             let mut d = vec![0.0; na];
@@ -161,7 +175,7 @@ pub fn instance(i: usize, rng: &mut impl Rng, horizon: bool) -> Result<Mdp> {
         n_states: ns,
         n_actions: na,
         branching: 1 + i % ns,
-        sparse: i % 2 == 0,
+        sparse: i.is_multiple_of(2),
         gamma: [0.5, 0.9, 0.99, 0.0, 0.75][i % 5],
         horizon: if horizon { Some(1 + i % 6) } else { None },
         beta: [1.0, 0.1, 3.0, 0.5][i % 4],
@@ -322,7 +336,13 @@ fn claim_prefix_tree(ctx: &Ctx) -> Result<Outcome> {
     let (seed, mut rng) = rng_for(ctx, "mdp.eq42_prefix_tree");
     let mut worst = 0.0f64;
     let cases: &[(usize, usize, f64)] = if ctx.full {
-        &[(2, 1, 1.0), (3, 4, 0.5), (5, 5, 1.0), (10, 4, 2.0), (4, 8, 0.3)]
+        &[
+            (2, 1, 1.0),
+            (3, 4, 0.5),
+            (5, 5, 1.0),
+            (10, 4, 2.0),
+            (4, 8, 0.3),
+        ]
     } else {
         &[(2, 1, 1.0), (3, 4, 0.5), (5, 4, 1.0), (4, 6, 0.3)]
     };
@@ -395,6 +415,9 @@ fn rate_outcome(ctx: &Ctx, which: usize) -> Result<Outcome> {
         "e_pol": fit_json(&res.fit_pol), "e_grad": fit_json(&res.fit_grad),
         "control_e_pol": fit_json(&res.control_fit_pol), "control_e_grad": fit_json(&res.control_fit_grad),
         "control_step": res.config.control_step,
+        "supplementary_upper_half_e_pol": res.upper_fit_pol.as_ref().map(fit_json),
+        "supplementary_upper_half_e_grad": res.upper_fit_grad.as_ref().map(fit_json),
+        "runs": {"main": res.main, "control": res.control},
     });
     let o = match which {
         0 | 1 => {

@@ -193,7 +193,12 @@ pub fn gradient(
 }
 
 /// `Φ(τ_w) − Φ(τ_l)` in `θ`-space for each preference (discounted feature counts).
-pub fn pref_diffs(model: &RewardModel, prefs: &[Preference], n_actions: usize, gamma: f64) -> Vec<Sparse> {
+pub fn pref_diffs(
+    model: &RewardModel,
+    prefs: &[Preference],
+    n_actions: usize,
+    gamma: f64,
+) -> Vec<Sparse> {
     prefs
         .iter()
         .map(|p| {
@@ -259,7 +264,11 @@ pub fn fit_btl(diffs: &[Sparse], dim: usize, ridge: f64) -> Result<Vec<f64>> {
     }
     let n = diffs.len() as f64;
     let obj = |th: &[f64]| -> f64 {
-        diffs.iter().map(|d| log_sigmoid(sparse_dot(d, th))).sum::<f64>() / n
+        diffs
+            .iter()
+            .map(|d| log_sigmoid(sparse_dot(d, th)))
+            .sum::<f64>()
+            / n
             - 0.5 * ridge * th.iter().map(|x| x * x).sum::<f64>()
     };
     let mut theta = vec![0.0; dim];
@@ -292,7 +301,11 @@ pub fn fit_btl(diffs: &[Sparse], dim: usize, ridge: f64) -> Result<Vec<f64>> {
         let slope: f64 = g.iter().zip(step.iter()).map(|(a, b)| a * b).sum();
         let mut t = 1.0;
         loop {
-            let cand: Vec<f64> = theta.iter().zip(step.iter()).map(|(a, b)| a + t * b).collect();
+            let cand: Vec<f64> = theta
+                .iter()
+                .zip(step.iter())
+                .map(|(a, b)| a + t * b)
+                .collect();
             if obj(&cand) >= f0 + 1e-4 * t * slope || t < 1e-12 {
                 theta = cand;
                 break;

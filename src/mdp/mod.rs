@@ -123,10 +123,7 @@ fn check_distribution(row: &mut [f64], what: &dyn Fn() -> String) -> Result<()> 
             return Err(mdp_err(format!("{}: entry {i} is {p}, not finite", what())));
         }
         if p < 0.0 {
-            return Err(mdp_err(format!(
-                "{}: entry {i} is negative ({p})",
-                what()
-            )));
+            return Err(mdp_err(format!("{}: entry {i} is negative ({p})", what())));
         }
         sum += p;
     }
@@ -220,9 +217,7 @@ impl Mdp {
                 for sa in 0..nsa {
                     let (s, a) = (sa / na, sa % na);
                     let (lo, hi) = (c.row_ptr[sa], c.row_ptr[sa + 1]);
-                    check_distribution(&mut c.val[lo..hi], &|| {
-                        format!("row (s={s}, a={a}) of P")
-                    })?;
+                    check_distribution(&mut c.val[lo..hi], &|| format!("row (s={s}, a={a}) of P"))?;
                 }
                 Transitions::Sparse(c)
             }
@@ -561,11 +556,14 @@ impl Mdp {
                 na.unwrap_or(0),
             )
         } else {
-            return Err(mdp_err("missing field `reward` (or `features` with `theta`)"));
+            return Err(mdp_err(
+                "missing field `reward` (or `features` with `theta`)",
+            ));
         };
         let t = get("transitions").ok_or_else(|| mdp_err("missing field `transitions`"))?;
         let ta = arr(t, "transitions")?;
-        let sparse = matches!(ta.first(), Some(Value::Array(x)) if x.first().is_some_and(Value::is_number));
+        let sparse =
+            matches!(ta.first(), Some(Value::Array(x)) if x.first().is_some_and(Value::is_number));
         let transitions = if sparse || ta.is_empty() {
             let mut entries = Vec::with_capacity(ta.len());
             for (i, e) in ta.iter().enumerate() {

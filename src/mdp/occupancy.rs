@@ -60,9 +60,10 @@ pub fn discounted_states(mdp: &Mdp, log_pi: &[f64]) -> Result<Vec<f64>> {
             }
         }
         let rho = DVector::from_column_slice(mdp.initial());
-        let d = a.lu().solve(&rho).ok_or_else(|| {
-            AihfError::Numerical("occupancy system I − γP_πᵀ is singular".into())
-        })?;
+        let d = a
+            .lu()
+            .solve(&rho)
+            .ok_or_else(|| AihfError::Numerical("occupancy system I − γP_πᵀ is singular".into()))?;
         Ok(d.iter().copied().collect())
     } else {
         let mut d = mdp.initial().to_vec();

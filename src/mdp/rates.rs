@@ -159,7 +159,29 @@ pub struct RatesResult {
     pub fit_grad: SlopeFit,
     pub control_fit_pol: SlopeFit,
     pub control_fit_grad: SlopeFit,
+    /// Supplementary (not the verdict): the same fits over the upper half of the `K` grid,
+    /// which show whether the slope is still drifting (pre-asymptotic behaviour).
+    #[serde(default)]
+    pub upper_fit_pol: Option<SlopeFit>,
+    #[serde(default)]
+    pub upper_fit_grad: Option<SlopeFit>,
     pub seconds: f64,
+}
+
+impl RatesResult {
+    /// Recomputes every fit from the stored runs (deterministic; used when redrawing a JSON
+    /// written before a fit was added).
+    pub fn refit(&mut self) {
+        let pts = |v: &[RunPoint], f: fn(&RunPoint) -> f64| -> Vec<(f64, f64)> {
+            v.iter().map(|p| (p.k as f64, f(p))).collect()
+        };
+        self.fit_pol = fit(&pts(&self.main, |p| p.e_pol));
+        self.fit_grad = fit(&pts(&self.main, |p| p.e_grad));
+        self.control_fit_pol = fit(&pts(&self.control, |p| p.e_pol));
+        self.control_fit_grad = fit(&pts(&self.control, |p| p.e_grad));
+        self.upper_fit_pol = Some(fit(&upper(&pts(&self.main, |p| p.e_pol))));
+        self.upper_fit_grad = Some(fit(&upper(&pts(&self.main, |p| p.e_grad))));
+    }
 }
 
 /// Runs the experiment (rayon over runs; a progress bar when `progress`).
@@ -236,7 +258,11 @@ pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
             let opts = Options {
                 iterations: k,
                 alpha: if control { cfg.control_step } else { cfg.alpha },
-                step: if control { StepRule::Constant } else { StepRule::InvSqrtK },
+                step: if control {
+                    StepRule::Constant
+                } else {
+                    StepRule::InvSqrtK
+                },
                 lambda: cfg.lambda,
                 batch: cfg.batch,
                 policy_steps: 1,
@@ -286,6 +312,8 @@ pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
                t-interval on the slope; PASS (E = O(K^-1/2)) iff the interval's lower end is \
                <= -1/2; the constant-step control must FAIL by the same rule"
             .into(),
+        upper_fit_pol: Some(fit(&upper(&pts(&main, |p| p.e_pol)))),
+        upper_fit_grad: Some(fit(&upper(&pts(&main, |p| p.e_grad)))),
         fit_pol: fit(&pts(&main, |p| p.e_pol)),
         fit_grad: fit(&pts(&main, |p| p.e_grad)),
         control_fit_pol: fit(&pts(&control, |p| p.e_pol)),
@@ -296,8 +324,18 @@ pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
     })
 }
 
+/// The points whose `K` lies in the upper half of the grid (`K ≥` the median `K`).
+fn upper(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut ks: Vec<f64> = points.iter().map(|p| p.0).collect();
+    ks.sort_by(f64::total_cmp);
+    let med = ks.get(ks.len() / 2).copied().unwrap_or(0.0);
+    points.iter().copied().filter(|p| p.0 >= med).collect()
+}
+
+type Points = Vec<(f64, f64)>;
+
 /// Per-`K` mean and range (min, max) over seeds.
-fn summary(v: &[RunPoint], f: fn(&RunPoint) -> f64) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+fn summary(v: &[RunPoint], f: fn(&RunPoint) -> f64) -> (Points, Points) {
     let mut ks: Vec<usize> = v.iter().map(|p| p.k).collect();
     ks.dedup();
     let mut pts = vec![];
@@ -319,11 +357,32 @@ fn summary(v: &[RunPoint], f: fn(&RunPoint) -> f64) -> (Vec<(f64, f64)>, Vec<(f6
 /// series' first point.
 pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
     let mut series = vec![];
-    let cases: [(&str, &[RunPoint], fn(&RunPoint) -> f64, &SlopeFit); 4] = [
-        ("E_pol (20a), step a/sqrt(K)", &res.main, |p| p.e_pol, &res.fit_pol),
-        ("E_grad (20b), step a/sqrt(K)", &res.main, |p| p.e_grad, &res.fit_grad),
-        ("E_pol, constant step (control)", &res.control, |p| p.e_pol, &res.control_fit_pol),
-        ("E_grad, constant step (control)", &res.control, |p| p.e_grad, &res.control_fit_grad),
+    type Case<'a> = (&'a str, &'a [RunPoint], fn(&RunPoint) -> f64, &'a SlopeFit);
+    let cases: [Case; 4] = [
+        (
+            "E_pol (20a), step a/sqrt(K)",
+            &res.main,
+            |p| p.e_pol,
+            &res.fit_pol,
+        ),
+        (
+            "E_grad (20b), step a/sqrt(K)",
+            &res.main,
+            |p| p.e_grad,
+            &res.fit_grad,
+        ),
+        (
+            "E_pol, constant step (control)",
+            &res.control,
+            |p| p.e_pol,
+            &res.control_fit_pol,
+        ),
+        (
+            "E_grad, constant step (control)",
+            &res.control,
+            |p| p.e_grad,
+            &res.control_fit_grad,
+        ),
     ];
     for (i, (name, v, f, fit)) in cases.iter().enumerate() {
         let (pts, err) = summary(v, *f);
@@ -331,7 +390,10 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
             if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
                 let c = first.1 * first.0.sqrt();
                 series.push(Series {
-                    name: format!("K^-1/2 reference ({})", if i == 0 { "E_pol" } else { "E_grad" }),
+                    name: format!(
+                        "K^-1/2 reference ({})",
+                        if i == 0 { "E_pol" } else { "E_grad" }
+                    ),
                     points: vec![(first.0, c / first.0.sqrt()), (last.0, c / last.0.sqrt())],
                     err: None,
                     style: Style::Dashed,

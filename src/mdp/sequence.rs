@@ -55,7 +55,10 @@ pub fn prefix_tree(
             .checked_mul(vocab)
             .filter(|&w| next + w <= MAX_TREE_STATES)
             .ok_or_else(|| {
-                AihfError::param("vocab/horizon", format!("the tree has more than {MAX_TREE_STATES} states"))
+                AihfError::param(
+                    "vocab/horizon",
+                    format!("the tree has more than {MAX_TREE_STATES} states"),
+                )
             })?;
     }
     let n_leaves = width;
@@ -64,7 +67,10 @@ pub fn prefix_tree(
     if seq_reward.len() != n_leaves {
         return Err(AihfError::param(
             "seq_reward",
-            format!("has {} entries, expected V^H = {n_leaves}", seq_reward.len()),
+            format!(
+                "has {} entries, expected V^H = {n_leaves}",
+                seq_reward.len()
+            ),
         ));
     }
     let na = vocab;
@@ -75,7 +81,11 @@ pub fn prefix_tree(
         for p in 0..level_width {
             let s = offsets[t] + p;
             for v in 0..na {
-                let succ = if t < horizon { offsets[t + 1] + p * vocab + v } else { s };
+                let succ = if t < horizon {
+                    offsets[t + 1] + p * vocab + v
+                } else {
+                    s
+                };
                 entries.push((s, v, succ, 1.0));
                 if t + 1 == horizon {
                     reward[s * na + v] = seq_reward[p * vocab + v];
@@ -113,7 +123,11 @@ pub fn prefix_tree(
     // Sequence reference log-probabilities.
     let lr = mdp.log_ref();
     let log_ref_seq = (0..n_leaves)
-        .map(|y| path(vocab, horizon, &offsets, y).map(|(s, v)| lr[s * na + v]).sum())
+        .map(|y| {
+            path(vocab, horizon, &offsets, y)
+                .map(|(s, v)| lr[s * na + v])
+                .sum()
+        })
         .collect();
     Ok(PrefixTree {
         vocab,
@@ -126,7 +140,12 @@ pub fn prefix_tree(
 }
 
 /// The `(state, token)` path of sequence `y` through the tree.
-fn path(vocab: usize, horizon: usize, offsets: &[usize], y: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+fn path(
+    vocab: usize,
+    horizon: usize,
+    offsets: &[usize],
+    y: usize,
+) -> impl Iterator<Item = (usize, usize)> + '_ {
     (0..horizon).map(move |t| {
         let prefix = y / vocab.pow((horizon - t) as u32);
         let token = (y / vocab.pow((horizon - t - 1) as u32)) % vocab;

@@ -200,7 +200,13 @@ pub fn pref_line(p: &Preference, seed: u64, index: usize) -> String {
         .to_string()
 }
 
-fn parse_steps(v: Option<&Value>, field: &str, at: &str, ns: usize, na: usize) -> Result<Trajectory> {
+fn parse_steps(
+    v: Option<&Value>,
+    field: &str,
+    at: &str,
+    ns: usize,
+    na: usize,
+) -> Result<Trajectory> {
     let arr = v
         .and_then(Value::as_array)
         .ok_or_else(|| AihfError::data(at, format!("missing array field `{field}`")))?;
@@ -255,7 +261,13 @@ pub fn parse_demos(text: &str, at: &str, mdp: &Mdp) -> Result<Vec<Trajectory>> {
         let loc = format!("{at} line {}", i + 1);
         let v: Value = serde_json::from_str(line)
             .map_err(|e| AihfError::data(&loc, format!("not JSON: {e}")))?;
-        out.push(parse_steps(v.get("steps"), "steps", &loc, mdp.n_states(), mdp.n_actions())?);
+        out.push(parse_steps(
+            v.get("steps"),
+            "steps",
+            &loc,
+            mdp.n_states(),
+            mdp.n_actions(),
+        )?);
     }
     Ok(out)
 }
@@ -266,7 +278,13 @@ pub fn read_demos(path: &Path, mdp: &Mdp) -> Result<Vec<Trajectory>> {
         .into_iter()
         .map(|(n, v)| {
             let at = format!("{} line {n}", path.display());
-            parse_steps(v.get("steps"), "steps", &at, mdp.n_states(), mdp.n_actions())
+            parse_steps(
+                v.get("steps"),
+                "steps",
+                &at,
+                mdp.n_states(),
+                mdp.n_actions(),
+            )
         })
         .collect()
 }
@@ -278,8 +296,20 @@ pub fn read_prefs(path: &Path, mdp: &Mdp) -> Result<Vec<Preference>> {
         .map(|(n, v)| {
             let at = format!("{} line {n}", path.display());
             Ok(Preference {
-                winner: parse_steps(v.get("winner"), "winner", &at, mdp.n_states(), mdp.n_actions())?,
-                loser: parse_steps(v.get("loser"), "loser", &at, mdp.n_states(), mdp.n_actions())?,
+                winner: parse_steps(
+                    v.get("winner"),
+                    "winner",
+                    &at,
+                    mdp.n_states(),
+                    mdp.n_actions(),
+                )?,
+                loser: parse_steps(
+                    v.get("loser"),
+                    "loser",
+                    &at,
+                    mdp.n_states(),
+                    mdp.n_actions(),
+                )?,
             })
         })
         .collect()
@@ -303,9 +333,15 @@ pub fn sample_preferences(
             let d = t1.discounted_return(r, mdp.n_actions(), mdp.gamma())
                 - t2.discounted_return(r, mdp.n_actions(), mdp.gamma());
             if rng.random::<f64>() < crate::math::sigmoid(d) {
-                Preference { winner: t1, loser: t2 }
+                Preference {
+                    winner: t1,
+                    loser: t2,
+                }
             } else {
-                Preference { winner: t2, loser: t1 }
+                Preference {
+                    winner: t2,
+                    loser: t1,
+                }
             }
         })
         .collect()
