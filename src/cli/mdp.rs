@@ -37,6 +37,15 @@ pub struct SolveArgs {
     /// Certified bound on ‖V − V*‖∞ for value iteration.
     #[arg(long, default_value_t = aihf::tol::VI_TOL)]
     pub tol: f64,
+    /// Certified stopping rule: `sup` (contraction bound γ/(1−γ)‖ΔV‖∞) or `span` (MacQueen).
+    #[arg(long, value_enum, default_value_t = StopRule::Sup)]
+    pub stopping: StopRule,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum StopRule {
+    Sup,
+    Span,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -159,7 +168,22 @@ fn solve(a: SolveArgs) -> anyhow::Result<()> {
     aihf::error::check_positive("tol", a.tol)?;
     let mdp = Mdp::from_file(&a.mdp)?;
     let na = mdp.n_actions();
-    let sol = bellman::solve(&mdp, mdp.reward(), a.tol)?;
+    let sol = match mdp.horizon() {
+        None => Solution::Discounted(bellman::value_iteration(
+            &mdp,
+            mdp.reward(),
+            None,
+            &bellman::ViOptions {
+                tol: a.tol,
+                stopping: match a.stopping {
+                    StopRule::Sup => bellman::Stopping::Sup,
+                    StopRule::Span => bellman::Stopping::Span,
+                },
+                ..Default::default()
+            },
+        )?),
+        Some(_) => bellman::solve(&mdp, mdp.reward(), a.tol)?,
+    };
     let occ = occupancy::of_solution(&mdp, &sol)?;
     let probs = |lp: &[f64]| rows(&lp.iter().map(|l| l.exp()).collect::<Vec<_>>(), na);
     let value = match (&sol, &occ) {

@@ -304,6 +304,7 @@ pub fn run(
                 &ViOptions {
                     tol: opts.exact_tol,
                     max_iter: 1_000_000,
+                    ..ViOptions::default()
                 },
             )?;
             bellman::log_policy_into(mdp, &q, &v, &mut log_pi_k);

@@ -66,6 +66,15 @@ pub fn discounted_states(mdp: &Mdp, log_pi: &[f64]) -> Result<Vec<f64>> {
             .ok_or_else(|| AihfError::Numerical("occupancy system I − γP_πᵀ is singular".into()))?;
         Ok(d.iter().copied().collect())
     } else {
+        discounted_states_iterative(mdp, log_pi)
+    }
+}
+
+/// The fixed-point iteration `d ← ρ + γ P_πᵀ d` (an ℓ1 contraction), stopped when
+/// `γ/(1−γ)‖d_{k+1} − d_k‖₁ ≤ OCCUPANCY_REL/(1−γ)`.
+pub fn discounted_states_iterative(mdp: &Mdp, log_pi: &[f64]) -> Result<Vec<f64>> {
+    let (ns, na, g) = (mdp.n_states(), mdp.n_actions(), mdp.gamma());
+    {
         let mut d = mdp.initial().to_vec();
         let mut x = vec![0.0; mdp.n_sa()];
         let mut next = vec![0.0; ns];
@@ -155,6 +164,11 @@ mod tests {
         let lp = crate::mdp::bellman::log_policy(&m, m.reward());
         let d = discounted(&m, &lp).unwrap();
         approx::assert_relative_eq!(d.iter().sum::<f64>(), 10.0, max_relative = 1e-12);
+        let lu = discounted_states(&m, &lp).unwrap();
+        let it = discounted_states_iterative(&m, &lp).unwrap();
+        for s in 0..7 {
+            approx::assert_relative_eq!(lu[s], it[s], epsilon = 1e-10);
+        }
         // Flow constraint: d_s = ρ + γ P_πᵀ d_s.
         let mut nxt = vec![0.0; 7];
         m.expect_transpose(&d, &mut nxt);
