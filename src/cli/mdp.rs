@@ -348,25 +348,44 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     let na = mdp.n_actions();
     let tol = aihf::tol::VI_TOL;
     // Policies: AIHF (soft-optimal for θ_K), two-stage RLHF (BTL reward, then soft-optimal),
-    // and the truth (the MDP file's reward).
-    let aihf_sol =
-        bellman::value_iteration(&mdp, &model.reward(&tr.theta), None, &Default::default())?;
-    let truth = bellman::value_iteration(&mdp, mdp.reward(), None, &Default::default())?;
+    // and the truth (the MDP file's reward); time-indexed for a finite horizon.
+    let aihf_sol = bellman::solve(&mdp, &model.reward(&tr.theta), tol)?;
+    let truth = bellman::solve(&mdp, mdp.reward(), tol)?;
     let rlhf = if data.prefs.is_empty() {
         None
     } else {
         let th = irl::fit_btl(&data.prefs, model.dim(), a.ridge).context("two-stage baseline")?;
-        let sol = bellman::value_iteration(&mdp, &model.reward(&th), None, &Default::default())?;
+        let sol = bellman::solve(&mdp, &model.reward(&th), tol)?;
         Some((th, sol))
     };
-    let w = occupancy::discounted_states(&mdp, &truth.log_pi)?;
-    let (aihf_max, aihf_avg) =
-        algorithm1::policy_distance(&mdp, &aihf_sol.log_pi, &truth.log_pi, &w);
-    let rlhf_d = rlhf
-        .as_ref()
-        .map(|(_, s)| algorithm1::policy_distance(&mdp, &s.log_pi, &truth.log_pi, &w));
-    let _ = tol;
+    // State weights per layer: the truth's state occupancy (discounted, or per time step).
+    let weights: Vec<Vec<f64>> = match occupancy::of_solution(&mdp, &truth)? {
+        Occupancy::Discounted(d) => vec![d.chunks(na).map(|c| c.iter().sum()).collect()],
+        Occupancy::Finite(dt) => dt
+            .iter()
+            .map(|d| d.chunks(na).map(|c| c.iter().sum()).collect())
+            .collect(),
+    };
+    let distance = |sol: &Solution| -> (f64, f64) {
+        let (mut mx, mut avg, mut tot) = (0.0f64, 0.0, 0.0);
+        for ((a, b), w) in sol.log_pis().iter().zip(truth.log_pis()).zip(&weights) {
+            let (m, v) = algorithm1::policy_distance(&mdp, a, b, w);
+            let wt: f64 = w.iter().sum();
+            mx = mx.max(m);
+            avg += wt * v;
+            tot += wt;
+        }
+        (mx, avg / tot)
+    };
+    let (aihf_max, aihf_avg) = distance(&aihf_sol);
+    let rlhf_d = rlhf.as_ref().map(|(_, s)| distance(s));
     let probs = |lp: &[f64]| rows(&lp.iter().map(|l| l.exp()).collect::<Vec<_>>(), na);
+    let layers = |sol: &Solution| -> serde_json::Value {
+        match sol {
+            Solution::Discounted(s) => json!(probs(&s.log_pi)),
+            Solution::Finite(f) => json!(f.log_pi.iter().map(|l| probs(l)).collect::<Vec<_>>()),
+        }
+    };
     write_json(
         &a.out.join("theta.json"),
         &json!({"seed": a.seed, "reward_model": format!("{:?}", a.reward), "theta": tr.theta,
@@ -375,9 +394,9 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     )?;
     write_json(
         &a.out.join("policy.json"),
-        &json!({"seed": a.seed, "aihf": probs(&aihf_sol.log_pi),
-                "algorithm_last_iterate": probs(&bellman::log_policy(&mdp, &tr.q)),
-                "rlhf": rlhf.as_ref().map(|r| probs(&r.1.log_pi)), "truth": probs(&truth.log_pi)}),
+        &json!({"seed": a.seed, "aihf": layers(&aihf_sol),
+                "algorithm_last_iterate_t0": probs(&bellman::log_policy(&mdp, &tr.q)),
+                "rlhf": rlhf.as_ref().map(|r| layers(&r.1)), "truth": layers(&truth)}),
     )?;
     write_json(
         &a.out.join("trace.json"),
@@ -390,7 +409,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         "seed": a.seed, "iterations": a.iters, "eta": tr.eta, "seconds": tr.seconds,
         "demonstrations": demos.len(), "preferences": prefs.len(),
         "distance_to_truth": {
-            "weighting": "TV per state; max over states and average under the true policy's discounted state occupancy",
+            "weighting": "TV per state (and time step for a finite horizon); max, and average under the true policy's state occupancy",
             "aihf": {"max_tv": aihf_max, "avg_tv": aihf_avg},
             "rlhf_two_stage": rlhf_d.map(|(m, v)| json!({"max_tv": m, "avg_tv": v, "ridge": a.ridge})),
         }
