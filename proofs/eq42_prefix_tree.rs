@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn token_level_equals_sequence_gibbs(vocab in 1usize..6, horizon in 1usize..5, beta in 0.05f64..5.0, seed in any::<u64>()) {

@@ -15,7 +15,7 @@ fn random_q(n: usize, rng: &mut impl Rng) -> Vec<f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn gibbs_variational_form((m, seed) in discounted_mdp()) {

@@ -127,8 +127,8 @@ pub fn lipschitz_ratio(mdp: &Mdp, r1: &[f64], r2: &[f64]) -> Result<f64> {
 /// Lemma 4.1: relative error `‖g − g_FD‖∞ / ‖g‖∞` of the exact gradient
 /// `(1/β)Φᵀ(d_E − d^{π_θ})` against central differences of the likelihood `L_D` (computed
 /// through `Q*_θ`), where `d_E` is the occupancy of the soft-optimal policy of `mdp`'s own
-/// reward (time-indexed for a finite horizon). When `‖g‖∞ ≤ 1e-9` (one action per state) the
-/// absolute error is returned instead.
+/// reward (time-indexed for a finite horizon). With one action per state (gradient ≡ 0) or
+/// `‖g‖∞ ≤ 1e-9`, the absolute error is returned instead.
 pub fn gradient_fd_error(mdp: &Mdp, model: &RewardModel, theta: &[f64]) -> Result<f64> {
     let expert = bellman::solve(mdp, mdp.reward(), tol::VI_EXACT)?;
     let d_e = occupancy::of_solution(mdp, &expert)?;
@@ -146,9 +146,14 @@ pub fn gradient_fd_error(mdp: &Mdp, model: &RewardModel, theta: &[f64]) -> Resul
         err = err.max(((fp - fm) / (2.0 * h) - g[i]).abs());
     }
     let gmax = g.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    // With one action per state (or any case where π_θ = π_E exactly) the gradient is zero:
-    // there the absolute error is returned, which must be as small.
-    Ok(if gmax > 1e-9 { err / gmax } else { err })
+    // With one action per state the likelihood is constant and the gradient is zero in exact
+    // arithmetic (computed, it is round-off); there the absolute error is returned, which must
+    // be as small.
+    Ok(if mdp.n_actions() > 1 && gmax > 1e-9 {
+        err / gmax
+    } else {
+        err
+    })
 }
 
 /// (42): `max_y |log π_token(y) − log π_Gibbs(y)|` on a random prefix tree.
