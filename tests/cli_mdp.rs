@@ -142,3 +142,38 @@ fn solve_sample_train_round_trip() {
         assert!(dir.path().join("run").join(f).exists(), "{f} missing");
     }
 }
+
+#[test]
+fn bad_training_options_are_typed_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write(dir.path(), "mdp.json", GOOD);
+    let d = write(dir.path(), "d.jsonl", "{\"steps\": [[0, 1], [1, 0]]}\n");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--alpha", "0"],
+            "invalid parameter `alpha`: must be finite and > 0, got 0",
+        ),
+        (&["--batch", "0"], "invalid parameter `batch`"),
+        (&["--lambda=-1"], "invalid parameter `lambda`"),
+        (&["--iters", "0"], "invalid parameter `iterations`"),
+        (&["--reward", "linear"], "a linear reward needs `features`"),
+    ];
+    for (extra, want) in cases {
+        let out = aihf()
+            .args(["mdp", "train", "--mdp"])
+            .arg(&m)
+            .arg("--demos")
+            .arg(&d)
+            .arg("--out")
+            .arg(dir.path().join("o"))
+            .args(*extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: stderr {err}");
+        assert!(
+            err.contains(want),
+            "{extra:?}: message lacks {want:?}: {err}"
+        );
+    }
+}

@@ -816,4 +816,107 @@ mod tests {
         assert!(e.contains("row (s=0, a=1) of P sums to 0.97"), "{e}");
         assert!(e.contains("tolerance"), "{e}");
     }
+
+    /// Bad input built in code (NaN cannot be written in JSON): each case is a typed
+    /// `AihfError::Mdp` naming the problem.
+    #[test]
+    fn bad_parts_are_typed_errors() {
+        let base = || MdpParts {
+            n_states: 2,
+            n_actions: 1,
+            transitions: Transitions::Dense(vec![0.5, 0.5, 1.0, 0.0]),
+            reward: Reward::Tabular(vec![0.0, 1.0]),
+            initial: vec![1.0, 0.0],
+            gamma: 0.9,
+            horizon: None,
+            reference: None,
+            beta: 1.0,
+        };
+        let cases: Vec<(MdpParts, &str)> = vec![
+            (
+                MdpParts {
+                    transitions: Transitions::Dense(vec![f64::NAN, 0.5, 1.0, 0.0]),
+                    ..base()
+                },
+                "row (s=0, a=0) of P: entry 0 is NaN",
+            ),
+            (
+                MdpParts {
+                    reward: Reward::Tabular(vec![0.0, f64::NAN]),
+                    ..base()
+                },
+                "reward (s=1, a=0) is NaN",
+            ),
+            (
+                MdpParts {
+                    initial: vec![f64::NAN, 1.0],
+                    ..base()
+                },
+                "initial distribution rho: entry 0 is NaN",
+            ),
+            (
+                MdpParts {
+                    gamma: f64::NAN,
+                    ..base()
+                },
+                "gamma must be in [0, 1)",
+            ),
+            (
+                MdpParts {
+                    beta: f64::NAN,
+                    ..base()
+                },
+                "beta must be finite and > 0",
+            ),
+            (
+                MdpParts {
+                    beta: -1.0,
+                    ..base()
+                },
+                "beta must be finite and > 0, got -1",
+            ),
+            (
+                MdpParts {
+                    gamma: 1.5,
+                    horizon: Some(3),
+                    ..base()
+                },
+                "gamma must be in [0, 1] with a horizon",
+            ),
+            (
+                MdpParts {
+                    horizon: Some(0),
+                    ..base()
+                },
+                "horizon must be at least 1",
+            ),
+            (
+                MdpParts {
+                    reference: Some(vec![1.0, 0.5]),
+                    ..base()
+                },
+                "row s=1 of the reference policy pi0 sums to 0.5",
+            ),
+            (
+                MdpParts {
+                    transitions: Transitions::Dense(vec![0.5, 0.5, 1.0]),
+                    ..base()
+                },
+                "dense transitions have 3 entries",
+            ),
+            (
+                MdpParts {
+                    n_states: 0,
+                    ..base()
+                },
+                "need at least one state",
+            ),
+        ];
+        for (parts, want) in cases {
+            match Mdp::new(parts) {
+                Err(AihfError::Mdp(msg)) => assert!(msg.contains(want), "{msg:?} lacks {want:?}"),
+                other => panic!("expected an MDP error containing {want:?}, got {other:?}"),
+            }
+        }
+    }
 }
