@@ -9,7 +9,7 @@
 //!    `θ_{k+1} = θ_k + η g_k`, `η = α/√K` (or a constant `α`, the negative control).
 //!
 //! With `exact_metrics`, each iteration also records Theorem 4.1's two quantities:
-//! `‖log π_{k+1} − log π_{θ_k}‖∞` (20a; `π_{θ_k}` by warm-started value iteration to
+//! `‖log π_{k+1} − log π_{θ_k}‖∞` (20a; `π_{θ_k}` by warm-started soft policy iteration to
 //! `exact_tol`) and `‖∇L(θ_k)‖²` (20b; Lemma 4.1 with the exact occupancy, plus the BTL term
 //! over the whole pair set). The hot loop (without the metrics) does not allocate.
 
