@@ -1,14 +1,20 @@
 //! The paper's claims as tests, one module per claim; each module's documentation states the
 //! claim in words and formula, with the SPEC section and the paper's equation.
 
-mod strategies;
-
 mod aihf_limits;
 mod aihf_stationarity;
 mod btl_mle;
 mod direct_estimators;
+mod eq42_prefix_tree;
 mod gradients;
+mod lemma_4_1_gradient;
+mod lemma_a1_lipschitz;
+mod lemma_a3_soft_bellman;
+mod mdp_registry;
+mod mdp_strategies;
 mod rlhf_inconsistency;
 mod self_play;
 mod sft_stationarity;
 mod solver_robustness;
+mod strategies;
+mod theorem_4_1_rates;
