@@ -1,2 +1,4 @@
-//! Monte Carlo studies of the static estimators (SPEC §4): filled in by the studies issue.
+//! Monte Carlo studies of the static estimators (SPEC §4).
 pub mod claims;
+pub mod engine;
+mod prefit;
