@@ -7,8 +7,7 @@
 //! afterwards. So 1 thread and 16 threads give bit-identical results (tested).
 
 use crate::bandit::{Method, Options};
-// TEMPORARY until the exact estimators land on main: a local stand-in with the same signature.
-use super::prefit::fit as bandit_fit;
+use crate::bandit::fit as bandit_fit;
 use crate::data::{all_pairs, sample_btl, sample_demos, BanditData};
 use crate::error::{AihfError, Result};
 use rand::SeedableRng;
