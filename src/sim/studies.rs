@@ -150,50 +150,60 @@ fn threads_used(ro: &RunOpts) -> usize {
     ro.threads.unwrap_or_else(rayon::current_num_threads)
 }
 
+/// The typed result of a study (what the claims read).
+#[derive(Clone, Debug)]
+pub enum Typed {
+    Fig9(Fig9Result),
+    Authors(AuthorsResult),
+    Sweep(SweepResult),
+    Situations(SituationsResult),
+    Consistency(ConsistencyResult),
+}
+
 /// Runs a validated spec.
 pub fn run(spec: &Spec, ro: &RunOpts) -> Result<StudyResults> {
+    Ok(run_typed(spec, ro)?.1)
+}
+
+/// Runs a spec and returns both the typed result and the results file.
+pub fn run_typed(spec: &Spec, ro: &RunOpts) -> Result<(Typed, StudyResults)> {
     spec.validate()?;
     let t0 = std::time::Instant::now();
-    let (body, figures, notes, solves) = match spec {
+    let (typed, body, figures, notes, solves) = match spec {
         Spec::Fig9(s) => {
             let r = fig9(s, ro)?;
-            let f = fig9_figures(&r);
-            let n = fig9_notes(&r);
+            let (b, f, n) = (to_value(&r)?, fig9_figures(&r), fig9_notes(&r));
             let solves = r.cell.solves;
-            (to_value(&r)?, f, n, solves)
+            (Typed::Fig9(r), b, f, n, solves)
         }
         Spec::Authors(s) => {
             let r = authors(s, ro)?;
-            let f = authors_figures(&r);
-            let n = authors_notes(&r);
+            let (b, f, n) = (to_value(&r)?, authors_figures(&r), authors_notes(&r));
             let solves = r.solves;
-            (to_value(&r)?, f, n, solves)
+            (Typed::Authors(r), b, f, n, solves)
         }
         Spec::Sweep(s) => {
             let r = sweep(s, ro)?;
-            let f = sweep_figures(&r);
-            let n = sweep_notes(&r);
+            let (b, f, n) = (to_value(&r)?, sweep_figures(&r), sweep_notes(&r));
             let solves = r.cells.iter().map(|c| c.solves).sum();
-            (to_value(&r)?, f, n, solves)
+            (Typed::Sweep(r), b, f, n, solves)
         }
         Spec::Situations(s) => {
             let r = situations(s, ro)?;
-            let f = situations_figures(&r);
-            let n = situations_notes(&r);
+            let (b, f, n) = (to_value(&r)?, situations_figures(&r), situations_notes(&r));
             let solves = r.situations.iter().map(|c| c.cell.solves).sum();
-            (to_value(&r)?, f, n, solves)
+            (Typed::Situations(r), b, f, n, solves)
         }
         Spec::Consistency(s) => {
             let r = consistency(s, ro)?;
-            let f = consistency_figures(&r);
-            let n = consistency_notes(&r);
+            let (b, f, n) = (to_value(&r)?, consistency_figures(&r), consistency_notes(&r));
             let solves = r.cells.iter().map(|c| c.solves).sum();
-            (to_value(&r)?, f, n, solves)
+            (Typed::Consistency(r), b, f, n, solves)
         }
     };
     let elapsed_s = t0.elapsed().as_secs_f64();
     let threads = threads_used(ro);
-    Ok(StudyResults {
+    let res = StudyResults {
         aihf_version: env!("CARGO_PKG_VERSION").to_string(),
         study: spec.kind().into(),
         name: spec.name().into(),
@@ -207,7 +217,8 @@ pub fn run(spec: &Spec, ro: &RunOpts) -> Result<StudyResults> {
         body,
         notes,
         figures,
-    })
+    };
+    Ok((typed, res))
 }
 
 fn to_value(x: &impl Serialize) -> Result<serde_json::Value> {
