@@ -282,3 +282,122 @@ fn progress_bar(cfg: &McConfig) -> indicatif::ProgressBar {
     b.set_message(cfg.label.clone());
     b
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bandit::Weighting;
+
+    fn est(method: Method) -> Estimator {
+        Estimator {
+            label: method.name().to_uppercase(),
+            method,
+            options: Options::default(),
+        }
+    }
+
+    fn scn() -> Scenario {
+        Scenario {
+            reward: vec![0.0, -0.075, -1.0, 0.4],
+            beta: 1.0,
+            demos: 40,
+            covered: Some(vec![0, 1, 2]),
+            comparisons_per_pair: 3,
+        }
+    }
+
+    fn all4() -> Vec<Estimator> {
+        vec![est(Method::Sft), est(Method::Btl), est(Method::Rlhf), est(Method::Aihf)]
+    }
+
+    fn bits(r: &[Replication]) -> Vec<Vec<Option<Vec<u64>>>> {
+        r.iter()
+            .map(|rep| {
+                rep.iter()
+                    .map(|x| x.as_ref().ok().map(|p| p.iter().map(|v| v.to_bits()).collect()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn results_are_bit_identical_whatever_the_thread_count() {
+        let cfg = |t| McConfig {
+            replications: 64,
+            seed: 17,
+            threads: Some(t),
+            progress: false,
+            label: String::new(),
+        };
+        let a = run(&scn(), &all4(), &cfg(1)).unwrap();
+        let b = run(&scn(), &all4(), &cfg(2)).unwrap();
+        let c = run(&scn(), &all4(), &cfg(3)).unwrap();
+        assert_eq!(bits(&a.replications), bits(&b.replications));
+        assert_eq!(bits(&a.replications), bits(&c.replications));
+        // And a different seed gives different data.
+        let d = run(&scn(), &all4(), &McConfig { seed: 18, ..cfg(2) }).unwrap();
+        assert_ne!(bits(&a.replications), bits(&d.replications));
+    }
+
+    #[test]
+    fn rlhf_shortcut_equals_the_exact_rlhf_estimator() {
+        // The shortcut (RLHF from BTL's reward) must agree with bandit::fit(Rlhf) on every data
+        // set, including those where BTL (hence RLHF) does not exist.
+        let s = scn();
+        let mut checked = 0;
+        for k in 0..200 {
+            let rep = replicate(&s, &all4(), 5, k).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(rep_seed(5, k));
+            let data = s.draw(&mut rng).unwrap();
+            match (crate::bandit::fit(Method::Rlhf, &data, &Options::default()), &rep[2]) {
+                (Ok(f), Ok(p)) => {
+                    let d = crate::math::tv(&f.policy, p);
+                    assert!(d <= crate::tol::IDENTITY_TV, "rep {k}: TV {d:e} > {:e}", crate::tol::IDENTITY_TV);
+                    checked += 1;
+                }
+                (Err(AihfError::NoEstimator { .. }), Err(Failure::NoEstimator(_))) => {}
+                (a, b) => panic!("rep {k}: exact {a:?} vs shortcut {b:?}"),
+            }
+        }
+        assert!(checked > 100, "only {checked} data sets with RLHF");
+    }
+
+    #[test]
+    fn demonstrations_stay_on_the_covered_actions_and_sizes_are_exact() {
+        let s = scn();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..50 {
+            let d = s.draw(&mut rng).unwrap();
+            assert_eq!(d.demos()[3], 0);
+            assert_eq!(d.n_demos(), 40);
+            assert_eq!(d.n_comparisons(), 3 * 6);
+        }
+    }
+
+    #[test]
+    fn nonexistence_is_counted_not_dropped() {
+        // One comparison per pair on 3 actions: BTL exists only when the outcomes form a cycle.
+        let s = Scenario {
+            reward: vec![0.0, -0.075, -1.0],
+            beta: 1.0,
+            demos: 5,
+            covered: None,
+            comparisons_per_pair: 1,
+        };
+        let mut aihf_n = est(Method::Aihf);
+        aihf_n.options.weighting = Weighting::Normalized;
+        let cfg = McConfig {
+            replications: 300,
+            seed: 3,
+            threads: Some(2),
+            progress: false,
+            label: String::new(),
+        };
+        let r = run(&s, &[est(Method::Btl), aihf_n], &cfg).unwrap();
+        assert_eq!(r.replications.len(), 300);
+        let missing = r.replications.iter().filter(|x| matches!(x[0], Err(Failure::NoEstimator(_)))).count();
+        // P(cycle) = 2·Π over the three pairs ≈ 0.22 here, so most data sets have no BTL.
+        assert!(missing > 150 && missing < 290, "BTL missing on {missing} of 300");
+        assert!(r.replications.iter().all(|x| !matches!(x[0], Err(Failure::Other(_)))));
+    }
+}
