@@ -607,3 +607,82 @@ fn estimators(e: &[EstimatorSpec]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+study = "fig9"
+name = "t"
+seed = 1
+replications = 10
+n_actions = 5
+covered = 4
+demos = 100
+comparisons_per_pair = 3
+truth = { kind = "gaussian", seed = 7 }
+estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
+"#;
+
+    fn with(line_from: &str, line_to: &str) -> String {
+        assert!(GOOD.contains(line_from), "{line_from}");
+        GOOD.replace(line_from, line_to)
+    }
+
+    #[test]
+    fn the_shipped_spec_files_parse_and_validate() {
+        for f in ["fig9_gaussian", "fig9_linear", "authors_3action", "variance_sweep", "a23_situations", "consistency"] {
+            let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("sims/{f}.toml"));
+            let s = Spec::from_file(&p).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(s.name(), f);
+        }
+        Spec::from_toml_str(GOOD).unwrap().validate().unwrap();
+    }
+
+    /// (input, the field the error must name).
+    #[test]
+    fn bad_specs_name_the_field() {
+        let table: Vec<(String, &str)> = vec![
+            (with("seed = 1", "seed = 1\nsede = 2"), "sede"),
+            (with("{ method = \"sft\" }", "{ method = \"sft\", lamda = 1 }"), "lamda"),
+            (with("kind = \"gaussian\", seed = 7", "kind = \"gaussian\", seed = 7, sigma = 2"), "sigma"),
+            (with("method = \"sft\"", "method = \"sftt\""), "sftt"),
+            (with("covered = 4", "covered = 6"), "covered"),
+            (with("covered = 4", "covered = 0"), "covered"),
+            (with("replications = 10", "replications = 1"), "replications"),
+            (with("replications = 10", "replications = 100000000"), "replications"),
+            (with("n_actions = 5", "n_actions = 1"), "n_actions"),
+            (with("n_actions = 5", "n_actions = 100000"), "n_actions"),
+            (with("demos = 100", "demos = 0\ncomparisons_per_pair = 0").replace("comparisons_per_pair = 3\n", ""), "demos"),
+            (with("demos = 100", "demos = 10000000000"), "demos"),
+            (with("lambda = 0.5", "lambda = -1"), "estimators[1].lambda"),
+            (with("lambda = 0.5", "demo_weight = 0"), "estimators[1].demo_weight"),
+            (with("seed = 1", "seed = 1\nlevel = 1.5"), "level"),
+            (with("seed = 1", "seed = 1\nbeta = -1"), "beta"),
+            (with("name = \"t\"", "name = \"../x\""), "name"),
+            (with("kind = \"gaussian\", seed = 7", "kind = \"explicit\", values = [1, 2]"), "truth.values"),
+            (with("kind = \"gaussian\", seed = 7", "kind = \"explicit\", values = [1, 2, 3, 4, 1e9]"), "truth.values[4]"),
+            (with("kind = \"gaussian\", seed = 7", "kind = \"linear\", slope = 100"), "truth.slope"),
+            (with("{ method = \"sft\" }, ", "{ method = \"aihf\" }, "), "estimators[1].label"),
+        ];
+        for (text, field) in table {
+            let e = Spec::from_toml_str(&text).and_then(|s| s.validate());
+            let msg = match e {
+                Ok(()) => panic!("accepted a bad spec (expected an error naming {field}):\n{text}"),
+                Err(e) => e.to_string(),
+            };
+            assert!(msg.contains(field), "error {msg:?} does not name {field:?}");
+        }
+    }
+
+    #[test]
+    fn json_specs_are_accepted_too() {
+        let v: toml::Value = toml::from_str(GOOD).unwrap();
+        let j = serde_json::to_string(&v).unwrap();
+        let s = Spec::from_json_str(&j).unwrap();
+        assert_eq!(s, Spec::from_toml_str(GOOD).unwrap());
+        let bad = j.replacen("\"seed\":1", "\"seed\":1,\"extra\":true", 1);
+        assert!(Spec::from_json_str(&bad).unwrap_err().to_string().contains("extra"));
+    }
+}

@@ -816,6 +816,10 @@ pub struct SituationResult {
     pub farthest_mse: String,
     /// Paired TV difference farthest − runner-up.
     pub margin_tv: Option<PairedStats>,
+    /// Estimators by mean TV, farthest first.
+    pub ranking_tv: Vec<(String, f64)>,
+    /// Farthest by mean TV among the estimators that use demonstrations (all but BTL).
+    pub farthest_tv_excluding_preference_only: String,
 }
 
 /// Result of the situations study.
@@ -859,12 +863,23 @@ pub fn situations(s: &SituationsSpec, ro: &RunOpts) -> Result<SituationsResult> 
         } else {
             None
         };
+        let farthest_tv_excluding_preference_only = by_tv
+            .iter()
+            .find(|(l, _)| {
+                cell.stats
+                    .get(l)
+                    .is_some_and(|e| e.method != Method::Btl.name())
+            })
+            .map(|x| x.0.clone())
+            .unwrap_or_default();
         out.push(SituationResult {
             name: x.name.clone(),
             cell,
             farthest_tv,
             farthest_mse,
             margin_tv,
+            ranking_tv: by_tv,
+            farthest_tv_excluding_preference_only,
         });
     }
     Ok(SituationsResult { situations: out })
@@ -913,8 +928,13 @@ fn situations_notes(r: &SituationsResult) -> Vec<String> {
     let mut v = vec![];
     for s in &r.situations {
         v.push(format!(
-            "{} (N = {}, k = {}): farthest by mean TV = {}, by MSE = {}",
-            s.name, s.cell.demos, s.cell.comparisons_per_pair, s.farthest_tv, s.farthest_mse
+            "{} (N = {}, k = {}): farthest by mean TV = {}, by MSE = {}; excluding the preference-only BTL: {}",
+            s.name,
+            s.cell.demos,
+            s.cell.comparisons_per_pair,
+            s.farthest_tv,
+            s.farthest_mse,
+            s.farthest_tv_excluding_preference_only
         ));
         for e in &s.cell.stats.estimators {
             v.push(format!(
