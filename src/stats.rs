@@ -214,7 +214,11 @@ mod tests {
         assert_relative_eq!(s.mean, 2.5, epsilon = 1e-15);
         assert_relative_eq!(s.sd, (5.0f64 / 3.0).sqrt(), epsilon = 1e-15);
         // 2.5 ± 3.182446 · 0.645497
-        assert_relative_eq!(s.hi, 2.5 + 3.182_446_305 * (5.0f64 / 12.0).sqrt(), epsilon = 1e-8);
+        assert_relative_eq!(
+            s.hi,
+            2.5 + 3.182_446_305 * (5.0f64 / 12.0).sqrt(),
+            epsilon = 1e-8
+        );
         assert_eq!(summarize(&[], 0.95).n, 0);
         assert!(summarize(&[1.0], 0.95).lo.is_nan());
     }

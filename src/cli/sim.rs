@@ -68,7 +68,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     println!(
         "{}: {} solves in {:.2} s on {} threads: {:.1} µs wall per solve, {:.1} core-µs per solve",
-        res.name, res.solves, res.elapsed_s, res.threads, res.wall_us_per_solve, res.core_us_per_solve
+        res.name,
+        res.solves,
+        res.elapsed_s,
+        res.threads,
+        res.wall_us_per_solve,
+        res.core_us_per_solve
     );
     println!("wrote {}", json.display());
     for f in figs {

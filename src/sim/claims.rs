@@ -196,7 +196,11 @@ fn variance_claim(ctx: &Ctx) -> Result<Outcome> {
         .iter()
         .filter(|t| t.variance == "above")
         .map(|t| {
-            let other = r.cells.iter().find(|c| c.label == t.cell).and_then(|c| c.stats.get(&t.against));
+            let other = r
+                .cells
+                .iter()
+                .find(|c| c.label == t.cell)
+                .and_then(|c| c.stats.get(&t.against));
             json!({"cell": t.cell, "against": t.against,
                    "other_existence_rate": other.map(|e| e.existence.p),
                    "other_variance": other.map(|e| e.variance_total.mean),
@@ -233,7 +237,11 @@ fn situations_claim(ctx: &Ctx) -> Result<Outcome> {
     let (Typed::Situations(r), figs) = run_and_write(&spec, ctx)? else {
         return Err(wrong("situations"));
     };
-    let hits = r.situations.iter().filter(|x| x.farthest_tv == "RLHF").count();
+    let hits = r
+        .situations
+        .iter()
+        .filter(|x| x.farthest_tv == "RLHF")
+        .count();
     let det: Vec<serde_json::Value> = r
         .situations
         .iter()
@@ -277,7 +285,10 @@ fn situations_claim(ctx: &Ctx) -> Result<Outcome> {
     Ok(attach(o, figs))
 }
 
-fn consistency_run(ctx: &Ctx, id: &str) -> Result<(studies::ConsistencyResult, Vec<PathBuf>, usize)> {
+fn consistency_run(
+    ctx: &Ctx,
+    id: &str,
+) -> Result<(studies::ConsistencyResult, Vec<PathBuf>, usize)> {
     let spec = load(files::CONSISTENCY, ctx, id, 120)?;
     let Spec::Consistency(s) = &spec else {
         return Err(wrong("consistency"));

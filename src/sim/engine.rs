@@ -6,8 +6,8 @@
 //! (`into_par_iter().map().collect()` keeps order), and every reduction runs sequentially
 //! afterwards. So 1 thread and 16 threads give bit-identical results (tested).
 
-use crate::bandit::{Method, Options};
 use crate::bandit::fit as bandit_fit;
+use crate::bandit::{Method, Options};
 use crate::data::{all_pairs, sample_btl, sample_demos, BanditData};
 use crate::error::{AihfError, Result};
 use rand::SeedableRng;
@@ -71,15 +71,24 @@ impl Scenario {
             return Err(AihfError::param("reward", "needs at least 2 actions"));
         }
         if let Some(i) = self.reward.iter().position(|r| !r.is_finite()) {
-            return Err(AihfError::param("reward", format!("entry {i} is not finite")));
+            return Err(AihfError::param(
+                "reward",
+                format!("entry {i} is not finite"),
+            ));
         }
         crate::error::check_positive("beta", self.beta)?;
         if let Some(c) = &self.covered {
             if c.is_empty() && self.demos > 0 {
-                return Err(AihfError::param("covered", "is empty but demonstrations are requested"));
+                return Err(AihfError::param(
+                    "covered",
+                    "is empty but demonstrations are requested",
+                ));
             }
             if let Some(&i) = c.iter().find(|&&i| i >= n) {
-                return Err(AihfError::param("covered", format!("action {i} is out of range 0..{n}")));
+                return Err(AihfError::param(
+                    "covered",
+                    format!("action {i} is out of range 0..{n}"),
+                ));
             }
         }
         Ok(())
@@ -170,7 +179,10 @@ pub fn replicate(scn: &Scenario, est: &[Estimator], seed: u64, k: u64) -> Result
     let mut btl_reward: Option<(f64, Vec<f64>)> = None;
     for e in est {
         if e.method == Method::Rlhf && rlhf_shortcut_ok(&e.options) {
-            if let Some((beta, r)) = btl_reward.as_ref().filter(|(b, _)| same(*b, e.options.beta)) {
+            if let Some((beta, r)) = btl_reward
+                .as_ref()
+                .filter(|(b, _)| same(*b, e.options.beta))
+            {
                 out.push(rlhf_from_btl(&data, r, *beta));
                 continue;
             }
@@ -202,14 +214,24 @@ fn same(a: f64, b: f64) -> bool {
 
 fn rlhf_shortcut_ok(o: &Options) -> bool {
     let d = Options::default();
-    o.reference.is_none() && o.ridge.abs() == 0.0 && o.ref_smoothing.is_none() && o.normalization == d.normalization
+    o.reference.is_none()
+        && o.ridge.abs() == 0.0
+        && o.ref_smoothing.is_none()
+        && o.normalization == d.normalization
 }
 
-fn fit_full(e: &Estimator, data: &BanditData) -> std::result::Result<(Vec<f64>, Vec<f64>), Failure> {
+fn fit_full(
+    e: &Estimator,
+    data: &BanditData,
+) -> std::result::Result<(Vec<f64>, Vec<f64>), Failure> {
     match bandit_fit(e.method, data, &e.options) {
         Ok(f) => {
             if f.policy.iter().all(|p| p.is_finite()) {
-                let r = f.reward.iter().map(|x| x.unwrap_or(f64::NEG_INFINITY)).collect();
+                let r = f
+                    .reward
+                    .iter()
+                    .map(|x| x.unwrap_or(f64::NEG_INFINITY))
+                    .collect();
                 Ok((f.policy, r))
             } else {
                 Err(Failure::Other(format!("{}: non-finite policy", e.label)))
@@ -221,16 +243,28 @@ fn fit_full(e: &Estimator, data: &BanditData) -> std::result::Result<(Vec<f64>, 
 }
 
 /// `π_RLHF ∝ π_SFT · exp(r^P/β)` in log space; SFT's existence (`N > 0`) is RLHF's.
-pub fn rlhf_from_btl(data: &BanditData, r_p: &[f64], beta: f64) -> std::result::Result<Vec<f64>, Failure> {
+pub fn rlhf_from_btl(
+    data: &BanditData,
+    r_p: &[f64],
+    beta: f64,
+) -> std::result::Result<Vec<f64>, Failure> {
     let n_demo = data.n_demos();
     if n_demo == 0 {
-        return Err(Failure::NoEstimator("there are no demonstrations (π_SFT is undefined)".into()));
+        return Err(Failure::NoEstimator(
+            "there are no demonstrations (π_SFT is undefined)".into(),
+        ));
     }
     let z: Vec<f64> = data
         .demos()
         .iter()
         .zip(r_p)
-        .map(|(&c, r)| if c == 0 { f64::NEG_INFINITY } else { (c as f64).ln() + r / beta })
+        .map(|(&c, r)| {
+            if c == 0 {
+                f64::NEG_INFINITY
+            } else {
+                (c as f64).ln() + r / beta
+            }
+        })
         .collect();
     Ok(crate::math::softmax(&z))
 }
@@ -307,14 +341,23 @@ mod tests {
     }
 
     fn all4() -> Vec<Estimator> {
-        vec![est(Method::Sft), est(Method::Btl), est(Method::Rlhf), est(Method::Aihf)]
+        vec![
+            est(Method::Sft),
+            est(Method::Btl),
+            est(Method::Rlhf),
+            est(Method::Aihf),
+        ]
     }
 
     fn bits(r: &[Replication]) -> Vec<Vec<Option<Vec<u64>>>> {
         r.iter()
             .map(|rep| {
                 rep.iter()
-                    .map(|x| x.as_ref().ok().map(|p| p.iter().map(|v| v.to_bits()).collect()))
+                    .map(|x| {
+                        x.as_ref()
+                            .ok()
+                            .map(|p| p.iter().map(|v| v.to_bits()).collect())
+                    })
                     .collect()
             })
             .collect()
@@ -349,10 +392,17 @@ mod tests {
             let rep = replicate(&s, &all4(), 5, k).unwrap();
             let mut rng = ChaCha8Rng::seed_from_u64(rep_seed(5, k));
             let data = s.draw(&mut rng).unwrap();
-            match (crate::bandit::fit(Method::Rlhf, &data, &Options::default()), &rep[2]) {
+            match (
+                crate::bandit::fit(Method::Rlhf, &data, &Options::default()),
+                &rep[2],
+            ) {
                 (Ok(f), Ok(p)) => {
                     let d = crate::math::tv(&f.policy, p);
-                    assert!(d <= crate::tol::IDENTITY_TV, "rep {k}: TV {d:e} > {:e}", crate::tol::IDENTITY_TV);
+                    assert!(
+                        d <= crate::tol::IDENTITY_TV,
+                        "rep {k}: TV {d:e} > {:e}",
+                        crate::tol::IDENTITY_TV
+                    );
                     checked += 1;
                 }
                 (Err(AihfError::NoEstimator { .. }), Err(Failure::NoEstimator(_))) => {}
@@ -395,9 +445,19 @@ mod tests {
         };
         let r = run(&s, &[est(Method::Btl), aihf_n], &cfg).unwrap();
         assert_eq!(r.replications.len(), 300);
-        let missing = r.replications.iter().filter(|x| matches!(x[0], Err(Failure::NoEstimator(_)))).count();
+        let missing = r
+            .replications
+            .iter()
+            .filter(|x| matches!(x[0], Err(Failure::NoEstimator(_))))
+            .count();
         // P(cycle) = 2·Π over the three pairs ≈ 0.22 here, so most data sets have no BTL.
-        assert!(missing > 150 && missing < 290, "BTL missing on {missing} of 300");
-        assert!(r.replications.iter().all(|x| !matches!(x[0], Err(Failure::Other(_)))));
+        assert!(
+            missing > 150 && missing < 290,
+            "BTL missing on {missing} of 300"
+        );
+        assert!(r
+            .replications
+            .iter()
+            .all(|x| !matches!(x[0], Err(Failure::Other(_)))));
     }
 }

@@ -25,7 +25,9 @@ pub fn redraw(results: &Path, dir: Option<&Path>) -> Result<Vec<PathBuf>> {
     let name = v
         .get("name")
         .and_then(|n| n.as_str())
-        .ok_or_else(|| AihfError::data(format!("{}: name", results.display()), "missing study name"))?
+        .ok_or_else(|| {
+            AihfError::data(format!("{}: name", results.display()), "missing study name")
+        })?
         .to_string();
     let figs = v
         .get("figures")

@@ -86,7 +86,10 @@ fn check_rewards(values: &[f64], field: &str) -> Result<()> {
     {
         return Err(AihfError::spec(
             format!("{field}[{i}]"),
-            format!("{v} is not a finite reward within ±{}", limits::MAX_ABS_REWARD),
+            format!(
+                "{v} is not a finite reward within ±{}",
+                limits::MAX_ABS_REWARD
+            ),
         ));
     }
     Ok(())
@@ -150,7 +153,10 @@ impl EstimatorSpec {
                 if bad {
                     return Err(AihfError::spec(
                         format!("{field}.{name}"),
-                        format!("{x} must be finite and {}", if positive { "> 0" } else { ">= 0" }),
+                        format!(
+                            "{x} must be finite and {}",
+                            if positive { "> 0" } else { ">= 0" }
+                        ),
                     ));
                 }
             }
@@ -161,7 +167,10 @@ impl EstimatorSpec {
         chk("ridge", self.ridge, false)?;
         if let Some(l) = &self.label {
             if l.trim().is_empty() {
-                return Err(AihfError::spec(format!("{field}.label"), "must not be empty"));
+                return Err(AihfError::spec(
+                    format!("{field}.label"),
+                    "must not be empty",
+                ));
             }
         }
         Ok(())
@@ -305,7 +314,9 @@ impl Spec {
             path: path.to_path_buf(),
             source: e,
         })?;
-        let is_json = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         let spec = if is_json {
             Spec::from_json_str(&text)?
         } else {
@@ -418,7 +429,11 @@ impl Spec {
                 if s.reward.len() < 2 || s.reward.len() > limits::MAX_ACTIONS {
                     return Err(AihfError::spec(
                         "reward",
-                        format!("needs 2..={} actions, has {}", limits::MAX_ACTIONS, s.reward.len()),
+                        format!(
+                            "needs 2..={} actions, has {}",
+                            limits::MAX_ACTIONS,
+                            s.reward.len()
+                        ),
                     ));
                 }
                 check_rewards(&s.reward, "reward")?;
@@ -464,7 +479,11 @@ impl Spec {
                     if x.reward.len() < 2 || x.reward.len() > limits::MAX_ACTIONS {
                         return Err(AihfError::spec(
                             format!("{f}.reward"),
-                            format!("needs 2..={} actions, has {}", limits::MAX_ACTIONS, x.reward.len()),
+                            format!(
+                                "needs 2..={} actions, has {}",
+                                limits::MAX_ACTIONS,
+                                x.reward.len()
+                            ),
                         ));
                     }
                     check_rewards(&x.reward, &format!("{f}.reward"))?;
@@ -480,14 +499,22 @@ impl Spec {
                 s.truth.validate(s.n_actions, "truth")?;
                 if s.base_demos == 0 || s.base_comparisons_per_pair == 0 {
                     return Err(AihfError::spec(
-                        if s.base_demos == 0 { "base_demos" } else { "base_comparisons_per_pair" },
+                        if s.base_demos == 0 {
+                            "base_demos"
+                        } else {
+                            "base_comparisons_per_pair"
+                        },
                         "must be >= 1 (every estimator needs both sources to grow)",
                     ));
                 }
                 if s.scales.len() < 3 || s.scales.len() > limits::MAX_GRID {
                     return Err(AihfError::spec(
                         "scales",
-                        format!("needs 3..={} values to fit a slope, has {}", limits::MAX_GRID, s.scales.len()),
+                        format!(
+                            "needs 3..={} values to fit a slope, has {}",
+                            limits::MAX_GRID,
+                            s.scales.len()
+                        ),
                     ));
                 }
                 for (k, w) in s.scales.windows(2).enumerate() {
@@ -534,10 +561,16 @@ fn common(name: &str, replications: usize, level: f64, beta: f64) -> Result<()> 
         ));
     }
     if !(level > 0.5 && level < 1.0) {
-        return Err(AihfError::spec("level", format!("{level} must be in (0.5, 1)")));
+        return Err(AihfError::spec(
+            "level",
+            format!("{level} must be in (0.5, 1)"),
+        ));
     }
     if !(beta.is_finite() && beta > 0.0) {
-        return Err(AihfError::spec("beta", format!("{beta} must be finite and > 0")));
+        return Err(AihfError::spec(
+            "beta",
+            format!("{beta} must be finite and > 0"),
+        ));
     }
     Ok(())
 }
@@ -632,8 +665,16 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
 
     #[test]
     fn the_shipped_spec_files_parse_and_validate() {
-        for f in ["fig9_gaussian", "fig9_linear", "authors_3action", "variance_sweep", "a23_situations", "consistency"] {
-            let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("sims/{f}.toml"));
+        for f in [
+            "fig9_gaussian",
+            "fig9_linear",
+            "authors_3action",
+            "variance_sweep",
+            "a23_situations",
+            "consistency",
+        ] {
+            let p =
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("sims/{f}.toml"));
             let s = Spec::from_file(&p).unwrap_or_else(|e| panic!("{f}: {e}"));
             assert_eq!(s.name(), f);
         }
@@ -645,26 +686,69 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
     fn bad_specs_name_the_field() {
         let table: Vec<(String, &str)> = vec![
             (with("seed = 1", "seed = 1\nsede = 2"), "sede"),
-            (with("{ method = \"sft\" }", "{ method = \"sft\", lamda = 1 }"), "lamda"),
-            (with("kind = \"gaussian\", seed = 7", "kind = \"gaussian\", seed = 7, sigma = 2"), "sigma"),
+            (
+                with("{ method = \"sft\" }", "{ method = \"sft\", lamda = 1 }"),
+                "lamda",
+            ),
+            (
+                with(
+                    "kind = \"gaussian\", seed = 7",
+                    "kind = \"gaussian\", seed = 7, sigma = 2",
+                ),
+                "sigma",
+            ),
             (with("method = \"sft\"", "method = \"sftt\""), "sftt"),
             (with("covered = 4", "covered = 6"), "covered"),
             (with("covered = 4", "covered = 0"), "covered"),
-            (with("replications = 10", "replications = 1"), "replications"),
-            (with("replications = 10", "replications = 100000000"), "replications"),
+            (
+                with("replications = 10", "replications = 1"),
+                "replications",
+            ),
+            (
+                with("replications = 10", "replications = 100000000"),
+                "replications",
+            ),
             (with("n_actions = 5", "n_actions = 1"), "n_actions"),
             (with("n_actions = 5", "n_actions = 100000"), "n_actions"),
-            (with("demos = 100", "demos = 0\ncomparisons_per_pair = 0").replace("comparisons_per_pair = 3\n", ""), "demos"),
+            (
+                with("demos = 100", "demos = 0\ncomparisons_per_pair = 0")
+                    .replace("comparisons_per_pair = 3\n", ""),
+                "demos",
+            ),
             (with("demos = 100", "demos = 10000000000"), "demos"),
             (with("lambda = 0.5", "lambda = -1"), "estimators[1].lambda"),
-            (with("lambda = 0.5", "demo_weight = 0"), "estimators[1].demo_weight"),
+            (
+                with("lambda = 0.5", "demo_weight = 0"),
+                "estimators[1].demo_weight",
+            ),
             (with("seed = 1", "seed = 1\nlevel = 1.5"), "level"),
             (with("seed = 1", "seed = 1\nbeta = -1"), "beta"),
             (with("name = \"t\"", "name = \"../x\""), "name"),
-            (with("kind = \"gaussian\", seed = 7", "kind = \"explicit\", values = [1, 2]"), "truth.values"),
-            (with("kind = \"gaussian\", seed = 7", "kind = \"explicit\", values = [1, 2, 3, 4, 1e9]"), "truth.values[4]"),
-            (with("kind = \"gaussian\", seed = 7", "kind = \"linear\", slope = 100"), "truth.slope"),
-            (with("{ method = \"sft\" }, ", "{ method = \"aihf\" }, "), "estimators[1].label"),
+            (
+                with(
+                    "kind = \"gaussian\", seed = 7",
+                    "kind = \"explicit\", values = [1, 2]",
+                ),
+                "truth.values",
+            ),
+            (
+                with(
+                    "kind = \"gaussian\", seed = 7",
+                    "kind = \"explicit\", values = [1, 2, 3, 4, 1e9]",
+                ),
+                "truth.values[4]",
+            ),
+            (
+                with(
+                    "kind = \"gaussian\", seed = 7",
+                    "kind = \"linear\", slope = 100",
+                ),
+                "truth.slope",
+            ),
+            (
+                with("{ method = \"sft\" }, ", "{ method = \"aihf\" }, "),
+                "estimators[1].label",
+            ),
         ];
         for (text, field) in table {
             let e = Spec::from_toml_str(&text).and_then(|s| s.validate());
@@ -683,6 +767,9 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
         let s = Spec::from_json_str(&j).unwrap();
         assert_eq!(s, Spec::from_toml_str(GOOD).unwrap());
         let bad = j.replacen("\"seed\":1", "\"seed\":1,\"extra\":true", 1);
-        assert!(Spec::from_json_str(&bad).unwrap_err().to_string().contains("extra"));
+        assert!(Spec::from_json_str(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("extra"));
     }
 }

@@ -3,7 +3,7 @@
 
 use super::engine::{self, Estimator, McConfig, Scenario};
 use super::spec::{
-    AuthorsSpec, ConsistencySpec, EstimatorSpec, Fig9Spec, Spec, SituationsSpec, SweepSpec,
+    AuthorsSpec, ConsistencySpec, EstimatorSpec, Fig9Spec, SituationsSpec, Spec, SweepSpec,
 };
 use super::summary::{reduce, CellStats, PairedStats};
 use crate::bandit::Method;
@@ -100,7 +100,16 @@ pub fn run_cell(
         label: label.to_string(),
     };
     let run = engine::run(scn, est, &cfg)?;
-    Ok(cell_from(label, scn, est, seed, &run.replications, level, run.elapsed_s, run.solves))
+    Ok(cell_from(
+        label,
+        scn,
+        est,
+        seed,
+        &run.replications,
+        level,
+        run.elapsed_s,
+        run.solves,
+    ))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -126,7 +135,11 @@ fn cell_from(
         demos: scn.demos,
         comparisons_per_pair: scn.comparisons_per_pair,
         comparisons: m,
-        ratio: if m == 0 { f64::INFINITY } else { scn.demos as f64 / m as f64 },
+        ratio: if m == 0 {
+            f64::INFINITY
+        } else {
+            scn.demos as f64 / m as f64
+        },
         truth_reward: scn.reward.clone(),
         truth_policy: truth.clone(),
         replications: reps.len(),
@@ -196,7 +209,11 @@ pub fn run_typed(spec: &Spec, ro: &RunOpts) -> Result<(Typed, StudyResults)> {
         }
         Spec::Consistency(s) => {
             let r = consistency(s, ro)?;
-            let (b, f, n) = (to_value(&r)?, consistency_figures(&r), consistency_notes(&r));
+            let (b, f, n) = (
+                to_value(&r)?,
+                consistency_figures(&r),
+                consistency_notes(&r),
+            );
             let solves = r.cells.iter().map(|c| c.solves).sum();
             (Typed::Consistency(r), b, f, n, solves)
         }
@@ -279,7 +296,12 @@ fn fig9_figures(r: &Fig9Result) -> Vec<Figure> {
     let c = &r.cell;
     let mut series = vec![Series {
         name: "truth π*".into(),
-        points: c.truth_policy.iter().enumerate().map(|(i, p)| ((i + 1) as f64, *p)).collect(),
+        points: c
+            .truth_policy
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((i + 1) as f64, *p))
+            .collect(),
         err: None,
         style: Style::LinePoints,
     }];
@@ -320,7 +342,11 @@ fn fig9_figures(r: &Fig9Result) -> Vec<Figure> {
         if let Some(u) = &e.uncovered_mass {
             cats.push(e.label.clone());
             vals.push(if u.mean.is_finite() { u.mean } else { 0.0 });
-            errs.push(if u.half_width().is_finite() { u.half_width() } else { 0.0 });
+            errs.push(if u.half_width().is_finite() {
+                u.half_width()
+            } else {
+                0.0
+            });
         }
     }
     let mass = BarChart {
@@ -461,7 +487,15 @@ pub fn authors(s: &AuthorsSpec, ro: &RunOpts) -> Result<AuthorsResult> {
         .iter()
         .map(|e| e.build(s.beta))
         .collect();
-        let c = run_cell(&format!("w = {w}"), &scn, &es, s.seed, s.replications, s.level, ro)?;
+        let c = run_cell(
+            &format!("w = {w}"),
+            &scn,
+            &es,
+            s.seed,
+            s.replications,
+            s.level,
+            ro,
+        )?;
         solves += c.solves;
         w_sweep.push((w, c));
     }
@@ -473,7 +507,15 @@ pub fn authors(s: &AuthorsSpec, ro: &RunOpts) -> Result<AuthorsResult> {
             ..scn.clone()
         };
         let label = format!("N = {d}, k = {kpp}");
-        let c = run_cell(&label, &sc, &est, cell_seed(s.seed, &label), s.replications, s.level, ro)?;
+        let c = run_cell(
+            &label,
+            &sc,
+            &est,
+            cell_seed(s.seed, &label),
+            s.replications,
+            s.level,
+            ro,
+        )?;
         solves += c.solves;
         size_sweep.push(c);
     }
@@ -491,8 +533,15 @@ fn bars_of(c: &Cell, title: String) -> BarChart {
     let cats = (1..=n).map(|i| format!("action {i}")).collect();
     let mut groups = vec![("truth".to_string(), c.truth_policy.clone(), None)];
     for e in &c.stats.estimators {
-        let sd: Vec<f64> = e.sd.iter().map(|x| if x.is_finite() { *x } else { 0.0 }).collect();
-        let m: Vec<f64> = e.mean.iter().map(|x| if x.is_finite() { *x } else { 0.0 }).collect();
+        let sd: Vec<f64> =
+            e.sd.iter()
+                .map(|x| if x.is_finite() { *x } else { 0.0 })
+                .collect();
+        let m: Vec<f64> = e
+            .mean
+            .iter()
+            .map(|x| if x.is_finite() { *x } else { 0.0 })
+            .collect();
         groups.push((format!("{} ({} reps)", e.label, e.ok), m, Some(sd)));
     }
     BarChart {
@@ -519,7 +568,10 @@ fn authors_figures(r: &AuthorsResult) -> Vec<Figure> {
             name: "full".into(),
             chart: Chart::Bars(bars_of(
                 &r.full,
-                format!("Authors' 3-action example, {} repetitions", r.full.replications),
+                format!(
+                    "Authors' 3-action example, {} repetitions",
+                    r.full.replications
+                ),
             )),
         },
     ];
@@ -540,13 +592,19 @@ fn authors_figures(r: &AuthorsResult) -> Vec<Figure> {
                     let e = &c.stats.estimators[k];
                     ((*w, e.mse_total.mean), (e.mse_total.lo, e.mse_total.hi))
                 })
-                .filter(|((x, y), (a, b))| x.is_finite() && y.is_finite() && a.is_finite() && b.is_finite())
+                .filter(|((x, y), (a, b))| {
+                    x.is_finite() && y.is_finite() && a.is_finite() && b.is_finite()
+                })
                 .unzip();
             series.push(Series {
                 name: l.clone(),
                 points: pts,
                 err: Some(err),
-                style: if k == labels.len() - 1 { Style::LinePoints } else { Style::Dashed },
+                style: if k == labels.len() - 1 {
+                    Style::LinePoints
+                } else {
+                    Style::Dashed
+                },
             });
         }
         v.push(Figure {
@@ -572,8 +630,13 @@ fn authors_notes(r: &AuthorsResult) -> Vec<String> {
                 "{name} ({} reps) {}: mean {:?} sd {:?}; MSE {}; no_estimator {}",
                 c.replications,
                 e.label,
-                e.mean.iter().map(|x| (x * 1e4).round() / 1e4).collect::<Vec<_>>(),
-                e.sd.iter().map(|x| (x * 1e4).round() / 1e4).collect::<Vec<_>>(),
+                e.mean
+                    .iter()
+                    .map(|x| (x * 1e4).round() / 1e4)
+                    .collect::<Vec<_>>(),
+                e.sd.iter()
+                    .map(|x| (x * 1e4).round() / 1e4)
+                    .collect::<Vec<_>>(),
                 fmt_ci(&e.mse_total),
                 e.no_estimator
             ));
@@ -645,7 +708,15 @@ pub fn sweep(s: &SweepSpec, ro: &RunOpts) -> Result<SweepResult> {
                 comparisons_per_pair: k,
             };
             let label = format!("N={d},k={k}");
-            cells.push(run_cell(&label, &scn, &est, cell_seed(s.seed, &label), s.replications, s.level, ro)?);
+            cells.push(run_cell(
+                &label,
+                &scn,
+                &est,
+                cell_seed(s.seed, &label),
+                s.replications,
+                s.level,
+                ro,
+            )?);
         }
     }
     let aihf = est
@@ -699,7 +770,11 @@ fn sweep_figures(r: &SweepResult) -> Vec<Figure> {
     });
     let mut figs = vec![];
     for &k in &ks {
-        let cells: Vec<&Cell> = r.cells.iter().filter(|c| c.comparisons_per_pair == k).collect();
+        let cells: Vec<&Cell> = r
+            .cells
+            .iter()
+            .filter(|c| c.comparisons_per_pair == k)
+            .collect();
         let series = labels
             .iter()
             .enumerate()
@@ -708,7 +783,10 @@ fn sweep_figures(r: &SweepResult) -> Vec<Figure> {
                     .iter()
                     .map(|c| {
                         let e = &c.stats.estimators[j];
-                        ((c.ratio, e.mse_total.mean), (e.mse_total.lo.max(e.mse_total.mean * 1e-3), e.mse_total.hi))
+                        (
+                            (c.ratio, e.mse_total.mean),
+                            (e.mse_total.lo.max(e.mse_total.mean * 1e-3), e.mse_total.hi),
+                        )
                     })
                     .filter(|((x, y), (a, b))| {
                         x.is_finite() && y.is_finite() && *y > 0.0 && a.is_finite() && b.is_finite()
@@ -752,14 +830,23 @@ fn sweep_figures(r: &SweepResult) -> Vec<Figure> {
                 name: format!("Var(AIHF)/Var({o}), k={k}"),
                 points: finite_pts(pts),
                 err: None,
-                style: if o.contains("SFT") { Style::LinePoints } else { Style::Dashed },
+                style: if o.contains("SFT") {
+                    Style::LinePoints
+                } else {
+                    Style::Dashed
+                },
             });
         }
     }
     series.push(Series {
         name: "ratio 1".into(),
         points: {
-            let xs: Vec<f64> = r.cells.iter().map(|c| c.ratio).filter(|x| x.is_finite() && *x > 0.0).collect();
+            let xs: Vec<f64> = r
+                .cells
+                .iter()
+                .map(|c| c.ratio)
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .collect();
             let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             finite_pts(vec![(lo, 1.0), (hi, 1.0)])
@@ -770,7 +857,8 @@ fn sweep_figures(r: &SweepResult) -> Vec<Figure> {
     figs.push(Figure {
         name: "variance_ratio".into(),
         chart: Chart::Line(LineChart {
-            title: "Total variance of AIHF relative to single-source estimators (< 1: AIHF lower)".into(),
+            title: "Total variance of AIHF relative to single-source estimators (< 1: AIHF lower)"
+                .into(),
             x_label: "N / M (demonstrations per comparison)".into(),
             y_label: "Var(AIHF) / Var(single source)".into(),
             x_log: true,
@@ -840,7 +928,15 @@ pub fn situations(s: &SituationsSpec, ro: &RunOpts) -> Result<SituationsResult> 
             covered: None,
             comparisons_per_pair: x.comparisons_per_pair,
         };
-        let cell = run_cell(&x.name, &scn, &est, cell_seed(s.seed, &x.name), s.replications, s.level, ro)?;
+        let cell = run_cell(
+            &x.name,
+            &scn,
+            &est,
+            cell_seed(s.seed, &x.name),
+            s.replications,
+            s.level,
+            ro,
+        )?;
         let mut by_tv: Vec<(String, f64)> = cell
             .stats
             .estimators
@@ -888,7 +984,12 @@ pub fn situations(s: &SituationsSpec, ro: &RunOpts) -> Result<SituationsResult> 
 fn situations_figures(r: &SituationsResult) -> Vec<Figure> {
     let cats: Vec<String> = r.situations.iter().map(|s| s.name.clone()).collect();
     let labels: Vec<String> = r.situations.first().map_or(vec![], |s| {
-        s.cell.stats.estimators.iter().map(|e| e.label.clone()).collect()
+        s.cell
+            .stats
+            .estimators
+            .iter()
+            .map(|e| e.label.clone())
+            .collect()
     });
     let groups = labels
         .iter()
@@ -899,7 +1000,11 @@ fn situations_figures(r: &SituationsResult) -> Vec<Figure> {
                 .iter()
                 .map(|s| {
                     let m = s.cell.stats.estimators[j].tv.mean;
-                    if m.is_finite() { m } else { 0.0 }
+                    if m.is_finite() {
+                        m
+                    } else {
+                        0.0
+                    }
                 })
                 .collect();
             let errs = r
@@ -907,7 +1012,11 @@ fn situations_figures(r: &SituationsResult) -> Vec<Figure> {
                 .iter()
                 .map(|s| {
                     let h = s.cell.stats.estimators[j].tv.half_width();
-                    if h.is_finite() { h } else { 0.0 }
+                    if h.is_finite() {
+                        h
+                    } else {
+                        0.0
+                    }
                 })
                 .collect();
             (l.clone(), vals, Some(errs))
@@ -946,7 +1055,12 @@ fn situations_notes(r: &SituationsResult) -> Vec<String> {
             ));
         }
         if let Some(m) = &s.margin_tv {
-            v.push(format!("  TV({}) − TV({}) paired: {}", m.a, m.b, fmt_ci(&m.tv_diff)));
+            v.push(format!(
+                "  TV({}) − TV({}) paired: {}",
+                m.a,
+                m.b,
+                fmt_ci(&m.tv_diff)
+            ));
         }
     }
     v.push(EXIST_NOTE.into());
@@ -993,19 +1107,35 @@ pub fn consistency(s: &ConsistencySpec, ro: &RunOpts) -> Result<ConsistencyResul
             comparisons_per_pair: s.base_comparisons_per_pair * m,
         };
         let label = format!("scale {m}");
-        cells.push(run_cell(&label, &scn, &est, cell_seed(s.seed, &label), s.replications, s.level, ro)?);
+        cells.push(run_cell(
+            &label,
+            &scn,
+            &est,
+            cell_seed(s.seed, &label),
+            s.replications,
+            s.level,
+            ro,
+        )?);
     }
-    let sizes: Vec<f64> = cells.iter().map(|c| (c.demos + c.comparisons) as f64).collect();
+    let sizes: Vec<f64> = cells
+        .iter()
+        .map(|c| (c.demos + c.comparisons) as f64)
+        .collect();
     let lx: Vec<f64> = sizes.iter().map(|x| x.ln()).collect();
     let mut slopes = vec![];
     for (j, e) in est.iter().enumerate() {
-        let ly: Vec<f64> = cells.iter().map(|c| c.stats.estimators[j].tv.mean.ln()).collect();
+        let ly: Vec<f64> = cells
+            .iter()
+            .map(|c| c.stats.estimators[j].tv.mean.ln())
+            .collect();
         let t = lx.len().saturating_sub(3);
         slopes.push(SlopeResult {
             label: e.label.clone(),
             all: slope_fit(&lx, &ly, s.level),
             tail: slope_fit(&lx[t..], &ly[t..], s.level),
-            tv_last: cells.last().map_or(Summary::empty(), |c| c.stats.estimators[j].tv),
+            tv_last: cells
+                .last()
+                .map_or(Summary::empty(), |c| c.stats.estimators[j].tv),
         });
     }
     let truth = crate::math::softmax(&reward.iter().map(|r| r / s.beta).collect::<Vec<_>>());
@@ -1029,10 +1159,15 @@ fn consistency_figures(r: &ConsistencyResult) -> Vec<Figure> {
                 let t = &c.stats.estimators[j].tv;
                 ((*x, t.mean), (t.lo.max(t.mean * 1e-3), t.hi))
             })
-            .filter(|((x, y), (a, b))| x.is_finite() && y.is_finite() && a.is_finite() && b.is_finite())
+            .filter(|((x, y), (a, b))| {
+                x.is_finite() && y.is_finite() && a.is_finite() && b.is_finite()
+            })
             .unzip();
         series.push(Series {
-            name: format!("{} (slope {:.3} [{:.3}, {:.3}])", sl.label, sl.all.slope, sl.all.lo, sl.all.hi),
+            name: format!(
+                "{} (slope {:.3} [{:.3}, {:.3}])",
+                sl.label, sl.all.slope, sl.all.lo, sl.all.hi
+            ),
             points: pts,
             err: Some(err),
             style: Style::LinePoints,
@@ -1040,7 +1175,11 @@ fn consistency_figures(r: &ConsistencyResult) -> Vec<Figure> {
     }
     if let (Some(&x0), Some(&x1)) = (r.sizes.first(), r.sizes.last()) {
         // n^{-1/2} reference through the first AIHF point (or the first series).
-        let j = r.slopes.iter().position(|s| s.label.contains("AIHF")).unwrap_or(0);
+        let j = r
+            .slopes
+            .iter()
+            .position(|s| s.label.contains("AIHF"))
+            .unwrap_or(0);
         if let Some(c0) = r.cells.first() {
             let y0 = c0.stats.estimators[j].tv.mean;
             series.push(Series {

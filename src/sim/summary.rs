@@ -154,14 +154,21 @@ pub fn reduce(
             };
         }
         let bias: Vec<f64> = mean.iter().zip(truth).map(|(a, b)| a - b).collect();
-        let corr = if m > 1 { m as f64 / (m - 1) as f64 } else { f64::NAN };
+        let corr = if m > 1 {
+            m as f64 / (m - 1) as f64
+        } else {
+            f64::NAN
+        };
         let dev: Vec<f64> = ok.iter().map(|p| corr * sq_dist(p, &mean)).collect();
         let err: Vec<f64> = ok.iter().map(|p| sq_dist(p, truth)).collect();
         let tvs: Vec<f64> = ok.iter().map(|p| tv(truth, p)).collect();
         let kls: Vec<f64> = ok.iter().map(|p| kl(truth, p)).collect();
         let finite: Vec<f64> = kls.iter().copied().filter(|x| x.is_finite()).collect();
         let uncovered_mass = (!uncovered.is_empty()).then(|| {
-            let u: Vec<f64> = ok.iter().map(|p| uncovered.iter().map(|&i| p[i]).sum()).collect();
+            let u: Vec<f64> = ok
+                .iter()
+                .map(|p| uncovered.iter().map(|&i| p[i]).sum())
+                .collect();
             summarize(&u, level)
         });
         estimators.push(EstimatorStats {
@@ -228,15 +235,27 @@ fn paired_stats(
         }
     }
     if m > 0 {
-        ma.iter_mut().chain(mb.iter_mut()).for_each(|v| *v /= m as f64);
+        ma.iter_mut()
+            .chain(mb.iter_mut())
+            .for_each(|v| *v /= m as f64);
     }
-    let corr = if m > 1 { m as f64 / (m - 1) as f64 } else { f64::NAN };
+    let corr = if m > 1 {
+        m as f64 / (m - 1) as f64
+    } else {
+        f64::NAN
+    };
     let tv_a: Vec<Option<f64>> = both.iter().map(|(x, _)| Some(tv(truth, x))).collect();
     let tv_b: Vec<Option<f64>> = both.iter().map(|(_, y)| Some(tv(truth, y))).collect();
     let e_a: Vec<Option<f64>> = both.iter().map(|(x, _)| Some(sq_dist(x, truth))).collect();
     let e_b: Vec<Option<f64>> = both.iter().map(|(_, y)| Some(sq_dist(y, truth))).collect();
-    let v_a: Vec<Option<f64>> = both.iter().map(|(x, _)| Some(corr * sq_dist(x, &ma))).collect();
-    let v_b: Vec<Option<f64>> = both.iter().map(|(_, y)| Some(corr * sq_dist(y, &mb))).collect();
+    let v_a: Vec<Option<f64>> = both
+        .iter()
+        .map(|(x, _)| Some(corr * sq_dist(x, &ma)))
+        .collect();
+    let v_b: Vec<Option<f64>> = both
+        .iter()
+        .map(|(_, y)| Some(corr * sq_dist(y, &mb)))
+        .collect();
     PairedStats {
         a: labels[a].0.clone(),
         b: labels[b].0.clone(),
@@ -290,7 +309,10 @@ mod tests {
             vec![Ok(vec![0.4, 0.6]), Err(Failure::NoEstimator("x".into()))],
             vec![Ok(vec![0.8, 0.2]), Ok(vec![0.5, 0.5])],
         ];
-        let labels = vec![("A".to_string(), "a".to_string()), ("B".to_string(), "b".to_string())];
+        let labels = vec![
+            ("A".to_string(), "a".to_string()),
+            ("B".to_string(), "b".to_string()),
+        ];
         let c = reduce(&reps, &labels, &truth, &[], 0.95);
         let a = &c.estimators[0];
         // mean 0.6, bias 0.1, sample variance ((0)^2+(0.2)^2+(0.2)^2)/2 = 0.04
@@ -304,7 +326,10 @@ mod tests {
         assert_relative_eq!(a.mse_total.mean, 2.0 * 0.11 / 3.0, epsilon = 1e-12);
         let b = &c.estimators[1];
         assert_eq!((b.ok, b.no_estimator, b.other_failures), (2, 1, 0));
-        assert_eq!(b.kl.infinite.k, 1, "π̂ = (1, 0) has infinite KL to (0.5, 0.5)");
+        assert_eq!(
+            b.kl.infinite.k, 1,
+            "π̂ = (1, 0) has infinite KL to (0.5, 0.5)"
+        );
         assert_relative_eq!(b.kl.finite.mean, 0.0, epsilon = 1e-12);
         let p = c.pair("A", "B").unwrap();
         assert_eq!((p.dropped, p.tv_diff.n), (1, 2));
