@@ -230,7 +230,7 @@ fn variance_claim(ctx: &Ctx) -> Result<Outcome> {
 /// `sim.a23_rlhf_farthest`.
 fn situations_claim(ctx: &Ctx) -> Result<Outcome> {
     let id = "sim.a23_rlhf_farthest";
-    let spec = load(files::SITUATIONS, ctx, id, 1000)?;
+    let spec = load(files::SITUATIONS, ctx, id, 2000)?;
     let Spec::Situations(s) = &spec else {
         return Err(wrong("situations"));
     };
