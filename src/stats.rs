@@ -47,7 +47,9 @@ impl Summary {
 /// The `(1 + level)/2` quantile of Student's t with `df` degrees of freedom (normal when
 /// `df = ∞`). NaN when `df` is not positive or `level` is outside `(0, 1)`.
 pub fn t_quantile(level: f64, df: f64) -> f64 {
-    if !(level > 0.0 && level < 1.0) || !(df > 0.0) {
+    // Written so that NaN inputs land here too.
+    let ok = level > 0.0 && level < 1.0 && df > 0.0;
+    if !ok {
         return f64::NAN;
     }
     let p = 0.5 + 0.5 * level;

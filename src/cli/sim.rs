@@ -13,9 +13,10 @@ pub struct Args {
     /// Study spec file (`sims/*.toml` or `.json`).
     #[arg(required_unless_present = "redraw", conflicts_with = "redraw")]
     pub spec: Option<PathBuf>,
-    /// Output folder for `<name>.json` and the figures.
-    #[arg(long, default_value = "out/sims")]
-    pub out: PathBuf,
+    /// Output folder for `<name>.json` and the figures (default `out/sims`; with `--redraw`,
+    /// beside the results file).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// Override the spec's replication count.
     #[arg(long)]
     pub replications: Option<usize>,
@@ -35,8 +36,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(r) = &a.redraw {
-        let out = (a.out != PathBuf::from("out/sims")).then_some(a.out.as_path());
-        for p in redraw(r, out)? {
+        for p in redraw(r, a.out.as_deref())? {
             println!("{}", p.display());
         }
         return Ok(());
@@ -62,7 +62,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         progress: !a.quiet,
     };
     let res = run_study(&spec, &ro)?;
-    let (json, figs) = write_and_draw(&res, &a.out)?;
+    let out = a.out.unwrap_or_else(|| PathBuf::from("out/sims"));
+    let (json, figs) = write_and_draw(&res, &out)?;
     for n in &res.notes {
         println!("{n}");
     }

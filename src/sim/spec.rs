@@ -551,7 +551,7 @@ fn common(name: &str, replications: usize, level: f64, beta: f64) -> Result<()> 
             format!("{name:?} must be non-empty and use only letters, digits, '_' and '-' (it names the results file)"),
         ));
     }
-    if replications < 2 || replications > limits::MAX_REPLICATIONS {
+    if !(2..=limits::MAX_REPLICATIONS).contains(&replications) {
         return Err(AihfError::spec(
             "replications",
             format!(
@@ -576,7 +576,7 @@ fn common(name: &str, replications: usize, level: f64, beta: f64) -> Result<()> 
 }
 
 fn actions(n: usize) -> Result<()> {
-    if n < 2 || n > limits::MAX_ACTIONS {
+    if !(2..=limits::MAX_ACTIONS).contains(&n) {
         return Err(AihfError::spec(
             "n_actions",
             format!("{n} must be in 2..={}", limits::MAX_ACTIONS),
