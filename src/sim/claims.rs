@@ -178,21 +178,21 @@ fn variance_claim(ctx: &Ctx) -> Result<Outcome> {
     let (Typed::Sweep(r), figs) = run_and_write(&spec, ctx)? else {
         return Err(wrong("sweep"));
     };
-    let count = |v: &str| r.table.iter().filter(|t| t.variance == v).count();
+    let primary: Vec<&studies::Verdict> = r.table.iter().filter(|t| t.aihf == r.aihf).collect();
+    let count = |v: &str| primary.iter().filter(|t| t.variance == v).count();
     let (below, indist, above) = (count("below"), count("indistinguishable"), count("above"));
     let table: Vec<serde_json::Value> = r
         .table
         .iter()
         .map(|t| {
-            json!({"cell": t.cell, "N": t.demos, "k": t.comparisons_per_pair, "against": t.against,
+            json!({"aihf": t.aihf, "cell": t.cell, "N": t.demos, "k": t.comparisons_per_pair, "against": t.against,
                    "variance": t.variance, "variance_diff": t.variance_diff.mean,
                    "variance_diff_ci": [t.variance_diff.lo, t.variance_diff.hi],
                    "mse": t.mse, "mse_diff": t.mse_diff.mean, "dropped_for_nonexistence": t.dropped})
         })
         .collect();
     // Where AIHF is above, how often did the other estimator exist at all?
-    let above_detail: Vec<serde_json::Value> = r
-        .table
+    let above_detail: Vec<serde_json::Value> = primary
         .iter()
         .filter(|t| t.variance == "above")
         .map(|t| {
@@ -215,11 +215,13 @@ fn variance_claim(ctx: &Ctx) -> Result<Outcome> {
             "number of (cell, single-source estimator) comparisons in which AIHF's total variance is \
              significantly ABOVE (95% paired CI > 0); grid N ∈ {:?} × k ∈ {:?}, {} data sets per cell. \
              AIHF below in {below}, indistinguishable in {indist}, above in {above} of {} comparisons. \
-             Comparisons with BTL are over the data sets where BTL exists.",
+             Comparisons with BTL are over the data sets where BTL exists. Other AIHF variants in the \
+             table (details): {:?}.",
             s.demos,
             s.comparisons_per_pair,
             s.replications,
-            r.table.len()
+            primary.len(),
+            &r.aihf_all[1..]
         ),
     )
     .with_details(json!({"below": below, "indistinguishable": indist, "above": above,

@@ -645,6 +645,32 @@ fn authors_notes(r: &AuthorsResult) -> Vec<String> {
         }
     }
     v.push(format!("truth π* = {:?}", r.full.truth_policy));
+    for (w, c) in &r.w_sweep {
+        let parts: Vec<String> = c
+            .stats
+            .estimators
+            .iter()
+            .map(|e| format!("{} MSE {}", e.label, fmt_ci(&e.mse_total)))
+            .collect();
+        v.push(format!("w = {w}: {}", parts.join("; ")));
+    }
+    for c in &r.size_sweep {
+        let parts: Vec<String> = c
+            .stats
+            .estimators
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} MSE {} Var {:.4e} (no_estimator {})",
+                    e.label,
+                    fmt_ci(&e.mse_total),
+                    e.variance_total.mean,
+                    e.no_estimator
+                )
+            })
+            .collect();
+        v.push(format!("{}: {}", c.label, parts.join("; ")));
+    }
     v.push(EXIST_NOTE.into());
     v
 }
@@ -655,6 +681,8 @@ fn authors_notes(r: &AuthorsResult) -> Vec<String> {
 /// Where AIHF's variance (or MSE) stands against one single-source estimator in one cell.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Verdict {
+    /// The AIHF estimator compared.
+    pub aihf: String,
     pub cell: String,
     pub demos: u64,
     pub comparisons_per_pair: u64,
@@ -686,8 +714,10 @@ pub struct SweepResult {
     pub cells: Vec<Cell>,
     /// AIHF against each single-source estimator (SFT, BTL), per cell.
     pub table: Vec<Verdict>,
-    /// Label of the AIHF estimator compared.
+    /// Label of the primary AIHF estimator (the first with method `aihf`): the claim's.
     pub aihf: String,
+    /// Labels of every AIHF estimator in the table (the primary first).
+    pub aihf_all: Vec<String>,
     /// Labels of the single-source estimators.
     pub single_source: Vec<String>,
 }
@@ -721,22 +751,23 @@ pub fn sweep(s: &SweepSpec, ro: &RunOpts) -> Result<SweepResult> {
             )?);
         }
     }
-    let aihf = est
+    let aihf_all: Vec<String> = est
         .iter()
-        .find(|e| e.method == Method::Aihf)
+        .filter(|e| e.method == Method::Aihf)
         .map(|e| e.label.clone())
-        .unwrap_or_default();
+        .collect();
+    let aihf = aihf_all.first().cloned().unwrap_or_default();
     let single_source: Vec<String> = est
         .iter()
         .filter(|e| matches!(e.method, Method::Sft | Method::Btl))
         .map(|e| e.label.clone())
         .collect();
     let mut table = vec![];
-    if !aihf.is_empty() {
+    for a in &aihf_all {
         for c in &cells {
             for o in &single_source {
-                if let Some(p) = c.stats.pair(&aihf, o) {
-                    table.push(verdict_of(c, o, &p));
+                if let Some(p) = c.stats.pair(a, o) {
+                    table.push(verdict_of(a, c, o, &p));
                 }
             }
         }
@@ -745,12 +776,14 @@ pub fn sweep(s: &SweepSpec, ro: &RunOpts) -> Result<SweepResult> {
         cells,
         table,
         aihf,
+        aihf_all,
         single_source,
     })
 }
 
-fn verdict_of(c: &Cell, other: &str, p: &PairedStats) -> Verdict {
+fn verdict_of(aihf: &str, c: &Cell, other: &str, p: &PairedStats) -> Verdict {
     Verdict {
+        aihf: aihf.into(),
         cell: c.label.clone(),
         demos: c.demos,
         comparisons_per_pair: c.comparisons_per_pair,
@@ -815,61 +848,69 @@ fn sweep_figures(r: &SweepResult) -> Vec<Figure> {
         });
     }
     // AIHF's variance relative to each single-source estimator, against the ratio.
-    let mut series = vec![];
-    for o in &r.single_source {
-        for &k in &ks {
-            let pts: Vec<(f64, f64)> = r
-                .cells
-                .iter()
-                .filter(|c| c.comparisons_per_pair == k)
-                .filter_map(|c| {
-                    let a = c.stats.get(&r.aihf)?.variance_total.mean;
-                    let other = c.stats.get(o)?;
-                    // A single source that rarely exists (BTL at k = 1 exists only on cyclic
-                    // outcomes, and is then uniform with variance 0) has no meaningful ratio.
-                    (other.existence.p >= 0.5).then_some((c.ratio, a / other.variance_total.mean))
-                })
-                .collect();
-            series.push(Series {
-                name: format!("Var(AIHF)/Var({o}), k={k}"),
-                points: finite_pts(pts),
-                err: None,
-                style: if o.contains("SFT") {
-                    Style::LinePoints
-                } else {
-                    Style::Dashed
-                },
-            });
+    for (ai, aihf) in r.aihf_all.iter().enumerate() {
+        let mut series = vec![];
+        for o in &r.single_source {
+            for &k in &ks {
+                let pts: Vec<(f64, f64)> = r
+                    .cells
+                    .iter()
+                    .filter(|c| c.comparisons_per_pair == k)
+                    .filter_map(|c| {
+                        let a = c.stats.get(aihf)?.variance_total.mean;
+                        let other = c.stats.get(o)?;
+                        // A single source that rarely exists (BTL at k = 1 exists only on cyclic
+                        // outcomes, and is then uniform with variance 0) has no meaningful ratio.
+                        (other.existence.p >= 0.5)
+                            .then_some((c.ratio, a / other.variance_total.mean))
+                    })
+                    .collect();
+                series.push(Series {
+                    name: format!("Var({aihf})/Var({o}), k={k}"),
+                    points: finite_pts(pts),
+                    err: None,
+                    style: if o.contains("SFT") {
+                        Style::LinePoints
+                    } else {
+                        Style::Dashed
+                    },
+                });
+            }
         }
+        series.push(Series {
+            name: "ratio 1".into(),
+            points: {
+                let xs: Vec<f64> = r
+                    .cells
+                    .iter()
+                    .map(|c| c.ratio)
+                    .filter(|x| x.is_finite() && *x > 0.0)
+                    .collect();
+                let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                finite_pts(vec![(lo, 1.0), (hi, 1.0)])
+            },
+            err: None,
+            style: Style::Dashed,
+        });
+        figs.push(Figure {
+            name: if ai == 0 {
+                "variance_ratio".into()
+            } else {
+                format!("variance_ratio_{}", ai + 1)
+            },
+            chart: Chart::Line(LineChart {
+                title: format!(
+                "Var({aihf}) / Var(single source) (< 1: lower; cells where it exists < 50% omitted)"
+            ),
+                x_label: "N / M (demonstrations per comparison)".into(),
+                y_label: "Var(AIHF) / Var(single source)".into(),
+                x_log: true,
+                y_log: true,
+                series,
+            }),
+        });
     }
-    series.push(Series {
-        name: "ratio 1".into(),
-        points: {
-            let xs: Vec<f64> = r
-                .cells
-                .iter()
-                .map(|c| c.ratio)
-                .filter(|x| x.is_finite() && *x > 0.0)
-                .collect();
-            let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            finite_pts(vec![(lo, 1.0), (hi, 1.0)])
-        },
-        err: None,
-        style: Style::Dashed,
-    });
-    figs.push(Figure {
-        name: "variance_ratio".into(),
-        chart: Chart::Line(LineChart {
-            title: "Var(AIHF) / Var(single source) (< 1: AIHF lower; cells where it exists < 50% omitted)"
-                .into(),
-            x_label: "N / M (demonstrations per comparison)".into(),
-            y_label: "Var(AIHF) / Var(single source)".into(),
-            x_log: true,
-            y_log: true,
-            series,
-        }),
-    });
     figs
 }
 
@@ -880,7 +921,8 @@ fn sweep_notes(r: &SweepResult) -> Vec<String> {
     )];
     for t in &r.table {
         v.push(format!(
-            "{} vs {}: variance {} (diff {}), MSE {} (diff {}), dropped {}",
+            "{} {} vs {}: variance {} (diff {}), MSE {} (diff {}), dropped {}",
+            t.aihf,
             t.cell,
             t.against,
             t.variance,
