@@ -361,7 +361,7 @@ fn count_of(x: &Value, at: &str) -> Result<u64> {
         return Err(AihfError::data(at, format!("{c} is negative; counts must be >= 0")));
     }
     if let Some(f) = x.as_f64() {
-        if f.fract() == 0.0 && f >= 0.0 && f < 9.0e15 {
+        if f.fract() == 0.0 && (0.0..9.0e15).contains(&f) {
             return Ok(f as u64);
         }
         return Err(AihfError::data(at, format!("{f} is not a non-negative integer count")));

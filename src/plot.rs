@@ -157,7 +157,9 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
 fn fmt_tick(v: f64, log: bool) -> String {
     if log {
         let x = 10f64.powf(v);
-        if (1e-3..1e4).contains(&x.abs()) {
+        if (10.0..1e4).contains(&x.abs()) {
+            format!("{x:.0}")
+        } else if (1e-3..10.0).contains(&x.abs()) {
             format!("{}", (x * 1000.0).round() / 1000.0)
         } else {
             format!("{x:.0e}")

@@ -327,7 +327,50 @@ fn rlhf_bias_floor(ctx: &Ctx) -> Result<Outcome> {
     let t = consistency_table(ctx)?;
     let floor = t["tv_truth_2r"].as_f64().unwrap_or(f64::NAN);
     let m = last(&t, "tv_rlhf_truth");
-    Ok(Outcome::new(m / floor, Relation::AtLeast, 0.9, format!("mean TV(π_RLHF, π*) at the largest size divided by TV(π_{{2r*}}, π*) = {floor:.4}: RLHF stays away from the truth (inconsistent)")).with_details(t))
+    let mut o = Outcome::new(m / floor, Relation::AtLeast, 0.9, format!("mean TV(π_RLHF, π*) at the largest size divided by TV(π_{{2r*}}, π*) = {floor:.4}: RLHF stays away from the truth (inconsistent)"));
+    if let Some(dir) = &ctx.out_dir {
+        let chart = consistency_chart(&t);
+        crate::io::write_json(&dir.join("static_consistency.json"), &json!({"table": t, "chart": chart}))?;
+        for f in crate::plot::render_line(&chart, &dir.join("static_consistency"))? {
+            o = o.with_figure(f.strip_prefix(dir).unwrap_or(&f).to_path_buf());
+        }
+    }
+    Ok(o.with_details(t))
+}
+
+/// The log–log figure of TV against data size (drawn from the consistency table).
+pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
+    use crate::plot::{LineChart, Series, Style};
+    let rows = t["rows"].as_array().cloned().unwrap_or_default();
+    let series = |name: &str, key: &str| Series {
+        name: name.into(),
+        points: rows
+            .iter()
+            .filter_map(|r| Some((r["size"].as_f64()?, r[key].as_f64()?)))
+            .collect(),
+        err: None,
+        style: Style::LinePoints,
+    };
+    let floor = t["tv_truth_2r"].as_f64().unwrap_or(f64::NAN);
+    let xs: Vec<f64> = rows.iter().filter_map(|r| r["size"].as_f64()).collect();
+    LineChart {
+        title: "RLHF converges to π_{2r*}, AIHF to π*".into(),
+        x_label: "data size (demonstrations ≈ comparisons)".into(),
+        y_label: "mean total variation".into(),
+        x_log: true,
+        y_log: true,
+        series: vec![
+            series("TV(π_RLHF, π*)", "tv_rlhf_truth"),
+            series("TV(π_RLHF, π_2r*)", "tv_rlhf_2r"),
+            series("TV(π_AIHF, π*)", "tv_aihf_truth"),
+            Series {
+                name: "TV(π_2r*, π*)".into(),
+                points: xs.iter().map(|&x| (x, floor)).collect(),
+                err: None,
+                style: Style::Dashed,
+            },
+        ],
+    }
 }
 
 fn aihf_consistent(ctx: &Ctx) -> Result<Outcome> {

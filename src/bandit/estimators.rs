@@ -360,7 +360,7 @@ pub fn ipo(data: &BanditData, opts: &Options) -> Result<Fit> {
     };
     let (loss, grad_norm) = loss_and_grad(&u);
     let scale = (data.n_comparisons() as f64).max(1.0) * b.max(1.0);
-    if !(grad_norm <= tol::GRAD_REL * scale * 1e2) {
+    if grad_norm.is_nan() || grad_norm > tol::GRAD_REL * scale * 1e2 {
         return Err(AihfError::NotConverged {
             solver: "IPO (Laplacian solve)".into(),
             grad_norm,
