@@ -1,7 +1,7 @@
-//! Drawing a study's figures from its results JSON (never from the computation itself), so a
+//! Drawing a study's figures (and writing its Markdown tables) from its results JSON (never from the computation itself), so a
 //! figure can be redrawn from the file alone: `aihf sim --redraw DIR/<study>.json`.
 
-use super::studies::{Chart, Figure, StudyResults};
+use super::studies::{Chart, Figure, StudyResults, Table};
 use crate::error::{AihfError, Result};
 use std::path::{Path, PathBuf};
 
@@ -41,7 +41,21 @@ pub fn redraw(results: &Path, dir: Option<&Path>) -> Result<Vec<PathBuf>> {
         .map(Path::to_path_buf)
         .or_else(|| results.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("."));
-    render_all(&name, &figs, &dir)
+    let mut out = render_all(&name, &figs, &dir)?;
+    let tables: Vec<Table> = match v.get("tables") {
+        Some(t) => serde_json::from_value(t.clone()).map_err(|e| AihfError::Json {
+            context: format!("{}: tables", results.display()),
+            source: e,
+        })?,
+        None => vec![],
+    };
+    if !tables.is_empty() {
+        let text: String = tables.iter().map(|t| t.markdown() + "\n").collect();
+        let path = dir.join(format!("{name}_tables.md"));
+        crate::io::write_atomic(&path, text.as_bytes())?;
+        out.push(path);
+    }
+    Ok(out)
 }
 
 /// Writes `<dir>/<name>.json` atomically, then draws the figures from the JSON just written.

@@ -79,6 +79,154 @@ pub struct StudyResults {
     /// Sentences on how things were measured and what the numbers say.
     pub notes: Vec<String>,
     pub figures: Vec<Figure>,
+    /// Tables rendered as Markdown (`<name>_<table>.md`) from this JSON, like the figures.
+    #[serde(default)]
+    pub tables: Vec<Table>,
+}
+
+/// A table of a study (rendered to Markdown from the results JSON).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Table {
+    pub name: String,
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// GitHub-flavoured Markdown.
+    pub fn markdown(&self) -> String {
+        let mut s = format!(
+            "## {}\n\n| {} |\n|{}\n",
+            self.title,
+            self.header.join(" | "),
+            "---|".repeat(self.header.len())
+        );
+        for r in &self.rows {
+            s.push_str(&format!("| {} |\n", r.join(" | ")));
+        }
+        s
+    }
+}
+
+fn sci(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.3e}")
+    } else {
+        "–".into()
+    }
+}
+
+fn ci(s: &Summary) -> String {
+    format!("{} [{}, {}]", sci(s.mean), sci(s.lo), sci(s.hi))
+}
+
+/// The per-estimator summary table of a cell.
+fn cell_table(name: &str, c: &Cell) -> Table {
+    Table {
+        name: name.into(),
+        title: format!(
+            "{}: N = {}, {} comparisons per pair, {} data sets (95% CIs)",
+            c.label, c.demos, c.comparisons_per_pair, c.replications
+        ),
+        header: [
+            "estimator",
+            "exists",
+            "other failures",
+            "Σ bias²",
+            "Σ Var",
+            "MSE E‖π̂−π*‖²",
+            "TV(π*, π̂)",
+            "KL = ∞",
+            "KL (finite)",
+            "uncovered mass",
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect(),
+        rows: c
+            .stats
+            .estimators
+            .iter()
+            .map(|e| {
+                vec![
+                    e.label.clone(),
+                    format!("{}/{}", e.ok, e.attempted),
+                    e.other_failures.to_string(),
+                    sci(e.bias_sq_total),
+                    ci(&e.variance_total),
+                    ci(&e.mse_total),
+                    ci(&e.tv),
+                    format!("{}/{}", e.kl.infinite.k, e.kl.infinite.n),
+                    sci(e.kl.finite.mean),
+                    e.uncovered_mass.as_ref().map_or("–".into(), ci),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn tables_of(typed: &Typed) -> Vec<Table> {
+    match typed {
+        Typed::Fig9(r) => vec![cell_table("summary", &r.cell)],
+        Typed::Authors(r) => {
+            let mut v = vec![cell_table("first", &r.first), cell_table("full", &r.full)];
+            let mut means = Table {
+                name: "means".into(),
+                title: format!("Mean ± sd of π̂ per action ({} repetitions); truth {:?}", r.full.replications,
+                    r.full.truth_policy.iter().map(|x| (x * 1e4).round() / 1e4).collect::<Vec<_>>()),
+                header: vec!["estimator".into(), "action".into(), "mean ± sd".into(), "95% CI of the mean".into()],
+                rows: vec![],
+            };
+            for e in &r.full.stats.estimators {
+                for i in 0..e.mean.len() {
+                    means.rows.push(vec![e.label.clone(), (i + 1).to_string(),
+                        format!("{:.4} ± {:.4}", e.mean[i], e.sd[i]),
+                        format!("[{:.4}, {:.4}]", e.mean_ci[i].0, e.mean_ci[i].1)]);
+                }
+            }
+            v.push(means);
+            for (k, c) in r.size_sweep.iter().enumerate() {
+                v.push(cell_table(&format!("size_{}", k + 1), c));
+            }
+            for (k, (_, c)) in r.w_sweep.iter().enumerate() {
+                v.push(cell_table(&format!("w_{}", k + 1), c));
+            }
+            v
+        }
+        Typed::Sweep(r) => vec![Table {
+            name: "verdicts".into(),
+            title: "Where AIHF's total variance (and MSE) is below each single-source estimator's: paired 95% CI of the difference over the same data sets".into(),
+            header: ["AIHF", "cell", "N/M", "vs", "Var diff", "variance", "MSE diff", "MSE", "dropped (non-existence)"]
+                .iter().map(|x| x.to_string()).collect(),
+            rows: r.table.iter().map(|t| vec![
+                t.aihf.clone(), t.cell.clone(), sci(t.ratio), t.against.clone(), ci(&t.variance_diff),
+                t.variance.clone(), ci(&t.mse_diff), t.mse.clone(), t.dropped.to_string(),
+            ]).collect(),
+        }],
+        Typed::Situations(r) => r
+            .situations
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let mut t = cell_table(&format!("situation_{}", k + 1), &s.cell);
+                t.title = format!("{} — farthest by mean TV: {}; excluding BTL: {}. {}", s.name, s.farthest_tv,
+                    s.farthest_tv_excluding_preference_only, t.title);
+                t
+            })
+            .collect(),
+        Typed::Consistency(r) => vec![Table {
+            name: "slopes".into(),
+            title: format!("Slopes of log mean TV on log(N + M) (95% CI); RLHF's limit TV(π*, π_2r*) = {:.5}", r.rlhf_floor),
+            header: ["estimator", "slope (all sizes)", "slope (last 3)", "TV at the largest size"].iter().map(|x| x.to_string()).collect(),
+            rows: r.slopes.iter().map(|s| vec![
+                s.label.clone(),
+                format!("{:.3} [{:.3}, {:.3}]", s.all.slope, s.all.lo, s.all.hi),
+                format!("{:.3} [{:.3}, {:.3}]", s.tail.slope, s.tail.lo, s.tail.hi),
+                ci(&s.tv_last),
+            ]).collect(),
+        }],
+    }
 }
 
 /// Runs one cell.
@@ -236,6 +384,7 @@ pub fn run_typed(spec: &Spec, ro: &RunOpts) -> Result<(Typed, StudyResults)> {
         body,
         notes,
         figures,
+        tables: tables_of(&typed),
     };
     Ok((typed, res))
 }
