@@ -196,6 +196,8 @@ fn a_study_writes_json_and_figures_redraws_and_ignores_the_thread_count() {
         redrawn.join("small_policy.png").exists()
             && redrawn.join("small_uncovered_mass.svg").exists()
     );
+    let table = std::fs::read_to_string(redrawn.join("small_tables.md")).unwrap();
+    assert!(table.contains("| AIHF | 40/40 |"), "{table}");
     // No temporary files are left beside the results.
     assert!(
         files_in(&dir).iter().all(|f| !f.contains(".tmp")),
