@@ -414,6 +414,9 @@ pub struct Fig9Result {
     pub uncovered: Vec<usize>,
     /// True mass on them.
     pub truth_uncovered_mass: f64,
+    /// The estimates on the first data set alone (the paper's Figure 9 shows one data set):
+    /// `(label, policy)`, `None` where the estimator did not exist.
+    pub first_data_set: Vec<(String, Option<Vec<f64>>)>,
 }
 
 /// Figure 9 (A.2.3, Example 2) over `replications` data sets.
@@ -427,13 +430,36 @@ pub fn fig9(s: &Fig9Spec, ro: &RunOpts) -> Result<Fig9Result> {
         comparisons_per_pair: s.comparisons_per_pair,
     };
     let est = build(&s.estimators, s.beta);
-    let cell = run_cell(&s.name, &scn, &est, s.seed, s.replications, s.level, ro)?;
+    let cfg = McConfig {
+        replications: s.replications,
+        seed: s.seed,
+        threads: ro.threads,
+        progress: ro.progress,
+        label: s.name.clone(),
+    };
+    let run = engine::run(&scn, &est, &cfg)?;
+    let first_data_set = est
+        .iter()
+        .zip(&run.replications[0])
+        .map(|(e, p)| (e.label.clone(), p.as_ref().ok().cloned()))
+        .collect();
+    let cell = cell_from(
+        &s.name,
+        &scn,
+        &est,
+        s.seed,
+        &run.replications,
+        s.level,
+        run.elapsed_s,
+        run.solves,
+    );
     let uncovered = scn.uncovered();
     let truth_uncovered_mass = uncovered.iter().map(|&i| cell.truth_policy[i]).sum();
     Ok(Fig9Result {
         cell,
         uncovered,
         truth_uncovered_mass,
+        first_data_set,
     })
 }
 
@@ -510,10 +536,51 @@ fn fig9_figures(r: &Fig9Result) -> Vec<Figure> {
         categories: cats,
         groups: vec![("uncovered mass".into(), vals, Some(errs))],
     };
+    let mut one = vec![Series {
+        name: "truth π*".into(),
+        points: c
+            .truth_policy
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((i + 1) as f64, *p))
+            .collect(),
+        err: None,
+        style: Style::LinePoints,
+    }];
+    for (label, p) in &r.first_data_set {
+        if let Some(p) = p {
+            one.push(Series {
+                name: label.clone(),
+                points: finite_pts(
+                    p.iter()
+                        .enumerate()
+                        .map(|(i, x)| ((i + 1) as f64, *x))
+                        .collect(),
+                ),
+                err: None,
+                style: Style::Points,
+            });
+        }
+    }
+    let one_chart = LineChart {
+        title: format!(
+            "Example 2 / Fig. 9 on one data set (as in the paper): actions 1–{} covered",
+            first_unc.saturating_sub(1)
+        ),
+        x_label: "action (1-based)".into(),
+        y_label: "policy probability".into(),
+        x_log: false,
+        y_log: false,
+        series: one,
+    };
     vec![
         Figure {
             name: "policy".into(),
             chart: Chart::Line(policy),
+        },
+        Figure {
+            name: "one_data_set".into(),
+            chart: Chart::Line(one_chart),
         },
         Figure {
             name: "uncovered_mass".into(),
