@@ -20,6 +20,14 @@ use rand_distr::{Binomial, Distribution};
 use serde_json::{json, Value};
 use std::path::Path;
 
+/// The largest number of actions: the preference counts are a dense `n × n` matrix of u64
+/// (800 MB at this size).
+pub const MAX_ACTIONS: usize = 10_000;
+
+/// The largest count, and the largest total of counts: beyond 2^53 the estimators' f64
+/// arithmetic is no longer exact on integers (and u64 totals could wrap).
+pub const MAX_COUNT: u64 = 1 << 53;
+
 /// Demonstration and preference counts over `n` actions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BanditData {
@@ -214,10 +222,10 @@ impl BanditData {
         if n == 0 {
             return Err(AihfError::data("n_actions", "must be at least 1"));
         }
-        if n > 100_000 {
+        if n > MAX_ACTIONS {
             return Err(AihfError::data(
                 "n_actions",
-                format!("{n} is too large for the dense count matrix (limit 100000)"),
+                format!("{n} is too large for the dense count matrix (limit {MAX_ACTIONS})"),
             ));
         }
         let mut data = BanditData::empty(n)?;
@@ -319,6 +327,13 @@ impl BanditData {
             }
         }
         data.meta = obj.get("meta").cloned().unwrap_or(Value::Null);
+        let total: u128 = data.demos.iter().chain(&data.prefs).map(|&c| u128::from(c)).sum();
+        if total > u128::from(MAX_COUNT) {
+            return Err(AihfError::data(
+                "counts",
+                format!("the counts add up to {total}, beyond the supported total 2^53"),
+            ));
+        }
         Ok(data)
     }
 
@@ -355,6 +370,12 @@ fn check_keys(o: &serde_json::Map<String, Value>, allowed: &[&str], at: &str) ->
 /// A non-negative integer count; floats with an integral value (`3.0`) are accepted.
 fn count_of(x: &Value, at: &str) -> Result<u64> {
     if let Some(c) = x.as_u64() {
+        if c > MAX_COUNT {
+            return Err(AihfError::data(
+                at,
+                format!("{c} exceeds the largest supported count 2^53 (f64 stops being exact)"),
+            ));
+        }
         return Ok(c);
     }
     if let Some(c) = x.as_i64() {

@@ -51,3 +51,8 @@ pub const CONTRACTION_SLACK: f64 = 1e-12;
 /// Agreement of token-level soft backward induction with the sequence Gibbs distribution
 /// (SPEC §2.6): both are sums of `H` log-probabilities of O(1), each exact to a few ulps.
 pub const PREFIX_TREE_LOG: f64 = 1e-10;
+
+/// Slack on "successive value-iteration residual ratios ≤ γ" (Lemma A.3, (83)): each residual is
+/// a sup-norm computed to a few ulps of `‖Q‖∞`, so while residuals stay above ~1e-9·‖Q‖∞ their
+/// ratio is exact to ~1e-7; 1e-6 leaves room for that without hiding a rate above γ.
+pub const RATE_SLACK: f64 = 1e-6;

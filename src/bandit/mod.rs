@@ -147,12 +147,12 @@ impl Default for Options {
 impl Options {
     /// Checks every field's domain against `n` actions.
     pub fn validate(&self, n: usize) -> Result<()> {
-        check_positive("beta", self.beta)?;
+        check_temperature("beta", self.beta)?;
         check_nonneg("lambda", self.lambda)?;
         check_positive("demo_weight", self.demo_weight)?;
         check_nonneg("ridge", self.ridge)?;
         if let Some(b) = self.beta_pref {
-            check_positive("beta_pref", b)?;
+            check_temperature("beta_pref", b)?;
         }
         check_positive("ipo_tau", self.ipo_tau)?;
         check_nonneg("direct_alpha", self.direct_alpha)?;
@@ -186,6 +186,19 @@ impl Options {
             None => vec![-(n as f64).ln(); n],
         }
     }
+}
+
+/// Temperatures are positive and within `[1e-8, 1e8]`: beyond that, rewards divided by `β`
+/// (or multiplied by it in the DPO family) overflow or vanish in f64 long before any count does.
+pub fn check_temperature(name: &str, b: f64) -> Result<()> {
+    check_positive(name, b)?;
+    if !(1e-8..=1e8).contains(&b) {
+        return Err(AihfError::param(
+            name,
+            format!("{b:e} is outside the supported range [1e-8, 1e8] (f64 overflows beyond it)"),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that `r` is a distribution over `n` actions (strictly positive if `positive`).

@@ -226,7 +226,13 @@ impl Objective {
         let g = self.gradient(&u);
         let grad_norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
         let value = self.value(&u);
-        if grad_norm.is_nan() || grad_norm > tol || !value.is_finite() || u.iter().any(|x| !x.is_finite()) {
+        if !value.is_finite() || u.iter().any(|x| !x.is_finite()) {
+            return Err(AihfError::Numerical(format!(
+                "{name}: the solution is not finite (objective {value}); the temperature or the \
+                 counts are too extreme for f64"
+            )));
+        }
+        if grad_norm.is_nan() || grad_norm > tol {
             return Err(AihfError::NotConverged {
                 solver: format!("{name} (Newton)"),
                 grad_norm,
@@ -475,6 +481,11 @@ impl Solver<Wrapped, St> for NewtonSolver {
         // Hessian can be numerically singular: fall back to Levenberg damping `H + μI`.
         let mut mu = 0.0;
         let max_diag = h.diag.iter().copied().fold(0.0, f64::max);
+        if !max_diag.is_finite() {
+            return Err(ArgminError::msg(
+                "the Hessian overflowed (curvature beyond f64): the temperature or the counts are too extreme",
+            ));
+        }
         let p = loop {
             let hd = if mu > 0.0 { h.damped(mu) } else { h.clone() };
             if let Some(p) = hd.solve(&neg_g, rtol) {
@@ -483,7 +494,7 @@ impl Solver<Wrapped, St> for NewtonSolver {
                 }
             }
             mu = if mu == 0.0 { 1e-10 * max_diag.max(1e-300) } else { mu * 100.0 };
-            if mu > 1e6 * max_diag.max(1.0) {
+            if !mu.is_finite() || mu > 1e6 * max_diag.max(1.0) {
                 return Err(ArgminError::msg("Newton system is not positive definite, even damped"));
             }
         };

@@ -257,6 +257,14 @@ fn default_length(mdp: &Mdp, length: Option<usize>) -> anyhow::Result<usize> {
     if l == 0 {
         anyhow::bail!("invalid parameter `length`: must be at least 1");
     }
+    if let Some(t) = mdp.horizon() {
+        if l > t {
+            anyhow::bail!(
+                "invalid parameter `length`: {l} exceeds the MDP's horizon {t} (steps t ≥ T are \
+                 outside the finite-horizon model)"
+            );
+        }
+    }
     Ok(l.max(1))
 }
 

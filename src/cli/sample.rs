@@ -64,7 +64,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    check_positive("beta", a.beta)?;
+    aihf::bandit::check_temperature("beta", a.beta)?;
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let (truth, reward) = match (&a.reward, a.truth) {
         (Some(r), _) => ("explicit", r.clone()),
@@ -87,6 +87,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
     };
     let n = reward.len();
+    if n > aihf::data::MAX_ACTIONS {
+        return Err(AihfError::param(
+            "n_actions",
+            format!("{n} exceeds the limit {} of the data format", aihf::data::MAX_ACTIONS),
+        )
+        .into());
+    }
     if n == 0 {
         return Err(AihfError::param("n_actions", "must be at least 1").into());
     }
@@ -96,6 +103,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let covered = a.covered.unwrap_or(n);
     if covered == 0 || covered > n {
         return Err(AihfError::param("covered", format!("must be in 1..={n}, got {covered}")).into());
+    }
+    let pairs = (n as u128) * (n as u128 - 1) / 2;
+    let total = u128::from(a.demos) + u128::from(a.per_pair) * pairs + u128::from(a.random_comparisons);
+    if total > u128::from(aihf::data::MAX_COUNT) {
+        return Err(AihfError::param("demos", format!("{total} observations exceed the supported total 2^53")).into());
     }
     let z: Vec<f64> = reward.iter().map(|r| r / a.beta).collect();
     let truth_policy = aihf::math::softmax(&z);

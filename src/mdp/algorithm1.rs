@@ -134,6 +134,23 @@ impl Data {
             return Err(AihfError::data("demonstrations", "no demonstrations"));
         }
         let (na, g) = (mdp.n_actions(), mdp.gamma());
+        if let Some(t) = mdp.horizon() {
+            // Steps t ≥ T are outside the finite-horizon model: d̂_E would not be an occupancy
+            // and the gradient could not vanish at the truth.
+            let long = |x: &super::traj::Trajectory| x.steps.len() > t;
+            if let Some(k) = demos.iter().position(long) {
+                return Err(AihfError::data(
+                    format!("demonstrations line {}", k + 1),
+                    format!("trajectory of length {} exceeds the horizon {t}", demos[k].steps.len()),
+                ));
+            }
+            if let Some(k) = prefs.iter().position(|p| long(&p.winner) || long(&p.loser)) {
+                return Err(AihfError::data(
+                    format!("preferences line {}", k + 1),
+                    format!("a trajectory exceeds the horizon {t}"),
+                ));
+            }
+        }
         let mut d_e = vec![0.0; mdp.n_sa()];
         let n = demos.len() as f64;
         let mut feats = Vec::with_capacity(demos.len());
