@@ -189,7 +189,7 @@ fn trajectories_longer_than_the_horizon_are_refused() {
         .arg(dir.path().join("d.jsonl"))
         .assert().code(1).stderr(predicates::str::contains("exceeds the MDP's horizon 8"));
     let long: String = (0..3)
-        .map(|_| format!("{{\"steps\": [{}]}}\n", vec!["[0, 0]"; 12].join(", ")))
+        .map(|_| format!("{{\"steps\": [{}]}}\n", ["[0, 0]"; 12].join(", ")))
         .collect();
     let demos = dir.path().join("long.jsonl");
     std::fs::write(&demos, long).unwrap();
