@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The one set-up script of the `neural` feature (tch 0.24 ⇔ PyTorch 2.11.0, exactly).
+#
+#   scripts/torch-env.sh cargo test --features neural --test neural
+#   scripts/torch-env.sh cargo run --release --features neural -- neural crossval
+#
+# Creates `.venv` at the repository root if it is missing (python3 -m venv; pip install
+# torch==2.11.0, CPU wheels are enough), then builds/runs with tch's torch-sys pointed at the
+# venv's PyTorch (LIBTORCH_USE_PYTORCH=1, the venv's python3 first on PATH) and the venv's
+# torch/lib on LD_LIBRARY_PATH for the run-time loader, and execs its arguments.
+# Override the location with AIHF_VENV=/path/to/venv.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${AIHF_VENV:-$root/.venv}"
+torch_version="2.11.0"
+
+if ! "$venv/bin/python3" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$torch_version' else 1)" 2>/dev/null; then
+    echo "torch-env: installing torch==$torch_version into $venv (one-off, a few GB)" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/python3" -m pip install --quiet --upgrade pip >&2
+    "$venv/bin/python3" -m pip install --quiet "torch==$torch_version" >&2
+fi
+
+torch_lib="$("$venv/bin/python3" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
+export PATH="$venv/bin:$PATH"
+export LIBTORCH_USE_PYTORCH=1
+export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# torch-sys does not rebuild when the venv moves; a stale link is caught by the loader anyway.
+if [ "$#" -eq 0 ]; then
+    echo "torch-env: venv=$venv torch_lib=$torch_lib (give a command to run it in this environment)" >&2
+    exit 0
+fi
+exec "$@"
