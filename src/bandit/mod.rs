@@ -112,6 +112,8 @@ pub struct Options {
     pub reference: Option<Vec<f64>>,
     /// Reward normalisation.
     pub normalization: Normalization,
+    /// DPO-family reference `π_ref` (default: `π_SFT`, smoothed by `ref_smoothing` if set).
+    pub dpo_reference: Option<Vec<f64>>,
     /// DPO-family reference: smoothing `ε` of `π_SFT` (`(N_i + ε)/(N + nε)`); None: no smoothing.
     pub ref_smoothing: Option<f64>,
     /// IPO's `τ > 0` (default 0.1... see SPEC §1.5).
@@ -133,6 +135,7 @@ impl Default for Options {
             beta_pref: None,
             reference: None,
             normalization: Normalization::MeanZero,
+            dpo_reference: None,
             ref_smoothing: None,
             ipo_tau: 0.1,
             direct_alpha: 1.0,
@@ -157,25 +160,10 @@ impl Options {
             check_positive("ref_smoothing", e)?;
         }
         if let Some(r) = &self.reference {
-            if r.len() != n {
-                return Err(AihfError::param(
-                    "reference",
-                    format!("has {} entries but there are {n} actions", r.len()),
-                ));
-            }
-            if let Some(i) = r.iter().position(|p| !p.is_finite() || *p <= 0.0) {
-                return Err(AihfError::param(
-                    "reference",
-                    format!("entry {i} is {}; π0 must be strictly positive", r[i]),
-                ));
-            }
-            let s: f64 = r.iter().sum();
-            if (s - 1.0).abs() > crate::tol::STOCHASTIC {
-                return Err(AihfError::param(
-                    "reference",
-                    format!("sums to {s}, not 1 (tolerance {})", crate::tol::STOCHASTIC),
-                ));
-            }
+            check_distribution("reference", r, n, true)?;
+        }
+        if let Some(r) = &self.dpo_reference {
+            check_distribution("dpo_reference", r, n, true)?;
         }
         if let Normalization::Reference(k) = self.normalization {
             if k >= n {
@@ -198,6 +186,37 @@ impl Options {
             None => vec![-(n as f64).ln(); n],
         }
     }
+}
+
+/// Checks that `r` is a distribution over `n` actions (strictly positive if `positive`).
+pub fn check_distribution(name: &str, r: &[f64], n: usize, positive: bool) -> Result<()> {
+    if r.len() != n {
+        return Err(AihfError::param(
+            name,
+            format!("has {} entries but there are {n} actions", r.len()),
+        ));
+    }
+    if let Some(i) = r
+        .iter()
+        .position(|p| !p.is_finite() || *p < 0.0 || (positive && *p <= 0.0))
+    {
+        return Err(AihfError::param(
+            name,
+            format!(
+                "entry {i} is {}; it must be finite and {}",
+                r[i],
+                if positive { "> 0" } else { ">= 0" }
+            ),
+        ));
+    }
+    let s: f64 = r.iter().sum();
+    if (s - 1.0).abs() > crate::tol::STOCHASTIC {
+        return Err(AihfError::param(
+            name,
+            format!("sums to {s}, not 1 (tolerance {})", crate::tol::STOCHASTIC),
+        ));
+    }
+    Ok(())
 }
 
 /// What an estimator returns.

@@ -271,6 +271,25 @@ pub struct HessOp {
 }
 
 impl HessOp {
+    /// The operator `Σ_pairs w_k (e_i − e_j)(e_i − e_j)ᵀ + ρ I + κ 11ᵀ` (a weighted graph
+    /// Laplacian with ridge and gauge terms), as used by IPO's normal equations.
+    pub fn laplacian(n: usize, pairs: &[(usize, usize, f64)], ridge: f64, kappa: f64) -> Self {
+        let mut diag = vec![ridge + kappa; n];
+        for &(i, j, w) in pairs {
+            diag[i] += w;
+            diag[j] += w;
+        }
+        HessOp {
+            pairs: pairs.iter().map(|p| (p.0, p.1)).collect(),
+            w: pairs.iter().map(|p| p.2).collect(),
+            pi: vec![],
+            demo: 0.0,
+            ridge,
+            kappa,
+            diag,
+        }
+    }
+
     /// `H v`.
     pub fn apply(&self, v: &[f64]) -> Vec<f64> {
         let n = v.len();

@@ -1,9 +1,167 @@
-//! `aihf bandit`.
-use clap::Args as ClapArgs;
+//! `aihf bandit --data FILE`: solve the one-step estimators.
+
+use aihf::bandit::{fit, Method, Normalization, Options, Weighting};
+use aihf::data::BanditData;
+use anyhow::Context;
+use clap::{Args as ClapArgs, ValueEnum};
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+
+/// A method name, or `all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    Sft,
+    Btl,
+    Rlhf,
+    Aihf,
+    Dpo,
+    Ipo,
+    DirectAihf,
+    Spin,
+    SelfPlayAihf,
+    All,
+}
 
 #[derive(ClapArgs, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Data set (JSON; see `aihf::data` or the README for the format).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Estimator, or `all`.
+    #[arg(long, value_enum, default_value = "all")]
+    pub method: MethodArg,
+    /// Temperature β > 0.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub beta: f64,
+    /// AIHF's preference weight λ ≥ 0 (also Self-Play AIHF's).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub lambda: f64,
+    /// AIHF weighting of the two sources.
+    #[arg(long, value_enum, default_value = "counts")]
+    pub weighting: Weighting,
+    /// Demonstration weight w of the `normalized` weighting.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub demo_weight: f64,
+    /// Ridge α ≥ 0 (makes BTL/AIHF/DPO exist on any data).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub ridge: f64,
+    /// Temperature β' of AIHF's preference term (default: β).
+    #[arg(long, allow_negative_numbers = true)]
+    pub beta_pref: Option<f64>,
+    /// Normalise rewards so that this action's reward is 0 (default: mean zero).
+    #[arg(long)]
+    pub ref_action: Option<usize>,
+    /// Smooth π_ref = π_SFT of the DPO family: (N_i + ε)/(N + nε).
+    #[arg(long, allow_negative_numbers = true)]
+    pub ref_smoothing: Option<f64>,
+    /// IPO's τ > 0.
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
+    pub ipo_tau: f64,
+    /// Direct AIHF's demonstration weight α ≥ 0.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub alpha: f64,
+    /// Maximum SPIN / Self-Play AIHF iterations.
+    #[arg(long, default_value_t = 500)]
+    pub spin_iters: usize,
+    /// Print one JSON object per method instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the JSON to this file (atomically).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
 
-pub fn run(_a: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+fn fmt_vec(v: &[f64]) -> String {
+    const MAX: usize = 10;
+    let mut s: Vec<String> = v.iter().take(MAX).map(|x| format!("{x:.4}")).collect();
+    if v.len() > MAX {
+        s.push(format!("… ({} in all)", v.len()));
+    }
+    s.join(" ")
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let data = BanditData::from_file(&a.data)?;
+    let opts = Options {
+        beta: a.beta,
+        lambda: a.lambda,
+        weighting: a.weighting,
+        demo_weight: a.demo_weight,
+        ridge: a.ridge,
+        beta_pref: a.beta_pref,
+        normalization: a
+            .ref_action
+            .map_or(Normalization::MeanZero, Normalization::Reference),
+        ref_smoothing: a.ref_smoothing,
+        ipo_tau: a.ipo_tau,
+        direct_alpha: a.alpha,
+        spin_iters: a.spin_iters,
+        ..Options::default()
+    };
+    opts.validate(data.n_actions())?;
+    let methods: Vec<Method> = match a.method {
+        MethodArg::All => Method::ALL.to_vec(),
+        m => vec![Method::ALL[m as usize]],
+    };
+    let single = methods.len() == 1;
+    let mut out = Map::new();
+    let mut rows = Vec::new();
+    for m in methods {
+        match fit(m, &data, &opts) {
+            Ok(f) => {
+                rows.push(format!(
+                    "{:<15} objective {:>14.6e}  |grad| {:>9.2e}  iters {:>4}\n{:<15} policy  {}\n{:<15} reward  {}",
+                    m.name(),
+                    f.objective,
+                    f.grad_norm,
+                    f.iterations,
+                    "",
+                    fmt_vec(&f.policy),
+                    "",
+                    f.reward
+                        .iter()
+                        .take(10)
+                        .map(|r| r.map_or("-inf".to_string(), |x| format!("{x:.4}")))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ));
+                out.insert(
+                    m.name().into(),
+                    json!({
+                        "policy": f.policy,
+                        "reward": f.reward,
+                        "objective": f.objective,
+                        "grad_norm": f.grad_norm,
+                        "iterations": f.iterations,
+                    }),
+                );
+            }
+            Err(e) if !single => {
+                rows.push(format!("{:<15} does not exist: {e}", m.name()));
+                out.insert(m.name().into(), json!({ "error": e.to_string() }));
+            }
+            Err(e) => return Err(e).with_context(|| format!("method {}", m.name())),
+        }
+    }
+    let value = Value::Object(out);
+    if let Some(path) = &a.out {
+        aihf::io::write_json(path, &value)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!(
+            "{} actions, N = {} demonstrations, M = {} comparisons; β = {}, λ = {}, weighting = {:?}",
+            data.n_actions(),
+            data.n_demos(),
+            data.n_comparisons(),
+            opts.beta,
+            opts.lambda,
+            opts.weighting
+        );
+        for r in rows {
+            println!("{r}");
+        }
+    }
+    Ok(())
 }

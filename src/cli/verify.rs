@@ -1,9 +1,192 @@
-//! `aihf verify`.
+//! `aihf verify`: run the registry of claims, print the table, write the report.
+
+use aihf::verify::{registry, run_claim, ClaimReport, Ctx};
 use clap::Args as ClapArgs;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::PathBuf;
 
 #[derive(ClapArgs, Debug)]
-pub struct Args {}
+pub struct Args {
+    /// Published sizes (replications, data sizes, K ranges) instead of the quick defaults.
+    #[arg(long)]
+    pub full: bool,
+    /// Print the results as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the report (report.md, report.json, figures) into this folder.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Master seed (each claim derives its own stream from it).
+    #[arg(long, default_value_t = 20240601)]
+    pub seed: u64,
+    /// Run only the claims whose id contains this text.
+    #[arg(long)]
+    pub only: Option<String>,
+    /// List the claims and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Exit with status 1 if any claim is FAIL or ERROR (default: only ERROR fails the run).
+    #[arg(long)]
+    pub strict: bool,
+}
 
-pub fn run(_a: Args) -> anyhow::Result<()> {
-    anyhow::bail!("not built yet")
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let claims: Vec<_> = registry()
+        .into_iter()
+        .filter(|c| a.only.as_ref().is_none_or(|s| c.id.contains(s.as_str())))
+        .collect();
+    if a.list {
+        for c in &claims {
+            println!("{:<45} {:<28} {}", c.id, c.paper_ref, c.statement);
+        }
+        return Ok(());
+    }
+    if claims.is_empty() {
+        anyhow::bail!("no claim matches --only {:?}", a.only.unwrap_or_default());
+    }
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create report folder {}: {e}", dir.display()))?;
+    }
+    let ctx = Ctx {
+        full: a.full,
+        seed: a.seed,
+        out_dir: a.out.clone(),
+        progress: !a.json,
+    };
+    let bar = if a.json {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::new(claims.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {msg}")
+                .expect("static template"),
+        );
+        b
+    };
+    let t0 = std::time::Instant::now();
+    let mut reports: Vec<ClaimReport> = vec![];
+    for c in &claims {
+        bar.set_message(c.id);
+        reports.push(run_claim(c, &ctx));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let count = |v: &str| reports.iter().filter(|r| r.verdict == v).count();
+    let (pass, fail, error) = (count("PASS"), count("FAIL"), count("ERROR"));
+    let summary = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "seed": a.seed,
+        "mode": if a.full { "full" } else { "quick" },
+        "pass": pass, "fail": fail, "error": error,
+        "seconds": t0.elapsed().as_secs_f64(),
+        "claims": reports,
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", table(&reports));
+        println!(
+            "\n{pass} PASS, {fail} FAIL, {error} ERROR in {:.1} s (seed {}, {} mode)",
+            t0.elapsed().as_secs_f64(),
+            a.seed,
+            if a.full { "full" } else { "quick" }
+        );
+    }
+    if let Some(dir) = &a.out {
+        aihf::io::write_json(&dir.join("report.json"), &summary)?;
+        aihf::io::write_atomic(&dir.join("report.md"), markdown(&reports, &summary).as_bytes())?;
+        if !a.json {
+            println!("report written to {}", dir.join("report.md").display());
+        }
+    }
+    if error > 0 || (a.strict && fail > 0) {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn num(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if x.abs() >= 1e4 || x.abs() < 1e-3 {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.4}")
+    }
+}
+
+fn table(reports: &[ClaimReport]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{:<45} {:<26} {:>12} {:>3} {:>10}  verdict", "claim", "paper", "measured", "", "threshold");
+    for r in reports {
+        match &r.outcome {
+            Some(o) => {
+                let _ = writeln!(
+                    s,
+                    "{:<45} {:<26} {:>12} {:>3} {:>10}  {}",
+                    r.id,
+                    trunc(&r.paper_ref, 26),
+                    num(o.measured),
+                    o.relation.symbol(),
+                    num(o.threshold),
+                    r.verdict
+                );
+            }
+            None => {
+                let _ = writeln!(s, "{:<45} {:<26} {:>12} {:>3} {:>10}  ERROR: {}", r.id, trunc(&r.paper_ref, 26), "-", "", "-", r.error.clone().unwrap_or_default());
+            }
+        }
+    }
+    s
+}
+
+fn trunc(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+fn markdown(reports: &[ClaimReport], summary: &serde_json::Value) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# aihf claims report\n");
+    let _ = writeln!(
+        s,
+        "Version {}, seed {}, {} mode: **{} PASS, {} FAIL, {} ERROR** in {:.1} s.\n",
+        summary["version"].as_str().unwrap_or("?"),
+        summary["seed"],
+        summary["mode"].as_str().unwrap_or("?"),
+        summary["pass"],
+        summary["fail"],
+        summary["error"],
+        summary["seconds"].as_f64().unwrap_or(0.0)
+    );
+    let _ = writeln!(s, "A FAIL is a finding, reported with its numbers; ERROR means the check could not run. Full numbers: `report.json`.\n");
+    let _ = writeln!(s, "| claim | paper | statement | measured | threshold | verdict |\n|---|---|---|---|---|---|");
+    for r in reports {
+        let (m, t) = r.outcome.as_ref().map_or(("-".into(), "-".into()), |o| {
+            (num(o.measured), format!("{} {}", o.relation.symbol(), num(o.threshold)))
+        });
+        let _ = writeln!(s, "| `{}` | {} | {} | {} | {} | **{}** |", r.id, r.paper_ref, r.statement, m, t, r.verdict);
+    }
+    let _ = writeln!(s, "\n## Details\n");
+    for r in reports {
+        let _ = writeln!(s, "### `{}` — {}\n\n{} ({})\n", r.id, r.verdict, r.statement, r.paper_ref);
+        if let Some(o) = &r.outcome {
+            let _ = writeln!(s, "{}\n", o.note);
+            for f in &o.figures {
+                if f.extension().is_some_and(|e| e == "png") {
+                    let _ = writeln!(s, "![{}]({})\n", r.id, f.display());
+                }
+            }
+        }
+        if let Some(e) = &r.error {
+            let _ = writeln!(s, "Error: {e}\n");
+        }
+    }
+    s
 }
