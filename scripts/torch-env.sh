@@ -14,14 +14,18 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${AIHF_VENV:-$root/.venv}"
 torch_version="2.11.0"
 
-if ! "$venv/bin/python3" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$torch_version' else 1)" 2>/dev/null; then
+# Checked through the package metadata: importing torch itself takes seconds.
+installed() {
+    "$venv/bin/python3" -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('torch').split('+')[0] == '$torch_version' else 1)" 2>/dev/null
+}
+if ! installed; then
     echo "torch-env: installing torch==$torch_version into $venv (one-off, a few GB)" >&2
     python3 -m venv "$venv"
     "$venv/bin/python3" -m pip install --quiet --upgrade pip >&2
     "$venv/bin/python3" -m pip install --quiet "torch==$torch_version" >&2
 fi
 
-torch_lib="$("$venv/bin/python3" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
+torch_lib="$("$venv/bin/python3" -c 'import importlib.util, os; print(os.path.join(importlib.util.find_spec("torch").submodule_search_locations[0], "lib"))')"
 export PATH="$venv/bin:$PATH"
 export LIBTORCH_USE_PYTORCH=1
 export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

@@ -42,12 +42,19 @@ impl ByteTokenizer {
 
     /// `bytes + EOS`.
     pub fn encode_completion(&self, s: &str) -> Vec<i64> {
-        s.bytes().map(i64::from).chain(std::iter::once(Self::EOS)).collect()
+        s.bytes()
+            .map(i64::from)
+            .chain(std::iter::once(Self::EOS))
+            .collect()
     }
 
     /// Bytes back to text (special tokens dropped, invalid UTF-8 replaced).
     pub fn decode(&self, ids: &[i64]) -> String {
-        let bytes: Vec<u8> = ids.iter().filter(|&&i| (0..256).contains(&i)).map(|&i| i as u8).collect();
+        let bytes: Vec<u8> = ids
+            .iter()
+            .filter(|&&i| (0..256).contains(&i))
+            .map(|&i| i as u8)
+            .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     }
 }
@@ -125,12 +132,18 @@ fn field_ids(
             let mut out = Vec::with_capacity(a.len());
             for (k, x) in a.iter().enumerate() {
                 let id = x.as_i64().ok_or_else(|| {
-                    AihfError::data(at, format!("`{ids_key}[{k}]` = {} is not an integer id", short(x)))
+                    AihfError::data(
+                        at,
+                        format!("`{ids_key}[{k}]` = {} is not an integer id", short(x)),
+                    )
                 })?;
                 if !(0..opts.vocab).contains(&id) {
                     return Err(AihfError::data(
                         at,
-                        format!("`{ids_key}[{k}]` = {id} is outside the vocabulary 0..{}", opts.vocab),
+                        format!(
+                            "`{ids_key}[{k}]` = {id} is outside the vocabulary 0..{}",
+                            opts.vocab
+                        ),
                     ));
                 }
                 out.push(id);
@@ -139,7 +152,10 @@ fn field_ids(
         }
         (None, Some(v)) => Err(AihfError::data(
             at,
-            format!("`{ids_key}` must be an array of token ids, got {}", short(v)),
+            format!(
+                "`{ids_key}` must be an array of token ids, got {}",
+                short(v)
+            ),
         )),
         (None, None) => Err(AihfError::data(
             at,
@@ -151,7 +167,10 @@ fn field_ids(
 fn short(v: &Value) -> String {
     let s = v.to_string();
     if s.len() > 40 {
-        format!("{}...", &s[..s.char_indices().nth(37).map_or(s.len(), |(i, _)| i)])
+        format!(
+            "{}...",
+            &s[..s.char_indices().nth(37).map_or(s.len(), |(i, _)| i)]
+        )
     } else {
         s
     }
@@ -159,7 +178,12 @@ fn short(v: &Value) -> String {
 
 /// Fits `prompt + response` into the context: an error naming `at`, or with `truncate` the
 /// prompt's last tokens (at least one) and the response's first ones. Returns whether it cut.
-fn fit_context(prompt: &mut Vec<i64>, responses: &mut [&mut Vec<i64>], at: &str, opts: &ReadOptions) -> Result<bool> {
+fn fit_context(
+    prompt: &mut Vec<i64>,
+    responses: &mut [&mut Vec<i64>],
+    at: &str,
+    opts: &ReadOptions,
+) -> Result<bool> {
     if prompt.is_empty() {
         return Err(AihfError::data(at, "empty prompt: the first response token needs a prompt token to condition on (the byte tokenizer adds BOS)"));
     }
@@ -253,8 +277,17 @@ pub fn read_prefs(path: &Path, opts: &ReadOptions) -> Result<Read<Pref>> {
         let mut prompt = field_ids(&o, "prompt", &at, opts, true)?;
         let mut chosen = field_ids(&o, "chosen", &at, opts, false)?;
         let mut rejected = field_ids(&o, "rejected", &at, opts, false)?;
-        truncated += usize::from(fit_context(&mut prompt, &mut [&mut chosen, &mut rejected], &at, opts)?);
-        records.push(Pref { prompt, chosen, rejected });
+        truncated += usize::from(fit_context(
+            &mut prompt,
+            &mut [&mut chosen, &mut rejected],
+            &at,
+            opts,
+        )?);
+        records.push(Pref {
+            prompt,
+            chosen,
+            rejected,
+        });
     }
     Ok(Read { records, truncated })
 }
@@ -263,7 +296,10 @@ pub fn read_prefs(path: &Path, opts: &ReadOptions) -> Result<Read<Pref>> {
 pub fn demos_to_jsonl(demos: &[Demo]) -> String {
     let mut s = String::new();
     for d in demos {
-        s.push_str(&serde_json::json!({"prompt_ids": d.prompt, "completion_ids": d.completion}).to_string());
+        s.push_str(
+            &serde_json::json!({"prompt_ids": d.prompt, "completion_ids": d.completion})
+                .to_string(),
+        );
         s.push('\n');
     }
     s
@@ -388,8 +424,12 @@ impl SeqData {
             last[r] = (p + s.response.len()) as i64 - 1;
         }
         Batch {
-            tokens: Tensor::from_slice(&tok).view([u as i64, t as i64]).to_device(device),
-            mask: Tensor::from_slice(&mask).view([u as i64, t as i64]).to_device(device),
+            tokens: Tensor::from_slice(&tok)
+                .view([u as i64, t as i64])
+                .to_device(device),
+            mask: Tensor::from_slice(&mask)
+                .view([u as i64, t as i64])
+                .to_device(device),
             last: Tensor::from_slice(&last).to_device(device),
         }
     }

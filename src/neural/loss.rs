@@ -74,22 +74,34 @@ pub fn margin(lp_w: &Tensor, lp_l: &Tensor, ref_w: &Tensor, ref_l: &Tensor) -> T
 }
 
 /// DPO: weighted mean of `−log σ(β (h_w − h_l))`.
-pub fn dpo(lp_w: &Tensor, lp_l: &Tensor, ref_w: &Tensor, ref_l: &Tensor, beta: f64, w: &Tensor) -> Tensor {
+pub fn dpo(
+    lp_w: &Tensor,
+    lp_l: &Tensor,
+    ref_w: &Tensor,
+    ref_l: &Tensor,
+    beta: f64,
+    w: &Tensor,
+) -> Tensor {
     let z = margin(lp_w, lp_l, ref_w, ref_l) * beta;
     weighted_mean(&z.log_sigmoid().neg(), w)
 }
 
 /// IPO: weighted mean of `(h_w − h_l − 1/(2τ))²`.
-pub fn ipo(lp_w: &Tensor, lp_l: &Tensor, ref_w: &Tensor, ref_l: &Tensor, tau: f64, w: &Tensor) -> Tensor {
+pub fn ipo(
+    lp_w: &Tensor,
+    lp_l: &Tensor,
+    ref_w: &Tensor,
+    ref_l: &Tensor,
+    tau: f64,
+    w: &Tensor,
+) -> Tensor {
     let d = margin(lp_w, lp_l, ref_w, ref_l) - 0.5 / tau;
     weighted_mean(&d.square(), w)
 }
 
 /// A scalar loss as f64, or the error that stops training: a NaN or ±∞ at `step`.
 pub fn finite_value(loss: &Tensor, step: usize) -> Result<f64> {
-    let v = loss
-        .to_kind(Kind::Double)
-        .double_value(&[]);
+    let v = loss.to_kind(Kind::Double).double_value(&[]);
     if v.is_finite() {
         Ok(v)
     } else {

@@ -82,12 +82,18 @@ impl ModelSpec {
     /// Checks the sizes; returns the spec.
     pub fn validate(&self) -> Result<()> {
         if self.vocab < 1 {
-            return Err(AihfError::param("vocab", format!("must be >= 1, got {}", self.vocab)));
+            return Err(AihfError::param(
+                "vocab",
+                format!("must be >= 1, got {}", self.vocab),
+            ));
         }
         if self.context < 2 {
             return Err(AihfError::param(
                 "context",
-                format!("must be >= 2 (a prompt token and a response token), got {}", self.context),
+                format!(
+                    "must be >= 2 (a prompt token and a response token), got {}",
+                    self.context
+                ),
             ));
         }
         match &self.arch {
@@ -184,7 +190,10 @@ fn attention(p: &nn::Path, c: TransformerConfig) -> impl ModuleT {
     let (h, dh) = (c.heads, c.width / c.heads);
     nn::func_t(move |xs, train| {
         let (b, t, d) = xs.size3().expect("attention: input must be [B, T, D]");
-        let qkv = xs.apply(&qkv).view([b, t, 3, h, dh]).permute([2, 0, 3, 1, 4]); // [3,B,H,T,dh]
+        let qkv = xs
+            .apply(&qkv)
+            .view([b, t, 3, h, dh])
+            .permute([2, 0, 3, 1, 4]); // [3,B,H,T,dh]
         let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
         let drop = if train { c.dropout } else { 0.0 };
         let y = Tensor::scaled_dot_product_attention(
@@ -194,7 +203,7 @@ fn attention(p: &nn::Path, c: TransformerConfig) -> impl ModuleT {
             None::<Tensor>,
             drop,
             true, // causal
-            None,
+            None::<f64>,
             false,
         );
         y.transpose(1, 2)
@@ -235,15 +244,15 @@ pub fn transformer(
     context: i64,
     out_dim: i64,
 ) -> impl ModuleT {
-    let emb_cfg = nn::EmbeddingConfig {
+    let emb_cfg = || nn::EmbeddingConfig {
         ws_init: nn::Init::Randn {
             mean: 0.0,
             stdev: 0.02,
         },
         ..Default::default()
     };
-    let tok = nn::embedding(p / "tok", vocab, c.width, emb_cfg);
-    let pos = nn::embedding(p / "pos", context, c.width, emb_cfg);
+    let tok = nn::embedding(p / "tok", vocab, c.width, emb_cfg());
+    let pos = nn::embedding(p / "pos", context, c.width, emb_cfg());
     let mut blocks = nn::seq_t();
     for i in 0..c.layers {
         blocks = blocks.add(block(&(p / "blocks" / i), c));

@@ -12,7 +12,7 @@ use crate::data::BanditData;
 use crate::error::{AihfError, Result};
 use crate::neural::data::{Demo, Pref};
 use rand::Rng;
-use rand_distr::{Distribution, StandardNormal};
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
 /// Sizes and seed of a generated task.
@@ -80,12 +80,15 @@ impl EnumTask {
         }
         let mut n = 1usize;
         for _ in 0..horizon {
-            n = n.checked_mul(vocab).filter(|&n| n <= MAX_SEQUENCES).ok_or_else(|| {
-                AihfError::param(
-                    "task",
-                    format!("|V|^H = {vocab}^{horizon} exceeds {MAX_SEQUENCES} sequences"),
-                )
-            })?;
+            n = n
+                .checked_mul(vocab)
+                .filter(|&n| n <= MAX_SEQUENCES)
+                .ok_or_else(|| {
+                    AihfError::param(
+                        "task",
+                        format!("|V|^H = {vocab}^{horizon} exceeds {MAX_SEQUENCES} sequences"),
+                    )
+                })?;
         }
         Ok(n)
     }
@@ -182,7 +185,10 @@ impl EnumTask {
 
     /// Model vocabulary and context for this task: `|V|` ids, prompt + `H` tokens.
     pub fn vocab_context(&self) -> (i64, i64) {
-        (self.config.vocab as i64, (self.prompt.len() + self.config.horizon) as i64)
+        (
+            self.config.vocab as i64,
+            (self.prompt.len() + self.config.horizon) as i64,
+        )
     }
 
     /// Draws the data set of the config: demonstrations from `π*`, comparisons of uniformly
@@ -215,7 +221,11 @@ impl EnumTask {
                     j += 1;
                 }
                 let p = crate::math::sigmoid((self.reward[i] - self.reward[j]) / self.config.beta);
-                let (w, l) = if rng.random::<f64>() < p { (i, j) } else { (j, i) };
+                let (w, l) = if rng.random::<f64>() < p {
+                    (i, j)
+                } else {
+                    (j, i)
+                };
                 Pref {
                     prompt: self.prompt.clone(),
                     chosen: self.response(w),
@@ -239,7 +249,10 @@ impl EnumTask {
             let w = self.check_record(&p.prompt, &p.chosen, &at)?;
             let l = self.check_record(&p.prompt, &p.rejected, &at)?;
             if w == l {
-                return Err(AihfError::data(at, "chosen and rejected are the same sequence"));
+                return Err(AihfError::data(
+                    at,
+                    "chosen and rejected are the same sequence",
+                ));
             }
             data.add_prefs(w, l, 1);
         }
@@ -248,7 +261,10 @@ impl EnumTask {
 
     fn check_record(&self, prompt: &[i64], response: &[i64], at: &str) -> Result<usize> {
         if prompt != self.prompt.as_slice() {
-            return Err(AihfError::data(at, format!("prompt {prompt:?} is not the task's {:?}", self.prompt)));
+            return Err(AihfError::data(
+                at,
+                format!("prompt {prompt:?} is not the task's {:?}", self.prompt),
+            ));
         }
         self.index_of(response).ok_or_else(|| {
             AihfError::data(

@@ -182,15 +182,16 @@ pub struct StepOut {
     pub metrics: Map<String, Value>,
 }
 
-/// The shared loop: for each step, `step_fn` builds the loss; AdamW, clipping, schedule,
-/// NaN/inf stop, progress bar and metrics happen here. `step0` offsets step numbers (SPIN).
+/// The shared loop: for each step, `step_fn(step, log)` builds the loss (and, when `log` is
+/// true, its extra metrics); AdamW, clipping, schedule, NaN/inf stop, progress bar and metrics
+/// happen here. `step0` offsets step numbers (SPIN).
 pub fn optimise(
     vs: &nn::VarStore,
     cfg: &TrainConfig,
     label: &str,
     step0: usize,
     metrics: &mut Option<MetricsSink>,
-    mut step_fn: impl FnMut(usize) -> Result<StepOut>,
+    mut step_fn: impl FnMut(usize, bool) -> Result<StepOut>,
 ) -> Result<TrainReport> {
     cfg.validate()?;
     let mut opt = nn::adamw(0.9, 0.999, cfg.weight_decay)
@@ -205,7 +206,8 @@ pub fn optimise(
         let step = step0 + k;
         let lr = cfg.lr_at(k);
         opt.set_lr(lr);
-        let out = step_fn(step)?;
+        let log = k % cfg.log_every == 0 || k + 1 == cfg.steps;
+        let out = step_fn(step, log)?;
         let l = loss::finite_value(&out.loss, step)?;
         opt.zero_grad();
         out.loss.backward();
@@ -230,7 +232,7 @@ pub fn optimise(
         opt.step();
         last_loss = l;
         last_gn = gn;
-        if k % cfg.log_every == 0 || k + 1 == cfg.steps {
+        if log {
             let mut m = Map::new();
             m.insert("step".into(), json!(step));
             m.insert("loss".into(), json!(l));
@@ -271,18 +273,19 @@ fn progress_bar(cfg: &TrainConfig, label: &str) -> indicatif::ProgressBar {
     bar
 }
 
-/// `‖∇‖₂` over all trainable variables (before clipping).
+/// `‖∇‖₂` over all trainable variables (before clipping), with one device synchronisation.
 fn grad_norm(vars: &[Tensor]) -> f64 {
     tch::no_grad(|| {
-        vars.iter()
+        let norms: Vec<Tensor> = vars
+            .iter()
             .map(|v| v.grad())
             .filter(|g| g.defined())
-            .map(|g| {
-                let n = g.to_kind(Kind::Double).norm().double_value(&[]);
-                n * n
-            })
-            .sum::<f64>()
-            .sqrt()
+            .map(|g| g.to_kind(Kind::Float).norm())
+            .collect();
+        if norms.is_empty() {
+            return 0.0;
+        }
+        Tensor::stack(&norms, 0).norm().double_value(&[])
     })
 }
 
@@ -375,8 +378,12 @@ pub fn logprobs(model: &dyn ModuleT, data: &SeqData, idx: &[usize], device: Devi
     tch::no_grad(|| {
         for chunk in idx.chunks(1024) {
             let b = data.batch(chunk, device);
-            let lp = loss::sequence_logprobs(&model.forward_t(&b.tokens, false), &b.tokens, &b.mask);
-            out.extend(Vec::<f64>::try_from(lp.to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or_default());
+            let lp =
+                loss::sequence_logprobs(&model.forward_t(&b.tokens, false), &b.tokens, &b.mask);
+            out.extend(
+                Vec::<f64>::try_from(lp.to_kind(Kind::Double).to_device(Device::Cpu))
+                    .unwrap_or_default(),
+            );
         }
     });
     out
@@ -389,7 +396,10 @@ pub fn rewards(model: &dyn ModuleT, data: &SeqData, idx: &[usize], device: Devic
         for chunk in idx.chunks(1024) {
             let b = data.batch(chunk, device);
             let r = loss::at_positions(&model.forward_t(&b.tokens, false), &b.last);
-            out.extend(Vec::<f64>::try_from(r.to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or_default());
+            out.extend(
+                Vec::<f64>::try_from(r.to_kind(Kind::Double).to_device(Device::Cpu))
+                    .unwrap_or_default(),
+            );
         }
     });
     out
@@ -399,13 +409,20 @@ fn check_ref(ref_logp: &[f64], data: &SeqData) -> Result<()> {
     if ref_logp.len() != data.seqs.len() {
         return Err(AihfError::param(
             "reference",
-            format!("{} reference log-probabilities for {} sequences", ref_logp.len(), data.seqs.len()),
+            format!(
+                "{} reference log-probabilities for {} sequences",
+                ref_logp.len(),
+                data.seqs.len()
+            ),
         ));
     }
     if let Some(i) = ref_logp.iter().position(|x| !x.is_finite()) {
         return Err(AihfError::param(
             "reference",
-            format!("log π_ref of sequence {i} is {}; the DPO family needs π_ref > 0", ref_logp[i]),
+            format!(
+                "log π_ref of sequence {i} is {}; the DPO family needs π_ref > 0",
+                ref_logp[i]
+            ),
         ));
     }
     Ok(())
@@ -427,14 +444,25 @@ pub fn train_policy(
     let needs_demos = matches!(objective, Objective::Sft | Objective::DirectAihf);
     let needs_prefs = !matches!(objective, Objective::Sft);
     if needs_demos && data.demos.is_empty() {
-        return Err(AihfError::data("demonstrations", format!("{objective:?} needs demonstrations, none given")));
+        return Err(AihfError::data(
+            "demonstrations",
+            format!("{objective:?} needs demonstrations, none given"),
+        ));
     }
     if needs_prefs && data.prefs.is_empty() {
-        return Err(AihfError::data("preferences", format!("{objective:?} needs preferences, none given")));
+        return Err(AihfError::data(
+            "preferences",
+            format!("{objective:?} needs preferences, none given"),
+        ));
     }
     let zeros;
     let ref_logp = if needs_prefs {
-        let r = ref_logp.ok_or_else(|| AihfError::param("reference", format!("{objective:?} needs reference log-probabilities")))?;
+        let r = ref_logp.ok_or_else(|| {
+            AihfError::param(
+                "reference",
+                format!("{objective:?} needs reference log-probabilities"),
+            )
+        })?;
         check_ref(r, data)?;
         r
     } else {
@@ -452,71 +480,178 @@ pub fn train_policy(
                "pref_records": pw.iter().sum::<f64>()}),
     )?;
     let label = format!("{objective:?}");
-    optimise(vs, cfg, &label, 0, &mut sink, |_step| {
-        let mut g = Gather::new();
-        let demos = if needs_demos { draw(&dw, cfg.batch_size, &mut rng)? } else { vec![] };
-        let prefs = if needs_prefs { draw(&pw, cfg.batch_size, &mut rng)? } else { vec![] };
-        let d_rows: Vec<i64> = demos.iter().map(|&(k, _)| g.add(data.demos[k].0)).collect();
-        let d_w: Vec<f64> = demos.iter().map(|&(_, w)| w).collect();
-        let w_rows: Vec<i64> = prefs.iter().map(|&(k, _)| g.add(data.prefs[k].0)).collect();
-        let l_rows: Vec<i64> = prefs.iter().map(|&(k, _)| g.add(data.prefs[k].1)).collect();
-        let p_w: Vec<f64> = prefs.iter().map(|&(_, w)| w).collect();
-        let b = data.batch(&g.seqs, device);
-        let lp = loss::sequence_logprobs(&model.forward_t(&b.tokens, true), &b.tokens, &b.mask);
+    let make_plan = |rng: &mut ChaCha8Rng| -> Result<Plan> {
+        let demos = if needs_demos {
+            draw(&dw, cfg.batch_size, rng)?
+        } else {
+            vec![]
+        };
+        let prefs = if needs_prefs {
+            draw(&pw, cfg.batch_size, rng)?
+        } else {
+            vec![]
+        };
+        Ok(Plan::new(data, &demos, &prefs, ref_logp, device))
+    };
+    // Full batch: the same tensors every step, built once.
+    let fixed = if cfg.batch_size.is_none() {
+        Some(make_plan(&mut rng)?)
+    } else {
+        None
+    };
+    optimise(vs, cfg, &label, 0, &mut sink, |_step, log| {
+        let owned;
+        let p = match &fixed {
+            Some(p) => p,
+            None => {
+                owned = make_plan(&mut rng)?;
+                &owned
+            }
+        };
+        let lp = loss::sequence_logprobs(
+            &model.forward_t(&p.batch.tokens, true),
+            &p.batch.tokens,
+            &p.batch.mask,
+        );
         let mut metrics = Map::new();
         let mut total = Tensor::zeros([], (Kind::Float, device));
         if needs_demos {
-            let l = loss::sft(&lp.index_select(0, &index_tensor(&d_rows, device)), &crate::neural::data::Batch::weights(&d_w, device));
-            metrics.insert("sft".into(), json!(l.double_value(&[])));
-            let a = if objective == Objective::DirectAihf { hyper.alpha } else { 1.0 };
+            let l = loss::sft(&lp.index_select(0, &p.d_rows), &p.d_w);
+            if log {
+                metrics.insert("sft".into(), json!(l.double_value(&[])));
+            }
+            let a = if objective == Objective::DirectAihf {
+                hyper.alpha
+            } else {
+                1.0
+            };
             total = total + l * a;
         }
         if needs_prefs {
-            let wi = index_tensor(&w_rows, device);
-            let li = index_tensor(&l_rows, device);
-            let rw: Vec<f64> = prefs.iter().map(|&(k, _)| ref_logp[data.prefs[k].0]).collect();
-            let rl: Vec<f64> = prefs.iter().map(|&(k, _)| ref_logp[data.prefs[k].1]).collect();
-            let (lpw, lpl) = (lp.index_select(0, &wi), lp.index_select(0, &li));
-            let (rw, rl) = (crate::neural::data::Batch::weights(&rw, device), crate::neural::data::Batch::weights(&rl, device));
-            let w = crate::neural::data::Batch::weights(&p_w, device);
+            let (lpw, lpl) = (lp.index_select(0, &p.w_rows), lp.index_select(0, &p.l_rows));
             let l = if objective == Objective::Ipo {
-                loss::ipo(&lpw, &lpl, &rw, &rl, hyper.ipo_tau, &w)
+                loss::ipo(&lpw, &lpl, &p.ref_w, &p.ref_l, hyper.ipo_tau, &p.p_w)
             } else {
-                loss::dpo(&lpw, &lpl, &rw, &rl, hyper.beta, &w)
+                loss::dpo(&lpw, &lpl, &p.ref_w, &p.ref_l, hyper.beta, &p.p_w)
             };
-            let m = loss::margin(&lpw, &lpl, &rw, &rl);
-            let acc = loss::weighted_mean(&m.gt(0.0).to_kind(Kind::Float), &w);
-            metrics.insert("pref_loss".into(), json!(l.double_value(&[])));
-            metrics.insert("margin".into(), json!(loss::weighted_mean(&m, &w).double_value(&[])));
-            metrics.insert("accuracy".into(), json!(acc.double_value(&[])));
+            if log {
+                tch::no_grad(|| {
+                    let m = loss::margin(&lpw, &lpl, &p.ref_w, &p.ref_l);
+                    let acc = loss::weighted_mean(&m.gt(0.0).to_kind(Kind::Float), &p.p_w);
+                    metrics.insert("pref_loss".into(), json!(l.double_value(&[])));
+                    metrics.insert(
+                        "margin".into(),
+                        json!(loss::weighted_mean(&m, &p.p_w).double_value(&[])),
+                    );
+                    metrics.insert("accuracy".into(), json!(acc.double_value(&[])));
+                });
+            }
             total = total + l;
         }
-        Ok(StepOut { loss: total, metrics })
+        Ok(StepOut {
+            loss: total,
+            metrics,
+        })
     })
 }
 
+/// One step's records as tensors: the distinct sequences to score, and per record the row of
+/// its sequence(s), its weight and (pairs) the reference log-probabilities.
+struct Plan {
+    batch: crate::neural::data::Batch,
+    d_rows: Tensor,
+    d_w: Tensor,
+    w_rows: Tensor,
+    l_rows: Tensor,
+    ref_w: Tensor,
+    ref_l: Tensor,
+    p_w: Tensor,
+}
+
+impl Plan {
+    /// `demos`/`prefs`: (record index, weight) as drawn by [`draw`].
+    fn new(
+        data: &SeqData,
+        demos: &[(usize, f64)],
+        prefs: &[(usize, f64)],
+        ref_logp: &[f64],
+        device: Device,
+    ) -> Plan {
+        use crate::neural::data::Batch;
+        let mut g = Gather::new();
+        let d_rows: Vec<i64> = demos.iter().map(|&(k, _)| g.add(data.demos[k].0)).collect();
+        let w_rows: Vec<i64> = prefs.iter().map(|&(k, _)| g.add(data.prefs[k].0)).collect();
+        let l_rows: Vec<i64> = prefs.iter().map(|&(k, _)| g.add(data.prefs[k].1)).collect();
+        let ref_w: Vec<f64> = prefs
+            .iter()
+            .map(|&(k, _)| ref_logp[data.prefs[k].0])
+            .collect();
+        let ref_l: Vec<f64> = prefs
+            .iter()
+            .map(|&(k, _)| ref_logp[data.prefs[k].1])
+            .collect();
+        Plan {
+            batch: data.batch(&g.seqs, device),
+            d_rows: index_tensor(&d_rows, device),
+            d_w: Batch::weights(&demos.iter().map(|d| d.1).collect::<Vec<_>>(), device),
+            w_rows: index_tensor(&w_rows, device),
+            l_rows: index_tensor(&l_rows, device),
+            ref_w: Batch::weights(&ref_w, device),
+            ref_l: Batch::weights(&ref_l, device),
+            p_w: Batch::weights(&prefs.iter().map(|d| d.1).collect::<Vec<_>>(), device),
+        }
+    }
+}
+
 /// Trains a reward model by BTL maximum likelihood on the preference pairs.
-pub fn train_reward(model: &dyn ModuleT, vs: &nn::VarStore, data: &SeqData, cfg: &TrainConfig) -> Result<TrainReport> {
+pub fn train_reward(
+    model: &dyn ModuleT,
+    vs: &nn::VarStore,
+    data: &SeqData,
+    cfg: &TrainConfig,
+) -> Result<TrainReport> {
     if data.prefs.is_empty() {
-        return Err(AihfError::data("preferences", "reward modelling needs preferences, none given"));
+        return Err(AihfError::data(
+            "preferences",
+            "reward modelling needs preferences, none given",
+        ));
     }
     let device = vs.device();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let pw: Vec<f64> = data.prefs.iter().map(|p| p.2).collect();
-    let mut sink = sink(cfg, json!({"trainer": "reward", "objective": "btl", "config": cfg, "sequences": data.seqs.len()}))?;
-    optimise(vs, cfg, "BTL", 0, &mut sink, |_step| {
-        let prefs = draw(&pw, cfg.batch_size, &mut rng)?;
-        let mut g = Gather::new();
-        let w_rows: Vec<i64> = prefs.iter().map(|&(k, _)| g.add(data.prefs[k].0)).collect();
-        let l_rows: Vec<i64> = prefs.iter().map(|&(k, _)| g.add(data.prefs[k].1)).collect();
-        let w = crate::neural::data::Batch::weights(&prefs.iter().map(|p| p.1).collect::<Vec<_>>(), device);
-        let b = data.batch(&g.seqs, device);
-        let r = loss::at_positions(&model.forward_t(&b.tokens, true), &b.last);
-        let (rw, rl) = (r.index_select(0, &index_tensor(&w_rows, device)), r.index_select(0, &index_tensor(&l_rows, device)));
-        let l = loss::btl(&rw, &rl, &w);
-        let acc = loss::weighted_mean(&(&rw - &rl).gt(0.0).to_kind(Kind::Float), &w);
+    let zeros = vec![0.0; data.seqs.len()];
+    let mut sink = sink(
+        cfg,
+        json!({"trainer": "reward", "objective": "btl", "config": cfg, "sequences": data.seqs.len()}),
+    )?;
+    let make_plan = |rng: &mut ChaCha8Rng| -> Result<Plan> {
+        let prefs = draw(&pw, cfg.batch_size, rng)?;
+        Ok(Plan::new(data, &[], &prefs, &zeros, device))
+    };
+    let fixed = if cfg.batch_size.is_none() {
+        Some(make_plan(&mut rng)?)
+    } else {
+        None
+    };
+    optimise(vs, cfg, "BTL", 0, &mut sink, |_step, log| {
+        let owned;
+        let p = match &fixed {
+            Some(p) => p,
+            None => {
+                owned = make_plan(&mut rng)?;
+                &owned
+            }
+        };
+        let r = loss::at_positions(&model.forward_t(&p.batch.tokens, true), &p.batch.last);
+        let (rw, rl) = (r.index_select(0, &p.w_rows), r.index_select(0, &p.l_rows));
+        let l = loss::btl(&rw, &rl, &p.p_w);
         let mut metrics = Map::new();
-        metrics.insert("accuracy".into(), json!(acc.double_value(&[])));
+        if log {
+            let acc = tch::no_grad(|| {
+                loss::weighted_mean(&(&rw - &rl).gt(0.0).to_kind(Kind::Float), &p.p_w)
+            });
+            metrics.insert("accuracy".into(), json!(acc.double_value(&[])));
+        }
         Ok(StepOut { loss: l, metrics })
     })
 }
@@ -548,7 +683,10 @@ pub fn generate(
     rng: &mut impl Rng,
 ) -> Result<Vec<Vec<i64>>> {
     if prompt.is_empty() {
-        return Err(AihfError::param("prompt", "generation needs at least one prompt token"));
+        return Err(AihfError::param(
+            "prompt",
+            "generation needs at least one prompt token",
+        ));
     }
     let mut seqs: Vec<Vec<i64>> = vec![prompt.to_vec(); n];
     let mut done = vec![false; n];
@@ -559,11 +697,20 @@ pub fn generate(
             }
             let t = seqs[0].len();
             let flat: Vec<i64> = seqs.iter().flatten().copied().collect();
-            let x = Tensor::from_slice(&flat).view([n as i64, t as i64]).to_device(device);
-            let logits = model.forward_t(&x, false).select(1, t as i64 - 1).to_kind(Kind::Float);
-            let probs = logits.softmax(-1, Kind::Float).to_kind(Kind::Double).to_device(Device::Cpu);
+            let x = Tensor::from_slice(&flat)
+                .view([n as i64, t as i64])
+                .to_device(device);
+            let logits = model
+                .forward_t(&x, false)
+                .select(1, t as i64 - 1)
+                .to_kind(Kind::Float);
+            let probs = logits
+                .softmax(-1, Kind::Float)
+                .to_kind(Kind::Double)
+                .to_device(Device::Cpu);
             let v = probs.size()[1] as usize;
-            let probs = Vec::<f64>::try_from(probs.view([-1])).map_err(terr("reading probabilities"))?;
+            let probs =
+                Vec::<f64>::try_from(probs.view([-1])).map_err(terr("reading probabilities"))?;
             for (r, s) in seqs.iter_mut().enumerate() {
                 if done[r] {
                     // Keep rows rectangular; the padding is dropped below.
@@ -622,21 +769,40 @@ pub fn train_self_play(
 ) -> Result<Vec<TrainReport>> {
     hyper.validate()?;
     if data.demos.is_empty() {
-        return Err(AihfError::data("demonstrations", "SPIN needs demonstrations, none given"));
+        return Err(AihfError::data(
+            "demonstrations",
+            "SPIN needs demonstrations, none given",
+        ));
     }
     if sp.with_preferences && data.prefs.is_empty() {
-        return Err(AihfError::data("preferences", "Self-Play AIHF needs preferences, none given"));
+        return Err(AihfError::data(
+            "preferences",
+            "Self-Play AIHF needs preferences, none given",
+        ));
     }
     if sp.iters == 0 || sp.samples_per_prompt == 0 || sp.max_new_tokens == 0 {
-        return Err(AihfError::param("self-play", "iters, samples_per_prompt and max_new_tokens must be >= 1"));
+        return Err(AihfError::param(
+            "self-play",
+            "iters, samples_per_prompt and max_new_tokens must be >= 1",
+        ));
     }
     if cfg.batch_size.is_some() {
-        return Err(AihfError::param("batch_size", "the self-play trainers are full-batch; leave batch_size unset"));
+        return Err(AihfError::param(
+            "batch_size",
+            "the self-play trainers are full-batch; leave batch_size unset",
+        ));
     }
     let device = vs.device();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let name = if sp.with_preferences { "self-play-aihf" } else { "spin" };
-    let mut sink = sink(cfg, json!({"trainer": name, "self_play": sp, "hyper": hyper, "config": cfg}))?;
+    let name = if sp.with_preferences {
+        "self-play-aihf"
+    } else {
+        "spin"
+    };
+    let mut sink = sink(
+        cfg,
+        json!({"trainer": name, "self_play": sp, "hyper": hyper, "config": cfg}),
+    )?;
     let mut reports = Vec::with_capacity(sp.iters);
     for it in 0..sp.iters {
         // 1. Generation from the frozen π_t.
@@ -648,7 +814,15 @@ pub fn train_self_play(
         let mut prompts: Vec<Vec<i64>> = by_prompt.keys().cloned().collect();
         prompts.sort();
         for p in &prompts {
-            let ys = generate(model, p, sp.samples_per_prompt, sp.max_new_tokens, sp.eos, device, &mut rng)?;
+            let ys = generate(
+                model,
+                p,
+                sp.samples_per_prompt,
+                sp.max_new_tokens,
+                sp.eos,
+                device,
+                &mut rng,
+            )?;
             let idx: Vec<usize> = ys.iter().map(|y| table.intern(p, y)).collect();
             by_prompt.insert(p.clone(), idx);
         }
@@ -674,27 +848,40 @@ pub fn train_self_play(
         let mut g = Gather::new();
         let w_rows: Vec<i64> = pairs.iter().map(|p| g.add(p.0)).collect();
         let l_rows: Vec<i64> = pairs.iter().map(|p| g.add(p.1)).collect();
-        let rw = crate::neural::data::Batch::weights(&pairs.iter().map(|p| ref_lp[p.0]).collect::<Vec<_>>(), device);
-        let rl = crate::neural::data::Batch::weights(&pairs.iter().map(|p| ref_lp[p.1]).collect::<Vec<_>>(), device);
+        let rw = crate::neural::data::Batch::weights(
+            &pairs.iter().map(|p| ref_lp[p.0]).collect::<Vec<_>>(),
+            device,
+        );
+        let rl = crate::neural::data::Batch::weights(
+            &pairs.iter().map(|p| ref_lp[p.1]).collect::<Vec<_>>(),
+            device,
+        );
         let (wi, li) = (index_tensor(&w_rows, device), index_tensor(&l_rows, device));
         let sw = crate::neural::data::Batch::weights(&spin_w, device);
         let pw = crate::neural::data::Batch::weights(&pref_w, device);
         let b = table.batch(&g.seqs, device);
         let label = format!("{name} {}/{}", it + 1, sp.iters);
-        let r = optimise(vs, cfg, &label, it * cfg.steps, &mut sink, |_step| {
+        let r = optimise(vs, cfg, &label, it * cfg.steps, &mut sink, |_step, log| {
             let lp = loss::sequence_logprobs(&model.forward_t(&b.tokens, true), &b.tokens, &b.mask);
             let (lpw, lpl) = (lp.index_select(0, &wi), lp.index_select(0, &li));
             let spin = loss::dpo(&lpw, &lpl, &rw, &rl, hyper.beta, &sw);
             let mut metrics = Map::new();
-            metrics.insert("iteration".into(), json!(it));
-            metrics.insert("spin_loss".into(), json!(spin.double_value(&[])));
+            if log {
+                metrics.insert("iteration".into(), json!(it));
+                metrics.insert("spin_loss".into(), json!(spin.double_value(&[])));
+            }
             let mut total = spin;
             if sp.with_preferences && pref_total > 0.0 && spin_total > 0.0 {
                 let pl = loss::dpo(&lpw, &lpl, &rw, &rl, hyper.beta, &pw);
-                metrics.insert("pref_loss".into(), json!(pl.double_value(&[])));
+                if log {
+                    metrics.insert("pref_loss".into(), json!(pl.double_value(&[])));
+                }
                 total = total + pl * hyper.lambda;
             }
-            Ok(StepOut { loss: total, metrics })
+            Ok(StepOut {
+                loss: total,
+                metrics,
+            })
         })?;
         reports.push(r);
     }

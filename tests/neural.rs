@@ -1,0 +1,605 @@
+//! Tests of the neural layer (feature `neural`): run them with
+//! `scripts/torch-env.sh cargo test --features neural --test neural`.
+//!
+//! Golden numbers are derived by hand in the comments, or computed independently in f64 by
+//! `aihf::math` (not libtorch), or by the exact layer (`aihf::bandit::fit`).
+#![cfg(feature = "neural")]
+
+use aihf::bandit::{fit, Method, Options};
+use aihf::math::{log_sigmoid, log_softmax, tv};
+use aihf::neural::crossval::{self, CrossvalConfig, ModelKind};
+use aihf::neural::data::{read_demos, read_prefs, ByteTokenizer, Demo, Pref, ReadOptions, SeqData};
+use aihf::neural::model::{self, Arch, ModelSpec, TransformerConfig};
+use aihf::neural::task::{EnumTask, TaskConfig};
+use aihf::neural::train::{self, Hyper, SelfPlay, StepOut, TrainConfig};
+use aihf::neural::{loss, Dtype};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::io::Write;
+use tch::{nn, Device, Kind, Tensor};
+
+fn t(v: &[f64]) -> Tensor {
+    Tensor::from_slice(v).to_kind(Kind::Float)
+}
+
+fn scalar(x: &Tensor) -> f64 {
+    x.double_value(&[])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses against hand-derived numbers.
+
+/// Two sequences, V = 3, T = 4. Row 0: prompt of 2 tokens, response of 2. Row 1: prompt of 1
+/// token, response of 1, then one padding position. Logits are chosen per position; the expected
+/// value is the f64 sum of `log_softmax(z_{t−1})[x_t]` over response positions only, computed by
+/// `aihf::math::log_softmax` (independent of libtorch).
+#[test]
+fn sequence_logprobs_sum_response_tokens_only() {
+    let z: Vec<[f64; 3]> = vec![
+        [0.1, 0.5, -0.3],
+        [2.0, -1.0, 0.0],
+        [0.3, 0.3, 1.7],
+        [9.0, 9.0, 9.0], // last position: never used
+        [1.0, 0.0, -1.0],
+        [-2.0, 4.0, 0.5],
+        [5.0, -5.0, 0.0],
+        [0.0, 0.0, 0.0],
+    ];
+    let flat: Vec<f64> = z.iter().flatten().copied().collect();
+    let logits = t(&flat).view([2, 4, 3]);
+    let tokens = Tensor::from_slice(&[2i64, 0, 1, 2, 1, 2, 0, 0]).view([2, 4]);
+    let mask = t(&[0., 0., 1., 1., 0., 1., 0., 0.]).view([2, 4]);
+    let lp = loss::sequence_logprobs(&logits, &tokens, &mask);
+    // Row 0: token 1 at position 2 (scored by z[1]) and token 2 at position 3 (scored by z[2]).
+    let want0 = log_softmax(&z[1])[1] + log_softmax(&z[2])[2];
+    // Row 1: token 2 at position 1 (scored by z[4]); prompt and padding excluded.
+    let want1 = log_softmax(&z[4])[2];
+    let got: Vec<f64> = Vec::try_from(lp.to_kind(Kind::Double)).unwrap();
+    assert!(
+        (got[0] - want0).abs() < 1e-5,
+        "row 0: {} vs {want0}",
+        got[0]
+    );
+    assert!(
+        (got[1] - want1).abs() < 1e-5,
+        "row 1: {} vs {want1}",
+        got[1]
+    );
+}
+
+/// bf16 logits are upcast: the result is f32 and matches the f32 computation on the same
+/// (bf16-rounded) values.
+#[test]
+fn logits_are_upcast_before_log_softmax() {
+    let logits = t(&[0.1, 3.0, -2.0, 1.0, 0.5, 0.25])
+        .view([1, 2, 3])
+        .to_kind(Kind::BFloat16);
+    let tokens = Tensor::from_slice(&[0i64, 1]).view([1, 2]);
+    let mask = t(&[0., 1.]).view([1, 2]);
+    let lp = loss::sequence_logprobs(&logits, &tokens, &mask);
+    assert_eq!(lp.kind(), Kind::Float);
+    let want = loss::sequence_logprobs(&logits.to_kind(Kind::Float), &tokens, &mask);
+    assert!((scalar(&lp) - scalar(&want)).abs() < 1e-6);
+}
+
+/// DPO, IPO, BTL, SFT on two records with weights (2, 1), against f64 formulas:
+/// h_w − h_l per record: record 0: (−1 − (−1.5)) − (−2 − (−1.5)) = 0.5 + 0.5 = 1.0;
+/// record 1: (−3 − (−2)) − (−1 − (−2)) = −1 − 1 = −2.0.
+/// DPO(β = 0.5) = −(2 log σ(0.5) + log σ(−1.0)) / 3;
+/// IPO(τ = 0.25, target 1/(2τ) = 2) = (2 (1 − 2)² + (−2 − 2)²) / 3 = (2 + 16)/3 = 6.
+#[test]
+fn losses_match_hand_derived_values() {
+    let (lw, ll) = (t(&[-1.0, -3.0]), t(&[-2.0, -1.0]));
+    let (rw, rl) = (t(&[-1.5, -2.0]), t(&[-1.5, -2.0]));
+    let w = t(&[2.0, 1.0]);
+    let dpo = scalar(&loss::dpo(&lw, &ll, &rw, &rl, 0.5, &w));
+    let want = -(2.0 * log_sigmoid(0.5) + log_sigmoid(-1.0)) / 3.0;
+    assert!((dpo - want).abs() < 1e-6, "DPO {dpo} vs {want}");
+    let ipo = scalar(&loss::ipo(&lw, &ll, &rw, &rl, 0.25, &w));
+    assert!((ipo - 6.0).abs() < 1e-5, "IPO {ipo} vs 6");
+    // BTL on rewards (1, −1) vs (0, 2): margins 1 and −3.
+    let btl = scalar(&loss::btl(&t(&[1.0, -1.0]), &t(&[0.0, 2.0]), &w));
+    let want = -(2.0 * log_sigmoid(1.0) + log_sigmoid(-3.0)) / 3.0;
+    assert!((btl - want).abs() < 1e-6, "BTL {btl} vs {want}");
+    let sft = scalar(&loss::sft(&t(&[-1.0, -4.0]), &w));
+    assert!((sft - 2.0).abs() < 1e-6, "SFT {sft} vs (2·1 + 4)/3 = 2");
+    // Stability: a margin of −200 gives a loss of ≈ 200·β, not inf.
+    let big = scalar(&loss::dpo(
+        &t(&[-200.0]),
+        &t(&[0.0]),
+        &t(&[0.0]),
+        &t(&[0.0]),
+        1.0,
+        &t(&[1.0]),
+    ));
+    assert!((big - 200.0).abs() < 1e-3, "DPO at margin −200: {big}");
+}
+
+/// A record repeated c times and the record once with weight c give the same loss and the same
+/// gradient (the trainers merge duplicates into weights).
+#[test]
+fn weights_equal_repetition() {
+    let x = Tensor::from_slice(&[0.3f32, -0.7]).set_requires_grad(true);
+    let rep = loss::dpo(
+        &x.get(0).repeat([3]),
+        &x.get(1).repeat([3]),
+        &t(&[0., 0., 0.]),
+        &t(&[0., 0., 0.]),
+        2.0,
+        &t(&[1., 1., 1.]),
+    );
+    let one = loss::dpo(
+        &x.get(0).view([1]),
+        &x.get(1).view([1]),
+        &t(&[0.]),
+        &t(&[0.]),
+        2.0,
+        &t(&[3.]),
+    );
+    assert!((scalar(&rep) - scalar(&one)).abs() < 1e-7);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models.
+
+fn enumerate_logprobs(net: &dyn tch::nn::ModuleT, v: usize, h: usize) -> Vec<f64> {
+    let mut all = SeqData::default();
+    let n = v.pow(h as u32);
+    for k in 0..n {
+        let y: Vec<i64> = EnumTask::tokens_of(k, v, h)
+            .into_iter()
+            .map(|x| x as i64)
+            .collect();
+        all.intern(&[0], &y);
+    }
+    train::logprobs(net, &all, &(0..n).collect::<Vec<_>>(), Device::Cpu)
+}
+
+/// Both policies define distributions over `V^H`: enumerated probabilities sum to one (a
+/// randomly filled prefix table and a randomly initialised transformer).
+#[test]
+fn policies_are_normalised_over_all_sequences() {
+    aihf::neural::manual_seed(3);
+    for arch in [
+        Arch::Tabular,
+        Arch::Transformer(TransformerConfig::default()),
+    ] {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let spec = ModelSpec {
+            arch: arch.clone(),
+            vocab: 3,
+            context: 4,
+        };
+        let net = model::policy(&vs.root(), &spec).unwrap();
+        tch::no_grad(|| {
+            for mut v in vs.trainable_variables() {
+                let _ = v.normal_(0.0, 1.0);
+            }
+        });
+        let lp = enumerate_logprobs(net.as_ref(), 3, 3);
+        let s: f64 = lp.iter().map(|l| l.exp()).sum();
+        assert!(
+            (s - 1.0).abs() < aihf::tol::NEURAL_PROB_SUM,
+            "{}: Σ π = {s}",
+            arch.name()
+        );
+        let min = lp.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(
+            min < -4.0,
+            "{}: random weights should give a non-uniform policy (min log π {min})",
+            arch.name()
+        );
+    }
+}
+
+/// Causality of the transformer: changing token t changes no output at positions < t.
+#[test]
+fn transformer_is_causal() {
+    aihf::neural::manual_seed(1);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let spec = ModelSpec {
+        arch: Arch::Transformer(TransformerConfig::default()),
+        vocab: 5,
+        context: 6,
+    };
+    let net = model::policy(&vs.root(), &spec).unwrap();
+    let a = Tensor::from_slice(&[1i64, 2, 3, 4, 0, 1]).view([1, 6]);
+    let b = Tensor::from_slice(&[1i64, 2, 3, 0, 4, 4]).view([1, 6]);
+    let (za, zb) = (net.forward_t(&a, false), net.forward_t(&b, false));
+    let early = (za.narrow(1, 0, 3) - zb.narrow(1, 0, 3)).abs().max();
+    let late = (za.narrow(1, 3, 3) - zb.narrow(1, 3, 3)).abs().max();
+    assert!(
+        scalar(&early) < 1e-6,
+        "outputs before the change moved by {}",
+        scalar(&early)
+    );
+    assert!(
+        scalar(&late) > 1e-4,
+        "outputs after the change did not move"
+    );
+}
+
+#[test]
+fn bad_model_sizes_are_errors() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let bad = [
+        ModelSpec {
+            arch: Arch::Transformer(TransformerConfig {
+                heads: 3,
+                ..Default::default()
+            }),
+            vocab: 4,
+            context: 4,
+        },
+        ModelSpec {
+            arch: Arch::Tabular,
+            vocab: 258,
+            context: 64,
+        },
+        ModelSpec {
+            arch: Arch::Tabular,
+            vocab: 4,
+            context: 1,
+        },
+    ];
+    for s in bad {
+        let e = model::policy(&vs.root(), &s).err().map(|e| e.to_string());
+        assert!(e.is_some(), "{s:?} was accepted");
+    }
+}
+
+#[test]
+fn cuda_where_none_exists_and_cpu_bf16_are_clear_errors() {
+    if !tch::Cuda::is_available() {
+        let e = aihf::neural::device("cuda").unwrap_err().to_string();
+        assert!(e.contains("CUDA is not available"), "{e}");
+    }
+    let e = aihf::neural::device("tpu").unwrap_err().to_string();
+    assert!(e.contains("expected cpu, cuda or cuda:N"), "{e}");
+    assert!(Dtype::Bf16.kind(Device::Cpu).is_err());
+    assert_eq!(aihf::neural::device("cpu").unwrap(), Device::Cpu);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data.
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+fn ro(vocab: i64, context: i64, truncate: bool) -> ReadOptions {
+    ReadOptions {
+        vocab,
+        context,
+        truncate,
+    }
+}
+
+#[test]
+fn reads_text_and_ids_and_merges_duplicates() {
+    let f = file("{\"prompt\": \"hi\", \"completion\": \"yo\", \"source\": \"x\"}\n\n{\"prompt_ids\": [256, 104, 105], \"completion_ids\": [121, 111, 257]}\n");
+    let d = read_demos(f.path(), &ro(258, 16, false)).unwrap();
+    assert_eq!(d.records.len(), 2);
+    assert_eq!(d.records[0].prompt, vec![ByteTokenizer::BOS, 104, 105]);
+    assert_eq!(d.records[0].completion, vec![121, 111, ByteTokenizer::EOS]);
+    assert_eq!(d.records[0], d.records[1]);
+    let table = SeqData::from_records(&d.records, &[]);
+    assert_eq!(table.seqs.len(), 1);
+    assert_eq!(table.demos, vec![(0, 2.0)]);
+    let p = file("{\"prompt\": \"q\", \"chosen\": \"a\", \"rejected\": \"b\"}\n");
+    let p = read_prefs(p.path(), &ro(258, 16, false)).unwrap();
+    assert_eq!(ByteTokenizer.decode(&p.records[0].chosen), "a");
+}
+
+/// Bad input: each case must fail with the file's line number and the reason.
+#[test]
+fn malformed_records_are_errors_with_line_numbers() {
+    let cases: &[(&str, i64, i64, &str)] = &[
+        ("{\"prompt_ids\":[0],\"completion_ids\":[1]}\n{\"prompt_ids\":[0],\"completion_ids\":[1]\n", 4, 8, ":2: malformed JSON"),
+        ("{\"prompt_ids\":[0],\"completion_ids\":[1]}\n\n{\"prompt_ids\":[0],\"completion_ids\":[4]}\n", 4, 8, ":3: `completion_ids[0]` = 4 is outside the vocabulary 0..4"),
+        ("{\"prompt_ids\":[0],\"completion_ids\":[-1]}\n", 4, 8, ":1: `completion_ids[0]` = -1 is outside"),
+        ("{\"prompt_ids\":[0],\"completion_ids\":[1.5]}\n", 4, 8, ":1: `completion_ids[0]` = 1.5 is not an integer"),
+        ("{\"prompt_ids\":[0,1,2],\"completion_ids\":[1,2,3]}\n", 4, 5, ":1: prompt + response is 6 tokens, over the context of 5"),
+        ("{\"prompt\":\"a\",\"prompt_ids\":[0],\"completion_ids\":[1]}\n", 258, 8, ":1: has both `prompt` and `prompt_ids`"),
+        ("{\"prompt\":\"a\",\"completion\":\"b\"}\n", 4, 8, ":1: text field `prompt` needs the byte tokenizer"),
+        ("{\"prompt_ids\":[],\"completion_ids\":[1]}\n", 4, 8, ":1: empty prompt"),
+        ("{\"prompt_ids\":[0]}\n", 4, 8, ":1: missing `completion`"),
+        ("[1, 2]\n", 4, 8, ":1: expected a JSON object"),
+        ("\n\n", 4, 8, "no records"),
+    ];
+    for (text, vocab, context, want) in cases {
+        let f = file(text);
+        let e = read_demos(f.path(), &ro(*vocab, *context, false))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(want),
+            "input {text:?}: error {e:?} does not contain {want:?}"
+        );
+    }
+    let f = file("{\"prompt_ids\":[0],\"chosen_ids\":[1],\"rejected_ids\":[9]}\n");
+    let e = read_prefs(f.path(), &ro(4, 8, false))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(":1: `rejected_ids[0]` = 9 is outside"), "{e}");
+}
+
+#[test]
+fn truncation_only_when_asked_and_counted() {
+    let f = file("{\"prompt_ids\":[0,1,2],\"completion_ids\":[1,2,3]}\n{\"prompt_ids\":[0],\"completion_ids\":[1]}\n");
+    assert!(read_demos(f.path(), &ro(4, 5, false)).is_err());
+    let d = read_demos(f.path(), &ro(4, 5, true)).unwrap();
+    assert_eq!(d.truncated, 1);
+    // The prompt keeps its last tokens (2 of 3), the response stays whole.
+    assert_eq!(d.records[0].prompt, vec![1, 2]);
+    assert_eq!(d.records[0].completion, vec![1, 2, 3]);
+    // A response longer than the context keeps one prompt token and is cut on the right.
+    let f = file("{\"prompt_ids\":[0,1],\"completion_ids\":[1,2,3,0,1]}\n");
+    let d = read_demos(f.path(), &ro(4, 4, true)).unwrap();
+    assert_eq!(
+        (d.records[0].prompt.clone(), d.records[0].completion.clone()),
+        (vec![1], vec![1, 2, 3])
+    );
+}
+
+/// The generator's files read back to the same counts the exact layer sees.
+#[test]
+fn generated_task_round_trips_through_jsonl() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let task = EnumTask::new(
+        TaskConfig {
+            n_demos: 50,
+            n_comparisons: 40,
+            ..Default::default()
+        },
+        &mut rng,
+    )
+    .unwrap();
+    let s: f64 = task.pi_star.iter().sum();
+    assert!((s - 1.0).abs() < 1e-12);
+    let sref: f64 = task.log_ref.iter().map(|l| l.exp()).sum();
+    assert!(
+        (sref - 1.0).abs() < 1e-12,
+        "the reference is a distribution over V^H: Σ = {sref}"
+    );
+    let (demos, prefs) = task.sample(&mut rng);
+    let fd = file(&aihf::neural::data::demos_to_jsonl(&demos));
+    let fp = file(&aihf::neural::data::prefs_to_jsonl(&prefs));
+    let (vocab, context) = task.vocab_context();
+    let d: Vec<Demo> = read_demos(fd.path(), &ro(vocab, context, false))
+        .unwrap()
+        .records;
+    let p: Vec<Pref> = read_prefs(fp.path(), &ro(vocab, context, false))
+        .unwrap()
+        .records;
+    assert_eq!(
+        task.to_bandit(&d, &p).unwrap(),
+        task.to_bandit(&demos, &prefs).unwrap()
+    );
+    assert_eq!(task.to_bandit(&d, &p).unwrap().n_demos(), 50);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trainers.
+
+/// A non-finite loss stops training with the step number, as an error.
+#[test]
+fn nan_loss_stops_with_the_step_number() {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let x = vs.root().zeros("x", &[1]);
+    let cfg = TrainConfig {
+        steps: 10,
+        ..Default::default()
+    };
+    let mut sink = None;
+    let e = train::optimise(&vs, &cfg, "nan", 0, &mut sink, |step, _| {
+        let bad = if step == 3 { f64::NAN } else { 1.0 };
+        Ok(StepOut {
+            loss: (&x * bad).sum(Kind::Float) + x.square().sum(Kind::Float),
+            metrics: Default::default(),
+        })
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("loss is NaN at step 3"), "{e}");
+}
+
+/// Metrics JSONL: a header with the seed, then one line per logged step with loss, lr,
+/// grad_norm; the schedule decays to ~0 and warm-up ramps.
+#[test]
+fn metrics_and_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.jsonl");
+    let vs = nn::VarStore::new(Device::Cpu);
+    let x = vs.root().ones("x", &[2]);
+    let cfg = TrainConfig {
+        steps: 20,
+        lr: 0.1,
+        warmup: 5,
+        log_every: 5,
+        metrics: Some(path.clone()),
+        seed: 42,
+        ..Default::default()
+    };
+    let mut sink = train::sink(&cfg, serde_json::json!({"seed": cfg.seed})).unwrap();
+    let r = train::optimise(&vs, &cfg, "q", 0, &mut sink, |_, _| {
+        Ok(StepOut {
+            loss: x.square().sum(Kind::Float),
+            metrics: Default::default(),
+        })
+    })
+    .unwrap();
+    drop(sink);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["run"]["seed"], 42);
+    assert_eq!(lines.len(), 1 + 5, "steps 0,5,10,15 and the last (19)");
+    assert_eq!(lines.last().unwrap()["step"], 19);
+    assert!(
+        lines[1]["lr"].as_f64().unwrap() < 0.021,
+        "warm-up starts at lr/5"
+    );
+    assert!(
+        r.final_loss < 2.0,
+        "the quadratic decreased: {}",
+        r.final_loss
+    );
+    assert!(cfg.lr_at(19) < 0.01 && (cfg.lr_at(4) - 0.1).abs() < 1e-12);
+}
+
+/// The cross-validation (tabular model): every method within TV 0.02 of the exact
+/// layer on |V| = 4, H = 3.
+#[test]
+fn crossval_tabular_reaches_the_exact_optimum() {
+    let cfg = CrossvalConfig {
+        models: vec![ModelKind::Tabular],
+        ..Default::default()
+    };
+    let rep = crossval::run(&cfg).unwrap();
+    eprint!("{}", crossval::table(&rep));
+    for r in &rep.rows {
+        assert!(
+            r.tv <= r.threshold,
+            "{} tabular: TV {:.5} > {}",
+            r.method,
+            r.tv,
+            r.threshold
+        );
+        assert!(
+            (r.prob_sum - 1.0).abs() < aihf::tol::NEURAL_PROB_SUM,
+            "{}: Σ π = {}",
+            r.method,
+            r.prob_sum
+        );
+    }
+    assert_eq!(rep.rows.len(), 5);
+}
+
+/// The cross-validation (transformer): every method within TV 0.05.
+#[test]
+fn crossval_transformer_reaches_the_exact_optimum() {
+    let cfg = CrossvalConfig {
+        models: vec![ModelKind::Transformer],
+        ..Default::default()
+    };
+    let rep = crossval::run(&cfg).unwrap();
+    eprint!("{}", crossval::table(&rep));
+    for r in &rep.rows {
+        assert!(
+            r.tv <= r.threshold,
+            "{} transformer: TV {:.5} > {}",
+            r.method,
+            r.tv,
+            r.threshold
+        );
+    }
+}
+
+/// Negative control: the same DPO training with the reference ignored (`log π_ref ≡ 0`, a
+/// classic bug) lands far from the exact optimum, so the cross-validation can fail.
+#[test]
+fn crossval_detects_an_ignored_reference() {
+    let cfg = CrossvalConfig {
+        models: vec![ModelKind::Tabular],
+        methods: vec![Method::Dpo],
+        ..Default::default()
+    };
+    let p = crossval::prepare(&cfg).unwrap();
+    let target = crossval::exact(Method::Dpo, &p.bandit, &p.task, &cfg.hyper).unwrap();
+    let zeros = vec![0.0; p.ref_logp.len()];
+    let (pi, _) =
+        crossval::train_one(Method::Dpo, ModelKind::Tabular, &cfg, &p, &zeros, 7).unwrap();
+    let d = tv(&pi, &target);
+    assert!(
+        d > 3.0 * aihf::tol::NEURAL_TV_TABULAR,
+        "ignoring π_ref moved the policy by only TV {d:.4}"
+    );
+}
+
+/// SPIN and Self-Play AIHF with their generation step (tabular model, |V| = 3, H = 2, every
+/// sequence demonstrated so the exact iteration exists): after 3 iterations the policy is close
+/// to the exact layer's fixed point (SPIN: `N/N`; Self-Play AIHF: `fit(SelfPlayAihf)`). The
+/// negatives are sampled (256 per iteration), so the threshold allows for sampling noise.
+#[test]
+fn self_play_trainers_reach_the_exact_fixed_point() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let tc = TaskConfig {
+        vocab: 3,
+        horizon: 2,
+        n_demos: 900,
+        n_comparisons: 600,
+        ..Default::default()
+    };
+    let task = EnumTask::new(tc, &mut rng).unwrap();
+    let (demos, prefs) = task.sample(&mut rng);
+    let bandit = task.to_bandit(&demos, &prefs).unwrap();
+    assert!(
+        bandit.demos().iter().all(|&c| c > 0),
+        "every sequence needs demonstrations here"
+    );
+    let data = SeqData::from_records(&demos, &prefs);
+    let mut all = SeqData::default();
+    for k in 0..task.len() {
+        all.intern(&task.prompt, &task.response(k));
+    }
+    let (vocab, context) = task.vocab_context();
+    let spec = ModelSpec {
+        arch: Arch::Tabular,
+        vocab,
+        context,
+    };
+    let hyper = Hyper {
+        beta: 1.0,
+        ..Default::default()
+    };
+    let cfg = TrainConfig {
+        steps: 300,
+        lr: 0.05,
+        grad_clip: None,
+        seed: 3,
+        ..Default::default()
+    };
+    for (with_prefs, method) in [(false, Method::Spin), (true, Method::SelfPlayAihf)] {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = model::policy(&vs.root(), &spec).unwrap();
+        let sp = SelfPlay {
+            iters: 3,
+            samples_per_prompt: 256,
+            max_new_tokens: 2,
+            eos: None,
+            with_preferences: with_prefs,
+        };
+        let reps = train::train_self_play(net.as_ref(), &vs, &data, &sp, &hyper, &cfg).unwrap();
+        assert_eq!(reps.len(), 3);
+        let lp = train::logprobs(
+            net.as_ref(),
+            &all,
+            &(0..task.len()).collect::<Vec<_>>(),
+            Device::Cpu,
+        );
+        let pi: Vec<f64> = lp.iter().map(|l| l.exp()).collect();
+        let exact = fit(
+            method,
+            &bandit,
+            &Options {
+                beta: 1.0,
+                lambda: 1.0,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .policy;
+        let d = tv(&pi, &exact);
+        eprintln!("{}: TV to the exact fixed point {d:.4}", method.name());
+        assert!(
+            d < 0.05,
+            "{}: TV {d:.4} to the exact fixed point > 0.05",
+            method.name()
+        );
+    }
+}
