@@ -752,13 +752,13 @@ pub fn generate(
 
 /// SPIN and Self-Play AIHF (SPEC §1.5, §3). Iteration `t` freezes `π_t` (the current model),
 /// generates `samples_per_prompt` responses per distinct demonstration prompt from it, and runs
-/// `cfg.steps` optimiser steps on
+/// `cfg.steps` optimiser steps (full batch) on
 ///
 /// `−E_{y∼demo, y'∼π_t} log σ(β (h_t(y) − h_t(y')))  [+ λ · DPO on the preference pairs]`,
 ///
 /// with `h_t = log π_φ − log π_t`: both terms use `π_t` as the reference (the self-play form of
 /// (11)). Each demonstration is paired with every sample of its prompt, weight
-/// `w_demo / samples_per_prompt`.
+/// `w_demo / samples_per_prompt` (repeated samples merged into counts).
 pub fn train_self_play(
     model: &dyn ModuleT,
     vs: &nn::VarStore,
@@ -827,11 +827,21 @@ pub fn train_self_play(
             by_prompt.insert(p.clone(), idx);
         }
         // Pairs (demo ≻ generated), weight w / k.
+        // Duplicate samples are merged into counts (the same loss, fewer terms).
         let mut pairs: Vec<(usize, usize, f64, bool)> = Vec::new();
         for &(d, w) in &data.demos {
             let gen = &by_prompt[&data.seqs[d].prompt];
-            for &g in gen {
-                pairs.push((d, g, w / gen.len() as f64, true));
+            let mut counts: Vec<(usize, usize)> = Vec::new();
+            let mut sorted = gen.clone();
+            sorted.sort_unstable();
+            for g in sorted {
+                match counts.last_mut() {
+                    Some((h, c)) if *h == g => *c += 1,
+                    _ => counts.push((g, 1)),
+                }
+            }
+            for (g, c) in counts {
+                pairs.push((d, g, w * c as f64 / gen.len() as f64, true));
             }
         }
         if sp.with_preferences {
