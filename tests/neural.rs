@@ -115,6 +115,51 @@ fn losses_match_hand_derived_values() {
     assert!((big - 200.0).abs() < 1e-3, "DPO at margin −200: {big}");
 }
 
+/// The DPO and IPO losses over the de-duplicated table (duplicates as weights) equal the exact
+/// layer's independent sums over the count matrix at an arbitrary policy (the task's `π*`):
+/// `loss_DPO = −(1/M) Σ_{i≠j} M_ij log σ(β(h_i − h_j))` (`aihf::bandit::dpo_loglik`), and the IPO
+/// loss against a direct f64 sum over the counts.
+#[test]
+fn table_losses_match_the_exact_layer_sums() {
+    let cfg = CrossvalConfig::default();
+    let p = crossval::prepare(&cfg).unwrap();
+    let log_pi: Vec<f64> = p.task.pi_star.iter().map(|x| x.ln()).collect();
+    let seq = |i: usize| p.task.index_of(&p.data.seqs[i].response).unwrap();
+    let pick = |f: &dyn Fn(&(usize, usize, f64)) -> f64| {
+        t(&p.data.prefs.iter().map(f).collect::<Vec<_>>())
+    };
+    let lw = pick(&|r| log_pi[seq(r.0)]);
+    let ll = pick(&|r| log_pi[seq(r.1)]);
+    let rw = pick(&|r| p.ref_logp[r.0]);
+    let rl = pick(&|r| p.ref_logp[r.1]);
+    let w = pick(&|r| r.2);
+    let m = p.bandit.n_comparisons() as f64;
+    for beta in [0.5, 1.0, 2.0] {
+        let got = scalar(&loss::dpo(&lw, &ll, &rw, &rl, beta, &w));
+        let want = -aihf::bandit::dpo_loglik(&p.bandit, &log_pi, &p.task.log_ref, beta) / m;
+        assert!(
+            (got - want).abs() < 1e-5 * want.abs().max(1.0),
+            "β = {beta}: DPO {got} vs exact {want}"
+        );
+    }
+    let tau = 0.3;
+    let n = p.task.len();
+    let mut want = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            let c = p.bandit.pref(i, j) as f64;
+            if c > 0.0 {
+                let d =
+                    (log_pi[i] - p.task.log_ref[i]) - (log_pi[j] - p.task.log_ref[j]) - 0.5 / tau;
+                want += c * d * d;
+            }
+        }
+    }
+    want /= m;
+    let got = scalar(&loss::ipo(&lw, &ll, &rw, &rl, tau, &w));
+    assert!((got - want).abs() < 1e-5 * want, "IPO {got} vs {want}");
+}
+
 /// A record repeated c times and the record once with weight c give the same loss and the same
 /// gradient (the trainers merge duplicates into weights).
 #[test]
@@ -152,7 +197,7 @@ fn enumerate_logprobs(net: &dyn tch::nn::ModuleT, v: usize, h: usize) -> Vec<f64
             .collect();
         all.intern(&[0], &y);
     }
-    train::logprobs(net, &all, &(0..n).collect::<Vec<_>>(), Device::Cpu)
+    train::logprobs(net, &all, &(0..n).collect::<Vec<_>>(), Device::Cpu).unwrap()
 }
 
 /// Both policies define distributions over `V^H`: enumerated probabilities sum to one (a
@@ -450,6 +495,9 @@ fn metrics_and_schedule() {
         r.final_loss
     );
     assert!(cfg.lr_at(19) < 0.01 && (cfg.lr_at(4) - 0.1).abs() < 1e-12);
+    // Step 0's gradient of Σ x² at x = (1, 1) is (2, 2): norm 2√2, logged before clipping.
+    let g0 = lines[1]["grad_norm"].as_f64().unwrap();
+    assert!((g0 - 8f64.sqrt()).abs() < 1e-6, "grad_norm {g0}");
 }
 
 /// The cross-validation (tabular model): every method within TV 0.02 of the exact
@@ -605,7 +653,8 @@ fn self_play_trainers_reach_the_exact_fixed_point() {
             &all,
             &(0..task.len()).collect::<Vec<_>>(),
             Device::Cpu,
-        );
+        )
+        .unwrap();
         let pi: Vec<f64> = lp.iter().map(|l| l.exp()).collect();
         let exact = fit(
             method,

@@ -170,6 +170,10 @@ pub struct TrainArgs {
     pub eos: Option<i64>,
     #[arg(long)]
     pub progress: bool,
+    /// libtorch intra-op CPU threads (default: libtorch's choice; 1 is fastest for tiny models
+    /// on a busy machine).
+    #[arg(long)]
+    pub threads: Option<i32>,
 }
 
 pub fn run(c: NeuralCommand) -> anyhow::Result<()> {
@@ -256,6 +260,12 @@ fn run_gen_task(a: GenTaskArgs) -> anyhow::Result<()> {
 
 fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     let device = neural::device(&a.device)?;
+    if let Some(n) = a.threads {
+        if n < 1 {
+            bail!("--threads must be at least 1, got {n}");
+        }
+        tch::set_num_threads(n);
+    }
     let kind = a.dtype.kind(device)?;
     let ro = ReadOptions {
         vocab: a.vocab,
@@ -365,7 +375,8 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
             let all: Vec<usize> = (0..table.seqs.len()).collect();
             // π_ref = the starting model, frozen: its log-probabilities, once.
             let ref_lp = (objective != Objective::Sft)
-                .then(|| train::logprobs(net.as_ref(), &table, &all, device));
+                .then(|| train::logprobs(net.as_ref(), &table, &all, device))
+                .transpose()?;
             serde_json::to_value(train::train_policy(
                 net.as_ref(),
                 &vs,

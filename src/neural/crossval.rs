@@ -221,7 +221,7 @@ pub fn train_one(
     if method == Method::Btl {
         let net = model::reward(&vs.root(), &spec)?;
         let rep = train::train_reward(net.as_ref(), &vs, data, &tc)?;
-        let r = train::rewards(net.as_ref(), all, &idx, Device::Cpu);
+        let r = train::rewards(net.as_ref(), all, &idx, Device::Cpu)?;
         let z: Vec<f64> = task
             .log_ref
             .iter()
@@ -252,7 +252,7 @@ pub fn train_one(
         &cfg.hyper,
         &tc,
     )?;
-    let lp = train::logprobs(net.as_ref(), all, &idx, Device::Cpu);
+    let lp = train::logprobs(net.as_ref(), all, &idx, Device::Cpu)?;
     Ok((lp.iter().map(|l| l.exp()).collect(), rep))
 }
 

@@ -373,36 +373,48 @@ fn index_tensor(v: &[i64], device: Device) -> Tensor {
 }
 
 /// `log π(y|x)` of table sequences `idx` under `model`, without gradients, in chunks.
-pub fn logprobs(model: &dyn ModuleT, data: &SeqData, idx: &[usize], device: Device) -> Vec<f64> {
+pub fn logprobs(
+    model: &dyn ModuleT,
+    data: &SeqData,
+    idx: &[usize],
+    device: Device,
+) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(idx.len());
-    tch::no_grad(|| {
+    tch::no_grad(|| -> Result<()> {
         for chunk in idx.chunks(1024) {
             let b = data.batch(chunk, device);
             let lp =
                 loss::sequence_logprobs(&model.forward_t(&b.tokens, false), &b.tokens, &b.mask);
             out.extend(
                 Vec::<f64>::try_from(lp.to_kind(Kind::Double).to_device(Device::Cpu))
-                    .unwrap_or_default(),
+                    .map_err(terr("reading log-probabilities"))?,
             );
         }
-    });
-    out
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 /// Rewards `r(x, y)` of table sequences `idx` under a reward model, without gradients.
-pub fn rewards(model: &dyn ModuleT, data: &SeqData, idx: &[usize], device: Device) -> Vec<f64> {
+pub fn rewards(
+    model: &dyn ModuleT,
+    data: &SeqData,
+    idx: &[usize],
+    device: Device,
+) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(idx.len());
-    tch::no_grad(|| {
+    tch::no_grad(|| -> Result<()> {
         for chunk in idx.chunks(1024) {
             let b = data.batch(chunk, device);
             let r = loss::at_positions(&model.forward_t(&b.tokens, false), &b.last);
             out.extend(
                 Vec::<f64>::try_from(r.to_kind(Kind::Double).to_device(Device::Cpu))
-                    .unwrap_or_default(),
+                    .map_err(terr("reading rewards"))?,
             );
         }
-    });
-    out
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 fn check_ref(ref_logp: &[f64], data: &SeqData) -> Result<()> {
@@ -525,7 +537,7 @@ pub fn train_policy(
             } else {
                 1.0
             };
-            total = total + l * a;
+            total += l * a;
         }
         if needs_prefs {
             let (lpw, lpl) = (lp.index_select(0, &p.w_rows), lp.index_select(0, &p.l_rows));
@@ -546,7 +558,7 @@ pub fn train_policy(
                     metrics.insert("accuracy".into(), json!(acc.double_value(&[])));
                 });
             }
-            total = total + l;
+            total += l;
         }
         Ok(StepOut {
             loss: total,
@@ -851,7 +863,7 @@ pub fn train_self_play(
         }
         // 2. π_t's log-probabilities, frozen for this iteration.
         let all: Vec<usize> = (0..table.seqs.len()).collect();
-        let ref_lp = logprobs(model, &table, &all, device);
+        let ref_lp = logprobs(model, &table, &all, device)?;
         let spin_w: Vec<f64> = pairs.iter().map(|p| if p.3 { p.2 } else { 0.0 }).collect();
         let pref_w: Vec<f64> = pairs.iter().map(|p| if p.3 { 0.0 } else { p.2 }).collect();
         let (spin_total, pref_total): (f64, f64) = (spin_w.iter().sum(), pref_w.iter().sum());
@@ -886,7 +898,7 @@ pub fn train_self_play(
                 if log {
                     metrics.insert("pref_loss".into(), json!(pl.double_value(&[])));
                 }
-                total = total + pl * hyper.lambda;
+                total += pl * hyper.lambda;
             }
             Ok(StepOut {
                 loss: total,
