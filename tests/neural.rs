@@ -548,6 +548,31 @@ fn crossval_transformer_reaches_the_exact_optimum() {
     }
 }
 
+/// The minibatch path (records drawn ∝ weight, with replacement): SFT and BTL with the tabular
+/// model still land near the exact optimum; the learning rate decays to 0 (cosine), which
+/// averages out the sampling noise. Looser than full batch (0.02) by design: the threshold is the
+/// transformer's 0.05.
+#[test]
+fn minibatch_training_reaches_the_exact_optimum() {
+    let mut cfg = CrossvalConfig::default();
+    cfg.tabular_train.batch_size = Some(256);
+    cfg.tabular_train.steps = 2000;
+    cfg.tabular_train.lr = 0.02;
+    let p = crossval::prepare(&cfg).unwrap();
+    for method in [Method::Sft, Method::Btl] {
+        let target = crossval::exact(method, &p.bandit, &p.task, &cfg.hyper).unwrap();
+        let (pi, _) =
+            crossval::train_one(method, ModelKind::Tabular, &cfg, &p, &p.ref_logp, 5).unwrap();
+        let d = tv(&pi, &target);
+        eprintln!("{} minibatch: TV {d:.4}", method.name());
+        assert!(
+            d <= aihf::tol::NEURAL_TV_TRANSFORMER,
+            "{} minibatch: TV {d:.4}",
+            method.name()
+        );
+    }
+}
+
 /// Negative control: the same DPO training with the reference ignored (`log π_ref ≡ 0`, a
 /// classic bug) lands far from the exact optimum, so the cross-validation can fail.
 #[test]
