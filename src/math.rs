@@ -105,17 +105,14 @@ mod tests {
     #[test]
     fn lse_is_stable_for_large_inputs() {
         assert_relative_eq!(lse(&[1000.0, 1000.0]), 1000.0 + 2f64.ln(), epsilon = 1e-12);
-        assert_eq!(lse(&[f64::NEG_INFINITY; 3]), f64::NEG_INFINITY);
+        let l = lse(&[f64::NEG_INFINITY; 3]);
+        assert!(l.is_infinite() && l < 0.0);
     }
 
     #[test]
     fn log_sigmoid_matches_direct_formula_and_tails() {
         for &x in &[-30.0, -2.0, 0.0, 0.5, 3.0, 30.0] {
-            assert_relative_eq!(
-                log_sigmoid(x),
-                (1.0 / (1.0 + (-x as f64).exp())).ln(),
-                max_relative = 1e-12
-            );
+            assert_relative_eq!(log_sigmoid(x), (1.0 / (1.0 + (-x).exp())).ln(), max_relative = 1e-12);
         }
         assert_relative_eq!(log_sigmoid(-800.0), -800.0, max_relative = 1e-15);
         assert!(log_sigmoid(800.0).abs() < 1e-300);

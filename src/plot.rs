@@ -157,7 +157,9 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
 fn fmt_tick(v: f64, log: bool) -> String {
     if log {
         let x = 10f64.powf(v);
-        if (1e-3..1e4).contains(&x.abs()) {
+        if (10.0..1e4).contains(&x.abs()) {
+            format!("{x:.0}")
+        } else if (1e-3..10.0).contains(&x.abs()) {
             format!("{}", (x * 1000.0).round() / 1000.0)
         } else {
             format!("{x:.0e}")
@@ -220,20 +222,15 @@ where
             }
             Style::Dashed => chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 6, style))?,
             Style::Points => chart.draw_series(
-                pts.iter()
-                    .map(|&p| Circle::new(p, 4, ShapeStyle::from(&col).filled())),
+                pts.iter().map(|&p| Circle::new(p, 4, ShapeStyle::from(&col).filled())),
             )?,
         };
         anno.label(s.name.as_str()).legend(move |(x, y)| {
-            PathElement::new(
-                vec![(x, y), (x + 20, y)],
-                ShapeStyle::from(&col).stroke_width(3),
-            )
+            PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&col).stroke_width(3))
         });
         if s.style == Style::LinePoints {
             chart.draw_series(
-                pts.iter()
-                    .map(|&p| Circle::new(p, 3, ShapeStyle::from(&col).filled())),
+                pts.iter().map(|&p| Circle::new(p, 3, ShapeStyle::from(&col).filled())),
             )?;
         }
         if let Some(err) = &s.err {
@@ -267,11 +264,7 @@ where
         v.iter()
             .enumerate()
             .map(|(k, &x)| x + e.as_ref().map_or(0.0, |e| e[k]))
-            .chain(
-                v.iter()
-                    .enumerate()
-                    .map(|(k, &x)| x - e.as_ref().map_or(0.0, |e| e[k])),
-            )
+            .chain(v.iter().enumerate().map(|(k, &x)| x - e.as_ref().map_or(0.0, |e| e[k])))
             .collect::<Vec<_>>()
     });
     let (mut y0, y1) = range(tops.chain(std::iter::once(0.0)));

@@ -66,12 +66,7 @@ fn sft_stationarity(ctx: &Ctx) -> Result<Outcome> {
             worst = worst.max((*c as f64 - nn * p).abs() / nn);
         }
     }
-    Ok(Outcome::new(
-        worst,
-        Relation::AtMost,
-        tol::STATIONARITY_REL,
-        format!("max_i |N_i − Nπ_i|/N over {k} random data sets"),
-    ))
+    Ok(Outcome::new(worst, Relation::AtMost, tol::STATIONARITY_REL, format!("max_i |N_i − Nπ_i|/N over {k} random data sets")))
 }
 
 /// BTL: the gradient `Σ_j [M_ij − n_ij σ(r_i − r_j)]` vanishes and the Zermelo/MM fixed point
@@ -82,11 +77,7 @@ fn btl_stationarity(ctx: &Ctx) -> Result<Outcome> {
     for _ in 0..k {
         let (_, d) = good_instance(&mut rng);
         let f = fit(Method::Btl, &d, &Options::default())?;
-        let r: Vec<f64> = f
-            .reward
-            .iter()
-            .map(|x| x.unwrap_or(f64::NEG_INFINITY))
-            .collect();
+        let r: Vec<f64> = f.reward.iter().map(|x| x.unwrap_or(f64::NEG_INFINITY)).collect();
         let n = d.n_actions();
         let m = d.n_comparisons() as f64;
         let p: Vec<f64> = r.iter().map(|x| x.exp()).collect();
@@ -117,10 +108,7 @@ fn aihf_residuals(ctx: &Ctx, id: &str) -> Result<(f64, f64, usize)> {
     for _ in 0..k {
         let (_, d) = good_instance(&mut rng);
         let lambda = rng.random_range(0.1..3.0);
-        let o = Options {
-            lambda,
-            ..Options::default()
-        };
+        let o = Options { lambda, ..Options::default() };
         let f = fit(Method::Aihf, &d, &o)?;
         let n = d.n_actions();
         let nn = d.n_demos() as f64;
@@ -152,19 +140,10 @@ fn aihf_stationarity(ctx: &Ctx) -> Result<Outcome> {
 
 fn aihf_fixed_point(ctx: &Ctx) -> Result<Outcome> {
     let (_, fp, k) = aihf_residuals(ctx, "static.aihf_fixed_point_15")?;
-    Ok(Outcome::new(
-        fp,
-        Relation::AtMost,
-        tol::STATIONARITY_REL,
-        format!("max_i |π_i − (N_i + λW_i)/(N + λD_i(π))| / π_i over {k} data sets"),
-    ))
+    Ok(Outcome::new(fp, Relation::AtMost, tol::STATIONARITY_REL, format!("max_i |π_i − (N_i + λW_i)/(N + λD_i(π))| / π_i over {k} data sets")))
 }
 
-fn worst_tv(
-    ctx: &Ctx,
-    id: &str,
-    mut pair: impl FnMut(&mut ChaCha8Rng) -> Result<(Vec<f64>, Vec<f64>)>,
-) -> Result<(f64, usize)> {
+fn worst_tv(ctx: &Ctx, id: &str, mut pair: impl FnMut(&mut ChaCha8Rng) -> Result<(Vec<f64>, Vec<f64>)>) -> Result<(f64, usize)> {
     let (mut rng, k) = instances(ctx, id);
     let mut worst = 0.0f64;
     for _ in 0..k {
@@ -178,55 +157,27 @@ fn limit_m0(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.limit_m0", |rng| {
         let (_, d) = good_instance(rng);
         let d = d.demos_only();
-        let o = Options {
-            lambda: rng.random_range(0.1..3.0),
-            ..Options::default()
-        };
-        Ok((
-            fit(Method::Aihf, &d, &o)?.policy,
-            fit(Method::Sft, &d, &o)?.policy,
-        ))
+        let o = Options { lambda: rng.random_range(0.1..3.0), ..Options::default() };
+        Ok((fit(Method::Aihf, &d, &o)?.policy, fit(Method::Sft, &d, &o)?.policy))
     })?;
-    Ok(Outcome::new(
-        w,
-        Relation::AtMost,
-        tol::IDENTITY_TV,
-        format!("max TV(π_AIHF, π_SFT) with M = 0 over {k} data sets"),
-    ))
+    Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_AIHF, π_SFT) with M = 0 over {k} data sets")))
 }
 
 fn limit_n0(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.limit_n0", |rng| {
         let (_, d) = good_instance(rng);
         let d = d.prefs_only();
-        let o = Options {
-            lambda: rng.random_range(0.1..3.0),
-            ..Options::default()
-        };
-        Ok((
-            fit(Method::Aihf, &d, &o)?.policy,
-            fit(Method::Btl, &d, &o)?.policy,
-        ))
+        let o = Options { lambda: rng.random_range(0.1..3.0), ..Options::default() };
+        Ok((fit(Method::Aihf, &d, &o)?.policy, fit(Method::Btl, &d, &o)?.policy))
     })?;
-    Ok(Outcome::new(
-        w,
-        Relation::AtMost,
-        tol::IDENTITY_TV,
-        format!("max TV(π_AIHF, π_P) with N = 0, λ > 0 over {k} data sets"),
-    ))
+    Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_AIHF, π_P) with N = 0, λ > 0 over {k} data sets")))
 }
 
 fn lambda0(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.lambda0_decoupling", |rng| {
         let (_, d) = good_instance(rng);
-        let o = Options {
-            lambda: 0.0,
-            ..Options::default()
-        };
-        Ok((
-            fit(Method::Aihf, &d, &o)?.policy,
-            fit(Method::Sft, &d, &o)?.policy,
-        ))
+        let o = Options { lambda: 0.0, ..Options::default() };
+        Ok((fit(Method::Aihf, &d, &o)?.policy, fit(Method::Sft, &d, &o)?.policy))
     })?;
     Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_AIHF(λ=0), π_SFT) over {k} data sets: with λ = 0 the joint problem reduces to demonstrations alone, and the reward model is the separate BTL problem (RM + RL, (9))")))
 }
@@ -235,56 +186,26 @@ fn direct_equals_aihf(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.direct_aihf_equals_aihf", |rng| {
         let (_, d) = good_instance(rng);
         let n = d.n_actions();
-        let o = Options {
-            dpo_reference: Some(vec![1.0 / n as f64; n]),
-            ..Options::default()
-        };
-        Ok((
-            fit(Method::DirectAihf, &d, &o)?.policy,
-            fit(Method::Aihf, &d, &o)?.policy,
-        ))
+        let o = Options { dpo_reference: Some(vec![1.0 / n as f64; n]), ..Options::default() };
+        Ok((fit(Method::DirectAihf, &d, &o)?.policy, fit(Method::Aihf, &d, &o)?.policy))
     })?;
-    Ok(Outcome::new(
-        w,
-        Relation::AtMost,
-        tol::IDENTITY_TV,
-        format!(
-            "max TV(π_DirectAIHF, π_AIHF), uniform π_ref, β = 1, α = 1, λ = 1, over {k} data sets"
-        ),
-    ))
+    Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_DirectAIHF, π_AIHF), uniform π_ref, β = 1, α = 1, λ = 1, over {k} data sets")))
 }
 
 fn dpo_equals_rlhf(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.dpo_sft_ref_equals_rlhf", |rng| {
         let (_, d) = good_instance(rng);
-        let o = Options {
-            beta: rng.random_range(0.2..3.0),
-            ..Options::default()
-        };
-        Ok((
-            fit(Method::Dpo, &d, &o)?.policy,
-            fit(Method::Rlhf, &d, &o)?.policy,
-        ))
+        let o = Options { beta: rng.random_range(0.2..3.0), ..Options::default() };
+        Ok((fit(Method::Dpo, &d, &o)?.policy, fit(Method::Rlhf, &d, &o)?.policy))
     })?;
-    Ok(Outcome::new(
-        w,
-        Relation::AtMost,
-        tol::IDENTITY_TV,
-        format!("max TV(π_DPO with π_ref = π_SFT, π_RLHF) over {k} data sets, β ∈ [0.2, 3]"),
-    ))
+    Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_DPO with π_ref = π_SFT, π_RLHF) over {k} data sets, β ∈ [0.2, 3]")))
 }
 
 fn spin_fixed_point(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.spin_fixed_point", |rng| {
         let (_, d) = good_instance(rng);
-        let o = Options {
-            beta: rng.random_range(0.6..3.0),
-            ..Options::default()
-        };
-        Ok((
-            fit(Method::Spin, &d, &o)?.policy,
-            fit(Method::Sft, &d, &o)?.policy,
-        ))
+        let o = Options { beta: rng.random_range(0.6..3.0), ..Options::default() };
+        Ok((fit(Method::Spin, &d, &o)?.policy, fit(Method::Sft, &d, &o)?.policy))
     })?;
     Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_SPIN, N/N) over {k} data sets, β ∈ [0.6, 3] (the exact iteration contracts by |1 − 1/β|: see static.spin_contraction_rate)")))
 }
@@ -300,10 +221,7 @@ fn spin_rate(ctx: &Ctx) -> Result<Outcome> {
         let n = d.n_actions();
         let lp_hat = super::log_sft(&d, "SPIN")?;
         for &beta in &[0.3, 0.45, 0.6, 0.8, 1.5, 3.0] {
-            let o = Options {
-                beta,
-                ..Options::default()
-            };
+            let o = Options { beta, ..Options::default() };
             let p0 = vec![-(n as f64).ln(); n];
             let its = super::self_play_iterates(&d, &o, 0.0, p0.clone(), 3)?;
             let err = |lp: &[f64]| {
@@ -333,11 +251,7 @@ fn self_play_fixed_point(ctx: &Ctx) -> Result<Outcome> {
     while solved < k && tried < 50 * k {
         tried += 1;
         let (_, d) = good_instance(&mut rng);
-        let o = Options {
-            lambda: rng.random_range(0.05..1.0),
-            spin_iters: 20_000,
-            ..Options::default()
-        };
+        let o = Options { lambda: rng.random_range(0.05..1.0), spin_iters: 20_000, ..Options::default() };
         let fp = super::self_play_aihf_fixed_point(&d, o.lambda);
         if fp.iter().any(|p| *p <= 0.0) {
             continue;
@@ -354,14 +268,9 @@ fn self_play_fixed_point(ctx: &Ctx) -> Result<Outcome> {
 /// one `r*`.
 fn consistency_table(ctx: &Ctx) -> Result<serde_json::Value> {
     // Three claims read the same table: compute it once per (seed, size).
-    static CACHE: std::sync::Mutex<Vec<((u64, bool), serde_json::Value)>> =
-        std::sync::Mutex::new(Vec::new());
+    static CACHE: std::sync::Mutex<Vec<((u64, bool), serde_json::Value)>> = std::sync::Mutex::new(Vec::new());
     let key = (ctx.seed, ctx.full);
-    if let Some((_, v)) = CACHE
-        .lock()
-        .ok()
-        .and_then(|c| c.iter().find(|(k, _)| *k == key).cloned())
-    {
+    if let Some((_, v)) = CACHE.lock().ok().and_then(|c| c.iter().find(|(k, _)| *k == key).cloned()) {
         return Ok(v);
     }
     let v = consistency_table_uncached(ctx)?;
@@ -402,17 +311,11 @@ fn consistency_table_uncached(ctx: &Ctx) -> Result<serde_json::Value> {
         }
         rows.push(json!({"size": size, "tv_rlhf_truth": a, "tv_rlhf_2r": b, "tv_aihf_truth": c}));
     }
-    Ok(
-        json!({"true_reward": r, "tv_truth_2r": tv(&pstar, &p2), "replications": reps, "rows": rows}),
-    )
+    Ok(json!({"true_reward": r, "tv_truth_2r": tv(&pstar, &p2), "replications": reps, "rows": rows}))
 }
 
 fn last(t: &serde_json::Value, key: &str) -> f64 {
-    t["rows"]
-        .as_array()
-        .and_then(|r| r.last())
-        .and_then(|r| r[key].as_f64())
-        .unwrap_or(f64::NAN)
+    t["rows"].as_array().and_then(|r| r.last()).and_then(|r| r[key].as_f64()).unwrap_or(f64::NAN)
 }
 
 fn rlhf_limit_2r(ctx: &Ctx) -> Result<Outcome> {
@@ -424,18 +327,55 @@ fn rlhf_bias_floor(ctx: &Ctx) -> Result<Outcome> {
     let t = consistency_table(ctx)?;
     let floor = t["tv_truth_2r"].as_f64().unwrap_or(f64::NAN);
     let m = last(&t, "tv_rlhf_truth");
-    Ok(Outcome::new(m / floor, Relation::AtLeast, 0.9, format!("mean TV(π_RLHF, π*) at the largest size divided by TV(π_{{2r*}}, π*) = {floor:.4}: RLHF stays away from the truth (inconsistent)")).with_details(t))
+    let mut o = Outcome::new(m / floor, Relation::AtLeast, 0.9, format!("mean TV(π_RLHF, π*) at the largest size divided by TV(π_{{2r*}}, π*) = {floor:.4}: RLHF stays away from the truth (inconsistent)"));
+    if let Some(dir) = &ctx.out_dir {
+        let chart = consistency_chart(&t);
+        crate::io::write_json(&dir.join("static_consistency.json"), &json!({"table": t, "chart": chart}))?;
+        for f in crate::plot::render_line(&chart, &dir.join("static_consistency"))? {
+            o = o.with_figure(f.strip_prefix(dir).unwrap_or(&f).to_path_buf());
+        }
+    }
+    Ok(o.with_details(t))
+}
+
+/// The log–log figure of TV against data size (drawn from the consistency table).
+pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
+    use crate::plot::{LineChart, Series, Style};
+    let rows = t["rows"].as_array().cloned().unwrap_or_default();
+    let series = |name: &str, key: &str| Series {
+        name: name.into(),
+        points: rows
+            .iter()
+            .filter_map(|r| Some((r["size"].as_f64()?, r[key].as_f64()?)))
+            .collect(),
+        err: None,
+        style: Style::LinePoints,
+    };
+    let floor = t["tv_truth_2r"].as_f64().unwrap_or(f64::NAN);
+    let xs: Vec<f64> = rows.iter().filter_map(|r| r["size"].as_f64()).collect();
+    LineChart {
+        title: "RLHF converges to π_{2r*}, AIHF to π*".into(),
+        x_label: "data size (demonstrations ≈ comparisons)".into(),
+        y_label: "mean total variation".into(),
+        x_log: true,
+        y_log: true,
+        series: vec![
+            series("TV(π_RLHF, π*)", "tv_rlhf_truth"),
+            series("TV(π_RLHF, π_2r*)", "tv_rlhf_2r"),
+            series("TV(π_AIHF, π*)", "tv_aihf_truth"),
+            Series {
+                name: "TV(π_2r*, π*)".into(),
+                points: xs.iter().map(|&x| (x, floor)).collect(),
+                err: None,
+                style: Style::Dashed,
+            },
+        ],
+    }
 }
 
 fn aihf_consistent(ctx: &Ctx) -> Result<Outcome> {
     let t = consistency_table(ctx)?;
-    Ok(Outcome::new(
-        last(&t, "tv_aihf_truth"),
-        Relation::AtMost,
-        0.01,
-        "mean TV(π_AIHF, π*) at the largest data size: AIHF is consistent",
-    )
-    .with_details(t))
+    Ok(Outcome::new(last(&t, "tv_aihf_truth"), Relation::AtMost, 0.01, "mean TV(π_AIHF, π*) at the largest data size: AIHF is consistent").with_details(t))
 }
 
 fn normalized_mode(ctx: &Ctx) -> Result<Outcome> {
@@ -445,11 +385,7 @@ fn normalized_mode(ctx: &Ctx) -> Result<Outcome> {
     for _ in 0..k {
         let (_, d) = good_instance(&mut rng);
         let w = rng.random_range(0.1..5.0);
-        let o = Options {
-            weighting: Weighting::Normalized,
-            demo_weight: w,
-            ..Options::default()
-        };
+        let o = Options { weighting: Weighting::Normalized, demo_weight: w, ..Options::default() };
         let pi = fit(Method::Aihf, &d, &o)?.policy;
         let n = d.n_actions();
         let nn = d.n_demos() as f64;

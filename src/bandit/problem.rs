@@ -29,7 +29,7 @@
 //! Hessian operator (never formed) above — the truncated-Newton scheme of LIBLINEAR's TRON.
 
 use crate::error::{AihfError, Result};
-use crate::math::{log_sigmoid, lse, sigmoid};
+use crate::math::{lse, log_sigmoid, sigmoid};
 use argmin::core::{
     CostFunction, Error as ArgminError, Executor, Gradient, Hessian, IterState, Problem, Solver,
     State, TerminationReason, TerminationStatus, KV,
@@ -156,14 +156,7 @@ impl Objective {
         // Gauge weight: comparable to the average curvature so the Newton system stays well
         // conditioned (the eigenvalue along 1 becomes κ n).
         let tr = self.a_total() / (self.t * self.t)
-            + 2.0
-                * self.s
-                * self.s
-                * self
-                    .pairs
-                    .iter()
-                    .map(|p| (p.c_ij + p.c_ji) * 0.25)
-                    .sum::<f64>();
+            + 2.0 * self.s * self.s * self.pairs.iter().map(|p| (p.c_ij + p.c_ji) * 0.25).sum::<f64>();
         (tr / (self.n as f64 * self.n as f64)).max(1e-12)
     }
 
@@ -216,12 +209,10 @@ impl Objective {
             tol,
             scale: self.scale(),
             stalled: false,
+            max_step: 5.0 * self.t.max(1.0 / self.s),
         };
         let res = Executor::new(Wrapped(self.clone()), solver)
-            .configure(|s| {
-                s.param(DVector::from_vec(u0))
-                    .max_iters(crate::tol::MAX_NEWTON_ITERS as u64)
-            })
+            .configure(|s| s.param(DVector::from_vec(u0)).max_iters(crate::tol::MAX_NEWTON_ITERS as u64))
             .run()
             .map_err(|e| AihfError::Numerical(format!("{name}: {e}")))?;
         let state = res.state();
@@ -238,7 +229,7 @@ impl Objective {
         let g = self.gradient(&u);
         let grad_norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
         let value = self.value(&u);
-        if !(grad_norm <= tol) || !value.is_finite() || u.iter().any(|x| !x.is_finite()) {
+        if grad_norm.is_nan() || grad_norm > tol || !value.is_finite() || u.iter().any(|x| !x.is_finite()) {
             return Err(AihfError::NotConverged {
                 solver: format!("{name} (Newton)"),
                 grad_norm,
@@ -298,6 +289,14 @@ impl HessOp {
             kappa,
             diag,
         }
+    }
+
+    /// `H + μI`.
+    pub fn damped(&self, mu: f64) -> Self {
+        let mut h = self.clone();
+        h.ridge += mu;
+        h.diag.iter_mut().for_each(|d| *d += mu);
+        h
     }
 
     /// `H v`.
@@ -433,6 +432,8 @@ struct NewtonSolver {
     scale: f64,
     /// Set when the line search can make no progress.
     stalled: bool,
+    /// Largest change of any coordinate in one step (in units of `u`).
+    max_step: f64,
 }
 
 type St = IterState<DVector<f64>, DVector<f64>, (), HessOp, (), f64>;
@@ -465,22 +466,38 @@ impl Solver<Wrapped, St> for NewtonSolver {
         problem: &mut Problem<Wrapped>,
         mut state: St,
     ) -> std::result::Result<(St, Option<KV>), ArgminError> {
-        let u = state
-            .take_param()
-            .ok_or_else(|| ArgminError::msg("no parameter"))?;
-        let g = state
-            .take_gradient()
-            .ok_or_else(|| ArgminError::msg("no gradient"))?;
+        let u = state.take_param().ok_or_else(|| ArgminError::msg("no parameter"))?;
+        let g = state.take_gradient().ok_or_else(|| ArgminError::msg("no gradient"))?;
         let f = state.get_cost();
         let h = problem.hessian(&u)?;
         let gn = norm(&g);
         // Inexact Newton forcing term (Eisenstat–Walker style): superlinear convergence.
         let rtol = (gn / self.scale).sqrt().clamp(1e-12, 0.1);
         let neg_g: Vec<f64> = g.iter().map(|x| -x).collect();
-        let p = h
-            .solve(&neg_g, rtol)
-            .ok_or_else(|| ArgminError::msg("Newton system is not positive definite"))?;
-        let p = DVector::from_vec(p);
+        // Far from the optimum, pairs with large reward gaps have almost no curvature and the
+        // Hessian can be numerically singular: fall back to Levenberg damping `H + μI`.
+        let mut mu = 0.0;
+        let max_diag = h.diag.iter().copied().fold(0.0, f64::max);
+        let p = loop {
+            let hd = if mu > 0.0 { h.damped(mu) } else { h.clone() };
+            if let Some(p) = hd.solve(&neg_g, rtol) {
+                if p.iter().all(|x| x.is_finite()) {
+                    break p;
+                }
+            }
+            mu = if mu == 0.0 { 1e-10 * max_diag.max(1e-300) } else { mu * 100.0 };
+            if mu > 1e6 * max_diag.max(1.0) {
+                return Err(ArgminError::msg("Newton system is not positive definite, even damped"));
+            }
+        };
+        // A step of more than `max_step` in any coordinate leaves the region where the quadratic
+        // model means anything (σ(1−σ) vanishes for large gaps); shorten it, keeping its
+        // direction. Near the optimum steps are tiny and this never binds.
+        let mut p = DVector::from_vec(p);
+        let big = p.amax();
+        if big > self.max_step {
+            p *= self.max_step / big;
+        }
         let slope = g.dot(&p);
         let mut alpha = 1.0;
         let mut accepted = None;

@@ -107,14 +107,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut out = Map::new();
     let mut rows = Vec::new();
     for m in methods {
-        match fit(m, &data, &opts) {
+        let t = std::time::Instant::now();
+        let res = fit(m, &data, &opts);
+        let seconds = t.elapsed().as_secs_f64();
+        match res {
             Ok(f) => {
                 rows.push(format!(
-                    "{:<15} objective {:>14.6e}  |grad| {:>9.2e}  iters {:>4}\n{:<15} policy  {}\n{:<15} reward  {}",
+                    "{:<15} objective {:>14.6e}  |grad| {:>9.2e}  iters {:>4}  {:.2e} s\n{:<15} policy  {}\n{:<15} reward  {}",
                     m.name(),
                     f.objective,
                     f.grad_norm,
                     f.iterations,
+                    seconds,
                     "",
                     fmt_vec(&f.policy),
                     "",
@@ -133,6 +137,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                         "objective": f.objective,
                         "grad_norm": f.grad_norm,
                         "iterations": f.iterations,
+                        "seconds": seconds,
                     }),
                 );
             }

@@ -1,0 +1,428 @@
+//! The Theorem 4.1 rate experiment (SPEC §2.5): Algorithm 1 with `η = α/√K` on a fixed random
+//! MDP for `K` over at least two decades and several seeds, measuring per run
+//!
+//! ```text
+//! E_pol(K)  = (1/K) Σ_k ‖log π_{k+1} − log π_{θ_k}‖∞      (20a)
+//! E_grad(K) = (1/K) Σ_k ‖∇L(θ_k)‖²                        (20b)
+//! ```
+//!
+//! exactly (soft-optimal policy of `θ_k` by warm-started soft policy iteration with a certified
+//! bound of `exact_tol`; `∇L` by Lemma 4.1 with the expert's
+//! exact occupancy plus the BTL term over the fixed pair set). Demonstrations are fresh expert
+//! trajectories (the population objective, whose maximiser exists); preferences are a fixed set
+//! of trajectory pairs labelled by BTL on the true return.
+//!
+//! Verdict rule (per quantity), fixed before any run: fit `log E = a + b log K` by least
+//! squares over every run (each `(K, seed)` an independent run), 95% CI
+//! `b ± t_{0.975, n−2} · se(b)`. The claim `E = O(K^{-1/2})` PASSES when the slope is at most
+//! `−1/2` within its CI, i.e. the CI's lower end is `≤ −1/2` ([`SlopeFit::pass`]). The same rule
+//! is applied to the negative control (constant step, for which neither quantity decays) and
+//! must FAIL there. Fits over the upper half of the `K` grid are recorded as supplementary
+//! numbers (they show pre-asymptotic drift) and do not enter the verdict.
+//!
+//! Computing (→ JSON) and drawing (← JSON) are separate: [`run`] and [`render`].
+
+use super::algorithm1::{self, Data, Options, StepRule};
+use super::bellman::{self, ViOptions};
+use super::gen::{random_mdp, RandomMdp};
+use super::irl::{self, RewardModel};
+use super::traj::{self, Length, Sampler};
+use crate::error::Result;
+use crate::plot::{render_line, LineChart, Series, Style};
+use crate::verify::derive_seed;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The slope the theorem asserts.
+pub const CLAIMED_SLOPE: f64 = -0.5;
+
+/// Sizes and constants of the experiment.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RatesConfig {
+    /// The `K` grid.
+    pub ks: Vec<usize>,
+    /// Independent runs per `K`.
+    pub seeds: usize,
+    pub master_seed: u64,
+    pub n_states: usize,
+    pub n_actions: usize,
+    /// Linear reward dimension.
+    pub feature_dim: usize,
+    pub gamma: f64,
+    pub beta: f64,
+    /// `α` of `η = α/√K`.
+    pub alpha: f64,
+    /// Constant step of the negative control.
+    pub control_step: f64,
+    pub lambda: f64,
+    pub batch: usize,
+    /// Size of the fixed preference set.
+    pub n_pairs: usize,
+    /// Tolerance of the exact solves behind the metrics.
+    pub exact_tol: f64,
+}
+
+impl RatesConfig {
+    /// The quick mode of `aihf verify` (`K = 2^6 … 2^13`, 5 seeds): seconds on one core.
+    pub fn quick(master_seed: u64) -> Self {
+        RatesConfig {
+            ks: (6..=13).map(|e| 1usize << e).collect(),
+            seeds: 5,
+            master_seed,
+            n_states: 20,
+            n_actions: 4,
+            feature_dim: 8,
+            gamma: 0.9,
+            beta: 1.0,
+            alpha: 1.0,
+            control_step: 0.1,
+            lambda: 1.0,
+            batch: 1,
+            n_pairs: 200,
+            exact_tol: 1e-10,
+        }
+    }
+
+    /// The published sizes (`--full`): `K = 2^8 … 2^16`, 8 seeds.
+    pub fn full(master_seed: u64) -> Self {
+        RatesConfig {
+            ks: (8..=16).map(|e| 1usize << e).collect(),
+            seeds: 8,
+            ..RatesConfig::quick(master_seed)
+        }
+    }
+}
+
+/// One run's two averages.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunPoint {
+    pub k: usize,
+    pub seed_index: usize,
+    pub seed: u64,
+    pub eta: f64,
+    pub e_pol: f64,
+    pub e_grad: f64,
+    pub seconds: f64,
+}
+
+/// A log–log least-squares slope with its 95% confidence interval.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SlopeFit {
+    pub slope: f64,
+    pub intercept: f64,
+    pub se: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub n: usize,
+}
+
+impl SlopeFit {
+    /// The verdict rule: the slope is at most `−1/2` within its 95% CI (`ci_low ≤ −1/2`).
+    /// A quantity that does not decay has `ci_low > −1/2` and fails.
+    pub fn pass(&self) -> bool {
+        self.ci_low <= CLAIMED_SLOPE
+    }
+}
+
+/// Fits `log y = a + b log x` with a 95% t-interval on `b`.
+pub fn fit(points: &[(f64, f64)]) -> SlopeFit {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let x: Vec<f64> = points.iter().map(|p| p.0.ln()).collect();
+    let y: Vec<f64> = points.iter().map(|p| p.1.ln()).collect();
+    let (slope, intercept, se) = crate::math::linear_fit(&x, &y);
+    let n = points.len();
+    let t = if n > 2 {
+        StudentsT::new(0.0, 1.0, (n - 2) as f64)
+            .map(|d| d.inverse_cdf(0.975))
+            .unwrap_or(f64::NAN)
+    } else {
+        f64::NAN
+    };
+    SlopeFit {
+        slope,
+        intercept,
+        se,
+        ci_low: slope - t * se,
+        ci_high: slope + t * se,
+        n,
+    }
+}
+
+/// The written result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RatesResult {
+    pub config: RatesConfig,
+    pub rule: String,
+    pub main: Vec<RunPoint>,
+    pub control: Vec<RunPoint>,
+    pub fit_pol: SlopeFit,
+    pub fit_grad: SlopeFit,
+    pub control_fit_pol: SlopeFit,
+    pub control_fit_grad: SlopeFit,
+    /// Supplementary (not the verdict): the same fits over the upper half of the `K` grid,
+    /// which show whether the slope is still drifting (pre-asymptotic behaviour).
+    #[serde(default)]
+    pub upper_fit_pol: Option<SlopeFit>,
+    #[serde(default)]
+    pub upper_fit_grad: Option<SlopeFit>,
+    pub seconds: f64,
+}
+
+impl RatesResult {
+    /// Recomputes every fit from the stored runs (deterministic; used when redrawing a JSON
+    /// written before a fit was added).
+    pub fn refit(&mut self) {
+        let pts = |v: &[RunPoint], f: fn(&RunPoint) -> f64| -> Vec<(f64, f64)> {
+            v.iter().map(|p| (p.k as f64, f(p))).collect()
+        };
+        self.fit_pol = fit(&pts(&self.main, |p| p.e_pol));
+        self.fit_grad = fit(&pts(&self.main, |p| p.e_grad));
+        self.control_fit_pol = fit(&pts(&self.control, |p| p.e_pol));
+        self.control_fit_grad = fit(&pts(&self.control, |p| p.e_grad));
+        self.upper_fit_pol = Some(fit(&upper(&pts(&self.main, |p| p.e_pol))));
+        self.upper_fit_grad = Some(fit(&upper(&pts(&self.main, |p| p.e_grad))));
+    }
+}
+
+/// Runs the experiment (rayon over runs; a progress bar when `progress`).
+pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
+    let t0 = std::time::Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(cfg.master_seed, "rates/problem"));
+    let mdp = random_mdp(
+        &RandomMdp {
+            n_states: cfg.n_states,
+            n_actions: cfg.n_actions,
+            branching: cfg.n_states,
+            sparse: false,
+            gamma: cfg.gamma,
+            horizon: None,
+            beta: cfg.beta,
+            reward_scale: 1.0,
+            feature_dim: Some(cfg.feature_dim),
+            random_reference: false,
+        },
+        &mut rng,
+    )?;
+    let model = RewardModel::linear(&mdp)?;
+    let expert = bellman::value_iteration(
+        &mdp,
+        mdp.reward(),
+        None,
+        &ViOptions {
+            tol: crate::tol::VI_EXACT,
+            ..ViOptions::default()
+        },
+    )?;
+    // Preference pairs: trajectories of the reference policy, BTL labels on the true return.
+    let sampler = Sampler::new(&mdp);
+    let pi_ref: Vec<f64> = mdp.log_ref().iter().map(|l| l.exp()).collect();
+    let prefs = traj::sample_preferences(
+        &mdp,
+        &sampler,
+        &[&pi_ref],
+        Length::Geometric { max: 10_000 },
+        mdp.reward(),
+        cfg.n_pairs,
+        &mut rng,
+    );
+    let diffs = irl::pref_diffs(&model, &prefs, mdp.n_actions(), mdp.gamma());
+    let data = Data::from_expert(&mdp, &expert.log_pi, diffs)?;
+
+    let mut jobs = vec![];
+    for &k in &cfg.ks {
+        for i in 0..cfg.seeds {
+            for control in [false, true] {
+                jobs.push((k, i, control));
+            }
+        }
+    }
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
+    let bar = if progress {
+        let b = indicatif::ProgressBar::new(jobs.iter().map(|j| j.0 as u64).sum());
+        b.set_style(
+            indicatif::ProgressStyle::with_template("rates {bar:40} {pos}/{len} iterations {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(b)
+    } else {
+        None
+    };
+    let results: Vec<Result<(bool, RunPoint)>> = jobs
+        .par_iter()
+        .map(|&(k, i, control)| {
+            let seed = derive_seed(
+                cfg.master_seed,
+                &format!("rates/{}/{k}/{i}", if control { "control" } else { "main" }),
+            );
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let opts = Options {
+                iterations: k,
+                alpha: if control { cfg.control_step } else { cfg.alpha },
+                step: if control {
+                    StepRule::Constant
+                } else {
+                    StepRule::InvSqrtK
+                },
+                lambda: cfg.lambda,
+                batch: cfg.batch,
+                policy_steps: 1,
+                exact_metrics: true,
+                exact_tol: cfg.exact_tol,
+                max_len: 100_000,
+            };
+            let tr = algorithm1::run(&mdp, &model, &data, &opts, None, &mut rng)?;
+            if let Some(b) = &bar {
+                b.inc(k as u64);
+            }
+            Ok((
+                control,
+                RunPoint {
+                    k,
+                    seed_index: i,
+                    seed,
+                    eta: tr.eta,
+                    e_pol: tr.mean_e_pol(),
+                    e_grad: tr.mean_grad_sq(),
+                    seconds: tr.seconds,
+                },
+            ))
+        })
+        .collect();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let (mut main, mut control) = (vec![], vec![]);
+    for r in results {
+        let (c, p) = r?;
+        if c {
+            control.push(p)
+        } else {
+            main.push(p)
+        }
+    }
+    for v in [&mut main, &mut control] {
+        v.sort_by_key(|p| (p.k, p.seed_index));
+    }
+    let pts = |v: &[RunPoint], f: fn(&RunPoint) -> f64| -> Vec<(f64, f64)> {
+        v.iter().map(|p| (p.k as f64, f(p))).collect()
+    };
+    Ok(RatesResult {
+        config: cfg.clone(),
+        rule: "per quantity: least-squares fit of log E on log K over all (K, seed) runs, 95% \
+               t-interval on the slope; PASS (E = O(K^-1/2)) iff the interval's lower end is \
+               <= -1/2; the constant-step control must FAIL by the same rule"
+            .into(),
+        upper_fit_pol: Some(fit(&upper(&pts(&main, |p| p.e_pol)))),
+        upper_fit_grad: Some(fit(&upper(&pts(&main, |p| p.e_grad)))),
+        fit_pol: fit(&pts(&main, |p| p.e_pol)),
+        fit_grad: fit(&pts(&main, |p| p.e_grad)),
+        control_fit_pol: fit(&pts(&control, |p| p.e_pol)),
+        control_fit_grad: fit(&pts(&control, |p| p.e_grad)),
+        main,
+        control,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// The points whose `K` lies in the upper half of the grid (`K ≥` the median `K`).
+fn upper(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut ks: Vec<f64> = points.iter().map(|p| p.0).collect();
+    ks.sort_by(f64::total_cmp);
+    let med = ks.get(ks.len() / 2).copied().unwrap_or(0.0);
+    points.iter().copied().filter(|p| p.0 >= med).collect()
+}
+
+type Points = Vec<(f64, f64)>;
+
+/// Per-`K` mean and range (min, max) over seeds.
+fn summary(v: &[RunPoint], f: fn(&RunPoint) -> f64) -> (Points, Points) {
+    let mut ks: Vec<usize> = v.iter().map(|p| p.k).collect();
+    ks.dedup();
+    let mut pts = vec![];
+    let mut err = vec![];
+    for k in ks {
+        let xs: Vec<f64> = v.iter().filter(|p| p.k == k).map(f).collect();
+        let m = xs.iter().sum::<f64>() / xs.len() as f64;
+        pts.push((k as f64, m));
+        err.push((
+            xs.iter().copied().fold(f64::INFINITY, f64::min),
+            xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        ));
+    }
+    (pts, err)
+}
+
+/// Draws the log–log figure from a result (PNG + SVG at `stem`): both quantities, for
+/// `α/√K` and the constant-step control, with the `K^{-1/2}` reference through each main
+/// series' first point.
+pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
+    let mut series = vec![];
+    type Case<'a> = (&'a str, &'a [RunPoint], fn(&RunPoint) -> f64, &'a SlopeFit);
+    let cases: [Case; 4] = [
+        (
+            "E_pol (20a), step a/sqrt(K)",
+            &res.main,
+            |p| p.e_pol,
+            &res.fit_pol,
+        ),
+        (
+            "E_grad (20b), step a/sqrt(K)",
+            &res.main,
+            |p| p.e_grad,
+            &res.fit_grad,
+        ),
+        (
+            "E_pol, constant step (control)",
+            &res.control,
+            |p| p.e_pol,
+            &res.control_fit_pol,
+        ),
+        (
+            "E_grad, constant step (control)",
+            &res.control,
+            |p| p.e_grad,
+            &res.control_fit_grad,
+        ),
+    ];
+    for (i, (name, v, f, fit)) in cases.iter().enumerate() {
+        let (pts, err) = summary(v, *f);
+        if i < 2 {
+            if let (Some(first), Some(last)) = (pts.first(), pts.last()) {
+                let c = first.1 * first.0.sqrt();
+                series.push(Series {
+                    name: format!(
+                        "K^-1/2 reference ({})",
+                        if i == 0 { "E_pol" } else { "E_grad" }
+                    ),
+                    points: vec![(first.0, c / first.0.sqrt()), (last.0, c / last.0.sqrt())],
+                    err: None,
+                    style: Style::Dashed,
+                });
+            }
+        }
+        series.push(Series {
+            name: format!(
+                "{name}: slope {:.3} [{:.3}, {:.3}]",
+                fit.slope, fit.ci_low, fit.ci_high
+            ),
+            points: pts,
+            err: Some(err),
+            style: Style::LinePoints,
+        });
+    }
+    let chart = LineChart {
+        title: format!(
+            "Theorem 4.1 rates: {} states, {} actions, gamma {}, {} seeds",
+            res.config.n_states, res.config.n_actions, res.config.gamma, res.config.seeds
+        ),
+        x_label: "K (iterations)".into(),
+        y_label: "average over iterations (mean over seeds, min-max bars)".into(),
+        x_log: true,
+        y_log: true,
+        series,
+    };
+    render_line(&chart, stem)
+}

@@ -1,0 +1,463 @@
+//! The Monte Carlo engine: `R` replications of (draw a data set from the truth `r*` → run every
+//! estimator on it), in parallel, reproducible from one seed whatever the thread count.
+//!
+//! Reproducibility: replication `k` draws from its own generator
+//! `ChaCha8Rng::seed_from_u64(rep_seed(seed, k))`, the replications are collected in index order
+//! (`into_par_iter().map().collect()` keeps order), and every reduction runs sequentially
+//! afterwards. So 1 thread and 16 threads give bit-identical results (tested).
+
+use crate::bandit::fit as bandit_fit;
+use crate::bandit::{Method, Options};
+use crate::data::{all_pairs, sample_btl, sample_demos, BanditData};
+use crate::error::{AihfError, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The data-generating process of one study cell (SPEC §4): `demos` draws from `π_{r*}`
+/// restricted to `covered` (renormalised), and `k` BTL comparisons `σ((r*_i − r*_j)/β)` for
+/// each listed pair.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Scenario {
+    /// True reward `r*`.
+    pub reward: Vec<f64>,
+    /// Temperature `β` of the truth (`π* = softmax(r*/β)`, BTL on `(r_i − r_j)/β`).
+    pub beta: f64,
+    /// Number of demonstrations `N`.
+    pub demos: u64,
+    /// Actions demonstrations may show (all when `None`).
+    pub covered: Option<Vec<usize>>,
+    /// Comparisons per pair `i < j` (every pair).
+    pub comparisons_per_pair: u64,
+}
+
+impl Scenario {
+    /// `π* = softmax(r*/β)` (uniform reference).
+    pub fn true_policy(&self) -> Vec<f64> {
+        let z: Vec<f64> = self.reward.iter().map(|r| r / self.beta).collect();
+        crate::math::softmax(&z)
+    }
+
+    /// The demonstration distribution: `π*` restricted to the covered actions, renormalised.
+    pub fn demo_policy(&self) -> Vec<f64> {
+        let pi = self.true_policy();
+        match &self.covered {
+            None => pi,
+            Some(c) => {
+                let mut q = vec![0.0; pi.len()];
+                for &i in c {
+                    q[i] = pi[i];
+                }
+                let s: f64 = q.iter().sum();
+                q.iter_mut().for_each(|x| *x /= s);
+                q
+            }
+        }
+    }
+
+    /// Actions demonstrations never show.
+    pub fn uncovered(&self) -> Vec<usize> {
+        match &self.covered {
+            None => vec![],
+            Some(c) => (0..self.reward.len()).filter(|i| !c.contains(i)).collect(),
+        }
+    }
+
+    /// Checks shapes and ranges (the spec layer reports field names; this is the last guard).
+    pub fn validate(&self) -> Result<()> {
+        let n = self.reward.len();
+        if n < 2 {
+            return Err(AihfError::param("reward", "needs at least 2 actions"));
+        }
+        if let Some(i) = self.reward.iter().position(|r| !r.is_finite()) {
+            return Err(AihfError::param(
+                "reward",
+                format!("entry {i} is not finite"),
+            ));
+        }
+        crate::error::check_positive("beta", self.beta)?;
+        if let Some(c) = &self.covered {
+            if c.is_empty() && self.demos > 0 {
+                return Err(AihfError::param(
+                    "covered",
+                    "is empty but demonstrations are requested",
+                ));
+            }
+            if let Some(&i) = c.iter().find(|&&i| i >= n) {
+                return Err(AihfError::param(
+                    "covered",
+                    format!("action {i} is out of range 0..{n}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Draws one data set.
+    pub fn draw(&self, rng: &mut ChaCha8Rng) -> Result<BanditData> {
+        let n = self.reward.len();
+        let mut data = BanditData::empty(n)?;
+        let counts = sample_demos(&self.demo_policy(), self.demos, rng);
+        for (i, c) in counts.into_iter().enumerate() {
+            data.add_demos(i, c);
+        }
+        if self.comparisons_per_pair > 0 {
+            let pairs = all_pairs(n, self.comparisons_per_pair);
+            sample_btl(&mut data, &self.reward, self.beta, &pairs, rng);
+        }
+        Ok(data)
+    }
+}
+
+/// One estimator of a study: a method, its options and a label for tables and legends.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Estimator {
+    pub label: String,
+    pub method: Method,
+    pub options: Options,
+}
+
+/// Why an estimator gave no policy on one replication.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub enum Failure {
+    /// The estimator does not exist on this data (`AihfError::NoEstimator`): expected, counted.
+    NoEstimator(String),
+    /// Any other error (a solver that did not converge...): counted and reported separately.
+    Other(String),
+}
+
+/// What one replication produced: per estimator, the policy or the reason there is none.
+pub type Replication = Vec<std::result::Result<Vec<f64>, Failure>>;
+
+/// The raw output of a Monte Carlo run, in replication order.
+#[derive(Clone, Debug)]
+pub struct McRun {
+    pub replications: Vec<Replication>,
+    /// Seconds spent (drawing + solving).
+    pub elapsed_s: f64,
+    /// Estimator solves attempted.
+    pub solves: usize,
+}
+
+/// How to run: replications, seed, threads, progress.
+#[derive(Clone, Debug)]
+pub struct McConfig {
+    pub replications: usize,
+    pub seed: u64,
+    /// Worker threads (None: rayon's default, one per core).
+    pub threads: Option<usize>,
+    /// A progress bar on stderr.
+    pub progress: bool,
+    /// A label for the progress bar.
+    pub label: String,
+}
+
+/// SplitMix64 finaliser: a bijective 64-bit mixer (Steele, Lea & Flood 2014).
+pub fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The seed of replication `k` under master seed `seed`.
+pub fn rep_seed(seed: u64, k: u64) -> u64 {
+    splitmix64(seed ^ splitmix64(k.wrapping_add(0x5eed)))
+}
+
+/// One replication: draw, then fit every estimator.
+///
+/// Shortcut (exact, not an approximation): when the list holds BTL and RLHF with the same `β`
+/// and no options that change RLHF beyond `β`, RLHF is computed from BTL's reward by its closed
+/// form `π_RLHF ∝ π_SFT · exp(r^P/β)` (SPEC §1.3, (33)) instead of solving BTL a second time.
+/// `tests` check it against `bandit::fit(Rlhf)` to `tol::IDENTITY_TV`.
+pub fn replicate(scn: &Scenario, est: &[Estimator], seed: u64, k: u64) -> Result<Replication> {
+    let mut rng = ChaCha8Rng::seed_from_u64(rep_seed(seed, k));
+    let data = scn.draw(&mut rng)?;
+    let mut out: Replication = Vec::with_capacity(est.len());
+    let mut btl_reward: Option<(f64, Vec<f64>)> = None;
+    for e in est {
+        if e.method == Method::Rlhf && rlhf_shortcut_ok(&e.options) {
+            if let Some((beta, r)) = btl_reward
+                .as_ref()
+                .filter(|(b, _)| same(*b, e.options.beta))
+            {
+                out.push(rlhf_from_btl(&data, r, *beta));
+                continue;
+            }
+        }
+        let res = fit_full(e, &data);
+        match res {
+            Ok((pol, reward)) => {
+                if e.method == Method::Btl && rlhf_shortcut_ok(&e.options) {
+                    btl_reward = Some((e.options.beta, reward));
+                }
+                out.push(Ok(pol));
+            }
+            Err(f) => {
+                if e.method == Method::Btl {
+                    // RLHF needs BTL's reward: if BTL does not exist, RLHF is solved (and
+                    // fails) on its own so that its failure is its own.
+                    btl_reward = None;
+                }
+                out.push(Err(f));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() <= f64::EPSILON * a.abs().max(b.abs())
+}
+
+fn rlhf_shortcut_ok(o: &Options) -> bool {
+    let d = Options::default();
+    o.reference.is_none()
+        && o.ridge.abs() == 0.0
+        && o.ref_smoothing.is_none()
+        && o.normalization == d.normalization
+}
+
+fn fit_full(
+    e: &Estimator,
+    data: &BanditData,
+) -> std::result::Result<(Vec<f64>, Vec<f64>), Failure> {
+    match bandit_fit(e.method, data, &e.options) {
+        Ok(f) => {
+            if f.policy.iter().all(|p| p.is_finite()) {
+                let r = f
+                    .reward
+                    .iter()
+                    .map(|x| x.unwrap_or(f64::NEG_INFINITY))
+                    .collect();
+                Ok((f.policy, r))
+            } else {
+                Err(Failure::Other(format!("{}: non-finite policy", e.label)))
+            }
+        }
+        Err(AihfError::NoEstimator { reason, .. }) => Err(Failure::NoEstimator(reason)),
+        Err(other) => Err(Failure::Other(other.to_string())),
+    }
+}
+
+/// `π_RLHF ∝ π_SFT · exp(r^P/β)` in log space; SFT's existence (`N > 0`) is RLHF's.
+pub fn rlhf_from_btl(
+    data: &BanditData,
+    r_p: &[f64],
+    beta: f64,
+) -> std::result::Result<Vec<f64>, Failure> {
+    let n_demo = data.n_demos();
+    if n_demo == 0 {
+        return Err(Failure::NoEstimator(
+            "there are no demonstrations (π_SFT is undefined)".into(),
+        ));
+    }
+    let z: Vec<f64> = data
+        .demos()
+        .iter()
+        .zip(r_p)
+        .map(|(&c, r)| {
+            if c == 0 {
+                f64::NEG_INFINITY
+            } else {
+                (c as f64).ln() + r / beta
+            }
+        })
+        .collect();
+    Ok(crate::math::softmax(&z))
+}
+
+/// Runs `cfg.replications` replications of `scn` with every estimator.
+pub fn run(scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
+    scn.validate()?;
+    for e in est {
+        e.options.validate(scn.reward.len())?;
+    }
+    let t0 = std::time::Instant::now();
+    let bar = progress_bar(cfg);
+    let work = || -> Result<Vec<Replication>> {
+        (0..cfg.replications as u64)
+            .into_par_iter()
+            .map(|k| {
+                let r = replicate(scn, est, cfg.seed, k);
+                bar.inc(1);
+                r
+            })
+            .collect()
+    };
+    let replications = match cfg.threads {
+        Some(t) => rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .map_err(|e| AihfError::param("threads", e.to_string()))?
+            .install(work)?,
+        None => work()?,
+    };
+    bar.finish_and_clear();
+    Ok(McRun {
+        replications,
+        elapsed_s: t0.elapsed().as_secs_f64(),
+        solves: cfg.replications * est.len(),
+    })
+}
+
+fn progress_bar(cfg: &McConfig) -> indicatif::ProgressBar {
+    if !cfg.progress {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(cfg.replications as u64);
+    if let Ok(s) = indicatif::ProgressStyle::with_template(
+        "{msg:>24} [{bar:40}] {pos}/{len} replications ({elapsed}, eta {eta})",
+    ) {
+        b.set_style(s.progress_chars("=> "));
+    }
+    b.set_message(cfg.label.clone());
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bandit::Weighting;
+
+    fn est(method: Method) -> Estimator {
+        Estimator {
+            label: method.name().to_uppercase(),
+            method,
+            options: Options::default(),
+        }
+    }
+
+    fn scn() -> Scenario {
+        Scenario {
+            reward: vec![0.0, -0.075, -1.0, 0.4],
+            beta: 1.0,
+            demos: 40,
+            covered: Some(vec![0, 1, 2]),
+            comparisons_per_pair: 3,
+        }
+    }
+
+    fn all4() -> Vec<Estimator> {
+        vec![
+            est(Method::Sft),
+            est(Method::Btl),
+            est(Method::Rlhf),
+            est(Method::Aihf),
+        ]
+    }
+
+    fn bits(r: &[Replication]) -> Vec<Vec<Option<Vec<u64>>>> {
+        r.iter()
+            .map(|rep| {
+                rep.iter()
+                    .map(|x| {
+                        x.as_ref()
+                            .ok()
+                            .map(|p| p.iter().map(|v| v.to_bits()).collect())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn results_are_bit_identical_whatever_the_thread_count() {
+        let cfg = |t| McConfig {
+            replications: 64,
+            seed: 17,
+            threads: Some(t),
+            progress: false,
+            label: String::new(),
+        };
+        let a = run(&scn(), &all4(), &cfg(1)).unwrap();
+        let b = run(&scn(), &all4(), &cfg(2)).unwrap();
+        let c = run(&scn(), &all4(), &cfg(3)).unwrap();
+        assert_eq!(bits(&a.replications), bits(&b.replications));
+        assert_eq!(bits(&a.replications), bits(&c.replications));
+        // And a different seed gives different data.
+        let d = run(&scn(), &all4(), &McConfig { seed: 18, ..cfg(2) }).unwrap();
+        assert_ne!(bits(&a.replications), bits(&d.replications));
+    }
+
+    #[test]
+    fn rlhf_shortcut_equals_the_exact_rlhf_estimator() {
+        // The shortcut (RLHF from BTL's reward) must agree with bandit::fit(Rlhf) on every data
+        // set, including those where BTL (hence RLHF) does not exist.
+        let s = scn();
+        let mut checked = 0;
+        for k in 0..200 {
+            let rep = replicate(&s, &all4(), 5, k).unwrap();
+            let mut rng = ChaCha8Rng::seed_from_u64(rep_seed(5, k));
+            let data = s.draw(&mut rng).unwrap();
+            match (
+                crate::bandit::fit(Method::Rlhf, &data, &Options::default()),
+                &rep[2],
+            ) {
+                (Ok(f), Ok(p)) => {
+                    let d = crate::math::tv(&f.policy, p);
+                    assert!(
+                        d <= crate::tol::IDENTITY_TV,
+                        "rep {k}: TV {d:e} > {:e}",
+                        crate::tol::IDENTITY_TV
+                    );
+                    checked += 1;
+                }
+                (Err(AihfError::NoEstimator { .. }), Err(Failure::NoEstimator(_))) => {}
+                (a, b) => panic!("rep {k}: exact {a:?} vs shortcut {b:?}"),
+            }
+        }
+        assert!(checked > 100, "only {checked} data sets with RLHF");
+    }
+
+    #[test]
+    fn demonstrations_stay_on_the_covered_actions_and_sizes_are_exact() {
+        let s = scn();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..50 {
+            let d = s.draw(&mut rng).unwrap();
+            assert_eq!(d.demos()[3], 0);
+            assert_eq!(d.n_demos(), 40);
+            assert_eq!(d.n_comparisons(), 3 * 6);
+        }
+    }
+
+    #[test]
+    fn nonexistence_is_counted_not_dropped() {
+        // One comparison per pair on 3 actions: BTL exists only when the outcomes form a cycle.
+        let s = Scenario {
+            reward: vec![0.0, -0.075, -1.0],
+            beta: 1.0,
+            demos: 5,
+            covered: None,
+            comparisons_per_pair: 1,
+        };
+        let mut aihf_n = est(Method::Aihf);
+        aihf_n.options.weighting = Weighting::Normalized;
+        let cfg = McConfig {
+            replications: 300,
+            seed: 3,
+            threads: Some(2),
+            progress: false,
+            label: String::new(),
+        };
+        let r = run(&s, &[est(Method::Btl), aihf_n], &cfg).unwrap();
+        assert_eq!(r.replications.len(), 300);
+        let missing = r
+            .replications
+            .iter()
+            .filter(|x| matches!(x[0], Err(Failure::NoEstimator(_))))
+            .count();
+        // P(cycle) = 2·Π over the three pairs ≈ 0.22 here, so most data sets have no BTL.
+        assert!(
+            missing > 150 && missing < 290,
+            "BTL missing on {missing} of 300"
+        );
+        assert!(r
+            .replications
+            .iter()
+            .all(|x| !matches!(x[0], Err(Failure::Other(_)))));
+    }
+}

@@ -1,0 +1,775 @@
+//! Experiment spec files (`sims/*.toml` or `.json`): one study each, selected by `study = ...`.
+//! Unknown fields are rejected by serde (`deny_unknown_fields`); sizes and ranges are checked by
+//! [`Spec::validate`] before any computation, with errors naming the field.
+
+use crate::bandit::{Method, Options, Weighting};
+use crate::error::{AihfError, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Upper bounds that keep a study within memory and reason (each error message quotes them).
+pub mod limits {
+    pub const MAX_REPLICATIONS: usize = 1_000_000;
+    pub const MAX_ACTIONS: usize = 500;
+    pub const MAX_COUNT: u64 = 1_000_000_000;
+    pub const MAX_ABS_REWARD: f64 = 30.0;
+    pub const MAX_GRID: usize = 40;
+}
+
+/// The ground-truth reward of a study (SPEC §4).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Truth {
+    /// `r*_i ∼ N(0, 1)` i.i.d., drawn with ChaCha8 from `seed`.
+    Gaussian { seed: u64 },
+    /// `r*_i = slope · (i + 1)` for the 0-based action `i` (the paper's `i/10` with 1-based `i`).
+    Linear {
+        #[serde(default = "default_slope")]
+        slope: f64,
+    },
+    /// Explicit values (their count must equal `n_actions`).
+    Explicit { values: Vec<f64> },
+}
+
+fn default_slope() -> f64 {
+    0.1
+}
+
+impl Truth {
+    /// The reward vector over `n` actions.
+    pub fn reward(&self, n: usize) -> Vec<f64> {
+        match self {
+            Truth::Gaussian { seed } => {
+                use rand::SeedableRng;
+                use rand_distr::{Distribution, StandardNormal};
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(*seed);
+                (0..n).map(|_| StandardNormal.sample(&mut rng)).collect()
+            }
+            Truth::Linear { slope } => (0..n).map(|i| slope * (i + 1) as f64).collect(),
+            Truth::Explicit { values } => values.clone(),
+        }
+    }
+
+    fn validate(&self, n: usize, field: &str) -> Result<()> {
+        match self {
+            Truth::Gaussian { .. } => Ok(()),
+            Truth::Linear { slope } => {
+                if !slope.is_finite() || (slope.abs() * n as f64) > limits::MAX_ABS_REWARD {
+                    return Err(AihfError::spec(
+                        format!("{field}.slope"),
+                        format!(
+                            "{slope} gives rewards beyond ±{} over {n} actions",
+                            limits::MAX_ABS_REWARD
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            Truth::Explicit { values } => {
+                if values.len() != n {
+                    return Err(AihfError::spec(
+                        format!("{field}.values"),
+                        format!("has {} entries but n_actions = {n}", values.len()),
+                    ));
+                }
+                check_rewards(values, &format!("{field}.values"))
+            }
+        }
+    }
+}
+
+fn check_rewards(values: &[f64], field: &str) -> Result<()> {
+    if let Some((i, v)) = values
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !v.is_finite() || v.abs() > limits::MAX_ABS_REWARD)
+    {
+        return Err(AihfError::spec(
+            format!("{field}[{i}]"),
+            format!(
+                "{v} is not a finite reward within ±{}",
+                limits::MAX_ABS_REWARD
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One estimator of a study. Unset options take the estimator's defaults.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EstimatorSpec {
+    pub method: Method,
+    /// Legend/table label (default: the method's name in upper case).
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub lambda: Option<f64>,
+    #[serde(default)]
+    pub weighting: Option<Weighting>,
+    #[serde(default)]
+    pub demo_weight: Option<f64>,
+    #[serde(default)]
+    pub ridge: Option<f64>,
+}
+
+impl EstimatorSpec {
+    /// The estimator with its options (temperature `beta` of the study).
+    pub fn build(&self, beta: f64) -> super::engine::Estimator {
+        let mut o = Options {
+            beta,
+            ..Options::default()
+        };
+        if let Some(l) = self.lambda {
+            o.lambda = l;
+        }
+        if let Some(w) = self.weighting {
+            o.weighting = w;
+        }
+        if let Some(w) = self.demo_weight {
+            o.demo_weight = w;
+        }
+        if let Some(r) = self.ridge {
+            o.ridge = r;
+        }
+        super::engine::Estimator {
+            label: self.label(),
+            method: self.method,
+            options: o,
+        }
+    }
+
+    /// The label used in tables and legends.
+    pub fn label(&self) -> String {
+        self.label
+            .clone()
+            .unwrap_or_else(|| self.method.name().to_uppercase())
+    }
+
+    fn validate(&self, field: &str) -> Result<()> {
+        let chk = |name: &str, v: Option<f64>, positive: bool| -> Result<()> {
+            if let Some(x) = v {
+                let bad = !x.is_finite() || x < 0.0 || (positive && x == 0.0);
+                if bad {
+                    return Err(AihfError::spec(
+                        format!("{field}.{name}"),
+                        format!(
+                            "{x} must be finite and {}",
+                            if positive { "> 0" } else { ">= 0" }
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        chk("lambda", self.lambda, false)?;
+        chk("demo_weight", self.demo_weight, true)?;
+        chk("ridge", self.ridge, false)?;
+        if let Some(l) = &self.label {
+            if l.trim().is_empty() {
+                return Err(AihfError::spec(
+                    format!("{field}.label"),
+                    "must not be empty",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_level() -> f64 {
+    0.95
+}
+fn default_beta() -> f64 {
+    1.0
+}
+
+/// Example 2 / Figure 9 (A.2.3): partial demonstration coverage.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Fig9Spec {
+    pub name: String,
+    pub seed: u64,
+    pub replications: usize,
+    #[serde(default = "default_level")]
+    pub level: f64,
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    pub n_actions: usize,
+    /// Demonstrations cover actions `0..covered` (the paper's 1–45).
+    pub covered: usize,
+    pub demos: u64,
+    pub comparisons_per_pair: u64,
+    pub truth: Truth,
+    pub estimators: Vec<EstimatorSpec>,
+}
+
+/// The authors' public 3-action example, then many repetitions and sweeps of `w` and sizes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorsSpec {
+    pub name: String,
+    pub seed: u64,
+    /// Repetitions of the extended study (the first `first_repetitions` are the authors' run).
+    pub replications: usize,
+    #[serde(default = "default_level")]
+    pub level: f64,
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    /// The authors' number of repetitions (10).
+    pub first_repetitions: usize,
+    pub reward: Vec<f64>,
+    pub demos: u64,
+    pub comparisons_per_pair: u64,
+    pub estimators: Vec<EstimatorSpec>,
+    /// Values of `w` for the normalized-AIHF sweep.
+    #[serde(default)]
+    pub w_sweep: Vec<f64>,
+    /// `[demos, comparisons_per_pair]` cells for the size sweep.
+    #[serde(default)]
+    pub size_sweep: Vec<[u64; 2]>,
+}
+
+/// The A.2.3 variance claim: a grid of demonstration / preference sizes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    pub name: String,
+    pub seed: u64,
+    pub replications: usize,
+    #[serde(default = "default_level")]
+    pub level: f64,
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    pub n_actions: usize,
+    pub truth: Truth,
+    pub demos: Vec<u64>,
+    pub comparisons_per_pair: Vec<u64>,
+    pub estimators: Vec<EstimatorSpec>,
+}
+
+/// One named situation of A.2.3.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Situation {
+    pub name: String,
+    pub reward: Vec<f64>,
+    pub demos: u64,
+    pub comparisons_per_pair: u64,
+}
+
+/// The two A.2.3 situations (more demonstrations than preferences, and the reverse).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SituationsSpec {
+    pub name: String,
+    pub seed: u64,
+    pub replications: usize,
+    #[serde(default = "default_level")]
+    pub level: f64,
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    pub situations: Vec<Situation>,
+    pub estimators: Vec<EstimatorSpec>,
+}
+
+/// Consistency: TV to the truth against data size.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencySpec {
+    pub name: String,
+    pub seed: u64,
+    pub replications: usize,
+    #[serde(default = "default_level")]
+    pub level: f64,
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    pub n_actions: usize,
+    pub truth: Truth,
+    /// Demonstrations at scale 1.
+    pub base_demos: u64,
+    /// Comparisons per pair at scale 1.
+    pub base_comparisons_per_pair: u64,
+    /// Multipliers of both sizes (increasing, at least 3).
+    pub scales: Vec<u64>,
+    pub estimators: Vec<EstimatorSpec>,
+}
+
+/// A study spec: `study = "fig9" | "authors" | "sweep" | "situations" | "consistency"`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "study", rename_all = "snake_case")]
+pub enum Spec {
+    Fig9(Fig9Spec),
+    Authors(AuthorsSpec),
+    Sweep(SweepSpec),
+    Situations(SituationsSpec),
+    Consistency(ConsistencySpec),
+}
+
+impl Spec {
+    /// Parses a `.toml` or `.json` file (by extension) and validates it.
+    pub fn from_file(path: &Path) -> Result<Spec> {
+        let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
+            action: "cannot read",
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let is_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let spec = if is_json {
+            Spec::from_json_str(&text)?
+        } else {
+            Spec::from_toml_str(&text)?
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Parses TOML (no validation).
+    pub fn from_toml_str(text: &str) -> Result<Spec> {
+        toml::from_str(text).map_err(|e| AihfError::Spec {
+            field: None,
+            reason: e.to_string().trim().to_string(),
+        })
+    }
+
+    /// Parses JSON (no validation).
+    pub fn from_json_str(text: &str) -> Result<Spec> {
+        serde_json::from_str(text).map_err(|e| AihfError::Spec {
+            field: None,
+            reason: e.to_string(),
+        })
+    }
+
+    /// The study kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Spec::Fig9(_) => "fig9",
+            Spec::Authors(_) => "authors",
+            Spec::Sweep(_) => "sweep",
+            Spec::Situations(_) => "situations",
+            Spec::Consistency(_) => "consistency",
+        }
+    }
+
+    /// The study's name (the results file is `<name>.json`).
+    pub fn name(&self) -> &str {
+        match self {
+            Spec::Fig9(s) => &s.name,
+            Spec::Authors(s) => &s.name,
+            Spec::Sweep(s) => &s.name,
+            Spec::Situations(s) => &s.name,
+            Spec::Consistency(s) => &s.name,
+        }
+    }
+
+    /// Master seed.
+    pub fn seed(&self) -> u64 {
+        match self {
+            Spec::Fig9(s) => s.seed,
+            Spec::Authors(s) => s.seed,
+            Spec::Sweep(s) => s.seed,
+            Spec::Situations(s) => s.seed,
+            Spec::Consistency(s) => s.seed,
+        }
+    }
+
+    /// Overrides the replication count (`--replications`).
+    pub fn set_replications(&mut self, r: usize) {
+        match self {
+            Spec::Fig9(s) => s.replications = r,
+            Spec::Authors(s) => s.replications = r,
+            Spec::Sweep(s) => s.replications = r,
+            Spec::Situations(s) => s.replications = r,
+            Spec::Consistency(s) => s.replications = r,
+        }
+    }
+
+    /// Overrides the seed (`--seed`).
+    pub fn set_seed(&mut self, seed: u64) {
+        match self {
+            Spec::Fig9(s) => s.seed = seed,
+            Spec::Authors(s) => s.seed = seed,
+            Spec::Sweep(s) => s.seed = seed,
+            Spec::Situations(s) => s.seed = seed,
+            Spec::Consistency(s) => s.seed = seed,
+        }
+    }
+
+    /// Checks every size and range; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Spec::Fig9(s) => {
+                common(&s.name, s.replications, s.level, s.beta)?;
+                actions(s.n_actions)?;
+                if s.covered == 0 || s.covered > s.n_actions {
+                    return Err(AihfError::spec(
+                        "covered",
+                        format!("{} must be in 1..={} (n_actions)", s.covered, s.n_actions),
+                    ));
+                }
+                count("demos", s.demos)?;
+                count("comparisons_per_pair", s.comparisons_per_pair)?;
+                no_data(s.demos, s.comparisons_per_pair, "demos")?;
+                s.truth.validate(s.n_actions, "truth")?;
+                estimators(&s.estimators)
+            }
+            Spec::Authors(s) => {
+                common(&s.name, s.replications, s.level, s.beta)?;
+                if s.first_repetitions == 0 || s.first_repetitions > s.replications {
+                    return Err(AihfError::spec(
+                        "first_repetitions",
+                        format!(
+                            "{} must be in 1..={} (replications)",
+                            s.first_repetitions, s.replications
+                        ),
+                    ));
+                }
+                if s.reward.len() < 2 || s.reward.len() > limits::MAX_ACTIONS {
+                    return Err(AihfError::spec(
+                        "reward",
+                        format!(
+                            "needs 2..={} actions, has {}",
+                            limits::MAX_ACTIONS,
+                            s.reward.len()
+                        ),
+                    ));
+                }
+                check_rewards(&s.reward, "reward")?;
+                count("demos", s.demos)?;
+                count("comparisons_per_pair", s.comparisons_per_pair)?;
+                no_data(s.demos, s.comparisons_per_pair, "demos")?;
+                grid_len("w_sweep", s.w_sweep.len(), true)?;
+                for (k, w) in s.w_sweep.iter().enumerate() {
+                    if !(w.is_finite() && *w > 0.0) {
+                        return Err(AihfError::spec(
+                            format!("w_sweep[{k}]"),
+                            format!("{w} must be finite and > 0"),
+                        ));
+                    }
+                }
+                grid_len("size_sweep", s.size_sweep.len(), true)?;
+                for (k, [d, c]) in s.size_sweep.iter().enumerate() {
+                    count(&format!("size_sweep[{k}][0]"), *d)?;
+                    count(&format!("size_sweep[{k}][1]"), *c)?;
+                    no_data(*d, *c, &format!("size_sweep[{k}]"))?;
+                }
+                estimators(&s.estimators)
+            }
+            Spec::Sweep(s) => {
+                common(&s.name, s.replications, s.level, s.beta)?;
+                actions(s.n_actions)?;
+                s.truth.validate(s.n_actions, "truth")?;
+                grid_len("demos", s.demos.len(), false)?;
+                grid_len("comparisons_per_pair", s.comparisons_per_pair.len(), false)?;
+                for (k, &d) in s.demos.iter().enumerate() {
+                    count(&format!("demos[{k}]"), d)?;
+                }
+                for (k, &c) in s.comparisons_per_pair.iter().enumerate() {
+                    count(&format!("comparisons_per_pair[{k}]"), c)?;
+                }
+                estimators(&s.estimators)
+            }
+            Spec::Situations(s) => {
+                common(&s.name, s.replications, s.level, s.beta)?;
+                grid_len("situations", s.situations.len(), false)?;
+                for (k, x) in s.situations.iter().enumerate() {
+                    let f = format!("situations[{k}]");
+                    if x.reward.len() < 2 || x.reward.len() > limits::MAX_ACTIONS {
+                        return Err(AihfError::spec(
+                            format!("{f}.reward"),
+                            format!(
+                                "needs 2..={} actions, has {}",
+                                limits::MAX_ACTIONS,
+                                x.reward.len()
+                            ),
+                        ));
+                    }
+                    check_rewards(&x.reward, &format!("{f}.reward"))?;
+                    count(&format!("{f}.demos"), x.demos)?;
+                    count(&format!("{f}.comparisons_per_pair"), x.comparisons_per_pair)?;
+                    no_data(x.demos, x.comparisons_per_pair, &f)?;
+                }
+                estimators(&s.estimators)
+            }
+            Spec::Consistency(s) => {
+                common(&s.name, s.replications, s.level, s.beta)?;
+                actions(s.n_actions)?;
+                s.truth.validate(s.n_actions, "truth")?;
+                if s.base_demos == 0 || s.base_comparisons_per_pair == 0 {
+                    return Err(AihfError::spec(
+                        if s.base_demos == 0 {
+                            "base_demos"
+                        } else {
+                            "base_comparisons_per_pair"
+                        },
+                        "must be >= 1 (every estimator needs both sources to grow)",
+                    ));
+                }
+                if s.scales.len() < 3 || s.scales.len() > limits::MAX_GRID {
+                    return Err(AihfError::spec(
+                        "scales",
+                        format!(
+                            "needs 3..={} values to fit a slope, has {}",
+                            limits::MAX_GRID,
+                            s.scales.len()
+                        ),
+                    ));
+                }
+                for (k, w) in s.scales.windows(2).enumerate() {
+                    if w[1] <= w[0] {
+                        return Err(AihfError::spec(
+                            format!("scales[{}]", k + 1),
+                            format!("{} must be greater than the previous {}", w[1], w[0]),
+                        ));
+                    }
+                }
+                if s.scales[0] == 0 {
+                    return Err(AihfError::spec("scales[0]", "must be >= 1"));
+                }
+                let top = *s.scales.last().unwrap_or(&1);
+                count("base_demos × scales", s.base_demos.saturating_mul(top))?;
+                count(
+                    "base_comparisons_per_pair × scales",
+                    s.base_comparisons_per_pair.saturating_mul(top),
+                )?;
+                estimators(&s.estimators)
+            }
+        }
+    }
+}
+
+fn common(name: &str, replications: usize, level: f64, beta: f64) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(AihfError::spec(
+            "name",
+            format!("{name:?} must be non-empty and use only letters, digits, '_' and '-' (it names the results file)"),
+        ));
+    }
+    if !(2..=limits::MAX_REPLICATIONS).contains(&replications) {
+        return Err(AihfError::spec(
+            "replications",
+            format!(
+                "{replications} must be in 2..={} (variances need two replications)",
+                limits::MAX_REPLICATIONS
+            ),
+        ));
+    }
+    if !(level > 0.5 && level < 1.0) {
+        return Err(AihfError::spec(
+            "level",
+            format!("{level} must be in (0.5, 1)"),
+        ));
+    }
+    if !(beta.is_finite() && beta > 0.0) {
+        return Err(AihfError::spec(
+            "beta",
+            format!("{beta} must be finite and > 0"),
+        ));
+    }
+    Ok(())
+}
+
+fn actions(n: usize) -> Result<()> {
+    if !(2..=limits::MAX_ACTIONS).contains(&n) {
+        return Err(AihfError::spec(
+            "n_actions",
+            format!("{n} must be in 2..={}", limits::MAX_ACTIONS),
+        ));
+    }
+    Ok(())
+}
+
+fn count(field: &str, c: u64) -> Result<()> {
+    if c > limits::MAX_COUNT {
+        return Err(AihfError::spec(
+            field,
+            format!("{c} exceeds the limit {}", limits::MAX_COUNT),
+        ));
+    }
+    Ok(())
+}
+
+fn no_data(d: u64, c: u64, field: &str) -> Result<()> {
+    if d == 0 && c == 0 {
+        return Err(AihfError::spec(
+            field,
+            "no demonstrations and no comparisons: there is no data to estimate from",
+        ));
+    }
+    Ok(())
+}
+
+fn grid_len(field: &str, len: usize, may_be_empty: bool) -> Result<()> {
+    if (!may_be_empty && len == 0) || len > limits::MAX_GRID {
+        return Err(AihfError::spec(
+            field,
+            format!(
+                "has {len} entries; allowed {}..={}",
+                if may_be_empty { 0 } else { 1 },
+                limits::MAX_GRID
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn estimators(e: &[EstimatorSpec]) -> Result<()> {
+    if e.is_empty() || e.len() > 12 {
+        return Err(AihfError::spec(
+            "estimators",
+            format!("has {} entries; allowed 1..=12", e.len()),
+        ));
+    }
+    let mut seen: Vec<String> = vec![];
+    for (k, x) in e.iter().enumerate() {
+        x.validate(&format!("estimators[{k}]"))?;
+        let l = x.label();
+        if seen.contains(&l) {
+            return Err(AihfError::spec(
+                format!("estimators[{k}].label"),
+                format!("{l:?} is used twice; give each estimator a distinct label"),
+            ));
+        }
+        seen.push(l);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+study = "fig9"
+name = "t"
+seed = 1
+replications = 10
+n_actions = 5
+covered = 4
+demos = 100
+comparisons_per_pair = 3
+truth = { kind = "gaussian", seed = 7 }
+estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
+"#;
+
+    fn with(line_from: &str, line_to: &str) -> String {
+        assert!(GOOD.contains(line_from), "{line_from}");
+        GOOD.replace(line_from, line_to)
+    }
+
+    #[test]
+    fn the_shipped_spec_files_parse_and_validate() {
+        for f in [
+            "fig9_gaussian",
+            "fig9_linear",
+            "authors_3action",
+            "variance_sweep",
+            "a23_situations",
+            "consistency",
+        ] {
+            let p =
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("sims/{f}.toml"));
+            let s = Spec::from_file(&p).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(s.name(), f);
+        }
+        Spec::from_toml_str(GOOD).unwrap().validate().unwrap();
+    }
+
+    /// (input, the field the error must name).
+    #[test]
+    fn bad_specs_name_the_field() {
+        let table: Vec<(String, &str)> = vec![
+            (with("seed = 1", "seed = 1\nsede = 2"), "sede"),
+            (
+                with("{ method = \"sft\" }", "{ method = \"sft\", lamda = 1 }"),
+                "lamda",
+            ),
+            (
+                with(
+                    "kind = \"gaussian\", seed = 7",
+                    "kind = \"gaussian\", seed = 7, sigma = 2",
+                ),
+                "sigma",
+            ),
+            (with("method = \"sft\"", "method = \"sftt\""), "sftt"),
+            (with("covered = 4", "covered = 6"), "covered"),
+            (with("covered = 4", "covered = 0"), "covered"),
+            (
+                with("replications = 10", "replications = 1"),
+                "replications",
+            ),
+            (
+                with("replications = 10", "replications = 100000000"),
+                "replications",
+            ),
+            (with("n_actions = 5", "n_actions = 1"), "n_actions"),
+            (with("n_actions = 5", "n_actions = 100000"), "n_actions"),
+            (
+                with("demos = 100", "demos = 0\ncomparisons_per_pair = 0")
+                    .replace("comparisons_per_pair = 3\n", ""),
+                "demos",
+            ),
+            (with("demos = 100", "demos = 10000000000"), "demos"),
+            (with("lambda = 0.5", "lambda = -1"), "estimators[1].lambda"),
+            (
+                with("lambda = 0.5", "demo_weight = 0"),
+                "estimators[1].demo_weight",
+            ),
+            (with("seed = 1", "seed = 1\nlevel = 1.5"), "level"),
+            (with("seed = 1", "seed = 1\nbeta = -1"), "beta"),
+            (with("name = \"t\"", "name = \"../x\""), "name"),
+            (
+                with(
+                    "kind = \"gaussian\", seed = 7",
+                    "kind = \"explicit\", values = [1, 2]",
+                ),
+                "truth.values",
+            ),
+            (
+                with(
+                    "kind = \"gaussian\", seed = 7",
+                    "kind = \"explicit\", values = [1, 2, 3, 4, 1e9]",
+                ),
+                "truth.values[4]",
+            ),
+            (
+                with(
+                    "kind = \"gaussian\", seed = 7",
+                    "kind = \"linear\", slope = 100",
+                ),
+                "truth.slope",
+            ),
+            (
+                with("{ method = \"sft\" }, ", "{ method = \"aihf\" }, "),
+                "estimators[1].label",
+            ),
+        ];
+        for (text, field) in table {
+            let e = Spec::from_toml_str(&text).and_then(|s| s.validate());
+            let msg = match e {
+                Ok(()) => panic!("accepted a bad spec (expected an error naming {field}):\n{text}"),
+                Err(e) => e.to_string(),
+            };
+            assert!(msg.contains(field), "error {msg:?} does not name {field:?}");
+        }
+    }
+
+    #[test]
+    fn json_specs_are_accepted_too() {
+        let v: toml::Value = toml::from_str(GOOD).unwrap();
+        let j = serde_json::to_string(&v).unwrap();
+        let s = Spec::from_json_str(&j).unwrap();
+        assert_eq!(s, Spec::from_toml_str(GOOD).unwrap());
+        let bad = j.replacen("\"seed\":1", "\"seed\":1,\"extra\":true", 1);
+        assert!(Spec::from_json_str(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("extra"));
+    }
+}

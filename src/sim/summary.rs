@@ -1,0 +1,342 @@
+//! Sequential reductions of a Monte Carlo run: per-estimator bias, variance and MSE per
+//! action, distances to the truth with confidence intervals, existence counts, and paired
+//! comparisons between estimators on the same data sets.
+//!
+//! Definitions (`π̂_k` the estimate on replication `k`, `π*` the truth, over the `m`
+//! replications on which the estimator exists):
+//! - bias_i = mean_k π̂_{k,i} − π*_i; variance_i = sample variance (divisor `m − 1`);
+//!   mse_i = mean_k (π̂_{k,i} − π*_i)² (= bias_i² + (m−1)/m · variance_i).
+//! - total variance `V = Σ_i variance_i` (the trace of the covariance, `E‖π̂ − Eπ̂‖²`); its
+//!   interval is the t interval of the per-replication terms `m/(m−1) · ‖π̂_k − π̄‖²`.
+//! - total MSE `Σ_i mse_i = E‖π̂ − π*‖²`, with the t interval of `‖π̂_k − π*‖²`.
+//! - TV(π*, π̂) per replication, mean with t interval.
+//! - KL(π*‖π̂) is `+∞` whenever `π̂` puts zero mass on an action that `π*` charges (SFT and
+//!   RLHF on uncovered actions). It is reported as the fraction of replications with infinite
+//!   KL (Wilson interval) and the mean over the finite ones — never averaged with `∞`.
+//!
+//! Estimators that do not exist on a replication (`NoEstimator`) are counted per estimator
+//! with example reasons, and so are other failures; the statistics are over the replications
+//! on which the estimator exists, which is *conditional on existence* (said in the output).
+
+use super::engine::{Failure, Replication};
+use crate::math::{kl, tv};
+use crate::stats::{paired, summarize, wilson, Proportion, Summary};
+use serde::{Deserialize, Serialize};
+
+/// Infinite-KL handling: fraction infinite and the mean of the finite values.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KlStats {
+    /// Replications with `KL(π*‖π̂) = ∞` (π̂ zero where π* is not).
+    pub infinite: Proportion,
+    /// Summary over replications with finite KL.
+    pub finite: Summary,
+}
+
+/// Everything reported for one estimator in one study cell.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EstimatorStats {
+    pub label: String,
+    pub method: String,
+    /// Replications attempted.
+    pub attempted: usize,
+    /// Replications on which the estimator exists and was solved.
+    pub ok: usize,
+    /// `NoEstimator` count (the estimator does not exist on the drawn data).
+    pub no_estimator: usize,
+    /// Other failures (solver errors): should be 0.
+    pub other_failures: usize,
+    /// Up to three distinct failure messages.
+    pub failure_examples: Vec<String>,
+    /// Existence rate `ok/attempted` with its Wilson interval.
+    pub existence: Proportion,
+    /// Per action: mean of π̂.
+    pub mean: Vec<f64>,
+    /// Per action: t interval of the mean (low, high).
+    pub mean_ci: Vec<(f64, f64)>,
+    /// Per action: standard deviation of π̂.
+    pub sd: Vec<f64>,
+    pub bias: Vec<f64>,
+    pub variance: Vec<f64>,
+    pub mse: Vec<f64>,
+    /// `Σ_i bias_i²`.
+    pub bias_sq_total: f64,
+    /// `Σ_i variance_i` with its interval.
+    pub variance_total: Summary,
+    /// `E‖π̂ − π*‖²` with its interval.
+    pub mse_total: Summary,
+    /// TV(π*, π̂).
+    pub tv: Summary,
+    /// KL(π*‖π̂).
+    pub kl: KlStats,
+    /// Mass on the uncovered actions (when the cell has any).
+    pub uncovered_mass: Option<Summary>,
+}
+
+/// A paired comparison `A − B` over the replications where both exist.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PairedStats {
+    pub a: String,
+    pub b: String,
+    /// Replications where one of the two does not exist (excluded from the pairing).
+    pub dropped: usize,
+    /// TV(π*, π̂_A) − TV(π*, π̂_B).
+    pub tv_diff: Summary,
+    /// ‖π̂_A − π*‖² − ‖π̂_B − π*‖²: the MSE difference.
+    pub mse_diff: Summary,
+    /// `m/(m−1)(‖π̂_A − π̄_A‖² − ‖π̂_B − π̄_B‖²)` with both means over the common replications:
+    /// the difference of total variances (its t interval is asymptotically valid).
+    pub variance_diff: Summary,
+}
+
+/// The reduction of one cell.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CellStats {
+    pub estimators: Vec<EstimatorStats>,
+    pub paired: Vec<PairedStats>,
+}
+
+fn sq_dist(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Reduces the replications (sequentially, in replication order) for estimators `labels`.
+pub fn reduce(
+    reps: &[Replication],
+    labels: &[(String, String)],
+    truth: &[f64],
+    uncovered: &[usize],
+    level: f64,
+) -> CellStats {
+    let n = truth.len();
+    let ne = labels.len();
+    let mut estimators = Vec::with_capacity(ne);
+    for (e, (label, method)) in labels.iter().enumerate() {
+        let mut ok: Vec<&Vec<f64>> = vec![];
+        let (mut no_est, mut other) = (0, 0);
+        let mut examples: Vec<String> = vec![];
+        for r in reps {
+            match &r[e] {
+                Ok(p) => ok.push(p),
+                Err(f) => {
+                    let msg = match f {
+                        Failure::NoEstimator(m) => {
+                            no_est += 1;
+                            format!("does not exist: {m}")
+                        }
+                        Failure::Other(m) => {
+                            other += 1;
+                            format!("failed: {m}")
+                        }
+                    };
+                    if examples.len() < 3 && !examples.contains(&msg) {
+                        examples.push(msg);
+                    }
+                }
+            }
+        }
+        let m = ok.len();
+        let mut mean = vec![0.0; n];
+        let mut mean_ci = vec![(f64::NAN, f64::NAN); n];
+        let mut sd = vec![f64::NAN; n];
+        let mut variance = vec![f64::NAN; n];
+        let mut mse = vec![f64::NAN; n];
+        for i in 0..n {
+            let xs: Vec<f64> = ok.iter().map(|p| p[i]).collect();
+            let s = summarize(&xs, level);
+            mean[i] = s.mean;
+            mean_ci[i] = (s.lo, s.hi);
+            sd[i] = s.sd;
+            variance[i] = s.sd * s.sd;
+            mse[i] = if m > 0 {
+                xs.iter().map(|x| (x - truth[i]).powi(2)).sum::<f64>() / m as f64
+            } else {
+                f64::NAN
+            };
+        }
+        let bias: Vec<f64> = mean.iter().zip(truth).map(|(a, b)| a - b).collect();
+        let corr = if m > 1 {
+            m as f64 / (m - 1) as f64
+        } else {
+            f64::NAN
+        };
+        let dev: Vec<f64> = ok.iter().map(|p| corr * sq_dist(p, &mean)).collect();
+        let err: Vec<f64> = ok.iter().map(|p| sq_dist(p, truth)).collect();
+        let tvs: Vec<f64> = ok.iter().map(|p| tv(truth, p)).collect();
+        let kls: Vec<f64> = ok.iter().map(|p| kl(truth, p)).collect();
+        let finite: Vec<f64> = kls.iter().copied().filter(|x| x.is_finite()).collect();
+        let uncovered_mass = (!uncovered.is_empty()).then(|| {
+            let u: Vec<f64> = ok
+                .iter()
+                .map(|p| uncovered.iter().map(|&i| p[i]).sum())
+                .collect();
+            summarize(&u, level)
+        });
+        estimators.push(EstimatorStats {
+            label: label.clone(),
+            method: method.clone(),
+            attempted: reps.len(),
+            ok: m,
+            no_estimator: no_est,
+            other_failures: other,
+            failure_examples: examples,
+            existence: wilson(m, reps.len(), level),
+            bias_sq_total: bias.iter().map(|b| b * b).sum(),
+            mean,
+            mean_ci,
+            sd,
+            bias,
+            variance,
+            mse,
+            variance_total: summarize(&dev, level),
+            mse_total: summarize(&err, level),
+            tv: summarize(&tvs, level),
+            kl: KlStats {
+                infinite: wilson(m - finite.len(), m, level),
+                finite: summarize(&finite, level),
+            },
+            uncovered_mass,
+        });
+    }
+    let mut pairs = vec![];
+    for a in 0..ne {
+        for b in a + 1..ne {
+            pairs.push(paired_stats(reps, a, b, labels, truth, level));
+        }
+    }
+    CellStats {
+        estimators,
+        paired: pairs,
+    }
+}
+
+fn paired_stats(
+    reps: &[Replication],
+    a: usize,
+    b: usize,
+    labels: &[(String, String)],
+    truth: &[f64],
+    level: f64,
+) -> PairedStats {
+    let n = truth.len();
+    let both: Vec<(&Vec<f64>, &Vec<f64>)> = reps
+        .iter()
+        .filter_map(|r| match (&r[a], &r[b]) {
+            (Ok(x), Ok(y)) => Some((x, y)),
+            _ => None,
+        })
+        .collect();
+    let m = both.len();
+    let mut ma = vec![0.0; n];
+    let mut mb = vec![0.0; n];
+    for (x, y) in &both {
+        for i in 0..n {
+            ma[i] += x[i];
+            mb[i] += y[i];
+        }
+    }
+    if m > 0 {
+        ma.iter_mut()
+            .chain(mb.iter_mut())
+            .for_each(|v| *v /= m as f64);
+    }
+    let corr = if m > 1 {
+        m as f64 / (m - 1) as f64
+    } else {
+        f64::NAN
+    };
+    let tv_a: Vec<Option<f64>> = both.iter().map(|(x, _)| Some(tv(truth, x))).collect();
+    let tv_b: Vec<Option<f64>> = both.iter().map(|(_, y)| Some(tv(truth, y))).collect();
+    let e_a: Vec<Option<f64>> = both.iter().map(|(x, _)| Some(sq_dist(x, truth))).collect();
+    let e_b: Vec<Option<f64>> = both.iter().map(|(_, y)| Some(sq_dist(y, truth))).collect();
+    let v_a: Vec<Option<f64>> = both
+        .iter()
+        .map(|(x, _)| Some(corr * sq_dist(x, &ma)))
+        .collect();
+    let v_b: Vec<Option<f64>> = both
+        .iter()
+        .map(|(_, y)| Some(corr * sq_dist(y, &mb)))
+        .collect();
+    PairedStats {
+        a: labels[a].0.clone(),
+        b: labels[b].0.clone(),
+        dropped: reps.len() - m,
+        tv_diff: paired(&tv_a, &tv_b, level).0,
+        mse_diff: paired(&e_a, &e_b, level).0,
+        variance_diff: paired(&v_a, &v_b, level).0,
+    }
+}
+
+impl CellStats {
+    /// The statistics of the estimator labelled `label`.
+    pub fn get(&self, label: &str) -> Option<&EstimatorStats> {
+        self.estimators.iter().find(|e| e.label == label)
+    }
+
+    /// The paired comparison `a − b` (sign flipped when stored as `b − a`).
+    pub fn pair(&self, a: &str, b: &str) -> Option<PairedStats> {
+        if let Some(p) = self.paired.iter().find(|p| p.a == a && p.b == b) {
+            return Some(p.clone());
+        }
+        self.paired.iter().find(|p| p.a == b && p.b == a).map(|p| {
+            let flip = |s: &Summary| Summary {
+                mean: -s.mean,
+                lo: -s.hi,
+                hi: -s.lo,
+                ..*s
+            };
+            PairedStats {
+                a: a.into(),
+                b: b.into(),
+                dropped: p.dropped,
+                tv_diff: flip(&p.tv_diff),
+                mse_diff: flip(&p.mse_diff),
+                variance_diff: flip(&p.variance_diff),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    #[test]
+    fn hand_computed_bias_variance_mse_and_kl_handling() {
+        let truth = [0.5, 0.5];
+        let reps: Vec<Replication> = vec![
+            vec![Ok(vec![0.6, 0.4]), Ok(vec![1.0, 0.0])],
+            vec![Ok(vec![0.4, 0.6]), Err(Failure::NoEstimator("x".into()))],
+            vec![Ok(vec![0.8, 0.2]), Ok(vec![0.5, 0.5])],
+        ];
+        let labels = vec![
+            ("A".to_string(), "a".to_string()),
+            ("B".to_string(), "b".to_string()),
+        ];
+        let c = reduce(&reps, &labels, &truth, &[], 0.95);
+        let a = &c.estimators[0];
+        // mean 0.6, bias 0.1, sample variance ((0)^2+(0.2)^2+(0.2)^2)/2 = 0.04
+        assert_relative_eq!(a.mean[0], 0.6, epsilon = 1e-12);
+        assert_relative_eq!(a.bias[0], 0.1, epsilon = 1e-12);
+        assert_relative_eq!(a.variance[0], 0.04, epsilon = 1e-12);
+        // mse_0 = (0.01 + 0.01 + 0.09)/3; identity mse = bias² + (m−1)/m var
+        assert_relative_eq!(a.mse[0], 0.11 / 3.0, epsilon = 1e-12);
+        assert_relative_eq!(a.mse[0], 0.01 + 2.0 / 3.0 * 0.04, epsilon = 1e-12);
+        assert_relative_eq!(a.variance_total.mean, 0.08, epsilon = 1e-12);
+        assert_relative_eq!(a.mse_total.mean, 2.0 * 0.11 / 3.0, epsilon = 1e-12);
+        let b = &c.estimators[1];
+        assert_eq!((b.ok, b.no_estimator, b.other_failures), (2, 1, 0));
+        assert_eq!(
+            b.kl.infinite.k, 1,
+            "π̂ = (1, 0) has infinite KL to (0.5, 0.5)"
+        );
+        assert_relative_eq!(b.kl.finite.mean, 0.0, epsilon = 1e-12);
+        let p = c.pair("A", "B").unwrap();
+        assert_eq!((p.dropped, p.tv_diff.n), (1, 2));
+        // TV: A {0.1, 0.3}, B {0.5, 0} → differences {−0.4, 0.3}
+        assert_relative_eq!(p.tv_diff.mean, -0.05, epsilon = 1e-12);
+        let q = c.pair("B", "A").unwrap();
+        assert_relative_eq!(q.tv_diff.mean, 0.05, epsilon = 1e-12);
+        assert_relative_eq!(q.tv_diff.lo, -p.tv_diff.hi, epsilon = 1e-12);
+    }
+}
