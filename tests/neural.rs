@@ -670,6 +670,7 @@ fn self_play_trainers_reach_the_exact_fixed_point() {
             max_new_tokens: 2,
             eos: None,
             with_preferences: with_prefs,
+            context: context as usize,
         };
         let reps = train::train_self_play(net.as_ref(), &vs, &data, &sp, &hyper, &cfg).unwrap();
         assert_eq!(reps.len(), ITERS);
@@ -892,4 +893,44 @@ fn cli_gen_task_then_train() {
     assert_eq!(lines.len(), 1 + 4);
     assert!(lines[1]["sft"].is_number() && lines[1]["accuracy"].is_number());
     assert!(d.join("w.safetensors").exists());
+
+    // SPIN from the saved weights with its generation step; generation must fit the context.
+    let spin = |max_new: &str| {
+        let mut c = aihf();
+        c.args([
+            "neural",
+            "train",
+            "--method",
+            "spin",
+            "--arch",
+            "transformer",
+            "--vocab",
+            "4",
+            "--context",
+            "4",
+            "--steps",
+            "5",
+            "--spin-iters",
+            "2",
+            "--samples-per-prompt",
+            "16",
+            "--max-new-tokens",
+            max_new,
+        ])
+        .arg("--demos")
+        .arg(d.join("demos.jsonl"))
+        .arg("--init")
+        .arg(d.join("w.safetensors"));
+        c
+    };
+    let out = spin("4").assert().failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("exceeds the context of 4"), "{err}");
+    let out = spin("3").assert().success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(
+        report["report"].as_array().unwrap().len(),
+        2,
+        "one report per SPIN iteration"
+    );
 }

@@ -355,6 +355,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
                 max_new_tokens: a.max_new_tokens,
                 eos,
                 with_preferences: a.method == TrainMethod::SelfPlayAihf,
+                context: a.context.max(0) as usize,
             };
             serde_json::to_value(train::train_self_play(
                 net.as_ref(),

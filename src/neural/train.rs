@@ -681,6 +681,8 @@ pub struct SelfPlay {
     pub eos: Option<i64>,
     /// Add `λ ·` DPO on the preference pairs (Self-Play AIHF) or not (SPIN).
     pub with_preferences: bool,
+    /// The model's context: every prompt plus `max_new_tokens` must fit.
+    pub context: usize,
 }
 
 /// Samples `n` responses to `prompt` from `model` (no gradients), token by token, from the
@@ -825,6 +827,20 @@ pub fn train_self_play(
         }
         let mut prompts: Vec<Vec<i64>> = by_prompt.keys().cloned().collect();
         prompts.sort();
+        if let Some(p) = prompts
+            .iter()
+            .find(|p| p.len() + sp.max_new_tokens > sp.context)
+        {
+            return Err(AihfError::param(
+                "max_new_tokens",
+                format!(
+                    "a prompt of {} tokens plus {} generated tokens exceeds the context of {}",
+                    p.len(),
+                    sp.max_new_tokens,
+                    sp.context
+                ),
+            ));
+        }
         for p in &prompts {
             let ys = generate(
                 model,
