@@ -75,12 +75,10 @@ impl Default for CrossvalConfig {
         };
         CrossvalConfig {
             task: TaskConfig::default(),
-            // IPO's τ = 1 (target margin 1/(2τ) = 0.5) keeps the IPO optimum's log-ratios O(1);
-            // with the spec's default τ = 0.1 they span ±10s and the TV is decided by a handful
-            // of sequences.
+            // The exact layer's defaults (SPEC §1.5): β = 1, IPO's τ = 0.1, α = 1.
             hyper: Hyper {
                 beta: 1.0,
-                ipo_tau: 1.0,
+                ipo_tau: 0.1,
                 alpha: 1.0,
                 lambda: 1.0,
             },
