@@ -892,6 +892,15 @@ fn cli_gen_task_then_train() {
     assert_eq!(lines[0]["run"]["config"]["seed"], 9);
     assert_eq!(lines.len(), 1 + 4);
     assert!(lines[1]["sft"].is_number() && lines[1]["accuracy"].is_number());
+    // Every completion has H = 3 tokens, so the per-token SFT loss is a third of the sequence's.
+    let (seq, tok) = (
+        lines[1]["sft"].as_f64().unwrap(),
+        lines[1]["sft_per_token"].as_f64().unwrap(),
+    );
+    assert!(
+        (seq - 3.0 * tok).abs() < 1e-5 * seq,
+        "per sequence {seq} vs per token {tok}"
+    );
     assert!(d.join("w.safetensors").exists());
 
     // SPIN from the saved weights with its generation step; generation must fit the context.

@@ -187,8 +187,7 @@ fn fit_context(
     if prompt.is_empty() {
         return Err(AihfError::data(at, "empty prompt: the first response token needs a prompt token to condition on (the byte tokenizer adds BOS)"));
     }
-    if let Some(r) = responses.iter().find(|r| r.is_empty()) {
-        let _ = r;
+    if responses.iter().any(|r| r.is_empty()) {
         return Err(AihfError::data(at, "empty response"));
     }
     let longest = responses.iter().map(|r| r.len()).max().unwrap_or(0) as i64;

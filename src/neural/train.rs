@@ -530,7 +530,13 @@ pub fn train_policy(
         if needs_demos {
             let l = loss::sft(&lp.index_select(0, &p.d_rows), &p.d_w);
             if log {
+                // SPEC §3: the SFT loss is also reported per token.
+                let per_token = tch::no_grad(|| {
+                    (lp.index_select(0, &p.d_rows).neg() * &p.d_w).sum(Kind::Float)
+                        / (&p.d_ntok * &p.d_w).sum(Kind::Float)
+                });
                 metrics.insert("sft".into(), json!(l.double_value(&[])));
+                metrics.insert("sft_per_token".into(), json!(per_token.double_value(&[])));
             }
             let a = if objective == Objective::DirectAihf {
                 hyper.alpha
@@ -573,6 +579,8 @@ struct Plan {
     batch: crate::neural::data::Batch,
     d_rows: Tensor,
     d_w: Tensor,
+    /// Response tokens of each demonstration.
+    d_ntok: Tensor,
     w_rows: Tensor,
     l_rows: Tensor,
     ref_w: Tensor,
@@ -606,6 +614,13 @@ impl Plan {
             batch: data.batch(&g.seqs, device),
             d_rows: index_tensor(&d_rows, device),
             d_w: Batch::weights(&demos.iter().map(|d| d.1).collect::<Vec<_>>(), device),
+            d_ntok: Batch::weights(
+                &demos
+                    .iter()
+                    .map(|&(k, _)| data.seqs[data.demos[k].0].response.len() as f64)
+                    .collect::<Vec<_>>(),
+                device,
+            ),
             w_rows: index_tensor(&w_rows, device),
             l_rows: index_tensor(&l_rows, device),
             ref_w: Batch::weights(&ref_w, device),
