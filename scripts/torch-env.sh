@@ -5,7 +5,8 @@
 #   scripts/torch-env.sh cargo run --release --features neural -- neural crossval
 #
 # Creates `.venv` at the repository root if it is missing (python3 -m venv; pip install
-# torch==2.11.0, CPU wheels are enough), then builds/runs with tch's torch-sys pointed at the
+# torch==2.11.0: PyPI's default Linux wheel, ~4.6 GB with its CUDA libraries, which are loaded
+# only when a GPU is used; the toolkit's tests run on CPU), then builds/runs with tch's torch-sys pointed at the
 # venv's PyTorch (LIBTORCH_USE_PYTORCH=1, the venv's python3 first on PATH) and the venv's
 # torch/lib on LD_LIBRARY_PATH for the run-time loader, and execs its arguments.
 # Override the location with AIHF_VENV=/path/to/venv.
@@ -29,7 +30,7 @@ torch_lib="$("$venv/bin/python3" -c 'import importlib.util, os; print(os.path.jo
 export PATH="$venv/bin:$PATH"
 export LIBTORCH_USE_PYTORCH=1
 export LD_LIBRARY_PATH="$torch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-# torch-sys does not rebuild when the venv moves; a stale link is caught by the loader anyway.
+# torch-sys links against this libtorch at build time; the loader needs the same directory.
 if [ "$#" -eq 0 ]; then
     echo "torch-env: venv=$venv torch_lib=$torch_lib (give a command to run it in this environment)" >&2
     exit 0
