@@ -160,6 +160,100 @@ fn table_losses_match_the_exact_layer_sums() {
     assert!((got - want).abs() < 1e-5 * want, "IPO {got} vs {want}");
 }
 
+/// The assembled Direct AIHF loss in the trainer: at the tabular model's initialisation (the
+/// uniform policy, `log π = −H log |V|` for every sequence) the first step's metrics must be
+/// `sft = H log |V| = 3 log 4`, `pref_loss = (1/M) Σ_pairs −log σ(β (log π_ref(y_l) − log π_ref(y_w)))`
+/// (h = −log π_ref, computed here in f64 from the task), and `loss = α·sft + pref_loss`.
+/// SPIN/Self-Play AIHF: at the start of an iteration `π_φ = π_t`, so `h ≡ 0` and both their
+/// terms equal `log 2`.
+#[test]
+fn trainer_losses_at_initialisation_match_hand_values() {
+    let cfg = CrossvalConfig::default();
+    let p = crossval::prepare(&cfg).unwrap();
+    let (vocab, context) = p.task.vocab_context();
+    let spec = ModelSpec {
+        arch: Arch::Tabular,
+        vocab,
+        context,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (alpha, beta) = (0.7, 0.5);
+    let hyper = Hyper {
+        alpha,
+        beta,
+        ..Default::default()
+    };
+    let read = |path: &std::path::Path| -> serde_json::Value {
+        let text = std::fs::read_to_string(path).unwrap();
+        serde_json::from_str(text.lines().nth(1).unwrap()).unwrap()
+    };
+    let path = dir.path().join("d.jsonl");
+    let tc = TrainConfig {
+        steps: 1,
+        metrics: Some(path.clone()),
+        ..Default::default()
+    };
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = model::policy(&vs.root(), &spec).unwrap();
+    train::train_policy(
+        net.as_ref(),
+        &vs,
+        &p.data,
+        train::Objective::DirectAihf,
+        Some(&p.ref_logp),
+        &hyper,
+        &tc,
+    )
+    .unwrap();
+    let m = read(&path);
+    let sft_want = 3.0 * 4f64.ln();
+    let (mut num, mut den) = (0.0, 0.0);
+    for &(w, l, c) in &p.data.prefs {
+        num += -c * log_sigmoid(beta * (p.ref_logp[l] - p.ref_logp[w]));
+        den += c;
+    }
+    let pref_want = num / den;
+    let (sft, pref, total) = (
+        m["sft"].as_f64().unwrap(),
+        m["pref_loss"].as_f64().unwrap(),
+        m["loss"].as_f64().unwrap(),
+    );
+    assert!((sft - sft_want).abs() < 1e-5, "sft {sft} vs {sft_want}");
+    assert!(
+        (pref - pref_want).abs() < 1e-5,
+        "pref_loss {pref} vs {pref_want}"
+    );
+    assert!(
+        (total - (alpha * sft_want + pref_want)).abs() < 1e-5,
+        "loss {total}"
+    );
+
+    let path = dir.path().join("s.jsonl");
+    let tc = TrainConfig {
+        steps: 1,
+        metrics: Some(path.clone()),
+        ..Default::default()
+    };
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = model::policy(&vs.root(), &spec).unwrap();
+    let sp = SelfPlay {
+        iters: 1,
+        samples_per_prompt: 8,
+        max_new_tokens: 3,
+        eos: None,
+        with_preferences: true,
+        context: context as usize,
+    };
+    train::train_self_play(net.as_ref(), &vs, &p.data, &sp, &hyper, &tc).unwrap();
+    let m = read(&path);
+    let ln2 = 2f64.ln();
+    for k in ["spin_loss", "pref_loss"] {
+        let v = m[k].as_f64().unwrap();
+        assert!((v - ln2).abs() < 1e-6, "{k} {v} vs log 2");
+    }
+    assert!((m["loss"].as_f64().unwrap() - (1.0 + hyper.lambda) * ln2).abs() < 1e-6);
+}
+
 /// A record repeated c times and the record once with weight c give the same loss and the same
 /// gradient (the trainers merge duplicates into weights).
 #[test]
