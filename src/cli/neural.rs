@@ -334,6 +334,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     } else {
         model::policy(&vs.root(), &spec)?
     };
+    aihf::neural::model::init_weights(&vs, a.seed)?;
     if kind == tch::Kind::BFloat16 {
         vs.bfloat16();
     }

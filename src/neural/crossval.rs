@@ -122,6 +122,8 @@ pub struct Row {
     pub final_grad_norm: f64,
     pub steps: usize,
     pub seconds: f64,
+    /// Seed of the initialisation ([`model::init_weights`]) and of the trainer.
+    pub init_seed: u64,
     /// `TV(π_exact, π*)`: how far the estimator itself is from the truth (context, not checked).
     pub exact_tv_to_truth: f64,
 }
@@ -218,6 +220,7 @@ pub fn train_one(
     let idx: Vec<usize> = (0..all.seqs.len()).collect();
     if method == Method::Btl {
         let net = model::reward(&vs.root(), &spec)?;
+        model::init_weights(&vs, init_seed)?;
         let rep = train::train_reward(net.as_ref(), &vs, data, &tc)?;
         let r = train::rewards(net.as_ref(), all, &idx, Device::Cpu)?;
         let z: Vec<f64> = task
@@ -241,6 +244,7 @@ pub fn train_one(
         }
     };
     let net = model::policy(&vs.root(), &spec)?;
+    model::init_weights(&vs, init_seed)?;
     let rep = train::train_policy(
         net.as_ref(),
         &vs,
@@ -333,6 +337,7 @@ fn run_inner(cfg: &CrossvalConfig) -> Result<CrossvalReport> {
                 final_grad_norm: rep.final_grad_norm,
                 steps: rep.steps,
                 seconds: rep.seconds,
+                init_seed,
                 exact_tv_to_truth,
             });
         }

@@ -290,3 +290,35 @@ pub fn reward(p: &nn::Path, spec: &ModelSpec) -> Result<Box<dyn ModuleT>> {
         net.forward_t(xs, train).squeeze_dim(-1)
     })))
 }
+
+/// Standard deviation of the GPT-2 initialisation of weight matrices and embeddings.
+pub const INIT_STD: f64 = 0.02;
+
+/// Re-draws every random parameter from `seed` alone: each 2-D `…weight` (linear layers and
+/// embeddings) gets `N(0, INIT_STD²)` from a ChaCha stream, visited in name order. Layer-norm
+/// gains, biases and the prefix table are deterministic already (ones or zeros). libtorch's
+/// global generator is shared by every thread of a process, so without this two models built
+/// concurrently (parallel tests) would not be reproducible from their seeds.
+pub fn init_weights(vs: &nn::VarStore, seed: u64) -> crate::error::Result<()> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let normal = Normal::new(0.0f32, INIT_STD as f32)
+        .map_err(|e| AihfError::Numerical(format!("initialisation: {e}")))?;
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    tch::no_grad(|| {
+        for (name, mut t) in vars {
+            if t.dim() == 2 && name.ends_with("weight") {
+                let n = t.numel();
+                let v: Vec<f32> = (0..n).map(|_| normal.sample(&mut rng)).collect();
+                let src = Tensor::from_slice(&v)
+                    .view(t.size().as_slice())
+                    .to_kind(t.kind())
+                    .to_device(t.device());
+                t.copy_(&src);
+            }
+        }
+    });
+    Ok(())
+}
