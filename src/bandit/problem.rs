@@ -114,12 +114,9 @@ impl Objective {
         }
         for p in &self.pairs {
             let d = self.s * (u[p.i] - u[p.j]);
-            if p.c_ij > 0.0 {
-                v += p.c_ij * log_sigmoid(d);
-            }
-            if p.c_ji > 0.0 {
-                v += p.c_ji * log_sigmoid(-d);
-            }
+            // log σ(−d) = log σ(d) − d: one log1p per pair.
+            let ls = log_sigmoid(d);
+            v += p.c_ij * ls + p.c_ji * (ls - d);
         }
         v - 0.5 * self.ridge * u.iter().map(|x| x * x).sum::<f64>()
     }
