@@ -1,0 +1,324 @@
+//! Models (SPEC §3): token ids `[B, T]` (int64) in, per-position outputs out.
+//!
+//! - A *policy* maps `[B, T]` to next-token logits `[B, T, V]`: the output at position `t`
+//!   scores token `t + 1`.
+//! - A *reward model* maps `[B, T]` to one scalar per position `[B, T]`; the reward of a
+//!   sequence is the value at its last token ([`crate::neural::loss::at_positions`]).
+//!
+//! Two backbones, one interface (`tch::nn::ModuleT`), built tch-style by
+//! `fn ..(p: &nn::Path, ..) -> impl ModuleT` with the `VarStore` passed in:
+//! - [`prefix_table`]: a free output vector per prefix (the *tabular-expressive* model). On an
+//!   enumerable task (SPEC §2.6, §3.1) its policy factorises any distribution over `V^H` exactly
+//!   (chain rule over the prefix tree), so it must reach the exact-layer optimum;
+//! - [`transformer`]: a GPT-style decoder-only transformer, pre-norm, causal attention through
+//!   libtorch's `scaled_dot_product_attention`, learned positions.
+
+use crate::error::{AihfError, Result};
+use serde::{Deserialize, Serialize};
+use tch::nn::{self, ModuleT};
+use tch::{Kind, Tensor};
+
+/// Largest prefix table (rows) the tabular model allocates: `Σ_{l=1}^{context} V^l`. The model is
+/// meant for enumerable tasks; past this it is the wrong model, not a bigger one.
+pub const MAX_TABLE_ROWS: i64 = 1 << 22;
+
+/// A backbone with its hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "kebab-case")]
+pub enum Arch {
+    /// A free output vector per prefix.
+    Tabular,
+    /// The GPT-style transformer.
+    Transformer(TransformerConfig),
+}
+
+impl Arch {
+    /// Short name for tables (`tabular`, `transformer`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Arch::Tabular => "tabular",
+            Arch::Transformer(_) => "transformer",
+        }
+    }
+}
+
+/// Transformer hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TransformerConfig {
+    /// Blocks.
+    pub layers: i64,
+    /// Attention heads (divides `width`).
+    pub heads: i64,
+    /// Residual width `d_model`.
+    pub width: i64,
+    /// Dropout on attention and residual branches (0 for the cross-validation).
+    pub dropout: f64,
+}
+
+impl Default for TransformerConfig {
+    fn default() -> Self {
+        // The cross-validation size: tiny enough for 2 CI cores, large enough for 84 prefixes.
+        TransformerConfig {
+            layers: 2,
+            heads: 2,
+            width: 32,
+            dropout: 0.0,
+        }
+    }
+}
+
+/// What every model needs to know about the token space.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// The backbone.
+    pub arch: Arch,
+    /// Vocabulary size `V` (ids `0..V`).
+    pub vocab: i64,
+    /// Longest input (prompt + response) in tokens.
+    pub context: i64,
+}
+
+impl ModelSpec {
+    /// Checks the sizes; returns the spec.
+    pub fn validate(&self) -> Result<()> {
+        if self.vocab < 1 {
+            return Err(AihfError::param(
+                "vocab",
+                format!("must be >= 1, got {}", self.vocab),
+            ));
+        }
+        if self.context < 2 {
+            return Err(AihfError::param(
+                "context",
+                format!(
+                    "must be >= 2 (a prompt token and a response token), got {}",
+                    self.context
+                ),
+            ));
+        }
+        match &self.arch {
+            Arch::Tabular => {
+                table_rows(self.vocab, self.context)?;
+            }
+            Arch::Transformer(c) => {
+                if c.layers < 1 || c.heads < 1 || c.width < 1 {
+                    return Err(AihfError::param(
+                        "transformer",
+                        format!("layers, heads and width must be >= 1, got {c:?}"),
+                    ));
+                }
+                if c.width % c.heads != 0 {
+                    return Err(AihfError::param(
+                        "transformer",
+                        format!("width {} is not a multiple of heads {}", c.width, c.heads),
+                    ));
+                }
+                if !(0.0..1.0).contains(&c.dropout) {
+                    return Err(AihfError::param(
+                        "dropout",
+                        format!("must be in [0, 1), got {}", c.dropout),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Rows of the prefix table and the offset of each prefix length: prefixes of length `l`
+/// (`1 ≤ l ≤ context`) occupy rows `offset[l-1] .. offset[l-1] + V^l`.
+fn table_rows(vocab: i64, context: i64) -> Result<(i64, Vec<i64>)> {
+    let too_big = || {
+        AihfError::param(
+            "tabular model",
+            format!(
+                "Σ_(l=1..{context}) {vocab}^l prefixes exceed {MAX_TABLE_ROWS} rows; the tabular \
+                 model is for enumerable tasks (use the transformer)"
+            ),
+        )
+    };
+    let mut offsets = Vec::with_capacity(context as usize);
+    let (mut total, mut pow) = (0i64, 1i64);
+    for _ in 0..context {
+        offsets.push(total);
+        pow = pow.checked_mul(vocab).ok_or_else(too_big)?;
+        total = total.checked_add(pow).ok_or_else(too_big)?;
+        if total > MAX_TABLE_ROWS {
+            return Err(too_big());
+        }
+    }
+    Ok((total, offsets))
+}
+
+/// The tabular-expressive backbone: one free vector of `out_dim` numbers per prefix
+/// `(x_1..x_t)`, looked up at every position `t`. Initialised to zero (the uniform policy, the
+/// zero reward). Rows are indexed by the base-`V` code of the prefix plus the offset of its
+/// length, computed with integer tensor ops (`code_t = code_(t-1)·V + x_t`).
+pub fn prefix_table(p: &nn::Path, vocab: i64, context: i64, out_dim: i64) -> Result<impl ModuleT> {
+    let (rows, offsets) = table_rows(vocab, context)?;
+    let table = p.zeros("table", &[rows, out_dim]);
+    let offsets = Tensor::from_slice(&offsets).to_device(p.device());
+    Ok(nn::func_t(move |xs, _train| {
+        let (b, t) = xs.size2().expect("prefix_table: input must be [B, T]");
+        let mut code = Tensor::zeros([b], (Kind::Int64, xs.device()));
+        let mut cols = Vec::with_capacity(t as usize);
+        for k in 0..t {
+            code = code * vocab + xs.select(1, k);
+            cols.push(&code + offsets.get(k));
+        }
+        let idx = Tensor::stack(&cols, 1); // [B, T]
+        table.index_select(0, &idx.view([-1])).view([b, t, out_dim])
+    }))
+}
+
+fn linear(p: nn::Path, i: i64, o: i64) -> nn::Linear {
+    // GPT-2 initialisation: N(0, 0.02) weights, zero biases.
+    let cfg = nn::LinearConfig {
+        ws_init: nn::Init::Randn {
+            mean: 0.0,
+            stdev: 0.02,
+        },
+        bs_init: Some(nn::Init::Const(0.0)),
+        bias: true,
+    };
+    nn::linear(p, i, o, cfg)
+}
+
+fn attention(p: &nn::Path, c: TransformerConfig) -> impl ModuleT {
+    let qkv = linear(p / "qkv", c.width, 3 * c.width);
+    let proj = linear(p / "proj", c.width, c.width);
+    let (h, dh) = (c.heads, c.width / c.heads);
+    nn::func_t(move |xs, train| {
+        let (b, t, d) = xs.size3().expect("attention: input must be [B, T, D]");
+        let qkv = xs
+            .apply(&qkv)
+            .view([b, t, 3, h, dh])
+            .permute([2, 0, 3, 1, 4]); // [3,B,H,T,dh]
+        let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
+        let drop = if train { c.dropout } else { 0.0 };
+        let y = Tensor::scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            None::<Tensor>,
+            drop,
+            true, // causal
+            None::<f64>,
+            false,
+        );
+        y.transpose(1, 2)
+            .contiguous()
+            .view([b, t, d])
+            .apply(&proj)
+            .dropout(c.dropout, train)
+    })
+}
+
+fn block(p: &nn::Path, c: TransformerConfig) -> impl ModuleT {
+    let ln1 = nn::layer_norm(p / "ln1", vec![c.width], Default::default());
+    let ln2 = nn::layer_norm(p / "ln2", vec![c.width], Default::default());
+    let attn = attention(&(p / "attn"), c);
+    let fc = linear(p / "fc", c.width, 4 * c.width);
+    let out = linear(p / "out", 4 * c.width, c.width);
+    nn::func_t(move |xs, train| {
+        // Pre-norm: x + f(LN(x)).
+        let xs = xs + xs.apply(&ln1).apply_t(&attn, train);
+        let ys = xs
+            .apply(&ln2)
+            .apply(&fc)
+            .gelu("tanh")
+            .apply(&out)
+            .dropout(c.dropout, train);
+        xs + ys
+    })
+}
+
+/// The GPT-style decoder-only transformer with an `out_dim`-wide linear head: token and learned
+/// position embeddings, `layers` pre-norm blocks (causal SDPA attention, GELU MLP of width
+/// `4·width`), a final layer norm. Inputs longer than `context` are rejected by the data layer
+/// before they reach the model.
+pub fn transformer(
+    p: &nn::Path,
+    c: TransformerConfig,
+    vocab: i64,
+    context: i64,
+    out_dim: i64,
+) -> impl ModuleT {
+    let emb_cfg = || nn::EmbeddingConfig {
+        ws_init: nn::Init::Randn {
+            mean: 0.0,
+            stdev: 0.02,
+        },
+        ..Default::default()
+    };
+    let tok = nn::embedding(p / "tok", vocab, c.width, emb_cfg());
+    let pos = nn::embedding(p / "pos", context, c.width, emb_cfg());
+    let mut blocks = nn::seq_t();
+    for i in 0..c.layers {
+        blocks = blocks.add(block(&(p / "blocks" / i), c));
+    }
+    let ln_f = nn::layer_norm(p / "ln_f", vec![c.width], Default::default());
+    let head = linear(p / "head", c.width, out_dim);
+    nn::func_t(move |xs, train| {
+        let (_b, t) = xs.size2().expect("transformer: input must be [B, T]");
+        let positions = Tensor::arange(t, (Kind::Int64, xs.device()));
+        let h = xs.apply(&tok) + positions.apply(&pos).unsqueeze(0);
+        h.dropout(c.dropout, train)
+            .apply_t(&blocks, train)
+            .apply(&ln_f)
+            .apply(&head)
+    })
+}
+
+/// A policy network: `[B, T]` → next-token logits `[B, T, V]`.
+pub fn policy(p: &nn::Path, spec: &ModelSpec) -> Result<Box<dyn ModuleT>> {
+    spec.validate()?;
+    Ok(match &spec.arch {
+        Arch::Tabular => Box::new(prefix_table(p, spec.vocab, spec.context, spec.vocab)?),
+        Arch::Transformer(c) => Box::new(transformer(p, *c, spec.vocab, spec.context, spec.vocab)),
+    })
+}
+
+/// A reward network on the same backbones with a scalar head: `[B, T]` → `[B, T]`.
+pub fn reward(p: &nn::Path, spec: &ModelSpec) -> Result<Box<dyn ModuleT>> {
+    spec.validate()?;
+    let net: Box<dyn ModuleT> = match &spec.arch {
+        Arch::Tabular => Box::new(prefix_table(p, spec.vocab, spec.context, 1)?),
+        Arch::Transformer(c) => Box::new(transformer(p, *c, spec.vocab, spec.context, 1)),
+    };
+    Ok(Box::new(nn::func_t(move |xs, train| {
+        net.forward_t(xs, train).squeeze_dim(-1)
+    })))
+}
+
+/// Standard deviation of the GPT-2 initialisation of weight matrices and embeddings.
+pub const INIT_STD: f64 = 0.02;
+
+/// Re-draws every random parameter from `seed` alone: each 2-D `…weight` (linear layers and
+/// embeddings) gets `N(0, INIT_STD²)` from a ChaCha stream, visited in name order. Layer-norm
+/// gains, biases and the prefix table are deterministic already (ones or zeros). libtorch's
+/// global generator is shared by every thread of a process, so without this two models built
+/// concurrently (parallel tests) would not be reproducible from their seeds.
+pub fn init_weights(vs: &nn::VarStore, seed: u64) -> crate::error::Result<()> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let normal = Normal::new(0.0f32, INIT_STD as f32)
+        .map_err(|e| AihfError::Numerical(format!("initialisation: {e}")))?;
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    tch::no_grad(|| {
+        for (name, mut t) in vars {
+            if t.dim() == 2 && name.ends_with("weight") {
+                let n = t.numel();
+                let v: Vec<f32> = (0..n).map(|_| normal.sample(&mut rng)).collect();
+                let src = Tensor::from_slice(&v)
+                    .view(t.size().as_slice())
+                    .to_kind(t.kind())
+                    .to_device(t.device());
+                t.copy_(&src);
+            }
+        }
+    });
+    Ok(())
+}
