@@ -246,12 +246,12 @@ impl BanditData {
             }
             Some(Value::Object(o)) => {
                 check_keys(o, &["actions"], "demonstrations")?;
-                let acts = o
-                    .get("actions")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| {
-                        AihfError::data("demonstrations.actions", "expected an array of action indices")
-                    })?;
+                let acts = o.get("actions").and_then(Value::as_array).ok_or_else(|| {
+                    AihfError::data(
+                        "demonstrations.actions",
+                        "expected an array of action indices",
+                    )
+                })?;
                 for (k, x) in acts.iter().enumerate() {
                     let at = format!("demonstrations.actions[{k}]");
                     let a = index_of(x, &at, n)?;
@@ -277,7 +277,10 @@ impl BanditData {
                     }
                     for (i, row) in rows.iter().enumerate() {
                         let row = row.as_array().ok_or_else(|| {
-                            AihfError::data(format!("preferences[{i}]"), "expected an array of counts")
+                            AihfError::data(
+                                format!("preferences[{i}]"),
+                                "expected an array of counts",
+                            )
                         })?;
                         if row.len() != n {
                             return Err(AihfError::data(
@@ -301,7 +304,10 @@ impl BanditData {
             Some(Value::Object(o)) => {
                 check_keys(o, &["pairs"], "preferences")?;
                 let pairs = o.get("pairs").and_then(Value::as_array).ok_or_else(|| {
-                    AihfError::data("preferences.pairs", "expected an array of [winner, loser] pairs")
+                    AihfError::data(
+                        "preferences.pairs",
+                        "expected an array of [winner, loser] pairs",
+                    )
                 })?;
                 for (k, p) in pairs.iter().enumerate() {
                     let at = format!("preferences.pairs[{k}]");
@@ -327,7 +333,12 @@ impl BanditData {
             }
         }
         data.meta = obj.get("meta").cloned().unwrap_or(Value::Null);
-        let total: u128 = data.demos.iter().chain(&data.prefs).map(|&c| u128::from(c)).sum();
+        let total: u128 = data
+            .demos
+            .iter()
+            .chain(&data.prefs)
+            .map(|&c| u128::from(c))
+            .sum();
         if total > u128::from(MAX_COUNT) {
             return Err(AihfError::data(
                 "counts",
@@ -379,15 +390,24 @@ fn count_of(x: &Value, at: &str) -> Result<u64> {
         return Ok(c);
     }
     if let Some(c) = x.as_i64() {
-        return Err(AihfError::data(at, format!("{c} is negative; counts must be >= 0")));
+        return Err(AihfError::data(
+            at,
+            format!("{c} is negative; counts must be >= 0"),
+        ));
     }
     if let Some(f) = x.as_f64() {
         if f.fract() == 0.0 && (0.0..9.0e15).contains(&f) {
             return Ok(f as u64);
         }
-        return Err(AihfError::data(at, format!("{f} is not a non-negative integer count")));
+        return Err(AihfError::data(
+            at,
+            format!("{f} is not a non-negative integer count"),
+        ));
     }
-    Err(AihfError::data(at, format!("expected a non-negative integer count, got {x}")))
+    Err(AihfError::data(
+        at,
+        format!("expected a non-negative integer count, got {x}"),
+    ))
 }
 
 fn index_of(x: &Value, at: &str, n: usize) -> Result<usize> {
@@ -477,7 +497,10 @@ mod tests {
         let e = BanditData::from_json_str(r#"{"n_actions":2,"demonstrations":[1,-1]}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("demonstrations[1]") && e.contains("negative"), "{e}");
+        assert!(
+            e.contains("demonstrations[1]") && e.contains("negative"),
+            "{e}"
+        );
         let e = BanditData::from_json_str(r#"{"n_actions":2,"demonstrations":[1,0.5]}"#)
             .unwrap_err()
             .to_string();
@@ -485,6 +508,9 @@ mod tests {
         let e = BanditData::from_json_str(r#"{"n_actions":2,"preferences":{"pairs":[[0,2]]}}"#)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("pairs[0][1]") && e.contains("out of range"), "{e}");
+        assert!(
+            e.contains("pairs[0][1]") && e.contains("out of range"),
+            "{e}"
+        );
     }
 }

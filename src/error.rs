@@ -109,7 +109,10 @@ pub fn check_positive(name: &str, x: f64) -> Result<()> {
     if x.is_finite() && x > 0.0 {
         Ok(())
     } else {
-        Err(AihfError::param(name, format!("must be finite and > 0, got {x}")))
+        Err(AihfError::param(
+            name,
+            format!("must be finite and > 0, got {x}"),
+        ))
     }
 }
 
@@ -118,6 +121,9 @@ pub fn check_nonneg(name: &str, x: f64) -> Result<()> {
     if x.is_finite() && x >= 0.0 {
         Ok(())
     } else {
-        Err(AihfError::param(name, format!("must be finite and >= 0, got {x}")))
+        Err(AihfError::param(
+            name,
+            format!("must be finite and >= 0, got {x}"),
+        ))
     }
 }

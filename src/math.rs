@@ -112,7 +112,11 @@ mod tests {
     #[test]
     fn log_sigmoid_matches_direct_formula_and_tails() {
         for &x in &[-30.0, -2.0, 0.0, 0.5, 3.0, 30.0] {
-            assert_relative_eq!(log_sigmoid(x), (1.0 / (1.0 + (-x).exp())).ln(), max_relative = 1e-12);
+            assert_relative_eq!(
+                log_sigmoid(x),
+                (1.0 / (1.0 + (-x).exp())).ln(),
+                max_relative = 1e-12
+            );
         }
         assert_relative_eq!(log_sigmoid(-800.0), -800.0, max_relative = 1e-15);
         assert!(log_sigmoid(800.0).abs() < 1e-300);

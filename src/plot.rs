@@ -222,15 +222,20 @@ where
             }
             Style::Dashed => chart.draw_series(DashedLineSeries::new(pts.clone(), 8, 6, style))?,
             Style::Points => chart.draw_series(
-                pts.iter().map(|&p| Circle::new(p, 4, ShapeStyle::from(&col).filled())),
+                pts.iter()
+                    .map(|&p| Circle::new(p, 4, ShapeStyle::from(&col).filled())),
             )?,
         };
         anno.label(s.name.as_str()).legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 20, y)], ShapeStyle::from(&col).stroke_width(3))
+            PathElement::new(
+                vec![(x, y), (x + 20, y)],
+                ShapeStyle::from(&col).stroke_width(3),
+            )
         });
         if s.style == Style::LinePoints {
             chart.draw_series(
-                pts.iter().map(|&p| Circle::new(p, 3, ShapeStyle::from(&col).filled())),
+                pts.iter()
+                    .map(|&p| Circle::new(p, 3, ShapeStyle::from(&col).filled())),
             )?;
         }
         if let Some(err) = &s.err {
@@ -264,7 +269,11 @@ where
         v.iter()
             .enumerate()
             .map(|(k, &x)| x + e.as_ref().map_or(0.0, |e| e[k]))
-            .chain(v.iter().enumerate().map(|(k, &x)| x - e.as_ref().map_or(0.0, |e| e[k])))
+            .chain(
+                v.iter()
+                    .enumerate()
+                    .map(|(k, &x)| x - e.as_ref().map_or(0.0, |e| e[k])),
+            )
             .collect::<Vec<_>>()
     });
     let (mut y0, y1) = range(tops.chain(std::iter::once(0.0)));

@@ -227,11 +227,31 @@ const BAD: &[(&str, &[&str], &str)] = &[
         &["--ref-action", "7"],
         "reference action 7 is out of range",
     ),
-    (GOOD, &["--beta", "1e-160"], "outside the supported range [1e-8, 1e8]"),
-    (GOOD, &["--method", "dpo", "--beta", "1e200"], "outside the supported range [1e-8, 1e8]"),
-    (r#"{"n_actions": 3, "demonstrations": [9223372036854775808, 1, 5]}"#, &[], "demonstrations[0]: 9223372036854775808 exceeds the largest supported count"),
-    (r#"{"n_actions": 2, "demonstrations": [4503599627370496, 4503599627370497]}"#, &[], "beyond the supported total 2^53"),
-    (r#"{"n_actions": 100000}"#, &[], "n_actions: 100000 is too large"),
+    (
+        GOOD,
+        &["--beta", "1e-160"],
+        "outside the supported range [1e-8, 1e8]",
+    ),
+    (
+        GOOD,
+        &["--method", "dpo", "--beta", "1e200"],
+        "outside the supported range [1e-8, 1e8]",
+    ),
+    (
+        r#"{"n_actions": 3, "demonstrations": [9223372036854775808, 1, 5]}"#,
+        &[],
+        "demonstrations[0]: 9223372036854775808 exceeds the largest supported count",
+    ),
+    (
+        r#"{"n_actions": 2, "demonstrations": [4503599627370496, 4503599627370497]}"#,
+        &[],
+        "beyond the supported total 2^53",
+    ),
+    (
+        r#"{"n_actions": 100000}"#,
+        &[],
+        "n_actions: 100000 is too large",
+    ),
 ];
 
 #[test]

@@ -184,17 +184,30 @@ fn bad_training_options_are_typed_errors() {
 fn trajectories_longer_than_the_horizon_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mdp = "examples/mdp/gridworld_h8_sparse.json";
-    Command::cargo_bin("aihf").unwrap()
-        .args(["mdp", "sample", "--mdp", mdp, "--n", "5", "--length", "40", "--out"])
+    Command::cargo_bin("aihf")
+        .unwrap()
+        .args([
+            "mdp", "sample", "--mdp", mdp, "--n", "5", "--length", "40", "--out",
+        ])
         .arg(dir.path().join("d.jsonl"))
-        .assert().code(1).stderr(predicates::str::contains("exceeds the MDP's horizon 8"));
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("exceeds the MDP's horizon 8"));
     let long: String = (0..3)
         .map(|_| format!("{{\"steps\": [{}]}}\n", ["[0, 0]"; 12].join(", ")))
         .collect();
     let demos = dir.path().join("long.jsonl");
     std::fs::write(&demos, long).unwrap();
-    Command::cargo_bin("aihf").unwrap()
-        .args(["mdp", "train", "--mdp", mdp, "--demos"]).arg(&demos)
-        .arg("--out").arg(dir.path().join("run"))
-        .assert().code(1).stderr(predicates::str::contains("line 1").and(predicates::str::contains("exceeds the horizon 8")));
+    Command::cargo_bin("aihf")
+        .unwrap()
+        .args(["mdp", "train", "--mdp", mdp, "--demos"])
+        .arg(&demos)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .assert()
+        .code(1)
+        .stderr(
+            predicates::str::contains("line 1")
+                .and(predicates::str::contains("exceeds the horizon 8")),
+        );
 }

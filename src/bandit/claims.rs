@@ -65,7 +65,11 @@ fn sft_stationarity(ctx: &Ctx) -> Result<Outcome> {
         let n = d.n_actions();
         let nn = d.n_demos() as f64;
         let f = fit(Method::Sft, &d, &Options::default())?;
-        let r: Vec<f64> = f.reward.iter().map(|x| x.unwrap_or(f64::NEG_INFINITY)).collect();
+        let r: Vec<f64> = f
+            .reward
+            .iter()
+            .map(|x| x.unwrap_or(f64::NEG_INFINITY))
+            .collect();
         let obj = super::problem::Objective {
             n,
             a: d.demos().iter().map(|&c| c as f64).collect(),
@@ -77,11 +81,24 @@ fn sft_stationarity(ctx: &Ctx) -> Result<Outcome> {
         };
         let g = obj.gradient(&r);
         grad = grad.max(g.iter().map(|x| x * x).sum::<f64>().sqrt() / nn);
-        let ll = |p: &[f64]| -> f64 { d.demos().iter().zip(p).map(|(&c, q)| c as f64 * q.ln()).sum() };
+        let ll = |p: &[f64]| -> f64 {
+            d.demos()
+                .iter()
+                .zip(p)
+                .map(|(&c, q)| c as f64 * q.ln())
+                .sum()
+        };
         let base = ll(&f.policy);
         for _ in 0..50 {
             let eps = rng.random_range(1e-6..0.1);
-            let z: Vec<f64> = f.policy.iter().map(|p| { let e: f64 = StandardNormal.sample(&mut rng); p.ln() + eps * e }).collect();
+            let z: Vec<f64> = f
+                .policy
+                .iter()
+                .map(|p| {
+                    let e: f64 = StandardNormal.sample(&mut rng);
+                    p.ln() + eps * e
+                })
+                .collect();
             gain = gain.max((ll(&softmax(&z)) - base) / nn);
         }
     }
@@ -115,7 +132,11 @@ fn btl_stationarity(ctx: &Ctx) -> Result<Outcome> {
     for _ in 0..k {
         let (_, d) = good_instance(&mut rng);
         let f = fit(Method::Btl, &d, &Options::default())?;
-        let r: Vec<f64> = f.reward.iter().map(|x| x.unwrap_or(f64::NEG_INFINITY)).collect();
+        let r: Vec<f64> = f
+            .reward
+            .iter()
+            .map(|x| x.unwrap_or(f64::NEG_INFINITY))
+            .collect();
         let n = d.n_actions();
         let m = d.n_comparisons() as f64;
         let p: Vec<f64> = r.iter().map(|x| x.exp()).collect();
@@ -146,7 +167,10 @@ fn aihf_residuals(ctx: &Ctx, id: &str) -> Result<(f64, f64, usize)> {
     for _ in 0..k {
         let (_, d) = good_instance(&mut rng);
         let lambda = rng.random_range(0.1..3.0);
-        let o = Options { lambda, ..Options::default() };
+        let o = Options {
+            lambda,
+            ..Options::default()
+        };
         let f = fit(Method::Aihf, &d, &o)?;
         let n = d.n_actions();
         let nn = d.n_demos() as f64;
@@ -178,10 +202,19 @@ fn aihf_stationarity(ctx: &Ctx) -> Result<Outcome> {
 
 fn aihf_fixed_point(ctx: &Ctx) -> Result<Outcome> {
     let (_, fp, k) = aihf_residuals(ctx, "static.aihf_fixed_point_15")?;
-    Ok(Outcome::new(fp, Relation::AtMost, tol::STATIONARITY_REL, format!("max_i |π_i − (N_i + λW_i)/(N + λD_i(π))| / π_i over {k} data sets")))
+    Ok(Outcome::new(
+        fp,
+        Relation::AtMost,
+        tol::STATIONARITY_REL,
+        format!("max_i |π_i − (N_i + λW_i)/(N + λD_i(π))| / π_i over {k} data sets"),
+    ))
 }
 
-fn worst_tv(ctx: &Ctx, id: &str, mut pair: impl FnMut(&mut ChaCha8Rng) -> Result<(Vec<f64>, Vec<f64>)>) -> Result<(f64, usize)> {
+fn worst_tv(
+    ctx: &Ctx,
+    id: &str,
+    mut pair: impl FnMut(&mut ChaCha8Rng) -> Result<(Vec<f64>, Vec<f64>)>,
+) -> Result<(f64, usize)> {
     let (mut rng, k) = instances(ctx, id);
     let mut worst = 0.0f64;
     for _ in 0..k {
@@ -195,27 +228,55 @@ fn limit_m0(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.limit_m0", |rng| {
         let (_, d) = good_instance(rng);
         let d = d.demos_only();
-        let o = Options { lambda: rng.random_range(0.1..3.0), ..Options::default() };
-        Ok((fit(Method::Aihf, &d, &o)?.policy, fit(Method::Sft, &d, &o)?.policy))
+        let o = Options {
+            lambda: rng.random_range(0.1..3.0),
+            ..Options::default()
+        };
+        Ok((
+            fit(Method::Aihf, &d, &o)?.policy,
+            fit(Method::Sft, &d, &o)?.policy,
+        ))
     })?;
-    Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_AIHF, π_SFT) with M = 0 over {k} data sets")))
+    Ok(Outcome::new(
+        w,
+        Relation::AtMost,
+        tol::IDENTITY_TV,
+        format!("max TV(π_AIHF, π_SFT) with M = 0 over {k} data sets"),
+    ))
 }
 
 fn limit_n0(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.limit_n0", |rng| {
         let (_, d) = good_instance(rng);
         let d = d.prefs_only();
-        let o = Options { lambda: rng.random_range(0.1..3.0), ..Options::default() };
-        Ok((fit(Method::Aihf, &d, &o)?.policy, fit(Method::Btl, &d, &o)?.policy))
+        let o = Options {
+            lambda: rng.random_range(0.1..3.0),
+            ..Options::default()
+        };
+        Ok((
+            fit(Method::Aihf, &d, &o)?.policy,
+            fit(Method::Btl, &d, &o)?.policy,
+        ))
     })?;
-    Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_AIHF, π_P) with N = 0, λ > 0 over {k} data sets")))
+    Ok(Outcome::new(
+        w,
+        Relation::AtMost,
+        tol::IDENTITY_TV,
+        format!("max TV(π_AIHF, π_P) with N = 0, λ > 0 over {k} data sets"),
+    ))
 }
 
 fn lambda0(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.lambda0_decoupling", |rng| {
         let (_, d) = good_instance(rng);
-        let o = Options { lambda: 0.0, ..Options::default() };
-        Ok((fit(Method::Aihf, &d, &o)?.policy, fit(Method::Sft, &d, &o)?.policy))
+        let o = Options {
+            lambda: 0.0,
+            ..Options::default()
+        };
+        Ok((
+            fit(Method::Aihf, &d, &o)?.policy,
+            fit(Method::Sft, &d, &o)?.policy,
+        ))
     })?;
     Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_AIHF(λ=0), π_SFT) over {k} data sets: with λ = 0 the joint problem reduces to demonstrations alone, and the reward model is the separate BTL problem (RM + RL, (9))")))
 }
@@ -229,7 +290,10 @@ fn direct_equals_aihf(ctx: &Ctx) -> Result<Outcome> {
     for _ in 0..k {
         let (_, d) = good_instance(&mut rng);
         let n = d.n_actions();
-        let o = Options { dpo_reference: Some(vec![1.0 / n as f64; n]), ..Options::default() };
+        let o = Options {
+            dpo_reference: Some(vec![1.0 / n as f64; n]),
+            ..Options::default()
+        };
         let direct = fit(Method::DirectAihf, &d, &o)?.policy;
         fp = fp.max(fixed_point_15_residual(&d, &direct, 1.0));
         tvmax = tvmax.max(tv(&direct, &fit(Method::Aihf, &d, &o)?.policy));
@@ -241,17 +305,34 @@ fn direct_equals_aihf(ctx: &Ctx) -> Result<Outcome> {
 fn dpo_equals_rlhf(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.dpo_sft_ref_equals_rlhf", |rng| {
         let (_, d) = good_instance(rng);
-        let o = Options { beta: rng.random_range(0.2..3.0), ..Options::default() };
-        Ok((fit(Method::Dpo, &d, &o)?.policy, fit(Method::Rlhf, &d, &o)?.policy))
+        let o = Options {
+            beta: rng.random_range(0.2..3.0),
+            ..Options::default()
+        };
+        Ok((
+            fit(Method::Dpo, &d, &o)?.policy,
+            fit(Method::Rlhf, &d, &o)?.policy,
+        ))
     })?;
-    Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_DPO with π_ref = π_SFT, π_RLHF) over {k} data sets, β ∈ [0.2, 3]")))
+    Ok(Outcome::new(
+        w,
+        Relation::AtMost,
+        tol::IDENTITY_TV,
+        format!("max TV(π_DPO with π_ref = π_SFT, π_RLHF) over {k} data sets, β ∈ [0.2, 3]"),
+    ))
 }
 
 fn spin_fixed_point(ctx: &Ctx) -> Result<Outcome> {
     let (w, k) = worst_tv(ctx, "static.spin_fixed_point", |rng| {
         let (_, d) = good_instance(rng);
-        let o = Options { beta: rng.random_range(0.6..3.0), ..Options::default() };
-        Ok((fit(Method::Spin, &d, &o)?.policy, fit(Method::Sft, &d, &o)?.policy))
+        let o = Options {
+            beta: rng.random_range(0.6..3.0),
+            ..Options::default()
+        };
+        Ok((
+            fit(Method::Spin, &d, &o)?.policy,
+            fit(Method::Sft, &d, &o)?.policy,
+        ))
     })?;
     Ok(Outcome::new(w, Relation::AtMost, tol::IDENTITY_TV, format!("max TV(π_SPIN, N/N) over {k} data sets, β ∈ [0.6, 3] (the exact iteration contracts by |1 − 1/β|: see static.spin_contraction_rate)")))
 }
@@ -267,7 +348,10 @@ fn spin_rate(ctx: &Ctx) -> Result<Outcome> {
         let n = d.n_actions();
         let lp_hat = super::log_sft(&d, "SPIN")?;
         for &beta in &[0.3, 0.45, 0.6, 0.8, 1.5, 3.0] {
-            let o = Options { beta, ..Options::default() };
+            let o = Options {
+                beta,
+                ..Options::default()
+            };
             let p0 = vec![-(n as f64).ln(); n];
             let its = super::self_play_iterates(&d, &o, 0.0, p0.clone(), 3)?;
             let err = |lp: &[f64]| {
@@ -297,7 +381,11 @@ fn self_play_fixed_point(ctx: &Ctx) -> Result<Outcome> {
     while solved < k && tried < 50 * k {
         tried += 1;
         let (_, d) = good_instance(&mut rng);
-        let o = Options { lambda: rng.random_range(0.05..1.0), spin_iters: 20_000, ..Options::default() };
+        let o = Options {
+            lambda: rng.random_range(0.05..1.0),
+            spin_iters: 20_000,
+            ..Options::default()
+        };
         let fp = super::self_play_aihf_fixed_point(&d, o.lambda);
         if fp.iter().any(|p| *p <= 0.0) {
             continue;
@@ -314,9 +402,14 @@ fn self_play_fixed_point(ctx: &Ctx) -> Result<Outcome> {
 /// one `r*`.
 fn consistency_table(ctx: &Ctx) -> Result<serde_json::Value> {
     // Three claims read the same table: compute it once per (seed, size).
-    static CACHE: std::sync::Mutex<Vec<((u64, bool), serde_json::Value)>> = std::sync::Mutex::new(Vec::new());
+    static CACHE: std::sync::Mutex<Vec<((u64, bool), serde_json::Value)>> =
+        std::sync::Mutex::new(Vec::new());
     let key = (ctx.seed, ctx.full);
-    if let Some((_, v)) = CACHE.lock().ok().and_then(|c| c.iter().find(|(k, _)| *k == key).cloned()) {
+    if let Some((_, v)) = CACHE
+        .lock()
+        .ok()
+        .and_then(|c| c.iter().find(|(k, _)| *k == key).cloned())
+    {
         return Ok(v);
     }
     let v = consistency_table_uncached(ctx)?;
@@ -357,11 +450,17 @@ fn consistency_table_uncached(ctx: &Ctx) -> Result<serde_json::Value> {
         }
         rows.push(json!({"size": size, "tv_rlhf_truth": a, "tv_rlhf_2r": b, "tv_aihf_truth": c}));
     }
-    Ok(json!({"true_reward": r, "tv_truth_2r": tv(&pstar, &p2), "replications": reps, "rows": rows}))
+    Ok(
+        json!({"true_reward": r, "tv_truth_2r": tv(&pstar, &p2), "replications": reps, "rows": rows}),
+    )
 }
 
 fn last(t: &serde_json::Value, key: &str) -> f64 {
-    t["rows"].as_array().and_then(|r| r.last()).and_then(|r| r[key].as_f64()).unwrap_or(f64::NAN)
+    t["rows"]
+        .as_array()
+        .and_then(|r| r.last())
+        .and_then(|r| r[key].as_f64())
+        .unwrap_or(f64::NAN)
 }
 
 fn rlhf_limit_2r(ctx: &Ctx) -> Result<Outcome> {
@@ -376,7 +475,10 @@ fn rlhf_bias_floor(ctx: &Ctx) -> Result<Outcome> {
     let mut o = Outcome::new(m / floor, Relation::AtLeast, 0.9, format!("mean TV(π_RLHF, π*) at the largest size divided by TV(π_{{2r*}}, π*) = {floor:.4}: RLHF stays away from the truth (inconsistent)"));
     if let Some(dir) = &ctx.out_dir {
         let chart = consistency_chart(&t);
-        crate::io::write_json(&dir.join("static_consistency.json"), &json!({"table": t, "chart": chart}))?;
+        crate::io::write_json(
+            &dir.join("static_consistency.json"),
+            &json!({"table": t, "chart": chart}),
+        )?;
         for f in crate::plot::render_line(&chart, &dir.join("static_consistency"))? {
             o = o.with_figure(f.strip_prefix(dir).unwrap_or(&f).to_path_buf());
         }
@@ -421,7 +523,13 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
 
 fn aihf_consistent(ctx: &Ctx) -> Result<Outcome> {
     let t = consistency_table(ctx)?;
-    Ok(Outcome::new(last(&t, "tv_aihf_truth"), Relation::AtMost, 0.01, "mean TV(π_AIHF, π*) at the largest data size: AIHF is consistent").with_details(t))
+    Ok(Outcome::new(
+        last(&t, "tv_aihf_truth"),
+        Relation::AtMost,
+        0.01,
+        "mean TV(π_AIHF, π*) at the largest data size: AIHF is consistent",
+    )
+    .with_details(t))
 }
 
 fn normalized_mode(ctx: &Ctx) -> Result<Outcome> {
@@ -431,7 +539,11 @@ fn normalized_mode(ctx: &Ctx) -> Result<Outcome> {
     for _ in 0..k {
         let (_, d) = good_instance(&mut rng);
         let w = rng.random_range(0.1..5.0);
-        let o = Options { weighting: Weighting::Normalized, demo_weight: w, ..Options::default() };
+        let o = Options {
+            weighting: Weighting::Normalized,
+            demo_weight: w,
+            ..Options::default()
+        };
         let pi = fit(Method::Aihf, &d, &o)?.policy;
         let n = d.n_actions();
         let nn = d.n_demos() as f64;

@@ -87,7 +87,13 @@ pub fn log_sft(data: &BanditData, estimator: &str) -> Result<Vec<f64>> {
     Ok(data
         .demos()
         .iter()
-        .map(|&c| if c == 0 { f64::NEG_INFINITY } else { (c as f64).ln() - ln })
+        .map(|&c| {
+            if c == 0 {
+                f64::NEG_INFINITY
+            } else {
+                (c as f64).ln() - ln
+            }
+        })
         .collect())
 }
 
@@ -97,7 +103,11 @@ pub fn sft(data: &BanditData, opts: &Options) -> Result<Fit> {
     let n = data.n_actions();
     let lp = log_sft(data, "SFT")?;
     let l0 = opts.log_pi0(n);
-    let reward: Vec<f64> = lp.iter().zip(&l0).map(|(l, z)| opts.beta * (l - z)).collect();
+    let reward: Vec<f64> = lp
+        .iter()
+        .zip(&l0)
+        .map(|(l, z)| opts.beta * (l - z))
+        .collect();
     let objective: f64 = data
         .demos()
         .iter()
@@ -165,7 +175,15 @@ pub fn btl(data: &BanditData, opts: &Options) -> Result<Fit> {
     prepare(data, opts)?;
     let sol = btl_reward(data, opts)?;
     let lp = policy_of(&opts.log_pi0(data.n_actions()), &sol.u, opts.beta);
-    finish(Method::Btl, lp, &sol.u, sol.value, sol.grad_norm, sol.iterations, opts)
+    finish(
+        Method::Btl,
+        lp,
+        &sol.u,
+        sol.value,
+        sol.grad_norm,
+        sol.iterations,
+        opts,
+    )
 }
 
 /// RLHF (SPEC §1.3, (33)): `π_RLHF ∝ π_SFT exp(r^P/β)`; the objective is
@@ -177,7 +195,11 @@ pub fn rlhf(data: &BanditData, opts: &Options) -> Result<Fit> {
     let sol = btl_reward(data, opts).map_err(|e| rename(e, "RLHF"))?;
     let lp = policy_of(&ls, &sol.u, opts.beta);
     let l0 = opts.log_pi0(n);
-    let reward: Vec<f64> = lp.iter().zip(&l0).map(|(l, z)| opts.beta * (l - z)).collect();
+    let reward: Vec<f64> = lp
+        .iter()
+        .zip(&l0)
+        .map(|(l, z)| opts.beta * (l - z))
+        .collect();
     let mut objective = 0.0;
     for i in 0..n {
         if lp[i].is_finite() {
@@ -185,12 +207,22 @@ pub fn rlhf(data: &BanditData, opts: &Options) -> Result<Fit> {
             objective += p * sol.u[i] - opts.beta * p * (lp[i] - ls[i]);
         }
     }
-    finish(Method::Rlhf, lp, &reward, objective, sol.grad_norm, sol.iterations, opts)
+    finish(
+        Method::Rlhf,
+        lp,
+        &reward,
+        objective,
+        sol.grad_norm,
+        sol.iterations,
+        opts,
+    )
 }
 
 fn rename(e: AihfError, estimator: &str) -> AihfError {
     match e {
-        AihfError::NoEstimator { reason, witness, .. } => AihfError::NoEstimator {
+        AihfError::NoEstimator {
+            reason, witness, ..
+        } => AihfError::NoEstimator {
             estimator: estimator.into(),
             reason,
             witness,
@@ -212,7 +244,13 @@ pub fn aihf_objective(data: &BanditData, opts: &Options) -> Objective {
         Weighting::Normalized => (
             data.demos()
                 .iter()
-                .map(|&c| if nn > 0.0 { opts.demo_weight * c as f64 / nn } else { 0.0 })
+                .map(|&c| {
+                    if nn > 0.0 {
+                        opts.demo_weight * c as f64 / nn
+                    } else {
+                        0.0
+                    }
+                })
                 .collect(),
             pref_pairs(data, opts.lambda, true),
         ),
@@ -252,7 +290,15 @@ pub fn aihf(data: &BanditData, opts: &Options) -> Result<Fit> {
     let obj = aihf_objective(data, opts);
     let sol = obj.solve(aihf_start(data, opts), tol::GRAD_REL, "AIHF")?;
     let lp = obj.log_policy(&sol.u);
-    finish(Method::Aihf, lp, &sol.u, sol.value, sol.grad_norm, sol.iterations, opts)
+    finish(
+        Method::Aihf,
+        lp,
+        &sol.u,
+        sol.value,
+        sol.grad_norm,
+        sol.iterations,
+        opts,
+    )
 }
 
 /// `log π_ref` of the DPO family: `dpo_reference`, else `π_SFT` (smoothed by `ref_smoothing`).
@@ -269,7 +315,9 @@ pub fn dpo_log_ref(data: &BanditData, opts: &Options, estimator: &str) -> Result
         }
         (None, None) => log_sft(data, estimator).map_err(|_| AihfError::NoEstimator {
             estimator: estimator.into(),
-            reason: "π_ref = π_SFT needs demonstrations (N = 0); pass a reference or --ref-smoothing".into(),
+            reason:
+                "π_ref = π_SFT needs demonstrations (N = 0); pass a reference or --ref-smoothing"
+                    .into(),
             witness: (0..n).collect(),
         })?,
     };
@@ -279,7 +327,12 @@ pub fn dpo_log_ref(data: &BanditData, opts: &Options, estimator: &str) -> Result
 
 /// The DPO-family objective: `u = θ − log π_ref`, pairs weighted by `c`, scale `β`,
 /// demonstrations `a` on `π_θ = softmax(log π_ref + u)`.
-fn direct_objective(log_ref: Vec<f64>, a: Vec<f64>, pairs: Vec<WPair>, opts: &Options) -> Objective {
+fn direct_objective(
+    log_ref: Vec<f64>,
+    a: Vec<f64>,
+    pairs: Vec<WPair>,
+    opts: &Options,
+) -> Objective {
     Objective {
         n: log_ref.len(),
         a,
@@ -291,11 +344,24 @@ fn direct_objective(log_ref: Vec<f64>, a: Vec<f64>, pairs: Vec<WPair>, opts: &Op
     }
 }
 
-fn direct_fit(method: Method, obj: &Objective, sol: super::problem::Solution, opts: &Options) -> Result<Fit> {
+fn direct_fit(
+    method: Method,
+    obj: &Objective,
+    sol: super::problem::Solution,
+    opts: &Options,
+) -> Result<Fit> {
     let lp = obj.log_policy(&sol.u);
     // Implied reward β log(π_θ/π_ref) (+ const) = β u.
     let reward: Vec<f64> = sol.u.iter().map(|x| opts.beta * x).collect();
-    finish(method, lp, &reward, -sol.value, sol.grad_norm, sol.iterations, opts)
+    finish(
+        method,
+        lp,
+        &reward,
+        -sol.value,
+        sol.grad_norm,
+        sol.iterations,
+        opts,
+    )
 }
 
 /// DPO (SPEC §1.5, (10)): `min_θ −Σ M_ij log σ(β(h_i − h_j))`; tabular optimum
@@ -430,7 +496,13 @@ fn self_play_step(
     Ok((obj.log_policy(&sol.u), sol))
 }
 
-fn self_play(data: &BanditData, opts: &Options, lambda: f64, method: Method, name: &str) -> Result<Fit> {
+fn self_play(
+    data: &BanditData,
+    opts: &Options,
+    lambda: f64,
+    method: Method,
+    name: &str,
+) -> Result<Fit> {
     prepare(data, opts)?;
     let n = data.n_actions();
     let lp_hat = log_sft(data, name)?;
@@ -448,7 +520,11 @@ fn self_play(data: &BanditData, opts: &Options, lambda: f64, method: Method, nam
                 "actions {} have no demonstrations{}: each self-play step sends their \
                  probability to 0 and has no finite optimum",
                 fmt_set(&s),
-                if lambda > 0.0 { " and win no comparison" } else { "" }
+                if lambda > 0.0 {
+                    " and win no comparison"
+                } else {
+                    ""
+                }
             ),
             witness: s,
         });
@@ -533,7 +609,13 @@ pub fn self_play_aihf(data: &BanditData, opts: &Options) -> Result<Fit> {
             });
         }
     }
-    self_play(data, opts, opts.lambda, Method::SelfPlayAihf, "Self-Play AIHF")
+    self_play(
+        data,
+        opts,
+        opts.lambda,
+        Method::SelfPlayAihf,
+        "Self-Play AIHF",
+    )
 }
 
 /// The fixed point of the Self-Play AIHF iteration: at `π_{t+1} = π_t` the step's stationarity

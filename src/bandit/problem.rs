@@ -29,7 +29,7 @@
 //! Hessian operator (never formed) above — the truncated-Newton scheme of LIBLINEAR's TRON.
 
 use crate::error::{AihfError, Result};
-use crate::math::{lse, log_sigmoid, sigmoid};
+use crate::math::{log_sigmoid, lse, sigmoid};
 use argmin::core::{
     CostFunction, Error as ArgminError, Executor, Gradient, Hessian, IterState, Problem, Solver,
     State, TerminationReason, TerminationStatus, KV,
@@ -153,7 +153,14 @@ impl Objective {
         // Gauge weight: comparable to the average curvature so the Newton system stays well
         // conditioned (the eigenvalue along 1 becomes κ n).
         let tr = self.a_total() / (self.t * self.t)
-            + 2.0 * self.s * self.s * self.pairs.iter().map(|p| (p.c_ij + p.c_ji) * 0.25).sum::<f64>();
+            + 2.0
+                * self.s
+                * self.s
+                * self
+                    .pairs
+                    .iter()
+                    .map(|p| (p.c_ij + p.c_ji) * 0.25)
+                    .sum::<f64>();
         (tr / (self.n as f64 * self.n as f64)).max(1e-12)
     }
 
@@ -209,7 +216,10 @@ impl Objective {
             max_step: 5.0 * self.t.max(1.0 / self.s),
         };
         let res = Executor::new(Wrapped(self.clone()), solver)
-            .configure(|s| s.param(DVector::from_vec(u0)).max_iters(crate::tol::MAX_NEWTON_ITERS as u64))
+            .configure(|s| {
+                s.param(DVector::from_vec(u0))
+                    .max_iters(crate::tol::MAX_NEWTON_ITERS as u64)
+            })
             .run()
             .map_err(|e| AihfError::Numerical(format!("{name}: {e}")))?;
         let state = res.state();
@@ -469,8 +479,12 @@ impl Solver<Wrapped, St> for NewtonSolver {
         problem: &mut Problem<Wrapped>,
         mut state: St,
     ) -> std::result::Result<(St, Option<KV>), ArgminError> {
-        let u = state.take_param().ok_or_else(|| ArgminError::msg("no parameter"))?;
-        let g = state.take_gradient().ok_or_else(|| ArgminError::msg("no gradient"))?;
+        let u = state
+            .take_param()
+            .ok_or_else(|| ArgminError::msg("no parameter"))?;
+        let g = state
+            .take_gradient()
+            .ok_or_else(|| ArgminError::msg("no gradient"))?;
         let f = state.get_cost();
         let h = problem.hessian(&u)?;
         let gn = norm(&g);
@@ -493,9 +507,15 @@ impl Solver<Wrapped, St> for NewtonSolver {
                     break p;
                 }
             }
-            mu = if mu == 0.0 { 1e-10 * max_diag.max(1e-300) } else { mu * 100.0 };
+            mu = if mu == 0.0 {
+                1e-10 * max_diag.max(1e-300)
+            } else {
+                mu * 100.0
+            };
             if !mu.is_finite() || mu > 1e6 * max_diag.max(1.0) {
-                return Err(ArgminError::msg("Newton system is not positive definite, even damped"));
+                return Err(ArgminError::msg(
+                    "Newton system is not positive definite, even damped",
+                ));
             }
         };
         // A step of more than `max_step` in any coordinate leaves the region where the quadratic

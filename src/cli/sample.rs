@@ -69,7 +69,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let (truth, reward) = match (&a.reward, a.truth) {
         (Some(r), _) => ("explicit", r.clone()),
         (None, Truth::Explicit) => {
-            return Err(AihfError::param("reward", "--truth explicit needs --reward r1,r2,...").into())
+            return Err(
+                AihfError::param("reward", "--truth explicit needs --reward r1,r2,...").into(),
+            )
         }
         (None, Truth::Gaussian) => {
             check_positive("sd", a.sd)?;
@@ -77,20 +79,29 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                 return Err(AihfError::param("mean", "must be finite").into());
             }
             let d = Normal::new(a.mean, a.sd).map_err(|e| AihfError::param("sd", e.to_string()))?;
-            ("gaussian", (0..a.n_actions).map(|_| d.sample(&mut rng)).collect())
+            (
+                "gaussian",
+                (0..a.n_actions).map(|_| d.sample(&mut rng)).collect(),
+            )
         }
         (None, Truth::Linear) => {
             if !a.slope.is_finite() {
                 return Err(AihfError::param("slope", "must be finite").into());
             }
-            ("linear", (0..a.n_actions).map(|i| a.slope * (i + 1) as f64).collect())
+            (
+                "linear",
+                (0..a.n_actions).map(|i| a.slope * (i + 1) as f64).collect(),
+            )
         }
     };
     let n = reward.len();
     if n > aihf::data::MAX_ACTIONS {
         return Err(AihfError::param(
             "n_actions",
-            format!("{n} exceeds the limit {} of the data format", aihf::data::MAX_ACTIONS),
+            format!(
+                "{n} exceeds the limit {} of the data format",
+                aihf::data::MAX_ACTIONS
+            ),
         )
         .into());
     }
@@ -102,12 +113,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     let covered = a.covered.unwrap_or(n);
     if covered == 0 || covered > n {
-        return Err(AihfError::param("covered", format!("must be in 1..={n}, got {covered}")).into());
+        return Err(
+            AihfError::param("covered", format!("must be in 1..={n}, got {covered}")).into(),
+        );
     }
     let pairs = (n as u128) * (n as u128 - 1) / 2;
-    let total = u128::from(a.demos) + u128::from(a.per_pair) * pairs + u128::from(a.random_comparisons);
+    let total =
+        u128::from(a.demos) + u128::from(a.per_pair) * pairs + u128::from(a.random_comparisons);
     if total > u128::from(aihf::data::MAX_COUNT) {
-        return Err(AihfError::param("demos", format!("{total} observations exceed the supported total 2^53")).into());
+        return Err(AihfError::param(
+            "demos",
+            format!("{total} observations exceed the supported total 2^53"),
+        )
+        .into());
     }
     let z: Vec<f64> = reward.iter().map(|r| r / a.beta).collect();
     let truth_policy = aihf::math::softmax(&z);
@@ -116,11 +134,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     demo_full.resize(n, 0.0);
     check_distribution("demonstration policy", &demo_full, n, false)?;
     let mut data = BanditData::empty(n)?;
-    for (i, c) in sample_demos(&demo_full, a.demos, &mut rng).into_iter().enumerate() {
+    for (i, c) in sample_demos(&demo_full, a.demos, &mut rng)
+        .into_iter()
+        .enumerate()
+    {
         data.add_demos(i, c);
     }
     if a.per_pair > 0 {
-        sample_btl(&mut data, &reward, a.beta, &all_pairs(n, a.per_pair), &mut rng);
+        sample_btl(
+            &mut data,
+            &reward,
+            a.beta,
+            &all_pairs(n, a.per_pair),
+            &mut rng,
+        );
     }
     if a.random_comparisons > 0 {
         if n < 2 {

@@ -97,7 +97,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     if let Some(dir) = &a.out {
         aihf::io::write_json(&dir.join("report.json"), &summary)?;
-        aihf::io::write_atomic(&dir.join("report.md"), markdown(&reports, &summary).as_bytes())?;
+        aihf::io::write_atomic(
+            &dir.join("report.md"),
+            markdown(&reports, &summary).as_bytes(),
+        )?;
         if !a.json {
             println!("report written to {}", dir.join("report.md").display());
         }
@@ -120,7 +123,11 @@ fn num(x: f64) -> String {
 
 fn table(reports: &[ClaimReport]) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<45} {:<26} {:>12} {:>3} {:>10}  verdict", "claim", "paper", "measured", "", "threshold");
+    let _ = writeln!(
+        s,
+        "{:<45} {:<26} {:>12} {:>3} {:>10}  verdict",
+        "claim", "paper", "measured", "", "threshold"
+    );
     for r in reports {
         match &r.outcome {
             Some(o) => {
@@ -136,7 +143,16 @@ fn table(reports: &[ClaimReport]) -> String {
                 );
             }
             None => {
-                let _ = writeln!(s, "{:<45} {:<26} {:>12} {:>3} {:>10}  ERROR: {}", r.id, trunc(&r.paper_ref, 26), "-", "", "-", r.error.clone().unwrap_or_default());
+                let _ = writeln!(
+                    s,
+                    "{:<45} {:<26} {:>12} {:>3} {:>10}  ERROR: {}",
+                    r.id,
+                    trunc(&r.paper_ref, 26),
+                    "-",
+                    "",
+                    "-",
+                    r.error.clone().unwrap_or_default()
+                );
             }
         }
     }
@@ -166,16 +182,30 @@ fn markdown(reports: &[ClaimReport], summary: &serde_json::Value) -> String {
         summary["seconds"].as_f64().unwrap_or(0.0)
     );
     let _ = writeln!(s, "A FAIL is a finding, reported with its numbers; ERROR means the check could not run. Full numbers: `report.json`.\n");
-    let _ = writeln!(s, "| claim | paper | statement | measured | threshold | verdict |\n|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| claim | paper | statement | measured | threshold | verdict |\n|---|---|---|---|---|---|"
+    );
     for r in reports {
         let (m, t) = r.outcome.as_ref().map_or(("-".into(), "-".into()), |o| {
-            (num(o.measured), format!("{} {}", o.relation.symbol(), num(o.threshold)))
+            (
+                num(o.measured),
+                format!("{} {}", o.relation.symbol(), num(o.threshold)),
+            )
         });
-        let _ = writeln!(s, "| `{}` | {} | {} | {} | {} | **{}** |", r.id, r.paper_ref, r.statement, m, t, r.verdict);
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {} | {} | **{}** |",
+            r.id, r.paper_ref, r.statement, m, t, r.verdict
+        );
     }
     let _ = writeln!(s, "\n## Details\n");
     for r in reports {
-        let _ = writeln!(s, "### `{}` — {}\n\n{} ({})\n", r.id, r.verdict, r.statement, r.paper_ref);
+        let _ = writeln!(
+            s,
+            "### `{}` — {}\n\n{} ({})\n",
+            r.id, r.verdict, r.statement, r.paper_ref
+        );
         if let Some(o) = &r.outcome {
             let _ = writeln!(s, "{}\n", o.note);
             for f in &o.figures {

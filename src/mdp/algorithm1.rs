@@ -141,7 +141,10 @@ impl Data {
             if let Some(k) = demos.iter().position(long) {
                 return Err(AihfError::data(
                     format!("demonstrations line {}", k + 1),
-                    format!("trajectory of length {} exceeds the horizon {t}", demos[k].steps.len()),
+                    format!(
+                        "trajectory of length {} exceeds the horizon {t}",
+                        demos[k].steps.len()
+                    ),
                 ));
             }
             if let Some(k) = prefs.iter().position(|p| long(&p.winner) || long(&p.loser)) {
