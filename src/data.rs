@@ -187,16 +187,7 @@ impl BanditData {
 
     /// Reads a data set file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-            action: "cannot read",
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| AihfError::Json {
-            context: path.display().to_string(),
-            source: e,
-        })?;
-        Self::from_value(&v)
+        Self::from_value(&crate::io::read_json::<Value>(path)?)
     }
 
     /// Parses an already-decoded JSON value.

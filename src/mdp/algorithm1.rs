@@ -209,6 +209,16 @@ impl Trace {
     }
 }
 
+/// Step 3's preference term for one pair drawn from the data: `scale (1 − σ(R_θ(τ_w) −
+/// R_θ(τ_l))) (Φ(τ_w) − Φ(τ_l))`, with `d = Φ(τ_w) − Φ(τ_l)` stored sparse.
+fn add_pref_grad(prefs: &[Sparse], theta: &[f64], scale: f64, rng: &mut impl Rng, g: &mut [f64]) {
+    let d = &prefs[rng.random_range(0..prefs.len())];
+    let w = scale * (1.0 - sigmoid(sparse_dot(d, theta)));
+    for &(i, x) in d {
+        g[i] += w * x;
+    }
+}
+
 fn mean(x: &[f64]) -> f64 {
     if x.is_empty() {
         f64::NAN
@@ -365,11 +375,7 @@ pub fn run(
                 model.add_grad(sa, -w_demo, &mut g)
             });
             if use_prefs {
-                let d = &data.prefs[rng.random_range(0..data.prefs.len())];
-                let w = opts.lambda * (1.0 - sigmoid(sparse_dot(d, &theta))) * inv_b;
-                for &(i, x) in d {
-                    g[i] += w * x;
-                }
+                add_pref_grad(&data.prefs, &theta, opts.lambda * inv_b, rng, &mut g);
             }
         }
         for (t, &gi) in theta.iter_mut().zip(&g) {
@@ -521,11 +527,7 @@ fn run_finite(
                 }
             }
             if use_prefs {
-                let d = &data.prefs[rng.random_range(0..data.prefs.len())];
-                let w = opts.lambda * (1.0 - sigmoid(sparse_dot(d, &theta))) * inv_b;
-                for &(i, x) in d {
-                    gvec[i] += w * x;
-                }
+                add_pref_grad(&data.prefs, &theta, opts.lambda * inv_b, rng, &mut gvec);
             }
         }
         for (t, &gi) in theta.iter_mut().zip(&gvec) {

@@ -461,16 +461,7 @@ impl Mdp {
 
     /// Reads an MDP file.
     pub fn from_file(path: &Path) -> Result<Mdp> {
-        let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-            action: "cannot read",
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| AihfError::Json {
-            context: path.display().to_string(),
-            source: e,
-        })?;
-        Mdp::from_value(&v)
+        Mdp::from_value(&crate::io::read_json::<Value>(path)?)
     }
 
     /// Builds from a parsed JSON value; errors name the JSON path.
