@@ -65,7 +65,7 @@ fn max_log_gap(a: &[f64], b: &[f64]) -> f64 {
     a.iter()
         .zip(b)
         .map(|(x, y)| {
-            if x.is_infinite() && y.is_infinite() && x.signum() == y.signum() {
+            if x.is_infinite() && y.is_infinite() && (*x < 0.0) == (*y < 0.0) {
                 0.0
             } else {
                 (x - y).abs()
@@ -77,11 +77,7 @@ fn max_log_gap(a: &[f64], b: &[f64]) -> f64 {
 /// The same task with its uniform reference written as a dense table.
 fn dense_twin(task: &MarkovTask) -> MarkovTask {
     let v = task.vocab();
-    let entries: Vec<(usize, usize, f64)> = (0..v)
-        .flat_map(|u| (0..v).map(move |x| (u, x)))
-        .filter(|&(u, x)| task.w(u, x) != 0.0)
-        .map(|(u, x)| (u, x, task.w(u, x)))
-        .collect();
+    let entries: Vec<(usize, usize, f64)> = task.reward_entries().collect();
     MarkovTask::new(
         v,
         task.horizon(),
@@ -183,7 +179,13 @@ proptest! {
 #[test]
 fn markov_extreme_beta_is_stable() {
     let beta = 0.005;
-    let mut reward = vec![(0, 0, 9.0), (0, 1, -10.0), (0, 2, 4.0), (1, 0, -8.0), (2, 1, 7.5)];
+    let mut reward = vec![
+        (0, 0, 9.0),
+        (0, 1, -10.0),
+        (0, 2, 4.0),
+        (1, 0, -8.0),
+        (2, 1, 7.5),
+    ];
     reward.push((1, 2, -9.5));
     let task = MarkovTask::new(3, 4, beta, 1, &reward, Reference::Uniform).unwrap();
     let dense = dense_twin(&task);
@@ -316,7 +318,8 @@ fn markov_estimators_are_unbiased() {
     let r: Vec<f64> = (0..ls.len())
         .map(|i| task.true_reward(&task.decode(i)).unwrap())
         .collect();
-    let kl = |p: &[f64], q: &[f64]| -> f64 { p.iter().zip(q).map(|(a, b)| a.exp() * (a - b)).sum() };
+    let kl =
+        |p: &[f64], q: &[f64]| -> f64 { p.iter().zip(q).map(|(a, b)| a.exp() * (a - b)).sum() };
     let exact_kl_ref_star = kl(&lr, &ls);
     let exact_kl_star_ref = kl(&ls, &lr);
     let exact_reward_star: f64 = ls.iter().zip(&r).map(|(a, b)| a.exp() * b).sum();
@@ -371,7 +374,11 @@ fn markov_rejects_bad_input() {
         ("H = 0", MarkovTask::new(2, 0, 1.0, 0, &[], u()), "horizon"),
         ("β = 0", MarkovTask::new(2, 2, 0.0, 0, &[], u()), "beta"),
         ("β < 0", MarkovTask::new(2, 2, -1.0, 0, &[], u()), "beta"),
-        ("β NaN", MarkovTask::new(2, 2, f64::NAN, 0, &[], u()), "beta"),
+        (
+            "β NaN",
+            MarkovTask::new(2, 2, f64::NAN, 0, &[], u()),
+            "beta",
+        ),
         ("y0 ≥ V", MarkovTask::new(2, 2, 1.0, 2, &[], u()), "y0"),
         (
             "reward token out of range",
@@ -400,7 +407,14 @@ fn markov_rejects_bad_input() {
         ),
         (
             "negative probability",
-            MarkovTask::new(2, 2, 1.0, 0, &[], Reference::Bigram(vec![1.5, -0.5, 0.5, 0.5])),
+            MarkovTask::new(
+                2,
+                2,
+                1.0,
+                0,
+                &[],
+                Reference::Bigram(vec![1.5, -0.5, 0.5, 0.5]),
+            ),
             "reference row 0, column 1",
         ),
         (
@@ -424,37 +438,63 @@ fn markov_rejects_bad_input() {
             Ok(_) => panic!("{case}: accepted"),
             Err(e) => {
                 let msg = e.to_string();
-                assert!(msg.contains(words), "{case}: message `{msg}` lacks `{words}`");
+                assert!(
+                    msg.contains(words),
+                    "{case}: message `{msg}` lacks `{words}`"
+                );
             }
         }
     }
     let task = MarkovTask::random(4, 3, 1, 1.0, 0).unwrap();
     let responses: [(&str, &[usize], &str); 2] = [
         ("token out of range", &[0, 4, 1], "token 1 of the response"),
-        ("wrong length", &[0, 1], "has 2 tokens, the horizon is H = 3"),
+        (
+            "wrong length",
+            &[0, 1],
+            "has 2 tokens, the horizon is H = 3",
+        ),
     ];
     for (case, y, words) in responses {
-        for res in [task.log_prob_star(y), task.log_prob_ref(y), task.true_reward(y)] {
+        for res in [
+            task.log_prob_star(y),
+            task.log_prob_ref(y),
+            task.true_reward(y),
+        ] {
             let msg = res.expect_err(case).to_string();
-            assert!(msg.contains(words), "{case}: message `{msg}` lacks `{words}`");
+            assert!(
+                msg.contains(words),
+                "{case}: message `{msg}` lacks `{words}`"
+            );
         }
     }
     let ys = vec![vec![0, 1, 2], vec![1, 1, 1]];
     for (case, lps, words) in [
         ("NaN log-prob", vec![-1.0, f64::NAN], "log_probs[1]"),
-        ("positive log-prob", vec![0.5, -1.0], "log_probs[0]"),
-        ("length mismatch", vec![-1.0], "1 log-probabilities for 2 samples"),
+        (
+            "infinite log-prob",
+            vec![f64::NEG_INFINITY, -1.0],
+            "log_probs[0]",
+        ),
+        (
+            "length mismatch",
+            vec![-1.0],
+            "1 log-probabilities for 2 samples",
+        ),
     ] {
         let msg = task
             .estimate_policy(&ys, &lps, 0.95)
             .expect_err(case)
             .to_string();
-        assert!(msg.contains(words), "{case}: message `{msg}` lacks `{words}`");
+        assert!(
+            msg.contains(words),
+            "{case}: message `{msg}` lacks `{words}`"
+        );
     }
 }
 
 /// Timing at LLM scale (`V = 4096`, `H = 256`, 16 rewards per row): the recursion and exact
-/// sampling. Run with `cargo test --test proofs markov_scale_timing -- --ignored --nocapture`.
+/// sampling. Run alone: `cargo test --test proofs markov_scale_timing -- --ignored --nocapture
+/// --test-threads=1`.
 #[test]
 #[ignore = "timing report, not a claim; machine-dependent"]
 fn markov_scale_timing() {
@@ -479,4 +519,31 @@ fn markov_scale_timing() {
         lp / n as f64
     );
     assert!(solve < 1.0, "recursion took {solve:.3} s > 1 s");
+}
+
+/// Timing of the dense-reference path (`O(H V²)`) at `V = 4096`, `H = 256`.
+/// Run with `cargo test --test proofs markov_dense_timing -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing report, not a claim; machine-dependent and ~10 s"]
+fn markov_dense_timing() {
+    let (v, h, nnz) = (4096, 256, 16);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let table = MarkovTask::random_bigram_table(v, 0.0, &mut rng);
+    let t0 = std::time::Instant::now();
+    let task =
+        MarkovTask::random_with(v, h, nnz, 1.0, 1.0, Reference::Bigram(table), &mut rng).unwrap();
+    let solve = t0.elapsed().as_secs_f64();
+    let n = 200;
+    let t1 = std::time::Instant::now();
+    let ys: Vec<_> = (0..n).map(|_| task.sample_star(&mut rng)).collect();
+    let sample = t1.elapsed().as_secs_f64();
+    let y = &ys[0];
+    let gap = task.log_prob_star(y).unwrap()
+        - (task.log_prob_ref(y).unwrap() + task.true_reward(y).unwrap() - task.optimal_objective());
+    println!(
+        "{{\"vocab\": {v}, \"horizon\": {h}, \"nnz_per_row\": {nnz}, \"seed\": 9, \"reference\": \"bigram\", \"threads\": {}, \
+         \"construct_and_solve_s\": {solve:.3}, \"samples_per_s\": {:.1}, \"identity_gap\": {gap:e}}}",
+        rayon::current_num_threads(),
+        n as f64 / sample,
+    );
 }

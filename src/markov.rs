@@ -137,7 +137,10 @@ impl MarkovTask {
                 ));
             }
             if !w.is_finite() {
-                return Err(AihfError::data(at, format!("weight must be finite, got {w}")));
+                return Err(AihfError::data(
+                    at,
+                    format!("weight must be finite, got {w}"),
+                ));
             }
             entries.push((u, v, w));
         }
@@ -329,6 +332,14 @@ impl MarkovTask {
         }
     }
 
+    /// The nonzero reward entries `(u, v, w(u, v))`, sorted by `(u, v)`.
+    pub fn reward_entries(&self) -> impl Iterator<Item = (usize, usize, f64)> + '_ {
+        (0..self.vocab).flat_map(move |u| {
+            let (cols, ws) = self.row(u);
+            cols.iter().zip(ws).map(move |(&v, &w)| (u, v, w))
+        })
+    }
+
     /// `log π_ref(v|u)`.
     pub fn log_ref(&self, u: usize, v: usize) -> f64 {
         match &self.reference {
@@ -359,11 +370,12 @@ impl MarkovTask {
         let m = vals.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) * inv_beta;
         self.amax[t] = m;
         let mut acc = 0.0;
-        for v in 0..n {
-            let e = (vals[v] * inv_beta - m).exp();
-            self.scaled[t * n + v] = e;
-            acc += e;
-            self.cum[t * n + v] = acc;
+        let scaled = &mut self.scaled[t * n..(t + 1) * n];
+        let cum = &mut self.cum[t * n..(t + 1) * n];
+        for ((x, e), c) in vals.iter().zip(scaled).zip(cum) {
+            *e = (x * inv_beta - m).exp();
+            acc += *e;
+            *c = acc;
         }
     }
 
@@ -463,7 +475,11 @@ impl MarkovTask {
         if y.len() != self.horizon {
             return Err(AihfError::data(
                 "response",
-                format!("has {} tokens, the horizon is H = {}", y.len(), self.horizon),
+                format!(
+                    "has {} tokens, the horizon is H = {}",
+                    y.len(),
+                    self.horizon
+                ),
             ));
         }
         if let Some(i) = y.iter().position(|&v| v >= self.vocab) {
@@ -620,7 +636,8 @@ impl MarkovTask {
     pub fn enumeration_size(&self) -> Result<usize> {
         (0..self.horizon)
             .try_fold(1usize, |acc, _| {
-                acc.checked_mul(self.vocab).filter(|&c| c <= MAX_ENUMERATION)
+                acc.checked_mul(self.vocab)
+                    .filter(|&c| c <= MAX_ENUMERATION)
             })
             .ok_or_else(|| {
                 AihfError::param(
@@ -662,17 +679,22 @@ impl MarkovTask {
         if samples.len() < 2 {
             return Err(AihfError::param(
                 "samples",
-                format!("need at least 2 for a standard error, got {}", samples.len()),
+                format!(
+                    "need at least 2 for a standard error, got {}",
+                    samples.len()
+                ),
             ));
         }
         let mut kl_star = Vec::with_capacity(samples.len());
         let mut reward = Vec::with_capacity(samples.len());
         let mut kl_ref = Vec::with_capacity(samples.len());
         for (k, (y, &lp)) in samples.iter().zip(log_probs).enumerate() {
-            if !(lp.is_finite() && lp <= 0.0) {
+            // Not required to be ≤ 0: a float32 policy's log-probability of a near-certain
+            // response may round slightly above zero.
+            if !lp.is_finite() {
                 return Err(AihfError::data(
                     format!("log_probs[{k}]"),
-                    format!("a sampled response's log-probability must be finite and ≤ 0, got {lp}"),
+                    format!("a sampled response's log-probability must be finite, got {lp}"),
                 ));
             }
             self.check_response(y)
