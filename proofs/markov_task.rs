@@ -206,6 +206,17 @@ fn markov_extreme_beta_is_stable() {
             tol::MARKOV_EXACT_LOG
         );
     }
+    // The samplers in the same regime (the dense one through its log-space fallback).
+    let p: Vec<f64> = brute.iter().map(|x| x.exp()).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    for (name, t) in [("sparse", &task), ("dense", &dense)] {
+        let d: Vec<_> = (0..20_000).map(|_| t.sample_star(&mut rng)).collect();
+        let z = max_z(t, &p, &d);
+        assert!(
+            z <= 5.0,
+            "{name} sampler at β = {beta}: max standardized frequency gap {z:.2} > 5"
+        );
+    }
 }
 
 /// (b) at LLM scale: `V = 4096`, `H = 256`, 16 rewards per row.
@@ -263,7 +274,7 @@ fn max_z(task: &MarkovTask, p: &[f64], draws: &[Vec<usize>]) -> f64 {
 }
 
 /// (d) The samplers: frequencies of `V^H = 27` responses against exact probabilities, for a
-/// uniform reference (rejection and direct complement draws) and a bigram one with zeros.
+/// uniform reference (direct and rejection complement draws) and a bigram one with zeros.
 #[test]
 fn markov_samplers_match_exact_probabilities() {
     let n = 60_000;
@@ -277,17 +288,51 @@ fn markov_samplers_match_exact_probabilities() {
         Reference::Uniform,
     )
     .unwrap();
+    // One reward per row on different columns: each support holds about a third of the mass,
+    // so the complement is drawn by rejection.
+    let rejection = MarkovTask::new(
+        3,
+        3,
+        1.0,
+        0,
+        &[(0, 1, 0.8), (1, 2, -0.6), (2, 0, 0.4)],
+        Reference::Uniform,
+    )
+    .unwrap();
+    // From y_0 = 1 the chain cannot reach token 0, whose value is ~10·H/β = 3000 nats above the
+    // rest: the dense recursion's and sampler's max-shifted sums underflow and both fall back to
+    // log space, on a non-degenerate distribution (uniform over {1, 2}^3).
+    let third = 1.0 / 3.0;
+    let fallback = MarkovTask::new(
+        3,
+        3,
+        0.01,
+        1,
+        &[(0, 0, 10.0)],
+        Reference::Bigram(vec![third, third, third, 0.0, 0.5, 0.5, 0.0, 0.5, 0.5]),
+    )
+    .unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let table = MarkovTask::random_bigram_table(3, 0.3, &mut rng);
     let bigram =
         MarkovTask::random_with(3, 3, 2, 1.0, 0.8, Reference::Bigram(table), &mut rng).unwrap();
-    for (name, task) in [("uniform", &uniform), ("bigram", &bigram)] {
-        let star: Vec<f64> = task
-            .brute_force_log_probs_star()
-            .unwrap()
-            .iter()
-            .map(|x| x.exp())
+    for (name, task) in [
+        ("uniform, direct", &uniform),
+        ("uniform, rejection", &rejection),
+        ("bigram", &bigram),
+        ("bigram, log-space fallback", &fallback),
+    ] {
+        let brute = task.brute_force_log_probs_star().unwrap();
+        let rec: Vec<f64> = (0..27)
+            .map(|i| task.log_prob_star(&task.decode(i)).unwrap())
             .collect();
+        let gap = max_log_gap(&rec, &brute);
+        assert!(
+            gap <= tol::MARKOV_EXACT_LOG,
+            "{name}: max |Δ log π*| recursion vs enumeration = {gap:e} > {:e}",
+            tol::MARKOV_EXACT_LOG
+        );
+        let star: Vec<f64> = brute.iter().map(|x| x.exp()).collect();
         let refp: Vec<f64> = (0..27)
             .map(|i| task.log_prob_ref(&task.decode(i)).unwrap().exp())
             .collect();
