@@ -314,6 +314,9 @@ impl MarkovTask {
     }
 
     /// The soft value `V_t(u)`, `t = 0..=H`.
+    ///
+    /// The index accessors (`value`, `w`, `log_ref`, `log_star`) panic on indices out of range,
+    /// like slice indexing; responses from outside go through the checked `&[usize]` methods.
     pub fn value(&self, t: usize, u: usize) -> f64 {
         self.values[t * self.vocab + u]
     }
