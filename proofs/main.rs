@@ -10,6 +10,7 @@ mod gradients;
 mod lemma_4_1_gradient;
 mod lemma_a1_lipschitz;
 mod lemma_a3_soft_bellman;
+mod markov_task;
 mod mdp_registry;
 mod mdp_strategies;
 mod rlhf_inconsistency;

@@ -4,6 +4,7 @@
 //! Layers (one module each; the mathematics is `shared/SPEC.md`):
 //! - [`bandit`]: exact one-step estimators — SFT, BTL, RLHF, AIHF, the DPO family (SPEC §1);
 //! - [`mdp`]: tabular MDPs, soft Bellman machinery, ML-IRL and Algorithm 1 (SPEC §2);
+//! - [`markov`]: the Markov task at LLM scale and its exact solution (SPEC §3.1);
 //! - [`sim`] and [`stats`]: Monte Carlo studies of the estimators (SPEC §4);
 //! - [`verify`]: the registry of claims that `aihf verify` runs;
 //! - [`plot`]: figures drawn from results JSON;
@@ -16,6 +17,7 @@ pub mod bandit;
 pub mod data;
 pub mod error;
 pub mod io;
+pub mod markov;
 pub mod math;
 pub mod mdp;
 pub mod plot;

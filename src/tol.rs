@@ -72,3 +72,18 @@ pub const NEURAL_TV_TRANSFORMER: f64 = 0.05;
 /// Enumerated sequence probabilities of a trained autoregressive policy must sum to one: the
 /// softmax is normalised per position, so only f32 round-off over `|V|^H` terms remains.
 pub const NEURAL_PROB_SUM: f64 = 1e-4;
+
+/// Markov task (SPEC §3.1): agreement of two exact computations of a sequence log-probability —
+/// the backward recursion against brute-force enumeration, the telescoped identity
+/// `log π* = log π_ref + r*/β − V_0/β`, the sparse uniform path against the dense one. Each is
+/// a sum of `H ≤ 256` terms of size `O(10)` exact to a few ulps, so ~1e-12; 1e-10 is the issue's
+/// threshold.
+pub const MARKOV_EXACT_LOG: f64 = 1e-10;
+
+/// Markov task: `|Σ_v π*_t(v|u) − 1|` for a row of the recursion's policy. `V ≤ 4096` terms
+/// each carrying the ~1e-15 relative error of `V_t(u)` and one `exp`.
+pub const MARKOV_ROW_SUM: f64 = 1e-12;
+
+/// Monte Carlo checks against an exact value: the estimate must lie within this many standard
+/// errors (a two-sided normal tail of 6e-5 per check at fixed seeds).
+pub const MC_SIGMAS: f64 = 4.0;
