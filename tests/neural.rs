@@ -628,6 +628,7 @@ fn metrics_and_schedule() {
 fn crossval_tabular_reaches_the_exact_optimum() {
     let cfg = CrossvalConfig {
         models: vec![ModelKind::Tabular],
+        rl_methods: vec![],
         ..Default::default()
     };
     let rep = crossval::run(&cfg).unwrap();
@@ -648,6 +649,130 @@ fn crossval_tabular_reaches_the_exact_optimum() {
         );
     }
     assert_eq!(rep.rows.len(), 5);
+}
+
+/// The sampling trainers (tabular model): BTL-then-RLHF by REINFORCE (ReMax baseline) reaches
+/// `π_ref exp(r^P/β)/Z`, and AIHF's Algorithm 1 reaches the exact AIHF policy with `π0 = π_ref`,
+/// each within TV 0.05.
+#[test]
+fn crossval_rl_reaches_the_exact_optimum() {
+    let cfg = CrossvalConfig {
+        models: vec![ModelKind::Tabular],
+        methods: vec![],
+        ..Default::default()
+    };
+    let rep = crossval::run(&cfg).unwrap();
+    eprint!("{}", crossval::table(&rep));
+    assert_eq!(rep.rows.len(), 2);
+    // The two targets are far apart, and AIHF's λ N/M scaling matters: the check can fail.
+    let p = crossval::prepare(&cfg).unwrap();
+    let rlhf = crossval::exact(Method::Rlhf, &p.bandit, &p.task, &cfg.hyper).unwrap();
+    let aihf = crossval::exact(Method::Aihf, &p.bandit, &p.task, &cfg.hyper).unwrap();
+    let lambda_unscaled = Hyper {
+        lambda: cfg.hyper.lambda * p.bandit.n_comparisons() as f64 / p.bandit.n_demos() as f64,
+        ..cfg.hyper
+    };
+    let aihf_m = crossval::exact(Method::Aihf, &p.bandit, &p.task, &lambda_unscaled).unwrap();
+    eprintln!(
+        "TV(exact RLHF, exact AIHF) = {:.5}, TV(AIHF λN/M, AIHF λ) = {:.5}",
+        tv(&rlhf, &aihf),
+        tv(&aihf, &aihf_m)
+    );
+    for r in &rep.rows {
+        assert!(
+            r.tv <= aihf::tol::NEURAL_TV_RL,
+            "{} tabular (sampling): TV {:.5} > {}",
+            r.method,
+            r.tv,
+            aihf::tol::NEURAL_TV_RL
+        );
+        assert!((r.prob_sum - 1.0).abs() < aihf::tol::NEURAL_PROB_SUM);
+    }
+}
+
+/// REINFORCE against the task's true reward `r*` with the task's `π_ref` reaches
+/// `π* = π_ref exp(r*/β)/Z` (independent of any trained reward model), with both baselines; with
+/// a wrong reference (`log π_ref ≡ 0`) it lands far from `π*`, so the check can fail; a
+/// non-finite reward stops with the step number.
+#[test]
+fn rlhf_with_the_true_reward_reaches_pi_star() {
+    use aihf::neural::rl::{self, Baseline, Reinforce};
+    let threads = tch::get_num_threads();
+    tch::set_num_threads(1);
+    let cfg = CrossvalConfig::default();
+    let p = crossval::prepare(&cfg).unwrap();
+    let task = &p.task;
+    let (vocab, context) = task.vocab_context();
+    let spec = ModelSpec {
+        arch: Arch::Tabular,
+        vocab,
+        context,
+    };
+    let lookup = |t: &SeqData, idx: &[usize], table: &[f64]| -> aihf::error::Result<Vec<f64>> {
+        Ok(idx
+            .iter()
+            .map(|&i| table[task.index_of(&t.seqs[i].response).unwrap()])
+            .collect())
+    };
+    let reward = |t: &SeqData, idx: &[usize]| lookup(t, idx, &task.reward);
+    let reference = |t: &SeqData, idx: &[usize]| lookup(t, idx, &task.log_ref);
+    let zeros = vec![0.0; task.len()];
+    let wrong = |t: &SeqData, idx: &[usize]| lookup(t, idx, &zeros);
+    let hyper = Hyper {
+        beta: task.config.beta,
+        ..cfg.hyper
+    };
+    let prompts = vec![(task.prompt.clone(), 1.0)];
+    let run = |baseline: Baseline,
+               reference: aihf::neural::rl::Scorer,
+               reward: aihf::neural::rl::Scorer|
+     -> aihf::error::Result<Vec<f64>> {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = model::policy(&vs.root(), &spec)?;
+        let rl = Reinforce {
+            samples_per_prompt: 256,
+            max_new_tokens: task.config.horizon,
+            eos: None,
+            context: context as usize,
+            baseline,
+        };
+        let tc = TrainConfig {
+            steps: 400,
+            seed: 3,
+            ..cfg.rl_train.clone()
+        };
+        rl::train_rlhf(
+            net.as_ref(),
+            &vs,
+            &prompts,
+            reward,
+            reference,
+            &rl,
+            &hyper,
+            &tc,
+        )?;
+        let idx: Vec<usize> = (0..p.all.seqs.len()).collect();
+        let lp = train::logprobs(net.as_ref(), &p.all, &idx, Device::Cpu)?;
+        Ok(lp.iter().map(|l| l.exp()).collect())
+    };
+    let greedy = run(Baseline::Greedy, &reference, &reward).unwrap();
+    let mean = run(Baseline::Mean, &reference, &reward).unwrap();
+    let off = run(Baseline::Greedy, &wrong, &reward).unwrap();
+    let nan = |_: &SeqData, idx: &[usize]| -> aihf::error::Result<Vec<f64>> {
+        Ok(vec![f64::NAN; idx.len()])
+    };
+    let err = run(Baseline::Greedy, &reference, &nan).unwrap_err().to_string();
+    tch::set_num_threads(threads);
+    let (tg, tm, to) = (
+        tv(&greedy, &task.pi_star),
+        tv(&mean, &task.pi_star),
+        tv(&off, &task.pi_star),
+    );
+    eprintln!("TV to π*: greedy baseline {tg:.5}, mean baseline {tm:.5}, wrong reference {to:.5}");
+    assert!(tg <= aihf::tol::NEURAL_TV_RL, "ReMax baseline: TV {tg:.5}");
+    assert!(tm <= aihf::tol::NEURAL_TV_RL, "mean baseline: TV {tm:.5}");
+    assert!(to > 0.1, "an ignored reference must move the policy: TV {to:.5}");
+    assert!(err.contains("at step 0"), "{err}");
 }
 
 /// The cross-validation (transformer): every method within TV 0.05.

@@ -13,6 +13,11 @@
 //! | DPO | `π_φ` | `fit(Dpo, dpo_reference = π_ref)` |
 //! | IPO | `π_φ` | `fit(Ipo, dpo_reference = π_ref, ipo_tau = τ)` |
 //! | Direct AIHF | `π_φ` | `fit(DirectAihf, dpo_reference = π_ref, direct_alpha = α M/N)` |
+//! | RLHF (BTL, then REINFORCE) | `π_φ` | `fit(Dpo, dpo_reference = π_ref)` = `π_ref exp(r^P/β)/Z` |
+//! | AIHF (Algorithm 1) | `π_φ` | `fit(Aihf, reference = π_ref, lambda = λ N/M)` |
+//!
+//! The last two sample from the policy ([`crate::neural::rl`]) and run with the tabular model
+//! only (threshold [`tol::NEURAL_TV_RL`]).
 //!
 //! The neural losses are means (per record), the exact objectives sums: DPO/IPO/BTL differ by a
 //! constant factor, Direct AIHF's `α·mean SFT + mean DPO` is `(α M/N)·Σ SFT + Σ DPO` over `M`,
@@ -23,6 +28,7 @@ use crate::bandit::{self, Method, Options};
 use crate::error::{AihfError, Result};
 use crate::neural::data::SeqData;
 use crate::neural::model::{self, Arch, ModelSpec, TransformerConfig};
+use crate::neural::rl::{self, Baseline, Reinforce};
 use crate::neural::task::{EnumTask, TaskConfig};
 use crate::neural::train::{self, Hyper, Objective, Schedule, TrainConfig};
 use crate::tol;
@@ -59,6 +65,15 @@ pub struct CrossvalConfig {
     pub transformer_train: TrainConfig,
     pub models: Vec<ModelKind>,
     pub methods: Vec<Method>,
+    /// Methods that sample from the policy (`Rlhf`, `Aihf`); tabular model only.
+    pub rl_methods: Vec<Method>,
+    /// The policy trainer of the sampling methods (RLHF's reward model uses `tabular_train`).
+    pub rl_train: TrainConfig,
+    /// AIHF's reward player (its learning rate, weight decay and clipping).
+    pub rl_reward_train: TrainConfig,
+    /// Responses sampled per step.
+    pub rl_samples: usize,
+    pub rl_baseline: Baseline,
     /// Master seed: task, data, initialisation.
     pub seed: u64,
 }
@@ -92,7 +107,7 @@ impl Default for CrossvalConfig {
                 steps: 1500,
                 lr: 3e-3,
                 warmup: 50,
-                ..base
+                ..base.clone()
             },
             models: vec![ModelKind::Tabular, ModelKind::Transformer],
             methods: vec![
@@ -102,6 +117,21 @@ impl Default for CrossvalConfig {
                 Method::Ipo,
                 Method::DirectAihf,
             ],
+            rl_methods: vec![Method::Rlhf, Method::Aihf],
+            rl_train: TrainConfig {
+                steps: 600,
+                lr: 0.05,
+                schedule: Schedule::Linear,
+                ..base.clone()
+            },
+            rl_reward_train: TrainConfig {
+                steps: 600,
+                lr: 0.05,
+                schedule: Schedule::Linear,
+                ..base
+            },
+            rl_samples: 512,
+            rl_baseline: Baseline::Greedy,
             seed: 0,
         }
     }
@@ -172,6 +202,16 @@ pub fn exact(
         Method::DirectAihf => {
             o.dpo_reference = Some(pi_ref);
             o.direct_alpha = h.alpha * data.n_comparisons() as f64 / data.n_demos() as f64;
+        }
+        // BTL then RLHF with π_ref: π_ref exp(r^P/β)/Z, which is DPO's optimum with π_ref.
+        Method::Rlhf => {
+            o.dpo_reference = Some(pi_ref);
+            return Ok(bandit::fit(Method::Dpo, data, &o)?.policy);
+        }
+        // Algorithm 1 uses means per source: the exact (summed) λ is λ N/M.
+        Method::Aihf => {
+            o.reference = Some(pi_ref);
+            o.lambda = h.lambda * data.n_demos() as f64 / data.n_comparisons() as f64;
         }
         m => {
             return Err(AihfError::param(
@@ -258,6 +298,130 @@ pub fn train_one(
     Ok((lp.iter().map(|l| l.exp()).collect(), rep))
 }
 
+/// What a sampling trainer did, as a crossval row needs it.
+pub struct RlOutcome {
+    /// The trained policy over all task sequences (task order).
+    pub policy: Vec<f64>,
+    pub final_loss: f64,
+    pub final_grad_norm: f64,
+    pub steps: usize,
+    pub seconds: f64,
+}
+
+/// Trains the tabular-expressive policy with a sampling method and returns its distribution
+/// over all task sequences: `Rlhf` trains a tabular BTL reward model (`cfg.tabular_train`),
+/// freezes it and runs REINFORCE from `π_φ = uniform` against it with `π_ref`; `Aihf` runs
+/// Algorithm 1 (tabular policy and tabular reward, both from zero).
+pub fn train_rl(
+    method: Method,
+    cfg: &CrossvalConfig,
+    p: &Prepared,
+    init_seed: u64,
+) -> Result<RlOutcome> {
+    let (task, data, all) = (&p.task, &p.data, &p.all);
+    let (vocab, context) = task.vocab_context();
+    let spec = ModelSpec {
+        arch: Arch::Tabular,
+        vocab,
+        context,
+    };
+    let reinforce = Reinforce {
+        samples_per_prompt: cfg.rl_samples,
+        max_new_tokens: task.config.horizon,
+        eos: None,
+        context: context as usize,
+        baseline: cfg.rl_baseline,
+    };
+    let tc = TrainConfig {
+        seed: init_seed,
+        ..cfg.rl_train.clone()
+    };
+    let reference = |t: &SeqData, idx: &[usize]| -> Result<Vec<f64>> {
+        idx.iter()
+            .map(|&i| {
+                task.index_of(&t.seqs[i].response)
+                    .map(|k| task.log_ref[k])
+                    .ok_or_else(|| AihfError::Numerical("a sample is not a task sequence".into()))
+            })
+            .collect()
+    };
+    crate::neural::manual_seed(init_seed);
+    let pvs = nn::VarStore::new(Device::Cpu);
+    let policy = model::policy(&pvs.root(), &spec)?;
+    model::init_weights(&pvs, init_seed)?;
+    let rvs = nn::VarStore::new(Device::Cpu);
+    let reward = model::reward(&rvs.root(), &spec)?;
+    model::init_weights(&rvs, init_seed.wrapping_add(1))?;
+    let (final_loss, final_grad_norm, steps, seconds) = match method {
+        Method::Rlhf => {
+            let rtc = TrainConfig {
+                seed: init_seed,
+                ..cfg.tabular_train.clone()
+            };
+            let r0 = train::train_reward(reward.as_ref(), &rvs, data, &rtc)?;
+            let score = |t: &SeqData, idx: &[usize]| {
+                train::rewards(reward.as_ref(), t, idx, Device::Cpu)
+            };
+            let prompts = vec![(task.prompt.clone(), 1.0)];
+            let rep = rl::train_rlhf(
+                policy.as_ref(),
+                &pvs,
+                &prompts,
+                &score,
+                &reference,
+                &reinforce,
+                &cfg.hyper,
+                &tc,
+            )?;
+            (
+                rep.final_loss,
+                rep.final_grad_norm,
+                rep.steps,
+                r0.seconds + rep.seconds,
+            )
+        }
+        Method::Aihf => {
+            let rtc = TrainConfig {
+                seed: init_seed,
+                ..cfg.rl_reward_train.clone()
+            };
+            let rep = rl::train_aihf(
+                policy.as_ref(),
+                &pvs,
+                reward.as_ref(),
+                &rvs,
+                data,
+                &reference,
+                &reinforce,
+                &cfg.hyper,
+                &tc,
+                &rtc,
+            )?;
+            (
+                rep.final_policy_loss,
+                rep.final_policy_grad_norm,
+                rep.steps,
+                rep.seconds,
+            )
+        }
+        m => {
+            return Err(AihfError::param(
+                "method",
+                format!("{} is not a sampling method", m.name()),
+            ))
+        }
+    };
+    let idx: Vec<usize> = (0..all.seqs.len()).collect();
+    let lp = train::logprobs(policy.as_ref(), all, &idx, Device::Cpu)?;
+    Ok(RlOutcome {
+        policy: lp.iter().map(|l| l.exp()).collect(),
+        final_loss,
+        final_grad_norm,
+        steps,
+        seconds,
+    })
+}
+
 /// The task, its data in both forms, and the enumeration of all sequences.
 pub struct Prepared {
     pub task: EnumTask,
@@ -339,6 +503,29 @@ fn run_inner(cfg: &CrossvalConfig) -> Result<CrossvalReport> {
                 seconds: rep.seconds,
                 init_seed,
                 exact_tv_to_truth,
+            });
+        }
+    }
+    if cfg.models.contains(&ModelKind::Tabular) {
+        for (mi, &method) in cfg.rl_methods.iter().enumerate() {
+            let target = exact(method, &p.bandit, &p.task, &cfg.hyper)?;
+            let init_seed =
+                crate::verify::derive_seed(cfg.seed, &format!("rl/{}/{mi}", method.name()));
+            let o = train_rl(method, cfg, &p, init_seed)?;
+            let tv = crate::math::tv(&o.policy, &target);
+            rows.push(Row {
+                method: method.name(),
+                model: ModelKind::Tabular,
+                tv,
+                threshold: tol::NEURAL_TV_RL,
+                pass: tv <= tol::NEURAL_TV_RL,
+                prob_sum: o.policy.iter().sum(),
+                final_loss: o.final_loss,
+                final_grad_norm: o.final_grad_norm,
+                steps: o.steps,
+                seconds: o.seconds,
+                init_seed,
+                exact_tv_to_truth: crate::math::tv(&target, &p.task.pi_star),
             });
         }
     }

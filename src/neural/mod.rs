@@ -21,6 +21,7 @@ pub mod crossval;
 pub mod data;
 pub mod loss;
 pub mod model;
+pub mod rl;
 pub mod task;
 pub mod train;
 

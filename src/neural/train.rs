@@ -259,7 +259,7 @@ pub fn optimise(
     })
 }
 
-fn progress_bar(cfg: &TrainConfig, label: &str) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(cfg: &TrainConfig, label: &str) -> indicatif::ProgressBar {
     if !cfg.progress {
         return indicatif::ProgressBar::hidden();
     }
@@ -274,7 +274,7 @@ fn progress_bar(cfg: &TrainConfig, label: &str) -> indicatif::ProgressBar {
 }
 
 /// `‖∇‖₂` over all trainable variables (before clipping), with one device synchronisation.
-fn grad_norm(vars: &[Tensor]) -> f64 {
+pub(crate) fn grad_norm(vars: &[Tensor]) -> f64 {
     tch::no_grad(|| {
         let norms: Vec<Tensor> = vars
             .iter()
