@@ -738,6 +738,7 @@ fn rlhf_with_the_true_reward_reaches_pi_star() {
         };
         let tc = TrainConfig {
             steps: 400,
+            lr: 0.05,
             seed: 3,
             ..cfg.rl_train.clone()
         };
@@ -761,7 +762,9 @@ fn rlhf_with_the_true_reward_reaches_pi_star() {
     let nan = |_: &SeqData, idx: &[usize]| -> aihf::error::Result<Vec<f64>> {
         Ok(vec![f64::NAN; idx.len()])
     };
-    let err = run(Baseline::Greedy, &reference, &nan).unwrap_err().to_string();
+    let err = run(Baseline::Greedy, &reference, &nan)
+        .unwrap_err()
+        .to_string();
     tch::set_num_threads(threads);
     let (tg, tm, to) = (
         tv(&greedy, &task.pi_star),
@@ -771,7 +774,10 @@ fn rlhf_with_the_true_reward_reaches_pi_star() {
     eprintln!("TV to π*: greedy baseline {tg:.5}, mean baseline {tm:.5}, wrong reference {to:.5}");
     assert!(tg <= aihf::tol::NEURAL_TV_RL, "ReMax baseline: TV {tg:.5}");
     assert!(tm <= aihf::tol::NEURAL_TV_RL, "mean baseline: TV {tm:.5}");
-    assert!(to > 0.1, "an ignored reference must move the policy: TV {to:.5}");
+    assert!(
+        to > 0.1,
+        "an ignored reference must move the policy: TV {to:.5}"
+    );
     assert!(err.contains("at step 0"), "{err}");
 }
 

@@ -254,9 +254,7 @@ fn policy_loss(
         mkl += w * (lp_v[s] - ref_lp[s]);
         mobj += w * big_r[s];
     }
-    let loss = (lp * Batch::weights(&coef, device))
-        .sum(Kind::Float)
-        .neg();
+    let loss = (lp * Batch::weights(&coef, device)).sum(Kind::Float).neg();
     let mut m = Map::new();
     m.insert("reward".into(), json!(mr));
     m.insert("kl".into(), json!(mkl));
@@ -301,16 +299,7 @@ pub fn train_rlhf(
         check_scores("reward", &r, idx.len(), step)?;
         let lr = reference(&ro.table, &idx)?;
         check_scores("log π_ref", &lr, idx.len(), step)?;
-        let (loss, m) = policy_loss(
-            policy,
-            &ro,
-            &r,
-            &lr,
-            prompts.len(),
-            rl,
-            hyper.beta,
-            device,
-        )?;
+        let (loss, m) = policy_loss(policy, &ro, &r, &lr, prompts.len(), rl, hyper.beta, device)?;
         Ok(StepOut {
             loss,
             metrics: if log { m } else { Map::new() },
@@ -328,8 +317,8 @@ fn apply(
     step: usize,
     what: &str,
 ) -> Result<(f64, f64)> {
-    let l = loss::finite_value(loss, step)
-        .map_err(|e| AihfError::Neural(format!("{what}: {e}")))?;
+    let l =
+        loss::finite_value(loss, step).map_err(|e| AihfError::Neural(format!("{what}: {e}")))?;
     opt.zero_grad();
     loss.backward();
     let gn = train::grad_norm(vars);
@@ -499,10 +488,9 @@ pub fn train_aihf(
         for &(_, s, w) in &ro.samples {
             gw[s] += w;
         }
-        let demo_term =
-            (loss::weighted_mean(&rd.index_select(0, &d_rows), &d_w)
-                - (rg * Batch::weights(&gw, device)).sum(Kind::Float))
-                / hyper.beta;
+        let demo_term = (loss::weighted_mean(&rd.index_select(0, &d_rows), &d_w)
+            - (rg * Batch::weights(&gw, device)).sum(Kind::Float))
+            / hyper.beta;
         let mut rloss = demo_term.neg();
         if hyper.lambda > 0.0 {
             let (rw, rl_) = (rd.index_select(0, &w_rows), rd.index_select(0, &l_rows));
