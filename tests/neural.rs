@@ -678,6 +678,14 @@ fn crossval_rl_reaches_the_exact_optimum() {
         tv(&rlhf, &aihf),
         tv(&aihf, &aihf_m)
     );
+    // The AIHF row is closer to the λ N/M target than to the unscaled-λ one (triangle inequality).
+    let row = rep.rows.iter().find(|r| r.method == "aihf").unwrap();
+    let gap = tv(&aihf, &aihf_m);
+    assert!(
+        row.tv < 0.5 * gap,
+        "AIHF: TV {:.5} to the λ N/M target is not below half the targets' gap {gap:.5}",
+        row.tv
+    );
     for r in &rep.rows {
         assert!(
             r.tv <= aihf::tol::NEURAL_TV_RL,
