@@ -10,6 +10,8 @@
 //! - [`train`]: AdamW trainers (SFT, reward modelling, DPO, IPO, Direct AIHF, SPIN,
 //!   Self-Play AIHF) with gradient clipping, learning-rate schedules, a progress bar and JSONL
 //!   metrics;
+//! - [`rl`]: trainers that sample from the policy: RLHF by REINFORCE (ReMax baseline) against a
+//!   frozen reward model, and AIHF's Algorithm 1 (alternating policy and reward steps);
 //! - [`task`]: the enumerable task of SPEC §3.1 with its exact ground truth;
 //! - [`crossval`]: trained networks against the exact layer ([`crate::bandit::fit`]).
 //!
