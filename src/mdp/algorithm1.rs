@@ -219,6 +219,23 @@ fn add_pref_grad(prefs: &[Sparse], theta: &[f64], scale: f64, rng: &mut impl Rng
     }
 }
 
+/// Step 3's update `θ ← θ + η g`.
+fn ascend(theta: &mut [f64], g: &[f64], eta: f64) {
+    for (t, &gi) in theta.iter_mut().zip(g) {
+        *t += eta * gi;
+    }
+}
+
+/// A non-finite θ after the run is a divergence, reported as an error.
+fn check_finite(theta: &[f64]) -> Result<()> {
+    if theta.iter().any(|x| !x.is_finite()) {
+        return Err(AihfError::Numerical(
+            "Algorithm 1 diverged (non-finite θ); lower alpha".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn mean(x: &[f64]) -> f64 {
     if x.is_empty() {
         f64::NAN
@@ -378,16 +395,10 @@ pub fn run(
                 add_pref_grad(&data.prefs, &theta, opts.lambda * inv_b, rng, &mut g);
             }
         }
-        for (t, &gi) in theta.iter_mut().zip(&g) {
-            *t += eta * gi;
-        }
+        ascend(&mut theta, &g, eta);
         model.reward_into(&theta, &mut r);
     }
-    if theta.iter().any(|x| !x.is_finite()) {
-        return Err(AihfError::Numerical(
-            "Algorithm 1 diverged (non-finite θ); lower alpha".into(),
-        ));
-    }
+    check_finite(&theta)?;
     Ok(Trace {
         theta,
         q,
@@ -530,16 +541,10 @@ fn run_finite(
                 add_pref_grad(&data.prefs, &theta, opts.lambda * inv_b, rng, &mut gvec);
             }
         }
-        for (t, &gi) in theta.iter_mut().zip(&gvec) {
-            *t += eta * gi;
-        }
+        ascend(&mut theta, &gvec, eta);
         model.reward_into(&theta, &mut r);
     }
-    if theta.iter().any(|x| !x.is_finite()) {
-        return Err(AihfError::Numerical(
-            "Algorithm 1 diverged (non-finite θ); lower alpha".into(),
-        ));
-    }
+    check_finite(&theta)?;
     Ok(Trace {
         theta,
         q: q[..nsa].to_vec(),
