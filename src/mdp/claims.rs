@@ -134,6 +134,13 @@ pub fn gradient_fd_error(mdp: &Mdp, model: &RewardModel, theta: &[f64]) -> Resul
     let d_e = occupancy::of_solution(mdp, &expert)?;
     let d_tot = d_e.total(mdp.gamma());
     let g = irl::gradient(mdp, model, theta, &d_tot, tol::VI_EXACT)?;
+    let gmax = g.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if mdp.n_actions() == 1 {
+        // One action per state: there is one policy, d_E = d^π and L_D is constant, so Lemma
+        // 4.1's gradient must vanish; a finite difference of a constant is pure cancellation
+        // noise (solve error / h), so the exact gradient itself is what is returned.
+        return Ok(gmax);
+    }
     let h = tol::FD_STEP;
     let mut err = 0.0f64;
     let mut th = theta.to_vec();
@@ -145,15 +152,7 @@ pub fn gradient_fd_error(mdp: &Mdp, model: &RewardModel, theta: &[f64]) -> Resul
         th[i] = theta[i];
         err = err.max(((fp - fm) / (2.0 * h) - g[i]).abs());
     }
-    let gmax = g.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    // With one action per state the likelihood is constant and the gradient is zero in exact
-    // arithmetic (computed, it is round-off); there the absolute error is returned, which must
-    // be as small.
-    Ok(if mdp.n_actions() > 1 && gmax > 1e-9 {
-        err / gmax
-    } else {
-        err
-    })
+    Ok(if gmax > 1e-9 { err / gmax } else { err })
 }
 
 /// (42): `max_y |log π_token(y) − log π_Gibbs(y)|` on a random prefix tree.
