@@ -203,6 +203,7 @@ fn trainer_losses_at_initialisation_match_hand_values() {
         Some(&p.ref_logp),
         &hyper,
         &tc,
+        None,
     )
     .unwrap();
     let m = read(&path);
@@ -561,13 +562,23 @@ fn nan_loss_stops_with_the_step_number() {
         ..Default::default()
     };
     let mut sink = None;
-    let e = train::optimise(&vs, &cfg, "nan", 0, &mut sink, |step, _| {
-        let bad = if step == 3 { f64::NAN } else { 1.0 };
-        Ok(StepOut {
-            loss: (&x * bad).sum(Kind::Float) + x.square().sum(Kind::Float),
-            metrics: Default::default(),
-        })
-    })
+    let e = train::optimise(
+        &vs,
+        &cfg,
+        "nan",
+        0,
+        &mut sink,
+        &serde_json::json!({}),
+        0,
+        None,
+        |step, _, _| {
+            let bad = if step == 3 { f64::NAN } else { 1.0 };
+            Ok(StepOut {
+                loss: (&x * bad).sum(Kind::Float) + x.square().sum(Kind::Float),
+                metrics: Default::default(),
+            })
+        },
+    )
     .unwrap_err()
     .to_string();
     assert!(e.contains("loss is NaN at step 3"), "{e}");
@@ -591,12 +602,22 @@ fn metrics_and_schedule() {
         ..Default::default()
     };
     let mut sink = train::sink(&cfg, serde_json::json!({"seed": cfg.seed})).unwrap();
-    let r = train::optimise(&vs, &cfg, "q", 0, &mut sink, |_, _| {
-        Ok(StepOut {
-            loss: x.square().sum(Kind::Float),
-            metrics: Default::default(),
-        })
-    })
+    let r = train::optimise(
+        &vs,
+        &cfg,
+        "q",
+        0,
+        &mut sink,
+        &serde_json::json!({}),
+        0,
+        None,
+        |_, _, _| {
+            Ok(StepOut {
+                loss: x.square().sum(Kind::Float),
+                metrics: Default::default(),
+            })
+        },
+    )
     .unwrap();
     drop(sink);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&path)
@@ -759,6 +780,7 @@ fn rlhf_with_the_true_reward_reaches_pi_star() {
             &rl,
             &hyper,
             &tc,
+            None,
         )?;
         let idx: Vec<usize> = (0..p.all.seqs.len()).collect();
         let lp = train::logprobs(net.as_ref(), &p.all, &idx, Device::Cpu)?;

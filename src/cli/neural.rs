@@ -1,8 +1,10 @@
 //! `aihf neural ...`: the neural layer (feature `neural`).
 
+use aihf::neural::checkpoint::CheckpointConfig;
 use aihf::neural::crossval::{self, CrossvalConfig, ModelKind};
 use aihf::neural::data::{self, ByteTokenizer, ReadOptions, SeqData};
 use aihf::neural::model::{self, Arch, ModelSpec, TransformerConfig};
+use aihf::neural::rl::{self, Baseline, Reinforce};
 use aihf::neural::task::{EnumTask, TaskConfig};
 use aihf::neural::train::{self, Hyper, Objective, Schedule, SelfPlay, TrainConfig};
 use aihf::neural::{self as neural, Dtype};
@@ -77,6 +79,10 @@ pub enum TrainMethod {
     DirectAihf,
     Spin,
     SelfPlayAihf,
+    /// REINFORCE (ReMax baseline) against a frozen reward model (`--reward-model`).
+    Rlhf,
+    /// Algorithm 1: alternating policy (REINFORCE) and reward steps.
+    Aihf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -174,6 +180,41 @@ pub struct TrainArgs {
     /// on a busy machine).
     #[arg(long)]
     pub threads: Option<i32>,
+    /// RLHF: the frozen reward model's weights (from `--method btl --save`; same architecture
+    /// flags). AIHF: the reward model's starting weights (default: a fresh initialisation).
+    #[arg(long)]
+    pub reward_model: Option<PathBuf>,
+    /// Save the AIHF reward model's trained weights here.
+    #[arg(long)]
+    pub save_reward: Option<PathBuf>,
+    /// AIHF: the reward model's learning rate (default: --lr).
+    #[arg(long)]
+    pub reward_lr: Option<f64>,
+    /// REINFORCE baseline of RLHF and AIHF.
+    #[arg(long, value_enum, default_value = "greedy")]
+    pub baseline: BaselineArg,
+    /// Checkpoint file (safetensors; written atomically). With --resume, continue from it.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Write the checkpoint every this many steps (and at the end).
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: usize,
+    /// Continue the run from --checkpoint (refused if the checkpoint is from another
+    /// configuration; on CPU the result equals the uninterrupted run's).
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop with a checkpoint after this many steps in total (a time-limited job resumes later
+    /// with --resume).
+    #[arg(long)]
+    pub stop_at: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BaselineArg {
+    /// ReMax: the greedy response's KL-regularised reward.
+    Greedy,
+    /// The mean KL-regularised reward of the prompt's samples.
+    Mean,
 }
 
 pub fn run(c: NeuralCommand) -> anyhow::Result<()> {
@@ -306,6 +347,12 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         vocab: a.vocab,
         context: a.context,
     };
+    if a.resume && a.checkpoint.is_none() {
+        bail!("--resume needs --checkpoint FILE (the checkpoint to continue from)");
+    }
+    if a.stop_at.is_some() && a.checkpoint.is_none() {
+        bail!("--stop-at needs --checkpoint FILE (where the run is saved to resume later)");
+    }
     let cfg = TrainConfig {
         steps: a.steps,
         lr: a.lr,
@@ -318,6 +365,12 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         log_every: a.log_every,
         progress: a.progress,
         metrics: a.metrics.clone(),
+        checkpoint: a.checkpoint.as_ref().map(|p| CheckpointConfig {
+            path: p.clone(),
+            every: a.checkpoint_every,
+            resume: a.resume,
+            stop_at: a.stop_at,
+        }),
     };
     let hyper = Hyper {
         beta: a.beta,
@@ -327,6 +380,9 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     };
     hyper.validate()?;
     cfg.validate()?;
+    let eos = a
+        .eos
+        .or((a.vocab == ByteTokenizer::VOCAB).then_some(ByteTokenizer::EOS));
     neural::manual_seed(a.seed);
     let mut vs = tch::nn::VarStore::new(device);
     let net = if a.method == TrainMethod::Btl {
@@ -342,14 +398,13 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         vs.load(p)
             .with_context(|| format!("loading initial weights {}", p.display()))?;
     }
+    let all: Vec<usize> = (0..table.seqs.len()).collect();
+    let mut saved_reward = None;
     let summary = match a.method {
         TrainMethod::Btl => {
-            serde_json::to_value(train::train_reward(net.as_ref(), &vs, &table, &cfg)?)?
+            serde_json::to_value(train::train_reward(net.as_ref(), &vs, &table, &cfg, None)?)?
         }
         TrainMethod::Spin | TrainMethod::SelfPlayAihf => {
-            let eos = a
-                .eos
-                .or((a.vocab == ByteTokenizer::VOCAB).then_some(ByteTokenizer::EOS));
             let sp = SelfPlay {
                 iters: a.spin_iters,
                 samples_per_prompt: a.samples_per_prompt,
@@ -367,6 +422,80 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
                 &cfg,
             )?)?
         }
+        TrainMethod::Rlhf | TrainMethod::Aihf => {
+            // π_ref: the starting policy, frozen (a copy of its weights).
+            let mut ref_vs = tch::nn::VarStore::new(device);
+            let ref_net = model::policy(&ref_vs.root(), &spec)?;
+            if kind == tch::Kind::BFloat16 {
+                ref_vs.bfloat16();
+            }
+            ref_vs.copy(&vs).context("copying the reference policy")?;
+            ref_vs.freeze();
+            let reference =
+                |t: &SeqData, idx: &[usize]| train::logprobs(ref_net.as_ref(), t, idx, device);
+            let mut rvs = tch::nn::VarStore::new(device);
+            let rnet = model::reward(&rvs.root(), &spec)?;
+            aihf::neural::model::init_weights(&rvs, a.seed.wrapping_add(1))?;
+            if kind == tch::Kind::BFloat16 {
+                rvs.bfloat16();
+            }
+            if let Some(p) = &a.reward_model {
+                rvs.load(p)
+                    .with_context(|| format!("loading reward model {}", p.display()))?;
+            }
+            let rl = Reinforce {
+                samples_per_prompt: a.samples_per_prompt,
+                max_new_tokens: a.max_new_tokens,
+                eos,
+                context: a.context.max(0) as usize,
+                baseline: match a.baseline {
+                    BaselineArg::Greedy => Baseline::Greedy,
+                    BaselineArg::Mean => Baseline::Mean,
+                },
+            };
+            if a.method == TrainMethod::Rlhf {
+                if a.reward_model.is_none() {
+                    bail!("--method rlhf needs --reward-model FILE (train one with --method btl --save FILE)");
+                }
+                rvs.freeze();
+                let score =
+                    |t: &SeqData, idx: &[usize]| train::rewards(rnet.as_ref(), t, idx, device);
+                let prompts = prompts_of(&table);
+                serde_json::to_value(rl::train_rlhf(
+                    net.as_ref(),
+                    &vs,
+                    &prompts,
+                    &score,
+                    &reference,
+                    &rl,
+                    &hyper,
+                    &cfg,
+                    None,
+                )?)?
+            } else {
+                let rcfg = TrainConfig {
+                    lr: a.reward_lr.unwrap_or(a.lr),
+                    metrics: None,
+                    checkpoint: None,
+                    ..cfg.clone()
+                };
+                let rep = rl::train_aihf(
+                    net.as_ref(),
+                    &vs,
+                    rnet.as_ref(),
+                    &rvs,
+                    &table,
+                    &reference,
+                    &rl,
+                    &hyper,
+                    &cfg,
+                    &rcfg,
+                    None,
+                )?;
+                saved_reward = Some(rvs);
+                serde_json::to_value(rep)?
+            }
+        }
         m => {
             let objective = match m {
                 TrainMethod::Sft => Objective::Sft,
@@ -374,7 +503,6 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
                 TrainMethod::Ipo => Objective::Ipo,
                 _ => Objective::DirectAihf,
             };
-            let all: Vec<usize> = (0..table.seqs.len()).collect();
             // π_ref = the starting model, frozen: its log-probabilities, once.
             let ref_lp = (objective != Objective::Sft)
                 .then(|| train::logprobs(net.as_ref(), &table, &all, device))
@@ -387,12 +515,20 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
                 ref_lp.as_deref(),
                 &hyper,
                 &cfg,
+                None,
             )?)?
         }
     };
     if let Some(p) = &a.save {
         vs.save(p)
             .with_context(|| format!("saving weights to {}", p.display()))?;
+    }
+    match (&a.save_reward, &saved_reward) {
+        (Some(p), Some(rvs)) => rvs
+            .save(p)
+            .with_context(|| format!("saving reward weights to {}", p.display()))?,
+        (Some(_), None) => bail!("--save-reward is for --method aihf"),
+        _ => {}
     }
     println!(
         "{}",
@@ -401,4 +537,17 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         )?
     );
     Ok(())
+}
+
+/// The distinct prompts of a data set (demonstrations and preferences), each weighted by the
+/// records that use it.
+fn prompts_of(t: &SeqData) -> Vec<(Vec<i64>, f64)> {
+    let mut w: std::collections::BTreeMap<Vec<i64>, f64> = Default::default();
+    for &(d, c) in &t.demos {
+        *w.entry(t.seqs[d].prompt.clone()).or_default() += c;
+    }
+    for &(a, _, c) in &t.prefs {
+        *w.entry(t.seqs[a].prompt.clone()).or_default() += c;
+    }
+    w.into_iter().collect()
 }

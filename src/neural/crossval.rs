@@ -265,7 +265,7 @@ pub fn train_one(
     if method == Method::Btl {
         let net = model::reward(&vs.root(), &spec)?;
         model::init_weights(&vs, init_seed)?;
-        let rep = train::train_reward(net.as_ref(), &vs, data, &tc)?;
+        let rep = train::train_reward(net.as_ref(), &vs, data, &tc, None)?;
         let r = train::rewards(net.as_ref(), all, &idx, Device::Cpu)?;
         let z: Vec<f64> = task
             .log_ref
@@ -297,6 +297,7 @@ pub fn train_one(
         Some(ref_logp),
         &cfg.hyper,
         &tc,
+        None,
     )?;
     let lp = train::logprobs(net.as_ref(), all, &idx, Device::Cpu)?;
     Ok((lp.iter().map(|l| l.exp()).collect(), rep))
@@ -362,7 +363,7 @@ pub fn train_rl(
                 seed: init_seed,
                 ..cfg.tabular_train.clone()
             };
-            let r0 = train::train_reward(reward.as_ref(), &rvs, data, &rtc)?;
+            let r0 = train::train_reward(reward.as_ref(), &rvs, data, &rtc, None)?;
             let score =
                 |t: &SeqData, idx: &[usize]| train::rewards(reward.as_ref(), t, idx, Device::Cpu);
             let prompts = vec![(task.prompt.clone(), 1.0)];
@@ -375,6 +376,7 @@ pub fn train_rl(
                 &reinforce,
                 &cfg.hyper,
                 &tc,
+                None,
             )?;
             (
                 rep.final_loss,
@@ -399,6 +401,7 @@ pub fn train_rl(
                 &cfg.hyper,
                 &tc,
                 &rtc,
+                None,
             )?;
             (
                 rep.final_policy_loss,

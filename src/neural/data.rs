@@ -338,6 +338,33 @@ pub struct SeqData {
 }
 
 impl SeqData {
+    /// A 64-bit FNV-1a fingerprint of the sequences and records (tokens, indices and weights, in
+    /// order): part of a checkpoint's identity, so that a run is not resumed on other data.
+    pub fn fingerprint(&self) -> u64 {
+        use crate::neural::checkpoint::{fnv1a, FNV_OFFSET};
+        let mut h = FNV_OFFSET;
+        let mut put = |x: u64| h = fnv1a(&x.to_le_bytes(), h);
+        put(self.seqs.len() as u64);
+        for s in &self.seqs {
+            put(s.prompt.len() as u64);
+            s.prompt.iter().for_each(|&t| put(t as u64));
+            put(s.response.len() as u64);
+            s.response.iter().for_each(|&t| put(t as u64));
+        }
+        put(self.demos.len() as u64);
+        for &(i, w) in &self.demos {
+            put(i as u64);
+            put(w.to_bits());
+        }
+        put(self.prefs.len() as u64);
+        for &(a, b, w) in &self.prefs {
+            put(a as u64);
+            put(b as u64);
+            put(w.to_bits());
+        }
+        h
+    }
+
     /// Index of a sequence, adding it if new.
     pub fn intern(&mut self, prompt: &[i64], response: &[i64]) -> usize {
         let s = Seq {

@@ -18,11 +18,13 @@
 //! Everything runs on CPU; CUDA is used only when asked for, and asking for it where libtorch
 //! sees none is an error ([`device`]).
 
+pub mod checkpoint;
 pub mod claims;
 pub mod crossval;
 pub mod data;
 pub mod loss;
 pub mod model;
+pub mod optim;
 pub mod rl;
 pub mod task;
 pub mod train;

@@ -24,15 +24,17 @@
 //! sums: the exact `λ` is `λ N/M` for `N` demonstrations and `M` comparisons).
 
 use crate::error::{AihfError, Result};
+use crate::neural::checkpoint;
 use crate::neural::data::{Batch, SeqData};
-use crate::neural::train::{self, Hyper, MetricsSink, StepOut, TrainConfig, TrainReport};
+use crate::neural::optim::AdamW;
+use crate::neural::train::{self, Hyper, MetricsSink, Probe, StepOut, TrainConfig, TrainReport};
 use crate::neural::{loss, terr};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
-use tch::nn::{self, ModuleT, OptimizerConfig};
+use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
 /// The REINFORCE baseline.
@@ -277,6 +279,7 @@ pub fn train_rlhf(
     rl: &Reinforce,
     hyper: &Hyper,
     cfg: &TrainConfig,
+    probe: Option<Probe>,
 ) -> Result<TrainReport> {
     hyper.validate()?;
     rl.validate(prompts)?;
@@ -287,31 +290,55 @@ pub fn train_rlhf(
         ));
     }
     let device = vs.device();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut sink = train::sink(
+    let header = json!({"trainer": "rlhf", "reinforce": rl, "hyper": hyper, "config": cfg});
+    let mut sink = train::sink(cfg, header.clone())?;
+    // The identity covers the prompts; the frozen reward model and reference are the caller's.
+    let fp = prompts_fingerprint(prompts);
+    train::optimise(
+        vs,
         cfg,
-        json!({"trainer": "rlhf", "reinforce": rl, "hyper": hyper, "config": cfg}),
-    )?;
-    train::optimise(vs, cfg, "RLHF", 0, &mut sink, |step, log| {
-        let ro = rollout(policy, prompts, rl, device, &mut rng)?;
-        let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
-        let r = reward(&ro.table, &idx)?;
-        check_scores("reward", &r, idx.len(), step)?;
-        let lr = reference(&ro.table, &idx)?;
-        check_scores("log π_ref", &lr, idx.len(), step)?;
-        let (loss, m) = policy_loss(policy, &ro, &r, &lr, prompts.len(), rl, hyper.beta, device)?;
-        Ok(StepOut {
-            loss,
-            metrics: if log { m } else { Map::new() },
-        })
-    })
+        "RLHF",
+        0,
+        &mut sink,
+        &header,
+        fp,
+        probe,
+        |step, log, rng| {
+            let ro = rollout(policy, prompts, rl, device, rng)?;
+            let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
+            let r = reward(&ro.table, &idx)?;
+            check_scores("reward", &r, idx.len(), step)?;
+            let lr = reference(&ro.table, &idx)?;
+            check_scores("log π_ref", &lr, idx.len(), step)?;
+            let (loss, m) =
+                policy_loss(policy, &ro, &r, &lr, prompts.len(), rl, hyper.beta, device)?;
+            Ok(StepOut {
+                loss,
+                metrics: if log { m } else { Map::new() },
+            })
+        },
+    )
+}
+
+/// FNV-1a of prompts and their weights.
+fn prompts_fingerprint(prompts: &[(Vec<i64>, f64)]) -> u64 {
+    use crate::neural::checkpoint::{fnv1a, FNV_OFFSET};
+    let mut h = FNV_OFFSET;
+    for (p, w) in prompts {
+        h = fnv1a(&(p.len() as u64).to_le_bytes(), h);
+        for t in p {
+            h = fnv1a(&t.to_le_bytes(), h);
+        }
+        h = fnv1a(&w.to_bits().to_le_bytes(), h);
+    }
+    h
 }
 
 /// Backward pass, clipping and one optimiser step; returns (loss, gradient norm) or the error
 /// that stops training on a non-finite value at `step`.
 fn apply(
-    opt: &mut nn::Optimizer,
-    vars: &[Tensor],
+    opt: &mut AdamW,
+    lr: f64,
     loss: &Tensor,
     clip: Option<f64>,
     step: usize,
@@ -321,25 +348,8 @@ fn apply(
         loss::finite_value(loss, step).map_err(|e| AihfError::Neural(format!("{what}: {e}")))?;
     opt.zero_grad();
     loss.backward();
-    let gn = train::grad_norm(vars);
-    if !gn.is_finite() {
-        return Err(AihfError::Neural(format!(
-            "{what}: gradient norm is {gn} at step {step} (loss {l}); stopping"
-        )));
-    }
-    if let Some(c) = clip {
-        if gn > c {
-            tch::no_grad(|| {
-                for v in vars {
-                    let mut g = v.grad();
-                    if g.defined() {
-                        let _ = g.g_mul_scalar_(c / (gn + 1e-12));
-                    }
-                }
-            });
-        }
-    }
-    opt.step();
+    let gn = train::update(opt, lr, clip, step, l)
+        .map_err(|e| AihfError::Neural(format!("{what}: {e}")))?;
     Ok((l, gn))
 }
 
@@ -373,6 +383,7 @@ pub fn train_aihf(
     hyper: &Hyper,
     policy_cfg: &TrainConfig,
     reward_cfg: &TrainConfig,
+    mut probe: Option<Probe>,
 ) -> Result<AihfReport> {
     hyper.validate()?;
     policy_cfg.validate()?;
@@ -403,22 +414,37 @@ pub fn train_aihf(
     let prompts: Vec<(Vec<i64>, f64)> = pw.into_iter().collect();
     rl.validate(&prompts)?;
     let device = policy_vs.device();
+    if reward_cfg.checkpoint.is_some() {
+        return Err(AihfError::param(
+            "checkpoint",
+            "AIHF checkpoints both models through the policy configuration's checkpoint; \
+             leave the reward configuration's unset",
+        ));
+    }
     let mut rng = ChaCha8Rng::seed_from_u64(policy_cfg.seed);
-    let mut sink: Option<MetricsSink> = train::sink(
-        policy_cfg,
-        json!({"trainer": "aihf", "reinforce": rl, "hyper": hyper, "policy_config": policy_cfg,
-               "reward_config": reward_cfg}),
-    )?;
-    let mut popt = nn::adamw(0.9, 0.999, policy_cfg.weight_decay)
-        .build(policy_vs, policy_cfg.lr)
-        .map_err(terr("building AdamW (policy)"))?;
-    let mut ropt = nn::adamw(0.9, 0.999, reward_cfg.weight_decay)
-        .build(reward_vs, reward_cfg.lr)
-        .map_err(terr("building AdamW (reward)"))?;
-    let (pvars, rvars) = (
-        policy_vs.trainable_variables(),
-        reward_vs.trainable_variables(),
+    let header = json!({"trainer": "aihf", "reinforce": rl, "hyper": hyper,
+                        "policy_config": policy_cfg, "reward_config": reward_cfg});
+    let mut sink: Option<MetricsSink> = train::sink(policy_cfg, header.clone())?;
+    let mut popt = AdamW::new(policy_vs, policy_cfg.weight_decay)?;
+    let mut ropt = AdamW::new(reward_vs, reward_cfg.weight_decay)?;
+    // The identity covers the data; the reference scorer is the caller's.
+    let id = train::identity(
+        &header,
+        &[("policy", &popt), ("reward", &ropt)],
+        data.fingerprint(),
     );
+    let start = train::maybe_resume(
+        policy_cfg,
+        &id,
+        &mut rng,
+        &mut [("policy", &mut popt), ("reward", &mut ropt)],
+    )?;
+    let mut last_good = (start > 0).then_some(start);
+    let end = policy_cfg
+        .checkpoint
+        .as_ref()
+        .and_then(|c| c.stop_at)
+        .map_or(policy_cfg.steps, |s| s.min(policy_cfg.steps));
     // The demonstration and preference tensors, fixed.
     let mut g: Vec<usize> = data.demos.iter().map(|d| d.0).collect();
     g.extend(data.prefs.iter().flat_map(|p| [p.0, p.1]));
@@ -447,85 +473,91 @@ pub fn train_aihf(
         seconds: 0.0,
         seed: policy_cfg.seed,
     };
-    for step in 0..policy_cfg.steps {
-        let (plr, rlr) = (
-            policy_cfg.lr_at(step),
-            reward_cfg.lr * policy_cfg.lr_at(step) / policy_cfg.lr,
-        );
-        popt.set_lr(plr);
-        ropt.set_lr(rlr);
-        let log = step % policy_cfg.log_every == 0 || step + 1 == policy_cfg.steps;
-        // (i) Policy step with the current reward.
-        let ro = rollout(policy, &prompts, rl, device, &mut rng)?;
-        let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
-        let r = train::rewards(reward, &ro.table, &idx, device)?;
-        check_scores("reward", &r, idx.len(), step)?;
-        let lref = reference(&ro.table, &idx)?;
-        check_scores("log π_ref", &lref, idx.len(), step)?;
-        let (ploss, mut m) = policy_loss(
-            policy,
-            &ro,
-            &r,
-            &lref,
-            prompts.len(),
-            rl,
-            hyper.beta,
-            device,
-        )?;
-        let (pl, pgn) = apply(
-            &mut popt,
-            &pvars,
-            &ploss,
-            policy_cfg.grad_clip,
-            step,
-            "policy",
-        )?;
-        // (ii) Reward step on demonstrations, the samples of (i) and the preferences.
-        let rd = loss::at_positions(&reward.forward_t(&db.tokens, true), &db.last);
-        let gb = ro.table.batch(&idx, device);
-        let rg = loss::at_positions(&reward.forward_t(&gb.tokens, true), &gb.last);
-        let mut gw = vec![0.0; idx.len()];
-        for &(_, s, w) in &ro.samples {
-            gw[s] += w;
-        }
-        let demo_term = (loss::weighted_mean(&rd.index_select(0, &d_rows), &d_w)
-            - (rg * Batch::weights(&gw, device)).sum(Kind::Float))
-            / hyper.beta;
-        let mut rloss = demo_term.neg();
-        if hyper.lambda > 0.0 {
-            let (rw, rl_) = (rd.index_select(0, &w_rows), rd.index_select(0, &l_rows));
-            rloss += loss::btl(&rw, &rl_, &p_w) * hyper.lambda;
-        }
-        let (rlv, rgn) = apply(
-            &mut ropt,
-            &rvars,
-            &rloss,
-            reward_cfg.grad_clip,
-            step,
-            "reward",
-        )?;
-        rep.final_policy_loss = pl;
-        rep.final_reward_loss = rlv;
-        rep.final_policy_grad_norm = pgn;
-        rep.final_reward_grad_norm = rgn;
-        if log {
-            m.insert("step".into(), json!(step));
-            m.insert("policy_loss".into(), json!(pl));
-            m.insert("reward_loss".into(), json!(rlv));
-            m.insert("policy_lr".into(), json!(plr));
-            m.insert("reward_lr".into(), json!(rlr));
-            m.insert("policy_grad_norm".into(), json!(pgn));
-            m.insert("reward_grad_norm".into(), json!(rgn));
-            m.insert("elapsed_s".into(), json!(t0.elapsed().as_secs_f64()));
-            if let Some(s) = sink.as_mut() {
-                s.write(&Value::Object(m.clone()))?;
+    bar.set_position(start as u64);
+    let res = (|| -> Result<()> {
+        for step in start..end {
+            let (plr, rlr) = (
+                policy_cfg.lr_at(step),
+                reward_cfg.lr * policy_cfg.lr_at(step) / policy_cfg.lr,
+            );
+            train::seed_step(policy_cfg.seed, step);
+            let log = step % policy_cfg.log_every == 0 || step + 1 == policy_cfg.steps;
+            // (i) Policy step with the current reward.
+            let ro = rollout(policy, &prompts, rl, device, &mut rng)?;
+            let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
+            let r = train::rewards(reward, &ro.table, &idx, device)?;
+            check_scores("reward", &r, idx.len(), step)?;
+            let lref = reference(&ro.table, &idx)?;
+            check_scores("log π_ref", &lref, idx.len(), step)?;
+            let (ploss, mut m) = policy_loss(
+                policy,
+                &ro,
+                &r,
+                &lref,
+                prompts.len(),
+                rl,
+                hyper.beta,
+                device,
+            )?;
+            let (pl, pgn) = apply(&mut popt, plr, &ploss, policy_cfg.grad_clip, step, "policy")?;
+            // (ii) Reward step on demonstrations, the samples of (i) and the preferences.
+            let rd = loss::at_positions(&reward.forward_t(&db.tokens, true), &db.last);
+            let gb = ro.table.batch(&idx, device);
+            let rg = loss::at_positions(&reward.forward_t(&gb.tokens, true), &gb.last);
+            let mut gw = vec![0.0; idx.len()];
+            for &(_, s, w) in &ro.samples {
+                gw[s] += w;
             }
-            bar.set_message(format!("policy {pl:.4} reward {rlv:.4}"));
-            rep.last = m;
+            let demo_term = (loss::weighted_mean(&rd.index_select(0, &d_rows), &d_w)
+                - (rg * Batch::weights(&gw, device)).sum(Kind::Float))
+                / hyper.beta;
+            let mut rloss = demo_term.neg();
+            if hyper.lambda > 0.0 {
+                let (rw, rl_) = (rd.index_select(0, &w_rows), rd.index_select(0, &l_rows));
+                rloss += loss::btl(&rw, &rl_, &p_w) * hyper.lambda;
+            }
+            let (rlv, rgn) = apply(&mut ropt, rlr, &rloss, reward_cfg.grad_clip, step, "reward")?;
+            rep.final_policy_loss = pl;
+            rep.final_reward_loss = rlv;
+            rep.final_policy_grad_norm = pgn;
+            rep.final_reward_grad_norm = rgn;
+            if log {
+                m.insert("step".into(), json!(step));
+                m.insert("policy_loss".into(), json!(pl));
+                m.insert("reward_loss".into(), json!(rlv));
+                m.insert("policy_lr".into(), json!(plr));
+                m.insert("reward_lr".into(), json!(rlr));
+                m.insert("policy_grad_norm".into(), json!(pgn));
+                m.insert("reward_grad_norm".into(), json!(rgn));
+                m.insert("elapsed_s".into(), json!(t0.elapsed().as_secs_f64()));
+                if let Some(p) = probe.as_mut() {
+                    m.extend(p(step)?);
+                }
+                if let Some(s) = sink.as_mut() {
+                    s.write(&Value::Object(m.clone()))?;
+                }
+                bar.set_message(format!("policy {pl:.4} reward {rlv:.4}"));
+                rep.last = m;
+            }
+            if let Some(ck) = &policy_cfg.checkpoint {
+                if ck.due(step + 1, policy_cfg.steps) {
+                    checkpoint::save(
+                        &ck.path,
+                        &id,
+                        step + 1,
+                        &rng,
+                        &[("policy", &popt), ("reward", &ropt)],
+                    )?;
+                    last_good = Some(step + 1);
+                }
+            }
+            bar.inc(1);
         }
-        bar.inc(1);
-    }
+        Ok(())
+    })();
     bar.finish_and_clear();
+    res.map_err(|e| train::with_checkpoint_note(e, policy_cfg, last_good))?;
+    rep.steps = end;
     rep.seconds = t0.elapsed().as_secs_f64();
     Ok(rep)
 }

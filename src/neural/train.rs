@@ -9,7 +9,9 @@
 //! to their weights, which keeps the step an unbiased estimate of the full-batch gradient.
 
 use crate::error::{AihfError, Result};
+use crate::neural::checkpoint::{self, CheckpointConfig};
 use crate::neural::data::SeqData;
+use crate::neural::optim::AdamW;
 use crate::neural::{loss, terr};
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
@@ -20,7 +22,7 @@ use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
-use tch::nn::{self, ModuleT, OptimizerConfig};
+use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
 /// The learning-rate shape after warm-up.
@@ -62,6 +64,9 @@ pub struct TrainConfig {
     pub progress: bool,
     /// JSONL metrics file (None: no file).
     pub metrics: Option<PathBuf>,
+    /// Checkpoints of the run (None: none). Not part of a checkpoint's identity.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointConfig>,
 }
 
 impl Default for TrainConfig {
@@ -78,6 +83,7 @@ impl Default for TrainConfig {
             log_every: 50,
             progress: false,
             metrics: None,
+            checkpoint: None,
         }
     }
 }
@@ -98,6 +104,9 @@ impl TrainConfig {
         }
         if self.log_every == 0 {
             return Err(AihfError::param("log_every", "must be at least 1"));
+        }
+        if let Some(c) = &self.checkpoint {
+            c.validate()?;
         }
         Ok(())
     }
@@ -182,75 +191,204 @@ pub struct StepOut {
     pub metrics: Map<String, Value>,
 }
 
-/// The shared loop: for each step, `step_fn(step, log)` builds the loss (and, when `log` is
-/// true, its extra metrics); AdamW, clipping, schedule, NaN/inf stop, progress bar and metrics
-/// happen here. `step0` offsets step numbers (SPIN).
+/// Evaluates the model along training: called at every logged step, after that step's update,
+/// with the step number; what it returns is added to the step's metrics line. It must not
+/// change the model, and a probe that samples should seed its own generator from the step, so a
+/// resumed run logs what the uninterrupted run logged.
+pub type Probe<'a> = &'a mut dyn FnMut(usize) -> Result<Map<String, Value>>;
+
+/// The parts of a run header that do not change what is computed (logging, display, file names),
+/// left out of a checkpoint's identity.
+const VOLATILE: [&str; 4] = ["progress", "metrics", "log_every", "checkpoint"];
+
+/// A run's identity for checkpoints: its header without the volatile fields, plus the model's
+/// variables and a fingerprint of the data.
+pub fn identity(header: &Value, models: &[(&str, &AdamW)], data_fingerprint: u64) -> Value {
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .filter(|(k, _)| !VOLATILE.contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), strip(v)))
+                    .collect(),
+            ),
+            v => v.clone(),
+        }
+    }
+    let mut shapes = Map::new();
+    for (g, o) in models {
+        shapes.insert((*g).to_string(), checkpoint::shapes(o));
+    }
+    json!({"run": strip(header), "variables": shapes,
+           "data_fnv1a": format!("{data_fingerprint:016x}")})
+}
+
+/// Restores a run from its checkpoint when `cfg.checkpoint` asks to resume; returns the steps
+/// already completed (0 for a fresh run).
+pub(crate) fn maybe_resume(
+    cfg: &TrainConfig,
+    identity: &Value,
+    rng: &mut ChaCha8Rng,
+    models: &mut [(&str, &mut AdamW)],
+) -> Result<usize> {
+    match &cfg.checkpoint {
+        Some(ck) if ck.resume => {
+            if !ck.path.exists() {
+                return Err(AihfError::param(
+                    "resume",
+                    format!("no checkpoint at {} to resume from", ck.path.display()),
+                ));
+            }
+            let r = checkpoint::load(&ck.path, identity, rng, models)?;
+            if r.step > cfg.steps {
+                return Err(AihfError::param(
+                    "resume",
+                    format!(
+                        "checkpoint {} is at step {}, past the run's {} steps",
+                        ck.path.display(),
+                        r.step,
+                        cfg.steps
+                    ),
+                ));
+            }
+            Ok(r.step)
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Adds the step and the last good checkpoint to a training error.
+pub(crate) fn with_checkpoint_note(
+    e: AihfError,
+    cfg: &TrainConfig,
+    last_good: Option<usize>,
+) -> AihfError {
+    match (&cfg.checkpoint, last_good, e) {
+        (Some(ck), Some(s), AihfError::Neural(m)) => AihfError::Neural(format!(
+            "{m}; the last good checkpoint (step {s}) is kept at {}",
+            ck.path.display()
+        )),
+        (Some(ck), Some(s), AihfError::Numerical(m)) => AihfError::Numerical(format!(
+            "{m}; the last good checkpoint (step {s}) is kept at {}",
+            ck.path.display()
+        )),
+        (_, _, e) => e,
+    }
+}
+
+/// Sets libtorch's generator from the run's seed and the step, so that dropout (the only use of
+/// it after initialisation) is a function of the step and a resumed run draws the same masks.
+pub(crate) fn seed_step(seed: u64, step: usize) {
+    let mut h = checkpoint::fnv1a(&seed.to_le_bytes(), checkpoint::FNV_OFFSET);
+    h = checkpoint::fnv1a(&(step as u64).to_le_bytes(), h);
+    crate::neural::manual_seed(h);
+}
+
+/// Clips (if asked), checks and applies one AdamW update; returns the gradient norm.
+pub(crate) fn update(
+    opt: &mut AdamW,
+    lr: f64,
+    clip: Option<f64>,
+    step: usize,
+    l: f64,
+) -> Result<f64> {
+    let gn = opt.grad_norm();
+    if !gn.is_finite() {
+        return Err(AihfError::Neural(format!(
+            "gradient norm is {gn} at step {step} (loss {l}); stopping"
+        )));
+    }
+    if let Some(c) = clip {
+        opt.clip(gn, c);
+    }
+    opt.step(lr)?;
+    Ok(gn)
+}
+
+/// The shared loop: for each step, `step_fn(step, log, rng)` builds the loss (and, when `log` is
+/// true, its extra metrics), drawing any randomness from `rng` (seeded from `cfg.seed`, saved in
+/// checkpoints); AdamW ([`AdamW`]), clipping, schedule, NaN/inf stop, checkpoints, the probe,
+/// progress bar and metrics happen here. `step0` offsets step numbers (SPIN, which cannot be
+/// checkpointed). `header` describes the run (the checkpoint identity is built from it) and
+/// `data_fingerprint` the data ([`SeqData::fingerprint`]).
+#[allow(clippy::too_many_arguments)]
 pub fn optimise(
     vs: &nn::VarStore,
     cfg: &TrainConfig,
     label: &str,
     step0: usize,
     metrics: &mut Option<MetricsSink>,
-    mut step_fn: impl FnMut(usize, bool) -> Result<StepOut>,
+    header: &Value,
+    data_fingerprint: u64,
+    mut probe: Option<Probe>,
+    mut step_fn: impl FnMut(usize, bool, &mut ChaCha8Rng) -> Result<StepOut>,
 ) -> Result<TrainReport> {
     cfg.validate()?;
-    let mut opt = nn::adamw(0.9, 0.999, cfg.weight_decay)
-        .build(vs, cfg.lr)
-        .map_err(terr("building AdamW"))?;
-    let vars = vs.trainable_variables();
+    let mut opt = AdamW::new(vs, cfg.weight_decay)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let id = identity(header, &[("policy", &opt)], data_fingerprint);
+    if cfg.checkpoint.is_some() && step0 != 0 {
+        return Err(AihfError::param(
+            "checkpoint",
+            "multi-phase runs (SPIN, Self-Play AIHF) cannot be checkpointed",
+        ));
+    }
+    let start = maybe_resume(cfg, &id, &mut rng, &mut [("policy", &mut opt)])?;
+    let mut last_good = (start > 0).then_some(start);
+    let end = cfg
+        .checkpoint
+        .as_ref()
+        .and_then(|c| c.stop_at)
+        .map_or(cfg.steps, |s| s.min(cfg.steps));
     let bar = progress_bar(cfg, label);
+    bar.set_position(start as u64);
     let t0 = std::time::Instant::now();
     let (mut last_loss, mut last_gn) = (f64::NAN, f64::NAN);
     let mut last = Map::new();
-    for k in 0..cfg.steps {
-        let step = step0 + k;
-        let lr = cfg.lr_at(k);
-        opt.set_lr(lr);
-        let log = k % cfg.log_every == 0 || k + 1 == cfg.steps;
-        let out = step_fn(step, log)?;
-        let l = loss::finite_value(&out.loss, step)?;
-        opt.zero_grad();
-        out.loss.backward();
-        let gn = grad_norm(&vars);
-        if !gn.is_finite() {
-            return Err(AihfError::Neural(format!(
-                "gradient norm is {gn} at step {step} (loss {l}); stopping"
-            )));
-        }
-        if let Some(c) = cfg.grad_clip {
-            if gn > c {
-                tch::no_grad(|| {
-                    for v in &vars {
-                        let mut g = v.grad();
-                        if g.defined() {
-                            let _ = g.g_mul_scalar_(c / (gn + 1e-12));
-                        }
-                    }
-                });
+    let res = (|| -> Result<()> {
+        for k in start..end {
+            let step = step0 + k;
+            let lr = cfg.lr_at(k);
+            seed_step(cfg.seed, step);
+            let log = k % cfg.log_every == 0 || k + 1 == cfg.steps;
+            let out = step_fn(step, log, &mut rng)?;
+            let l = loss::finite_value(&out.loss, step)?;
+            opt.zero_grad();
+            out.loss.backward();
+            let gn = update(&mut opt, lr, cfg.grad_clip, step, l)?;
+            last_loss = l;
+            last_gn = gn;
+            if log {
+                let mut m = Map::new();
+                m.insert("step".into(), json!(step));
+                m.insert("loss".into(), json!(l));
+                m.insert("lr".into(), json!(lr));
+                m.insert("grad_norm".into(), json!(gn));
+                m.insert("elapsed_s".into(), json!(t0.elapsed().as_secs_f64()));
+                m.extend(out.metrics);
+                if let Some(p) = probe.as_mut() {
+                    m.extend(p(step)?);
+                }
+                if let Some(s) = metrics.as_mut() {
+                    s.write(&Value::Object(m.clone()))?;
+                }
+                bar.set_message(format!("loss {l:.4}"));
+                last = m;
             }
-        }
-        opt.step();
-        last_loss = l;
-        last_gn = gn;
-        if log {
-            let mut m = Map::new();
-            m.insert("step".into(), json!(step));
-            m.insert("loss".into(), json!(l));
-            m.insert("lr".into(), json!(lr));
-            m.insert("grad_norm".into(), json!(gn));
-            m.insert("elapsed_s".into(), json!(t0.elapsed().as_secs_f64()));
-            m.extend(out.metrics);
-            if let Some(s) = metrics.as_mut() {
-                s.write(&Value::Object(m.clone()))?;
+            if let Some(ck) = &cfg.checkpoint {
+                if ck.due(k + 1, cfg.steps) {
+                    checkpoint::save(&ck.path, &id, k + 1, &rng, &[("policy", &opt)])?;
+                    last_good = Some(k + 1);
+                }
             }
-            bar.set_message(format!("loss {l:.4}"));
-            last = m;
+            bar.inc(1);
         }
-        bar.inc(1);
-    }
+        Ok(())
+    })();
     bar.finish_and_clear();
+    res.map_err(|e| with_checkpoint_note(e, cfg, last_good))?;
     Ok(TrainReport {
-        steps: cfg.steps,
+        steps: end,
         final_loss: last_loss,
         final_grad_norm: last_gn,
         last,
@@ -290,16 +428,25 @@ pub(crate) fn grad_norm(vars: &[Tensor]) -> f64 {
 }
 
 /// A JSONL metrics file: a header line with the run's configuration and seed, then one line
-/// per logged step.
+/// per logged step. A resumed run appends to it, after a `resume` line.
 pub struct MetricsSink {
     out: std::io::BufWriter<std::fs::File>,
     path: PathBuf,
 }
 
 impl MetricsSink {
-    /// Creates the file and writes the header.
-    pub fn create(path: &std::path::Path, header: Value) -> Result<Self> {
-        let f = std::fs::File::create(path).map_err(|e| AihfError::Io {
+    /// Creates the file and writes the header (`append`: opens it for appending and writes a
+    /// `resume` line instead).
+    pub fn open(path: &std::path::Path, header: Value, append: bool) -> Result<Self> {
+        let f = if append {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+        } else {
+            std::fs::File::create(path)
+        }
+        .map_err(|e| AihfError::Io {
             action: "cannot create",
             path: path.to_path_buf(),
             source: e,
@@ -308,8 +455,14 @@ impl MetricsSink {
             out: std::io::BufWriter::new(f),
             path: path.to_path_buf(),
         };
-        s.write(&json!({"event": "start", "run": header}))?;
+        let event = if append { "resume" } else { "start" };
+        s.write(&json!({"event": event, "run": header}))?;
         Ok(s)
+    }
+
+    /// Creates the file and writes the header.
+    pub fn create(path: &std::path::Path, header: Value) -> Result<Self> {
+        Self::open(path, header, false)
     }
 
     /// Appends one line.
@@ -324,11 +477,12 @@ impl MetricsSink {
     }
 }
 
-/// Opens the metrics sink of a config, if any.
+/// Opens the metrics sink of a config, if any (appending when the run resumes).
 pub fn sink(cfg: &TrainConfig, header: Value) -> Result<Option<MetricsSink>> {
+    let append = cfg.checkpoint.as_ref().is_some_and(|c| c.resume);
     cfg.metrics
         .as_ref()
-        .map(|p| MetricsSink::create(p, header))
+        .map(|p| MetricsSink::open(p, header, append))
         .transpose()
 }
 
@@ -451,6 +605,7 @@ pub fn train_policy(
     ref_logp: Option<&[f64]>,
     hyper: &Hyper,
     cfg: &TrainConfig,
+    probe: Option<Probe>,
 ) -> Result<TrainReport> {
     hyper.validate()?;
     let needs_demos = matches!(objective, Objective::Sft | Objective::DirectAihf);
@@ -482,15 +637,20 @@ pub fn train_policy(
         &zeros
     };
     let device = vs.device();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let dw: Vec<f64> = data.demos.iter().map(|d| d.1).collect();
     let pw: Vec<f64> = data.prefs.iter().map(|p| p.2).collect();
-    let mut sink = sink(
-        cfg,
-        json!({"trainer": "policy", "objective": objective, "hyper": hyper, "config": cfg,
+    let header = json!({"trainer": "policy", "objective": objective, "hyper": hyper, "config": cfg,
                "sequences": data.seqs.len(), "demo_records": dw.iter().sum::<f64>(),
-               "pref_records": pw.iter().sum::<f64>()}),
-    )?;
+               "pref_records": pw.iter().sum::<f64>()});
+    let mut sink = sink(cfg, header.clone())?;
+    // The reference log-probabilities are part of what is computed.
+    let fp = checkpoint::fnv1a(
+        &ref_logp
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect::<Vec<u8>>(),
+        data.fingerprint(),
+    );
     let label = format!("{objective:?}");
     let make_plan = |rng: &mut ChaCha8Rng| -> Result<Plan> {
         let demos = if needs_demos {
@@ -505,72 +665,82 @@ pub fn train_policy(
         };
         Ok(Plan::new(data, &demos, &prefs, ref_logp, device))
     };
-    // Full batch: the same tensors every step, built once.
+    // Full batch: the same tensors every step, built once (drawing nothing).
     let fixed = if cfg.batch_size.is_none() {
-        Some(make_plan(&mut rng)?)
+        Some(make_plan(&mut ChaCha8Rng::seed_from_u64(cfg.seed))?)
     } else {
         None
     };
-    optimise(vs, cfg, &label, 0, &mut sink, |_step, log| {
-        let owned;
-        let p = match &fixed {
-            Some(p) => p,
-            None => {
-                owned = make_plan(&mut rng)?;
-                &owned
-            }
-        };
-        let lp = loss::sequence_logprobs(
-            &model.forward_t(&p.batch.tokens, true),
-            &p.batch.tokens,
-            &p.batch.mask,
-        );
-        let mut metrics = Map::new();
-        let mut total = Tensor::zeros([], (Kind::Float, device));
-        if needs_demos {
-            let l = loss::sft(&lp.index_select(0, &p.d_rows), &p.d_w);
-            if log {
-                // SPEC §3: the SFT loss is also reported per token.
-                let per_token = tch::no_grad(|| {
-                    (lp.index_select(0, &p.d_rows).neg() * &p.d_w).sum(Kind::Float)
-                        / (&p.d_ntok * &p.d_w).sum(Kind::Float)
-                });
-                metrics.insert("sft".into(), json!(l.double_value(&[])));
-                metrics.insert("sft_per_token".into(), json!(per_token.double_value(&[])));
-            }
-            let a = if objective == Objective::DirectAihf {
-                hyper.alpha
-            } else {
-                1.0
+    optimise(
+        vs,
+        cfg,
+        &label,
+        0,
+        &mut sink,
+        &header,
+        fp,
+        probe,
+        |_step, log, rng| {
+            let owned;
+            let p = match &fixed {
+                Some(p) => p,
+                None => {
+                    owned = make_plan(rng)?;
+                    &owned
+                }
             };
-            total += l * a;
-        }
-        if needs_prefs {
-            let (lpw, lpl) = (lp.index_select(0, &p.w_rows), lp.index_select(0, &p.l_rows));
-            let l = if objective == Objective::Ipo {
-                loss::ipo(&lpw, &lpl, &p.ref_w, &p.ref_l, hyper.ipo_tau, &p.p_w)
-            } else {
-                loss::dpo(&lpw, &lpl, &p.ref_w, &p.ref_l, hyper.beta, &p.p_w)
-            };
-            if log {
-                tch::no_grad(|| {
-                    let m = loss::margin(&lpw, &lpl, &p.ref_w, &p.ref_l);
-                    let acc = loss::weighted_mean(&m.gt(0.0).to_kind(Kind::Float), &p.p_w);
-                    metrics.insert("pref_loss".into(), json!(l.double_value(&[])));
-                    metrics.insert(
-                        "margin".into(),
-                        json!(loss::weighted_mean(&m, &p.p_w).double_value(&[])),
-                    );
-                    metrics.insert("accuracy".into(), json!(acc.double_value(&[])));
-                });
+            let lp = loss::sequence_logprobs(
+                &model.forward_t(&p.batch.tokens, true),
+                &p.batch.tokens,
+                &p.batch.mask,
+            );
+            let mut metrics = Map::new();
+            let mut total = Tensor::zeros([], (Kind::Float, device));
+            if needs_demos {
+                let l = loss::sft(&lp.index_select(0, &p.d_rows), &p.d_w);
+                if log {
+                    // SPEC §3: the SFT loss is also reported per token.
+                    let per_token = tch::no_grad(|| {
+                        (lp.index_select(0, &p.d_rows).neg() * &p.d_w).sum(Kind::Float)
+                            / (&p.d_ntok * &p.d_w).sum(Kind::Float)
+                    });
+                    metrics.insert("sft".into(), json!(l.double_value(&[])));
+                    metrics.insert("sft_per_token".into(), json!(per_token.double_value(&[])));
+                }
+                let a = if objective == Objective::DirectAihf {
+                    hyper.alpha
+                } else {
+                    1.0
+                };
+                total += l * a;
             }
-            total += l;
-        }
-        Ok(StepOut {
-            loss: total,
-            metrics,
-        })
-    })
+            if needs_prefs {
+                let (lpw, lpl) = (lp.index_select(0, &p.w_rows), lp.index_select(0, &p.l_rows));
+                let l = if objective == Objective::Ipo {
+                    loss::ipo(&lpw, &lpl, &p.ref_w, &p.ref_l, hyper.ipo_tau, &p.p_w)
+                } else {
+                    loss::dpo(&lpw, &lpl, &p.ref_w, &p.ref_l, hyper.beta, &p.p_w)
+                };
+                if log {
+                    tch::no_grad(|| {
+                        let m = loss::margin(&lpw, &lpl, &p.ref_w, &p.ref_l);
+                        let acc = loss::weighted_mean(&m.gt(0.0).to_kind(Kind::Float), &p.p_w);
+                        metrics.insert("pref_loss".into(), json!(l.double_value(&[])));
+                        metrics.insert(
+                            "margin".into(),
+                            json!(loss::weighted_mean(&m, &p.p_w).double_value(&[])),
+                        );
+                        metrics.insert("accuracy".into(), json!(acc.double_value(&[])));
+                    });
+                }
+                total += l;
+            }
+            Ok(StepOut {
+                loss: total,
+                metrics,
+            })
+        },
+    )
 }
 
 /// One step's records as tensors: the distinct sequences to score, and per record the row of
@@ -636,6 +806,7 @@ pub fn train_reward(
     vs: &nn::VarStore,
     data: &SeqData,
     cfg: &TrainConfig,
+    probe: Option<Probe>,
 ) -> Result<TrainReport> {
     if data.prefs.is_empty() {
         return Err(AihfError::data(
@@ -644,43 +815,52 @@ pub fn train_reward(
         ));
     }
     let device = vs.device();
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let pw: Vec<f64> = data.prefs.iter().map(|p| p.2).collect();
     let zeros = vec![0.0; data.seqs.len()];
-    let mut sink = sink(
-        cfg,
-        json!({"trainer": "reward", "objective": "btl", "config": cfg, "sequences": data.seqs.len()}),
-    )?;
+    let header = json!({"trainer": "reward", "objective": "btl", "config": cfg,
+                        "sequences": data.seqs.len()});
+    let mut sink = sink(cfg, header.clone())?;
     let make_plan = |rng: &mut ChaCha8Rng| -> Result<Plan> {
         let prefs = draw(&pw, cfg.batch_size, rng)?;
         Ok(Plan::new(data, &[], &prefs, &zeros, device))
     };
     let fixed = if cfg.batch_size.is_none() {
-        Some(make_plan(&mut rng)?)
+        Some(make_plan(&mut ChaCha8Rng::seed_from_u64(cfg.seed))?)
     } else {
         None
     };
-    optimise(vs, cfg, "BTL", 0, &mut sink, |_step, log| {
-        let owned;
-        let p = match &fixed {
-            Some(p) => p,
-            None => {
-                owned = make_plan(&mut rng)?;
-                &owned
+    let fp = data.fingerprint();
+    optimise(
+        vs,
+        cfg,
+        "BTL",
+        0,
+        &mut sink,
+        &header,
+        fp,
+        probe,
+        |_step, log, rng| {
+            let owned;
+            let p = match &fixed {
+                Some(p) => p,
+                None => {
+                    owned = make_plan(rng)?;
+                    &owned
+                }
+            };
+            let r = loss::at_positions(&model.forward_t(&p.batch.tokens, true), &p.batch.last);
+            let (rw, rl) = (r.index_select(0, &p.w_rows), r.index_select(0, &p.l_rows));
+            let l = loss::btl(&rw, &rl, &p.p_w);
+            let mut metrics = Map::new();
+            if log {
+                let acc = tch::no_grad(|| {
+                    loss::weighted_mean(&(&rw - &rl).gt(0.0).to_kind(Kind::Float), &p.p_w)
+                });
+                metrics.insert("accuracy".into(), json!(acc.double_value(&[])));
             }
-        };
-        let r = loss::at_positions(&model.forward_t(&p.batch.tokens, true), &p.batch.last);
-        let (rw, rl) = (r.index_select(0, &p.w_rows), r.index_select(0, &p.l_rows));
-        let l = loss::btl(&rw, &rl, &p.p_w);
-        let mut metrics = Map::new();
-        if log {
-            let acc = tch::no_grad(|| {
-                loss::weighted_mean(&(&rw - &rl).gt(0.0).to_kind(Kind::Float), &p.p_w)
-            });
-            metrics.insert("accuracy".into(), json!(acc.double_value(&[])));
-        }
-        Ok(StepOut { loss: l, metrics })
-    })
+            Ok(StepOut { loss: l, metrics })
+        },
+    )
 }
 
 /// Self-play settings (SPEC §1.5, §3).
@@ -828,10 +1008,15 @@ pub fn train_self_play(
     } else {
         "spin"
     };
-    let mut sink = sink(
-        cfg,
-        json!({"trainer": name, "self_play": sp, "hyper": hyper, "config": cfg}),
-    )?;
+    if cfg.checkpoint.is_some() {
+        return Err(AihfError::param(
+            "checkpoint",
+            "SPIN and Self-Play AIHF runs cannot be checkpointed (each iteration regenerates \
+             its pairs); run them without checkpoints",
+        ));
+    }
+    let header = json!({"trainer": name, "self_play": sp, "hyper": hyper, "config": cfg});
+    let mut sink = sink(cfg, header.clone())?;
     let mut reports = Vec::with_capacity(sp.iters);
     for it in 0..sp.iters {
         // 1. Generation from the frozen π_t.
@@ -914,28 +1099,39 @@ pub fn train_self_play(
         let pw = crate::neural::data::Batch::weights(&pref_w, device);
         let b = table.batch(&g.seqs, device);
         let label = format!("{name} {}/{}", it + 1, sp.iters);
-        let r = optimise(vs, cfg, &label, it * cfg.steps, &mut sink, |_step, log| {
-            let lp = loss::sequence_logprobs(&model.forward_t(&b.tokens, true), &b.tokens, &b.mask);
-            let (lpw, lpl) = (lp.index_select(0, &wi), lp.index_select(0, &li));
-            let spin = loss::dpo(&lpw, &lpl, &rw, &rl, hyper.beta, &sw);
-            let mut metrics = Map::new();
-            if log {
-                metrics.insert("iteration".into(), json!(it));
-                metrics.insert("spin_loss".into(), json!(spin.double_value(&[])));
-            }
-            let mut total = spin;
-            if sp.with_preferences && pref_total > 0.0 && spin_total > 0.0 {
-                let pl = loss::dpo(&lpw, &lpl, &rw, &rl, hyper.beta, &pw);
+        let r = optimise(
+            vs,
+            cfg,
+            &label,
+            it * cfg.steps,
+            &mut sink,
+            &header,
+            0,
+            None,
+            |_step, log, _rng| {
+                let lp =
+                    loss::sequence_logprobs(&model.forward_t(&b.tokens, true), &b.tokens, &b.mask);
+                let (lpw, lpl) = (lp.index_select(0, &wi), lp.index_select(0, &li));
+                let spin = loss::dpo(&lpw, &lpl, &rw, &rl, hyper.beta, &sw);
+                let mut metrics = Map::new();
                 if log {
-                    metrics.insert("pref_loss".into(), json!(pl.double_value(&[])));
+                    metrics.insert("iteration".into(), json!(it));
+                    metrics.insert("spin_loss".into(), json!(spin.double_value(&[])));
                 }
-                total += pl * hyper.lambda;
-            }
-            Ok(StepOut {
-                loss: total,
-                metrics,
-            })
-        })?;
+                let mut total = spin;
+                if sp.with_preferences && pref_total > 0.0 && spin_total > 0.0 {
+                    let pl = loss::dpo(&lpw, &lpl, &rw, &rl, hyper.beta, &pw);
+                    if log {
+                        metrics.insert("pref_loss".into(), json!(pl.double_value(&[])));
+                    }
+                    total += pl * hyper.lambda;
+                }
+                Ok(StepOut {
+                    loss: total,
+                    metrics,
+                })
+            },
+        )?;
         reports.push(r);
     }
     Ok(reports)
