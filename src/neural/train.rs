@@ -428,52 +428,59 @@ pub(crate) fn grad_norm(vars: &[Tensor]) -> f64 {
 }
 
 /// A JSONL metrics file: a header line with the run's configuration and seed, then one line
-/// per logged step. A resumed run appends to it, after a `resume` line.
+/// per logged step. A resumed run appends to it, after a `resume` line. The file is opened at
+/// the first line written, so a run refused before its first step (a checkpoint of another
+/// configuration, say) leaves no file behind and an existing one untouched.
 pub struct MetricsSink {
-    out: std::io::BufWriter<std::fs::File>,
+    out: Option<std::io::BufWriter<std::fs::File>>,
     path: PathBuf,
+    header: Value,
+    append: bool,
 }
 
 impl MetricsSink {
-    /// Creates the file and writes the header (`append`: opens it for appending and writes a
-    /// `resume` line instead).
+    /// A sink that writes `header` (`append`: appends to the file, after a `resume` line).
     pub fn open(path: &std::path::Path, header: Value, append: bool) -> Result<Self> {
-        let f = if append {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-        } else {
-            std::fs::File::create(path)
-        }
-        .map_err(|e| AihfError::Io {
-            action: "cannot create",
+        Ok(MetricsSink {
+            out: None,
             path: path.to_path_buf(),
-            source: e,
-        })?;
-        let mut s = MetricsSink {
-            out: std::io::BufWriter::new(f),
-            path: path.to_path_buf(),
-        };
-        let event = if append { "resume" } else { "start" };
-        s.write(&json!({"event": event, "run": header}))?;
-        Ok(s)
+            header,
+            append,
+        })
     }
 
-    /// Creates the file and writes the header.
+    /// A sink that creates the file and writes the header.
     pub fn create(path: &std::path::Path, header: Value) -> Result<Self> {
         Self::open(path, header, false)
     }
 
     /// Appends one line.
     pub fn write(&mut self, v: &Value) -> Result<()> {
-        writeln!(self.out, "{v}")
-            .and_then(|_| self.out.flush())
-            .map_err(|e| AihfError::Io {
-                action: "cannot write",
-                path: self.path.clone(),
-                source: e,
-            })
+        let err = |action, e| AihfError::Io {
+            action,
+            path: self.path.clone(),
+            source: e,
+        };
+        if self.out.is_none() {
+            let f = if self.append {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+            } else {
+                std::fs::File::create(&self.path)
+            }
+            .map_err(|e| err("cannot create", e))?;
+            let mut out = std::io::BufWriter::new(f);
+            let event = if self.append { "resume" } else { "start" };
+            writeln!(out, "{}", json!({"event": event, "run": self.header}))
+                .map_err(|e| err("cannot write", e))?;
+            self.out = Some(out);
+        }
+        let out = self.out.as_mut().expect("opened above");
+        writeln!(out, "{v}")
+            .and_then(|_| out.flush())
+            .map_err(|e| err("cannot write", e))
     }
 }
 
