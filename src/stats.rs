@@ -258,3 +258,12 @@ mod tests {
         assert!(f2.lo < f2.slope && f2.slope < f2.hi);
     }
 }
+
+/// Pearson's correlation of paired samples (NaN when either has zero variance or `n < 2`).
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    use statrs::statistics::Statistics;
+    if x.len() != y.len() || x.len() < 2 {
+        return f64::NAN;
+    }
+    x.covariance(y) / (x.std_dev() * y.std_dev())
+}

@@ -3,6 +3,7 @@
 use aihf::neural::checkpoint::CheckpointConfig;
 use aihf::neural::crossval::{self, CrossvalConfig, ModelKind};
 use aihf::neural::data::{self, ByteTokenizer, ReadOptions, SeqData};
+use aihf::neural::groundtruth::{self, GroundTruthConfig, GtMethod, MarkovSpec, RewardHead};
 use aihf::neural::model::{self, Arch, ModelSpec, TransformerConfig};
 use aihf::neural::rl::{self, Baseline, Reinforce};
 use aihf::neural::task::{EnumTask, TaskConfig};
@@ -25,6 +26,98 @@ pub enum NeuralCommand {
     GenTask(GenTaskArgs),
     /// Train a policy or reward model on JSONL data.
     Train(Box<TrainArgs>),
+    /// Ground truth at scale (SPEC §3.1): SFT, BTL→RLHF, DPO and AIHF on the Markov task, each
+    /// measured along training against the exact π* (KL(π‖π*), true reward, KL to π_ref); writes
+    /// report.json and the reward–KL path figure.
+    GroundTruth(Box<GroundTruthArgs>),
+    /// Write a Markov task (SPEC §3.1) and exact data from it: task.json (for `train --truth`),
+    /// demos.jsonl (responses of π*), prefs.jsonl (π_ref pairs labelled by BTL on r*).
+    GenMarkov(GenMarkovArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct GroundTruthArgs {
+    /// Folder for report.json and the figures.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 32)]
+    pub vocab: usize,
+    /// Response length H.
+    #[arg(long, default_value_t = 16)]
+    pub horizon: usize,
+    #[arg(long, default_value_t = 4)]
+    pub nnz_per_row: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub reward_scale: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f64,
+    #[arg(long, default_value_t = 2000)]
+    pub demos: usize,
+    #[arg(long, default_value_t = 2000)]
+    pub comparisons: usize,
+    #[arg(long, default_value_t = 2)]
+    pub layers: i64,
+    #[arg(long, default_value_t = 2)]
+    pub heads: i64,
+    #[arg(long, default_value_t = 64)]
+    pub width: i64,
+    /// The reward models' read-out: the sum of per-token heads, or the last token's head.
+    #[arg(long, value_enum, default_value = "sum")]
+    pub reward_head: RewardHead,
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 300)]
+    pub reward_steps: usize,
+    #[arg(long, default_value_t = 3e-3)]
+    pub reward_lr: f64,
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 64)]
+    pub samples_per_prompt: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub lambda: f64,
+    #[arg(long, default_value_t = 25)]
+    pub eval_every: usize,
+    #[arg(long, default_value_t = 512)]
+    pub eval_samples: usize,
+    /// Methods to run (default: sft, rlhf, dpo, aihf).
+    #[arg(long, value_enum)]
+    pub method: Vec<GtMethod>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: Dtype,
+    #[arg(long)]
+    pub threads: Option<i32>,
+    #[arg(long)]
+    pub progress: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GenMarkovArgs {
+    /// Folder for task.json, demos.jsonl, prefs.jsonl.
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    #[arg(long, default_value_t = 4096)]
+    pub vocab: usize,
+    #[arg(long, default_value_t = 256)]
+    pub horizon: usize,
+    #[arg(long, default_value_t = 8)]
+    pub nnz_per_row: usize,
+    #[arg(long, default_value_t = 1.0)]
+    pub reward_scale: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f64,
+    #[arg(long, default_value_t = 1000)]
+    pub demos: usize,
+    #[arg(long, default_value_t = 1000)]
+    pub comparisons: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -222,6 +315,8 @@ pub fn run(c: NeuralCommand) -> anyhow::Result<()> {
         NeuralCommand::Crossval(a) => run_crossval(a),
         NeuralCommand::GenTask(a) => run_gen_task(a),
         NeuralCommand::Train(a) => run_train(*a),
+        NeuralCommand::GroundTruth(a) => run_ground_truth(*a),
+        NeuralCommand::GenMarkov(a) => run_gen_markov(a),
     }
 }
 
@@ -248,6 +343,101 @@ fn run_crossval(a: CrossvalArgs) -> anyhow::Result<()> {
     if !rep.all_pass {
         bail!("cross-validation failed: some TV is over its threshold");
     }
+    Ok(())
+}
+
+fn run_ground_truth(a: GroundTruthArgs) -> anyhow::Result<()> {
+    if let Some(n) = a.threads {
+        if n < 1 {
+            bail!("--threads must be at least 1, got {n}");
+        }
+        tch::set_num_threads(n);
+    }
+    let d = GroundTruthConfig::default();
+    let cfg = GroundTruthConfig {
+        vocab: a.vocab,
+        horizon: a.horizon,
+        nnz_per_row: a.nnz_per_row,
+        reward_scale: a.reward_scale,
+        beta: a.beta,
+        demos: a.demos,
+        comparisons: a.comparisons,
+        transformer: TransformerConfig {
+            layers: a.layers,
+            heads: a.heads,
+            width: a.width,
+            dropout: 0.0,
+        },
+        reward_head: a.reward_head,
+        steps: a.steps,
+        lr: a.lr,
+        reward_steps: a.reward_steps,
+        reward_lr: a.reward_lr,
+        batch_size: a.batch_size,
+        samples_per_prompt: a.samples_per_prompt,
+        lambda: a.lambda,
+        eval_every: a.eval_every,
+        eval_samples: a.eval_samples,
+        methods: if a.method.is_empty() {
+            d.methods
+        } else {
+            a.method.clone()
+        },
+        seed: a.seed,
+        device: a.device.clone(),
+        dtype: a.dtype,
+        progress: a.progress,
+    };
+    let rep = groundtruth::run(&cfg)?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    aihf::io::write_json(&a.out.join("report.json"), &rep)?;
+    let figs = groundtruth::figures(&rep, &a.out)?;
+    print!("{}", groundtruth::table(&rep));
+    println!(
+        "wrote {} and {} figure files ({:.1} s)",
+        a.out.join("report.json").display(),
+        figs.len(),
+        rep.seconds
+    );
+    Ok(())
+}
+
+fn run_gen_markov(a: GenMarkovArgs) -> anyhow::Result<()> {
+    let spec = MarkovSpec::random(
+        a.vocab,
+        a.horizon,
+        a.nnz_per_row,
+        a.reward_scale,
+        a.beta,
+        a.seed,
+    )?;
+    let task = spec.task()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(a.seed.wrapping_add(1));
+    let (demos, prefs) = groundtruth::sample_data(&task, a.demos, a.comparisons, &mut rng)?;
+    std::fs::create_dir_all(&a.out_dir)
+        .with_context(|| format!("creating {}", a.out_dir.display()))?;
+    let d = &a.out_dir;
+    aihf::io::write_json(&d.join("task.json"), &spec)?;
+    aihf::io::write_atomic(
+        &d.join("demos.jsonl"),
+        data::demos_to_jsonl(&demos).as_bytes(),
+    )?;
+    aihf::io::write_atomic(
+        &d.join("prefs.jsonl"),
+        data::prefs_to_jsonl(&prefs).as_bytes(),
+    )?;
+    println!(
+        "wrote {} (V = {}, H = {}, {} demonstrations from π*, {} BTL-labelled pairs; V0 = {:.6}; \
+         train with --vocab {} --context {} --eos none --truth task.json)",
+        d.display(),
+        a.vocab,
+        a.horizon,
+        demos.len(),
+        prefs.len(),
+        task.optimal_objective(),
+        a.vocab,
+        a.horizon + 1
+    );
     Ok(())
 }
 

@@ -22,6 +22,7 @@ pub mod checkpoint;
 pub mod claims;
 pub mod crossval;
 pub mod data;
+pub mod groundtruth;
 pub mod loss;
 pub mod model;
 pub mod optim;

@@ -291,6 +291,30 @@ pub fn reward(p: &nn::Path, spec: &ModelSpec) -> Result<Box<dyn ModuleT>> {
     })))
 }
 
+/// A reward network that sums a scalar head over positions (SPEC §3: "a sum of per-token
+/// heads"): the value at position `t` is `Σ_{s ≤ t} h(x_{≤ s})`, so the reward read at a
+/// sequence's last token sums the heads of all its tokens. The prompt's positions add a constant
+/// per prompt, which BTL, RLHF and AIHF are invariant to (they compare responses to the same
+/// prompt). Exactly expressive for additive rewards like the Markov task's `Σ_t w(y_{t−1}, y_t)`.
+pub fn reward_sum(p: &nn::Path, spec: &ModelSpec) -> Result<Box<dyn ModuleT>> {
+    let net = reward(p, spec)?;
+    Ok(Box::new(nn::func_t(move |xs, train| {
+        net.forward_t(xs, train).cumsum(1, Kind::Float)
+    })))
+}
+
+/// Zeroes the output head (`head.weight`, `head.bias`): a transformer policy then starts exactly
+/// at the uniform distribution (the Markov task's reference) and a reward model at zero.
+pub fn zero_head(vs: &nn::VarStore) {
+    tch::no_grad(|| {
+        for (name, mut t) in vs.variables() {
+            if name.starts_with("head.") {
+                let _ = t.zero_();
+            }
+        }
+    });
+}
+
 /// Standard deviation of the GPT-2 initialisation of weight matrices and embeddings.
 pub const INIT_STD: f64 = 0.02;
 

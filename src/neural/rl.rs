@@ -353,6 +353,40 @@ fn apply(
     Ok((l, gn))
 }
 
+/// The reward step's records as tensors: the distinct sequences, and per demonstration and pair
+/// its row(s) and weight.
+struct RewardRecords {
+    batch: Batch,
+    d_rows: Tensor,
+    d_w: Tensor,
+    w_rows: Tensor,
+    l_rows: Tensor,
+    p_w: Tensor,
+}
+
+impl RewardRecords {
+    fn new(data: &SeqData, demos: &[(usize, f64)], prefs: &[(usize, f64)], device: Device) -> Self {
+        let mut g: Vec<usize> = demos.iter().map(|&(k, _)| data.demos[k].0).collect();
+        g.extend(
+            prefs
+                .iter()
+                .flat_map(|&(k, _)| [data.prefs[k].0, data.prefs[k].1]),
+        );
+        g.sort_unstable();
+        g.dedup();
+        let row = |i: usize| g.binary_search(&i).unwrap_or(0) as i64;
+        let rows = |v: Vec<i64>| Tensor::from_slice(&v).to_device(device);
+        RewardRecords {
+            batch: data.batch(&g, device),
+            d_rows: rows(demos.iter().map(|&(k, _)| row(data.demos[k].0)).collect()),
+            d_w: Batch::weights(&demos.iter().map(|d| d.1).collect::<Vec<_>>(), device),
+            w_rows: rows(prefs.iter().map(|&(k, _)| row(data.prefs[k].0)).collect()),
+            l_rows: rows(prefs.iter().map(|&(k, _)| row(data.prefs[k].1)).collect()),
+            p_w: Batch::weights(&prefs.iter().map(|p| p.1).collect::<Vec<_>>(), device),
+        }
+    }
+}
+
 /// What [`train_aihf`] did: the last losses and gradient norms of both players.
 #[derive(Clone, Debug, Serialize)]
 pub struct AihfReport {
@@ -400,10 +434,12 @@ pub fn train_aihf(
             "AIHF with λ > 0 needs preferences, none given",
         ));
     }
-    if policy_cfg.batch_size.is_some() || reward_cfg.batch_size.is_some() {
+    if policy_cfg.batch_size.is_some() {
         return Err(AihfError::param(
             "batch_size",
-            "the AIHF trainer is full-batch; leave batch_size unset",
+            "the AIHF policy step samples every prompt each step; leave the policy \
+             configuration's batch_size unset (the reward configuration's sets the reward \
+             step's minibatch)",
         ));
     }
     // Prompts: the demonstrations' distinct prompts, weighted by demonstration weight.
@@ -445,21 +481,24 @@ pub fn train_aihf(
         .as_ref()
         .and_then(|c| c.stop_at)
         .map_or(policy_cfg.steps, |s| s.min(policy_cfg.steps));
-    // The demonstration and preference tensors, fixed.
-    let mut g: Vec<usize> = data.demos.iter().map(|d| d.0).collect();
-    g.extend(data.prefs.iter().flat_map(|p| [p.0, p.1]));
-    g.sort_unstable();
-    g.dedup();
-    let row = |i: usize| g.binary_search(&i).unwrap_or(0) as i64;
-    let db = data.batch(&g, device);
-    let d_rows = Tensor::from_slice(&data.demos.iter().map(|d| row(d.0)).collect::<Vec<_>>())
-        .to_device(device);
-    let d_w = Batch::weights(&data.demos.iter().map(|d| d.1).collect::<Vec<_>>(), device);
-    let w_rows = Tensor::from_slice(&data.prefs.iter().map(|p| row(p.0)).collect::<Vec<_>>())
-        .to_device(device);
-    let l_rows = Tensor::from_slice(&data.prefs.iter().map(|p| row(p.1)).collect::<Vec<_>>())
-        .to_device(device);
-    let p_w = Batch::weights(&data.prefs.iter().map(|p| p.2).collect::<Vec<_>>(), device);
+    // The reward step's records: all of them with their weights (full batch, built once), or
+    // `reward_cfg.batch_size` demonstrations and as many pairs drawn ∝ weight each step.
+    let dw: Vec<f64> = data.demos.iter().map(|d| d.1).collect();
+    let pw: Vec<f64> = data.prefs.iter().map(|p| p.2).collect();
+    let records = |rng: &mut ChaCha8Rng| -> Result<RewardRecords> {
+        let demos = train::draw(&dw, reward_cfg.batch_size, rng)?;
+        let prefs = if hyper.lambda > 0.0 {
+            train::draw(&pw, reward_cfg.batch_size, rng)?
+        } else {
+            vec![]
+        };
+        Ok(RewardRecords::new(data, &demos, &prefs, device))
+    };
+    let fixed = if reward_cfg.batch_size.is_none() {
+        Some(records(&mut ChaCha8Rng::seed_from_u64(0))?)
+    } else {
+        None
+    };
 
     let bar = train::progress_bar(policy_cfg, "AIHF");
     let t0 = std::time::Instant::now();
@@ -501,6 +540,21 @@ pub fn train_aihf(
             )?;
             let (pl, pgn) = apply(&mut popt, plr, &ploss, policy_cfg.grad_clip, step, "policy")?;
             // (ii) Reward step on demonstrations, the samples of (i) and the preferences.
+            let owned;
+            let RewardRecords {
+                batch: db,
+                d_rows,
+                d_w,
+                w_rows,
+                l_rows,
+                p_w,
+            } = match &fixed {
+                Some(r) => r,
+                None => {
+                    owned = records(&mut rng)?;
+                    &owned
+                }
+            };
             let rd = loss::at_positions(&reward.forward_t(&db.tokens, true), &db.last);
             let gb = ro.table.batch(&idx, device);
             let rg = loss::at_positions(&reward.forward_t(&gb.tokens, true), &gb.last);
@@ -508,13 +562,13 @@ pub fn train_aihf(
             for &(_, s, w) in &ro.samples {
                 gw[s] += w;
             }
-            let demo_term = (loss::weighted_mean(&rd.index_select(0, &d_rows), &d_w)
+            let demo_term = (loss::weighted_mean(&rd.index_select(0, d_rows), d_w)
                 - (rg * Batch::weights(&gw, device)).sum(Kind::Float))
                 / hyper.beta;
             let mut rloss = demo_term.neg();
             if hyper.lambda > 0.0 {
-                let (rw, rl_) = (rd.index_select(0, &w_rows), rd.index_select(0, &l_rows));
-                rloss += loss::btl(&rw, &rl_, &p_w) * hyper.lambda;
+                let (rw, rl_) = (rd.index_select(0, w_rows), rd.index_select(0, l_rows));
+                rloss += loss::btl(&rw, &rl_, p_w) * hyper.lambda;
             }
             let (rlv, rgn) = apply(&mut ropt, rlr, &rloss, reward_cfg.grad_clip, step, "reward")?;
             rep.final_policy_loss = pl;

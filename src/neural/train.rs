@@ -495,7 +495,11 @@ pub fn sink(cfg: &TrainConfig, header: Value) -> Result<Option<MetricsSink>> {
 
 /// Draws `k` record indices with probability ∝ weight (with replacement), or all of them with
 /// their weights when `k` is None.
-fn draw(weights: &[f64], k: Option<usize>, rng: &mut impl Rng) -> Result<Vec<(usize, f64)>> {
+pub(crate) fn draw(
+    weights: &[f64],
+    k: Option<usize>,
+    rng: &mut impl Rng,
+) -> Result<Vec<(usize, f64)>> {
     match k {
         None => Ok(weights.iter().copied().enumerate().collect()),
         Some(k) => {

@@ -1,0 +1,789 @@
+//! Ground truth at scale (SPEC §3.1): neural trainers on the Markov task, measured against the
+//! exact `π*`.
+//!
+//! A random sparse additive reward `r*(y) = Σ_t w(y_{t−1}, y_t)` over a vocabulary of `V`
+//! tokens and responses of `H` tokens, with a uniform reference (which a freshly initialised
+//! network already is, to within its N(0, 0.02) initialisation), gives the exact optimum
+//! `π* ∝ π_ref exp(r*/β)` by the backward recursion of [`crate::markov`]. The data are exact:
+//! demonstrations drawn from `π*`, and preference pairs of two independent `π_ref` responses
+//! labelled by BTL on `r*` (`P(y_1 ≻ y_2) = σ(r*(y_1) − r*(y_2))`). Along training, a probe draws
+//! responses from the network, scores them with the network's own log-probabilities and the
+//! exact ones, and reports unbiased estimates, with standard errors, of `KL(π_φ‖π*)`, the true
+//! reward `E_φ[r*]` and `KL(π_φ‖π_ref)` ([`MarkovTask::estimate_policy`]).
+//!
+//! [`run`] trains SFT, the two-stage pipeline (BTL reward model, then RLHF by REINFORCE), DPO
+//! and AIHF's Algorithm 1 on the same data and draws the reward–KL path of each; the method that
+//! ends closest to `π*` (smallest `KL(π_φ‖π*)`) answers, on ground truth, the paper's claim that
+//! AIHF beats the two-stage pipeline — for this task, data size and budget.
+
+use crate::error::{AihfError, Result};
+use crate::markov::{MarkovTask, Reference};
+use crate::neural::data::{Demo, Pref, SeqData};
+use crate::neural::model::{self, Arch, ModelSpec, TransformerConfig};
+use crate::neural::rl::{self, Baseline, Reinforce};
+use crate::neural::train::{self, Hyper, Objective, Schedule, TrainConfig};
+use crate::neural::{self as neural, Dtype};
+use crate::plot::{LineChart, Series, Style};
+use crate::stats::Summary;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use tch::nn::{self, ModuleT};
+use tch::Device;
+
+/// A Markov task as a file: what [`MarkovTask::new`] takes (uniform reference).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MarkovSpec {
+    pub vocab: usize,
+    pub horizon: usize,
+    pub beta: f64,
+    /// The prompt's (last) token `y_0`.
+    pub y0: usize,
+    /// `(u, v, w(u, v))`; zero elsewhere.
+    pub reward: Vec<(usize, usize, f64)>,
+}
+
+impl MarkovSpec {
+    /// A random task: `nnz_per_row` rewards per row, `scale · N(0,1)` each, `y_0 = 0`.
+    pub fn random(
+        vocab: usize,
+        horizon: usize,
+        nnz_per_row: usize,
+        scale: f64,
+        beta: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let t = MarkovTask::random_with(
+            vocab,
+            horizon,
+            nnz_per_row,
+            scale,
+            beta,
+            Reference::Uniform,
+            &mut rng,
+        )?;
+        Ok(MarkovSpec {
+            vocab,
+            horizon,
+            beta,
+            y0: 0,
+            reward: t.reward_entries().collect(),
+        })
+    }
+
+    /// Builds and solves the task (validating the spec).
+    pub fn task(&self) -> Result<MarkovTask> {
+        MarkovTask::new(
+            self.vocab,
+            self.horizon,
+            self.beta,
+            self.y0,
+            &self.reward,
+            Reference::Uniform,
+        )
+    }
+}
+
+/// Exact data: `n_demos` responses from `π*` and `n_pairs` BTL-labelled pairs of `π_ref`
+/// responses, all to the prompt `[y_0]`.
+pub fn sample_data(
+    task: &MarkovTask,
+    n_demos: usize,
+    n_pairs: usize,
+    rng: &mut impl Rng,
+) -> Result<(Vec<Demo>, Vec<Pref>)> {
+    let prompt = vec![task.y0() as i64];
+    let ids = |y: Vec<usize>| y.into_iter().map(|t| t as i64).collect::<Vec<i64>>();
+    let demos = (0..n_demos)
+        .map(|_| Demo {
+            prompt: prompt.clone(),
+            completion: ids(task.sample_star(rng)),
+        })
+        .collect();
+    let mut prefs = Vec::with_capacity(n_pairs);
+    for _ in 0..n_pairs {
+        let (a, b) = (task.sample_ref(rng), task.sample_ref(rng));
+        let d = task.true_reward(&a)? - task.true_reward(&b)?;
+        let p = 1.0 / (1.0 + (-d).exp());
+        let (chosen, rejected) = if rng.random::<f64>() < p {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        prefs.push(Pref {
+            prompt: prompt.clone(),
+            chosen: ids(chosen),
+            rejected: ids(rejected),
+        });
+    }
+    Ok((demos, prefs))
+}
+
+/// Held-out preference pairs on which reward models are scored.
+pub const HELD_OUT_PAIRS: usize = 2000;
+
+/// One evaluation of a policy against the truth.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct Eval {
+    /// Optimiser updates done (0: the initial network).
+    pub updates: usize,
+    pub kl_to_star: Summary,
+    pub true_reward: Summary,
+    pub kl_to_ref: Summary,
+}
+
+impl Eval {
+    /// The metrics-line form.
+    pub fn metrics(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("kl_to_star".into(), json!(self.kl_to_star.mean));
+        m.insert("kl_to_star_se".into(), json!(self.kl_to_star.se));
+        m.insert("true_reward".into(), json!(self.true_reward.mean));
+        m.insert("true_reward_se".into(), json!(self.true_reward.se));
+        m.insert("kl_to_ref".into(), json!(self.kl_to_ref.mean));
+        m.insert("kl_to_ref_se".into(), json!(self.kl_to_ref.se));
+        m
+    }
+}
+
+/// Draws `n` responses from `policy` (a seed per evaluation, from `seed` and `updates`, so a
+/// resumed run evaluates what the uninterrupted one did) and estimates its distance to the truth.
+pub fn evaluate(
+    policy: &dyn ModuleT,
+    task: &MarkovTask,
+    n: usize,
+    seed: u64,
+    updates: usize,
+    device: Device,
+) -> Result<Eval> {
+    let prompt = vec![task.y0() as i64];
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        seed ^ 0x5eed_0000_0000_0000 ^ (updates as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    let ys = train::generate(policy, &prompt, n, task.horizon(), None, device, &mut rng)?;
+    let mut table = SeqData::default();
+    let idx: Vec<usize> = ys.iter().map(|y| table.intern(&prompt, y)).collect();
+    let uniq: Vec<usize> = (0..table.seqs.len()).collect();
+    let lp_u = train::logprobs(policy, &table, &uniq, device)?;
+    let lp: Vec<f64> = idx.iter().map(|&i| lp_u[i]).collect();
+    let samples: Vec<Vec<usize>> = ys
+        .iter()
+        .map(|y| y.iter().map(|&t| t as usize).collect())
+        .collect();
+    let e = task.estimate_policy(&samples, &lp, 0.95)?;
+    Ok(Eval {
+        updates,
+        kl_to_star: e.kl_to_star,
+        true_reward: e.true_reward,
+        kl_to_ref: e.kl_to_ref,
+    })
+}
+
+/// The methods compared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GtMethod {
+    /// Supervised fine-tuning on the demonstrations.
+    Sft,
+    /// Two-stage: a BTL reward model on the preferences, then RLHF (REINFORCE) against it.
+    Rlhf,
+    /// DPO on the preferences.
+    Dpo,
+    /// AIHF's Algorithm 1 on demonstrations and preferences.
+    Aihf,
+}
+
+impl GtMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            GtMethod::Sft => "SFT",
+            GtMethod::Rlhf => "BTL→RLHF",
+            GtMethod::Dpo => "DPO",
+            GtMethod::Aihf => "AIHF",
+        }
+    }
+}
+
+/// How the reward model reads a sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RewardHead {
+    /// The head at the last token.
+    Last,
+    /// The sum of per-token heads ([`model::reward_sum`]).
+    #[default]
+    Sum,
+}
+
+fn reward_model(vs: &nn::VarStore, spec: &ModelSpec, head: RewardHead) -> Result<Box<dyn ModuleT>> {
+    match head {
+        RewardHead::Last => model::reward(&vs.root(), spec),
+        RewardHead::Sum => model::reward_sum(&vs.root(), spec),
+    }
+}
+
+/// The study's settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GroundTruthConfig {
+    pub vocab: usize,
+    pub horizon: usize,
+    /// Nonzero rewards per row of `w`.
+    pub nnz_per_row: usize,
+    pub reward_scale: f64,
+    pub beta: f64,
+    pub demos: usize,
+    pub comparisons: usize,
+    pub transformer: TransformerConfig,
+    /// The reward models' read-out (BTL→RLHF and AIHF use the same).
+    pub reward_head: RewardHead,
+    /// Optimiser steps of every policy trainer.
+    pub steps: usize,
+    pub lr: f64,
+    /// Steps and learning rate of the two-stage pipeline's reward model (and AIHF's reward lr).
+    pub reward_steps: usize,
+    pub reward_lr: f64,
+    /// Records per step of SFT, DPO and the reward model.
+    pub batch_size: usize,
+    /// Responses per step of the REINFORCE policy steps (RLHF, AIHF).
+    pub samples_per_prompt: usize,
+    /// AIHF's preference weight (mean over pairs against mean over demonstrations).
+    pub lambda: f64,
+    pub eval_every: usize,
+    pub eval_samples: usize,
+    pub methods: Vec<GtMethod>,
+    pub seed: u64,
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
+    pub dtype: Dtype,
+    #[serde(skip)]
+    pub progress: bool,
+}
+
+impl Default for GroundTruthConfig {
+    fn default() -> Self {
+        // A CPU-sized default (a minute or two on 2 cores); the GPU sizes are CLI flags.
+        GroundTruthConfig {
+            vocab: 32,
+            horizon: 16,
+            nnz_per_row: 4,
+            reward_scale: 1.0,
+            beta: 1.0,
+            demos: 2000,
+            comparisons: 2000,
+            transformer: TransformerConfig {
+                layers: 2,
+                heads: 2,
+                width: 64,
+                dropout: 0.0,
+            },
+            reward_head: RewardHead::Sum,
+            steps: 300,
+            lr: 3e-3,
+            reward_steps: 300,
+            reward_lr: 3e-3,
+            batch_size: 128,
+            samples_per_prompt: 64,
+            lambda: 1.0,
+            eval_every: 25,
+            eval_samples: 512,
+            methods: vec![GtMethod::Sft, GtMethod::Rlhf, GtMethod::Dpo, GtMethod::Aihf],
+            seed: 0,
+            device: "cpu".into(),
+            dtype: Dtype::F32,
+            progress: false,
+        }
+    }
+}
+
+impl GroundTruthConfig {
+    fn validate(&self) -> Result<()> {
+        let pos = |name: &str, v: usize| {
+            if v == 0 {
+                Err(AihfError::param(name, "must be at least 1"))
+            } else {
+                Ok(())
+            }
+        };
+        pos("vocab", self.vocab)?;
+        pos("horizon", self.horizon)?;
+        pos("demos", self.demos)?;
+        pos("comparisons", self.comparisons)?;
+        pos("steps", self.steps)?;
+        pos("reward_steps", self.reward_steps)?;
+        pos("batch_size", self.batch_size)?;
+        pos("samples_per_prompt", self.samples_per_prompt)?;
+        pos("eval_every", self.eval_every)?;
+        if self.eval_samples < 2 {
+            return Err(AihfError::param("eval_samples", "must be at least 2"));
+        }
+        if self.methods.is_empty() {
+            return Err(AihfError::param("methods", "name at least one"));
+        }
+        crate::error::check_positive("lr", self.lr)?;
+        crate::error::check_positive("reward_lr", self.reward_lr)?;
+        crate::error::check_nonneg("lambda", self.lambda)?;
+        Ok(())
+    }
+}
+
+/// A trained reward model against `r*` on held-out responses (SPEC §3's ground-truth contract).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct RewardEval {
+    /// Held-out `π_ref` pairs whose order under `r_θ` agrees with `r*` (ties in `r*` skipped).
+    pub pair_accuracy: f64,
+    pub pairs: usize,
+    /// Pearson correlation of `r_θ` and `r*` over the pairs' responses.
+    pub correlation: f64,
+}
+
+/// Scores `n_pairs` fresh `π_ref` pairs (from `seed`) with `reward` and compares with `r*`.
+pub fn evaluate_reward(
+    reward: &dyn ModuleT,
+    task: &MarkovTask,
+    n_pairs: usize,
+    seed: u64,
+    device: Device,
+) -> Result<RewardEval> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00e7_a1_0000);
+    let prompt = vec![task.y0() as i64];
+    let ys: Vec<Vec<usize>> = (0..2 * n_pairs)
+        .map(|_| task.sample_ref(&mut rng))
+        .collect();
+    let mut table = SeqData::default();
+    let idx: Vec<usize> = ys
+        .iter()
+        .map(|y| table.intern(&prompt, &y.iter().map(|&t| t as i64).collect::<Vec<_>>()))
+        .collect();
+    let uniq: Vec<usize> = (0..table.seqs.len()).collect();
+    let r_u = train::rewards(reward, &table, &uniq, device)?;
+    let r: Vec<f64> = idx.iter().map(|&i| r_u[i]).collect();
+    let star: Vec<f64> = ys
+        .iter()
+        .map(|y| task.true_reward(y))
+        .collect::<Result<_>>()?;
+    let (mut agree, mut counted) = (0usize, 0usize);
+    for k in 0..n_pairs {
+        let (a, b) = (2 * k, 2 * k + 1);
+        let d = star[a] - star[b];
+        if d != 0.0 {
+            counted += 1;
+            if (r[a] - r[b]) * d > 0.0 {
+                agree += 1;
+            }
+        }
+    }
+    Ok(RewardEval {
+        pair_accuracy: agree as f64 / counted.max(1) as f64,
+        pairs: counted,
+        correlation: crate::stats::pearson(&r, &star),
+    })
+}
+
+/// One method's path.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MethodPath {
+    pub method: GtMethod,
+    pub name: String,
+    /// Evaluations, the initial network first.
+    pub path: Vec<Eval>,
+    /// The method's reward model at the end (BTL→RLHF, AIHF).
+    pub reward_model: Option<RewardEval>,
+    pub seconds: f64,
+}
+
+/// The study's result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct GroundTruthReport {
+    pub config: GroundTruthConfig,
+    /// `V_0(y_0) = max E[r*] − β KL(·‖π_ref)`, exact.
+    pub optimal_objective: f64,
+    /// `π*` itself, estimated from exact samples with exact log-probabilities (its `kl_to_star`
+    /// is 0 by construction).
+    pub pi_star: Eval,
+    pub methods: Vec<MethodPath>,
+    /// Methods by final `KL(π_φ‖π*)`, closest first.
+    pub ranking: Vec<(String, f64, f64)>,
+    pub closest: String,
+    /// AIHF ends closer to `π*` than the two-stage pipeline by more than twice the combined
+    /// standard error (None when one of them was not run).
+    pub aihf_beats_two_stage: Option<bool>,
+    pub seconds: f64,
+}
+
+/// Runs the study (see the module docs).
+pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
+    cfg.validate()?;
+    let t0 = std::time::Instant::now();
+    let device = neural::device(&cfg.device)?;
+    let kind = cfg.dtype.kind(device)?;
+    let spec_task = MarkovSpec::random(
+        cfg.vocab,
+        cfg.horizon,
+        cfg.nnz_per_row.min(cfg.vocab),
+        cfg.reward_scale,
+        cfg.beta,
+        cfg.seed,
+    )?;
+    let task = spec_task.task()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1));
+    let (demos, prefs) = sample_data(&task, cfg.demos, cfg.comparisons, &mut rng)?;
+    let data = SeqData::from_records(&demos, &prefs);
+    let prompt = vec![task.y0() as i64];
+    // π*: exact samples, exact log-probabilities.
+    let star: Vec<Vec<usize>> = (0..cfg.eval_samples)
+        .map(|_| task.sample_star(&mut rng))
+        .collect();
+    let star_lp: Vec<f64> = star
+        .iter()
+        .map(|y| task.log_prob_star(y))
+        .collect::<Result<_>>()?;
+    let e = task.estimate_policy(&star, &star_lp, 0.95)?;
+    let pi_star = Eval {
+        updates: 0,
+        kl_to_star: e.kl_to_star,
+        true_reward: e.true_reward,
+        kl_to_ref: e.kl_to_ref,
+    };
+    let spec = ModelSpec {
+        arch: Arch::Transformer(cfg.transformer),
+        vocab: cfg.vocab as i64,
+        context: 1 + cfg.horizon as i64,
+    };
+    // Exact log π_ref of any response (uniform reference: −H log V).
+    let log_ref = |t: &SeqData, idx: &[usize]| -> Result<Vec<f64>> {
+        idx.iter()
+            .map(|&i| {
+                let y: Vec<usize> = t.seqs[i].response.iter().map(|&x| x as usize).collect();
+                task.log_prob_ref(&y)
+            })
+            .collect()
+    };
+    let all: Vec<usize> = (0..data.seqs.len()).collect();
+    let ref_logp = log_ref(&data, &all)?;
+    let hyper = Hyper {
+        beta: cfg.beta,
+        lambda: cfg.lambda,
+        ..Hyper::default()
+    };
+    let base = TrainConfig {
+        steps: cfg.steps,
+        lr: cfg.lr,
+        weight_decay: 0.0,
+        grad_clip: Some(1.0),
+        schedule: Schedule::Cosine,
+        warmup: 0,
+        batch_size: None,
+        seed: cfg.seed,
+        log_every: cfg.eval_every,
+        progress: cfg.progress,
+        metrics: None,
+        checkpoint: None,
+    };
+    let rl_cfg = Reinforce {
+        samples_per_prompt: cfg.samples_per_prompt,
+        max_new_tokens: cfg.horizon,
+        eos: None,
+        context: 1 + cfg.horizon,
+        baseline: Baseline::Greedy,
+    };
+    let mut methods = Vec::new();
+    for (mi, &method) in cfg.methods.iter().enumerate() {
+        let tm = std::time::Instant::now();
+        let init_seed = cfg.seed.wrapping_add(100 + mi as u64);
+        neural::manual_seed(init_seed);
+        let mut pvs = nn::VarStore::new(device);
+        let policy = model::policy(&pvs.root(), &spec)?;
+        model::init_weights(&pvs, init_seed)?;
+        if kind == tch::Kind::BFloat16 {
+            pvs.bfloat16();
+        }
+        // The initial policy is exactly π_ref (uniform).
+        model::zero_head(&pvs);
+        let mut path = vec![evaluate(
+            policy.as_ref(),
+            &task,
+            cfg.eval_samples,
+            cfg.seed,
+            0,
+            device,
+        )?];
+        let mut reward_eval = None;
+        {
+            let mut probe = |step: usize| -> Result<Map<String, Value>> {
+                let e = evaluate(
+                    policy.as_ref(),
+                    &task,
+                    cfg.eval_samples,
+                    cfg.seed,
+                    step + 1,
+                    device,
+                )?;
+                path.push(e);
+                Ok(e.metrics())
+            };
+            match method {
+                GtMethod::Sft | GtMethod::Dpo => {
+                    let tc = TrainConfig {
+                        batch_size: Some(cfg.batch_size),
+                        ..base.clone()
+                    };
+                    let objective = if method == GtMethod::Sft {
+                        Objective::Sft
+                    } else {
+                        Objective::Dpo
+                    };
+                    train::train_policy(
+                        policy.as_ref(),
+                        &pvs,
+                        &data,
+                        objective,
+                        Some(&ref_logp),
+                        &hyper,
+                        &tc,
+                        Some(&mut probe),
+                    )?;
+                }
+                GtMethod::Rlhf => {
+                    let mut rvs = nn::VarStore::new(device);
+                    let reward = reward_model(&rvs, &spec, cfg.reward_head)?;
+                    model::init_weights(&rvs, init_seed.wrapping_add(1))?;
+                    model::zero_head(&rvs);
+                    if kind == tch::Kind::BFloat16 {
+                        rvs.bfloat16();
+                    }
+                    let rtc = TrainConfig {
+                        steps: cfg.reward_steps,
+                        lr: cfg.reward_lr,
+                        batch_size: Some(cfg.batch_size),
+                        log_every: cfg.reward_steps,
+                        ..base.clone()
+                    };
+                    train::train_reward(reward.as_ref(), &rvs, &data, &rtc, None)?;
+                    rvs.freeze();
+                    reward_eval = Some(evaluate_reward(
+                        reward.as_ref(),
+                        &task,
+                        HELD_OUT_PAIRS,
+                        cfg.seed,
+                        device,
+                    )?);
+                    let score = |t: &SeqData, idx: &[usize]| {
+                        train::rewards(reward.as_ref(), t, idx, device)
+                    };
+                    rl::train_rlhf(
+                        policy.as_ref(),
+                        &pvs,
+                        &[(prompt.clone(), 1.0)],
+                        &score,
+                        &log_ref,
+                        &rl_cfg,
+                        &hyper,
+                        &base,
+                        Some(&mut probe),
+                    )?;
+                }
+                GtMethod::Aihf => {
+                    let mut rvs = nn::VarStore::new(device);
+                    let reward = reward_model(&rvs, &spec, cfg.reward_head)?;
+                    model::init_weights(&rvs, init_seed.wrapping_add(1))?;
+                    model::zero_head(&rvs);
+                    if kind == tch::Kind::BFloat16 {
+                        rvs.bfloat16();
+                    }
+                    let rtc = TrainConfig {
+                        lr: cfg.reward_lr,
+                        batch_size: Some(cfg.batch_size),
+                        ..base.clone()
+                    };
+                    rl::train_aihf(
+                        policy.as_ref(),
+                        &pvs,
+                        reward.as_ref(),
+                        &rvs,
+                        &data,
+                        &log_ref,
+                        &rl_cfg,
+                        &hyper,
+                        &base,
+                        &rtc,
+                        Some(&mut probe),
+                    )?;
+                    reward_eval = Some(evaluate_reward(
+                        reward.as_ref(),
+                        &task,
+                        HELD_OUT_PAIRS,
+                        cfg.seed,
+                        device,
+                    )?);
+                }
+            }
+        }
+        methods.push(MethodPath {
+            method,
+            name: method.name().into(),
+            path,
+            reward_model: reward_eval,
+            seconds: tm.elapsed().as_secs_f64(),
+        });
+    }
+    let mut ranking: Vec<(String, f64, f64)> = methods
+        .iter()
+        .map(|m| {
+            let last = m.path.last().expect("a path has its initial point");
+            (m.name.clone(), last.kl_to_star.mean, last.kl_to_star.se)
+        })
+        .collect();
+    ranking.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let closest = ranking[0].0.clone();
+    let last_of = |m: GtMethod| {
+        methods
+            .iter()
+            .find(|p| p.method == m)
+            .and_then(|p| p.path.last().copied())
+    };
+    let aihf_beats_two_stage = match (last_of(GtMethod::Aihf), last_of(GtMethod::Rlhf)) {
+        (Some(a), Some(r)) => {
+            let se = (a.kl_to_star.se.powi(2) + r.kl_to_star.se.powi(2)).sqrt();
+            Some(r.kl_to_star.mean - a.kl_to_star.mean > 2.0 * se)
+        }
+        _ => None,
+    };
+    Ok(GroundTruthReport {
+        config: cfg.clone(),
+        optimal_objective: task.optimal_objective(),
+        pi_star,
+        methods,
+        ranking,
+        closest,
+        aihf_beats_two_stage,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// The reward–KL path (x: `KL(π_φ‖π_ref)`, y: true reward) and `KL(π_φ‖π*)` by update.
+pub fn figures(rep: &GroundTruthReport, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut path_series: Vec<Series> = rep
+        .methods
+        .iter()
+        .map(|m| Series {
+            name: m.name.clone(),
+            points: m
+                .path
+                .iter()
+                .map(|e| (e.kl_to_ref.mean, e.true_reward.mean))
+                .collect(),
+            err: Some(
+                m.path
+                    .iter()
+                    .map(|e| (e.true_reward.lo, e.true_reward.hi))
+                    .collect(),
+            ),
+            style: Style::LinePoints,
+        })
+        .collect();
+    path_series.push(Series {
+        name: "π* (exact samples)".into(),
+        points: vec![(rep.pi_star.kl_to_ref.mean, rep.pi_star.true_reward.mean)],
+        err: Some(vec![(
+            rep.pi_star.true_reward.lo,
+            rep.pi_star.true_reward.hi,
+        )]),
+        style: Style::Points,
+    });
+    let c = &rep.config;
+    let mut out = crate::plot::render_line(
+        &LineChart {
+            title: format!(
+                "Reward–KL paths on the Markov task (V = {}, H = {}, {} demos, {} pairs)",
+                c.vocab, c.horizon, c.demos, c.comparisons
+            ),
+            x_label: "KL(π_φ ‖ π_ref)".into(),
+            y_label: "true reward E[r*]".into(),
+            x_log: false,
+            y_log: false,
+            series: path_series,
+        },
+        &dir.join("reward_kl_path"),
+    )?;
+    let kl_series = rep
+        .methods
+        .iter()
+        .map(|m| Series {
+            name: m.name.clone(),
+            points: m
+                .path
+                .iter()
+                .map(|e| (e.updates as f64, e.kl_to_star.mean))
+                .collect(),
+            err: Some(
+                m.path
+                    .iter()
+                    .map(|e| (e.kl_to_star.lo, e.kl_to_star.hi))
+                    .collect(),
+            ),
+            style: Style::LinePoints,
+        })
+        .collect();
+    out.extend(crate::plot::render_line(
+        &LineChart {
+            title: "Distance to the exact optimum along training".into(),
+            x_label: "optimiser updates".into(),
+            y_label: "KL(π_φ ‖ π*)".into(),
+            x_log: false,
+            y_log: false,
+            series: kl_series,
+        },
+        &dir.join("kl_to_star"),
+    )?);
+    Ok(out)
+}
+
+/// A plain-text summary.
+pub fn table(rep: &GroundTruthReport) -> String {
+    let mut s = format!(
+        "Markov task V = {}, H = {}, β = {}: V0 = {:.4}; π*: E[r*] = {:.3}, KL(π*‖π_ref) = {:.3}\n",
+        rep.config.vocab,
+        rep.config.horizon,
+        rep.config.beta,
+        rep.optimal_objective,
+        rep.pi_star.true_reward.mean,
+        rep.pi_star.kl_to_ref.mean
+    );
+    s += &format!(
+        "{:<10} {:>18} {:>16} {:>16} {:>8}\n",
+        "method", "KL(π‖π*) ± se", "E[r*] ± se", "KL(π‖π_ref)", "sec"
+    );
+    for m in &rep.methods {
+        let e = m.path.last().expect("path");
+        s += &format!(
+            "{:<10} {:>10.4} ± {:<6.4} {:>8.3} ± {:<5.3} {:>16.4} {:>8.1}\n",
+            m.name,
+            e.kl_to_star.mean,
+            e.kl_to_star.se,
+            e.true_reward.mean,
+            e.true_reward.se,
+            e.kl_to_ref.mean,
+            m.seconds
+        );
+    }
+    for m in &rep.methods {
+        if let Some(r) = m.reward_model {
+            s += &format!(
+                "{} reward model on {} held-out pairs: accuracy {:.3}, correlation with r* {:.3}\n",
+                m.name, r.pairs, r.pair_accuracy, r.correlation
+            );
+        }
+    }
+    s += &format!("closest to π*: {}", rep.closest);
+    if let Some(b) = rep.aihf_beats_two_stage {
+        s += &format!(
+            "; AIHF beats the two-stage pipeline (by > 2 se): {}",
+            if b { "yes" } else { "no" }
+        );
+    }
+    s.push('\n');
+    s
+}
