@@ -194,6 +194,15 @@ pub fn slope_fit(x: &[f64], y: &[f64], level: f64) -> SlopeFit {
     }
 }
 
+/// Pearson's correlation of paired samples (NaN when either has zero variance or `n < 2`).
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    use statrs::statistics::Statistics;
+    if x.len() != y.len() || x.len() < 2 {
+        return f64::NAN;
+    }
+    x.covariance(y) / (x.std_dev() * y.std_dev())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,13 +266,4 @@ mod tests {
         let f2 = slope_fit(&x, &y2, 0.95);
         assert!(f2.lo < f2.slope && f2.slope < f2.hi);
     }
-}
-
-/// Pearson's correlation of paired samples (NaN when either has zero variance or `n < 2`).
-pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    use statrs::statistics::Statistics;
-    if x.len() != y.len() || x.len() < 2 {
-        return f64::NAN;
-    }
-    x.covariance(y) / (x.std_dev() * y.std_dev())
 }

@@ -26,6 +26,9 @@ pub enum NeuralCommand {
     GenTask(GenTaskArgs),
     /// Train a policy or reward model on JSONL data.
     Train(Box<TrainArgs>),
+    /// Time one training step of SFT, DPO and one AIHF iteration (and the generation of its
+    /// samples) on a transformer: seconds, tokens/s, model FLOPs, TFLOP/s, MFU.
+    Bench(BenchArgs),
     /// Ground truth at scale (SPEC §3.1): SFT, BTL→RLHF, DPO and AIHF on the Markov task, each
     /// measured along training against the exact π* (KL(π‖π*), true reward, KL to π_ref); writes
     /// report.json and the reward–KL path figure.
@@ -317,6 +320,7 @@ pub fn run(c: NeuralCommand) -> anyhow::Result<()> {
         NeuralCommand::Train(a) => run_train(*a),
         NeuralCommand::GroundTruth(a) => run_ground_truth(*a),
         NeuralCommand::GenMarkov(a) => run_gen_markov(a),
+        NeuralCommand::Bench(a) => run_bench(a),
     }
 }
 
@@ -740,4 +744,103 @@ fn prompts_of(t: &SeqData) -> Vec<(Vec<i64>, f64)> {
         *w.entry(t.seqs[a].prompt.clone()).or_default() += c;
     }
     w.into_iter().collect()
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Sizes to start from; the flags below override single fields.
+    #[arg(long, value_enum, default_value = "tiny")]
+    pub preset: aihf::neural::bench::Preset,
+    #[arg(long)]
+    pub layers: Option<i64>,
+    #[arg(long)]
+    pub heads: Option<i64>,
+    #[arg(long)]
+    pub width: Option<i64>,
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    #[arg(long)]
+    pub vocab: Option<i64>,
+    #[arg(long)]
+    pub context: Option<i64>,
+    /// B: sequences (SFT, AIHF samples and demonstrations) and pairs (DPO) per step.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// T, tokens per sequence (default: the context).
+    #[arg(long)]
+    pub seq_len: Option<i64>,
+    /// P, prompt tokens per sequence (default: T/2).
+    #[arg(long)]
+    pub prompt_len: Option<i64>,
+    /// Untimed steps before the timed ones.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub steps: usize,
+    /// Skip timing the generation of the AIHF samples.
+    #[arg(long)]
+    pub no_generation: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// bf16 is CUDA only.
+    #[arg(long, value_enum, default_value_t = Dtype::F32)]
+    pub dtype: Dtype,
+    /// Peak dense TFLOP/s of the device in this dtype, for MFU (absent: MFU is not reported).
+    #[arg(long)]
+    pub peak_tflops: Option<f64>,
+    /// libtorch intra-op threads (default: libtorch's choice).
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the report as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn run_bench(a: BenchArgs) -> anyhow::Result<()> {
+    use aihf::neural::bench;
+    let mut cfg = bench::BenchConfig::preset(a.preset);
+    if let Arch::Transformer(c) = &mut cfg.spec.arch {
+        c.layers = a.layers.unwrap_or(c.layers);
+        c.heads = a.heads.unwrap_or(c.heads);
+        c.width = a.width.unwrap_or(c.width);
+        c.dropout = a.dropout.unwrap_or(c.dropout);
+    }
+    cfg.spec.vocab = a.vocab.unwrap_or(cfg.spec.vocab);
+    cfg.spec.context = a.context.unwrap_or(cfg.spec.context);
+    cfg.batch = a.batch.unwrap_or(cfg.batch);
+    cfg.seq_len = a.seq_len.unwrap_or(cfg.spec.context);
+    cfg.prompt_len = a.prompt_len.unwrap_or(cfg.seq_len / 2);
+    cfg.warmup = a.warmup;
+    cfg.steps = a.steps;
+    cfg.generation = !a.no_generation;
+    cfg.seed = a.seed;
+    cfg.dtype = a.dtype;
+    cfg.peak_tflops = a.peak_tflops;
+    // Every size is checked before a device or a model is touched.
+    cfg.validate()?;
+    let device = neural::device(&a.device)?;
+    a.dtype.kind(device)?;
+    if let Some(n) = a.threads {
+        if n < 1 {
+            bail!("--threads must be at least 1, got {n}");
+        }
+        tch::set_num_threads(n);
+    }
+    let rep = bench::run(&cfg, device)?;
+    if let Some(p) = &a.out {
+        aihf::io::write_json(p, &rep)?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rep)?);
+    } else {
+        print!("{}", bench::table(&rep));
+    }
+    Ok(())
 }

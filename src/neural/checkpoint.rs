@@ -61,7 +61,7 @@ impl CheckpointConfig {
 
     /// Whether to write after `done` completed steps of `total`.
     pub fn due(&self, done: usize, total: usize) -> bool {
-        done % self.every == 0 || done == total || self.stop_at == Some(done)
+        done.is_multiple_of(self.every) || done == total || self.stop_at == Some(done)
     }
 }
 

@@ -347,7 +347,7 @@ pub fn evaluate_reward(
     seed: u64,
     device: Device,
 ) -> Result<RewardEval> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00e7_a1_0000);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0000_e7a1_0000);
     let prompt = vec![task.y0() as i64];
     let ys: Vec<Vec<usize>> = (0..2 * n_pairs)
         .map(|_| task.sample_ref(&mut rng))

@@ -13,11 +13,14 @@
 //! - [`rl`]: trainers that sample from the policy: RLHF by REINFORCE (ReMax baseline) against a
 //!   frozen reward model, and AIHF's Algorithm 1 (alternating policy and reward steps);
 //! - [`task`]: the enumerable task of SPEC §3.1 with its exact ground truth;
-//! - [`crossval`]: trained networks against the exact layer ([`crate::bandit::fit`]).
+//! - [`crossval`]: trained networks against the exact layer ([`crate::bandit::fit`]);
+//! - [`bench`]: speed of one training step of SFT, DPO and an AIHF iteration (seconds,
+//!   tokens/s, model FLOPs, MFU).
 //!
 //! Everything runs on CPU; CUDA is used only when asked for, and asking for it where libtorch
 //! sees none is an error ([`device`]).
 
+pub mod bench;
 pub mod checkpoint;
 pub mod claims;
 pub mod crossval;

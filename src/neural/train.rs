@@ -608,6 +608,7 @@ fn check_ref(ref_logp: &[f64], data: &SeqData) -> Result<()> {
 /// Trains a policy on one of the sampling-free objectives. `ref_logp[i]` is `log π_ref` of
 /// table sequence `i` (needed by DPO, IPO and Direct AIHF; computed once, as is usual, from a
 /// frozen reference model with [`logprobs`], or given exactly by a task).
+#[allow(clippy::too_many_arguments)]
 pub fn train_policy(
     model: &dyn ModuleT,
     vs: &nn::VarStore,
