@@ -303,6 +303,14 @@ pub struct TrainArgs {
     /// with --resume).
     #[arg(long)]
     pub stop_at: Option<usize>,
+    /// A Markov task (task.json from `gen-markov`): at every logged step, sample the policy and
+    /// log KL(π‖π*) from exact log-probabilities, the true reward and KL(π‖π_ref), with standard
+    /// errors. Without --init the policy starts exactly at the task's uniform reference.
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// Responses drawn per --truth evaluation.
+    #[arg(long, default_value_t = 256)]
+    pub eval_samples: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -588,10 +596,57 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     if kind == tch::Kind::BFloat16 {
         vs.bfloat16();
     }
+    let truth = match &a.truth {
+        None => None,
+        Some(p) => {
+            if matches!(
+                a.method,
+                TrainMethod::Btl | TrainMethod::Spin | TrainMethod::SelfPlayAihf
+            ) {
+                bail!("--truth evaluates a policy along training: not for --method btl, spin or self-play-aihf");
+            }
+            if a.eval_samples < 2 {
+                bail!("--eval-samples must be at least 2, got {}", a.eval_samples);
+            }
+            let spec: MarkovSpec = aihf::io::read_json(p)?;
+            let task = spec
+                .task()
+                .with_context(|| format!("Markov task {}", p.display()))?;
+            if task.vocab() as i64 > a.vocab || a.context < task.horizon() as i64 + 1 {
+                bail!(
+                    "the task has V = {}, H = {}: needs --vocab >= {} and --context >= {}",
+                    task.vocab(),
+                    task.horizon(),
+                    task.vocab(),
+                    task.horizon() + 1
+                );
+            }
+            if a.init.is_none() {
+                model::zero_head(&vs);
+            }
+            Some(task)
+        }
+    };
     if let Some(p) = &a.init {
         vs.load(p)
             .with_context(|| format!("loading initial weights {}", p.display()))?;
     }
+    let mut probe_fn =
+        |step: usize| -> aihf::error::Result<serde_json::Map<String, serde_json::Value>> {
+            match &truth {
+                Some(task) => Ok(groundtruth::evaluate(
+                    net.as_ref(),
+                    task,
+                    a.eval_samples,
+                    a.seed,
+                    step + 1,
+                    device,
+                )?
+                .metrics()),
+                None => Ok(Default::default()),
+            }
+        };
+    let mut probe: Option<train::Probe> = truth.is_some().then_some(&mut probe_fn);
     let all: Vec<usize> = (0..table.seqs.len()).collect();
     let mut saved_reward = None;
     let summary = match a.method {
@@ -664,7 +719,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
                     &rl,
                     &hyper,
                     &cfg,
-                    None,
+                    probe.take(),
                 )?)?
             } else {
                 let rcfg = TrainConfig {
@@ -684,7 +739,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
                     &hyper,
                     &cfg,
                     &rcfg,
-                    None,
+                    probe.take(),
                 )?;
                 saved_reward = Some(rvs);
                 serde_json::to_value(rep)?
@@ -709,7 +764,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
                 ref_lp.as_deref(),
                 &hyper,
                 &cfg,
-                None,
+                probe.take(),
             )?)?
         }
     };
