@@ -43,12 +43,12 @@ pub struct GroundTruthArgs {
     /// Folder for report.json and the figures.
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 8)]
     pub vocab: usize,
     /// Response length H.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 8)]
     pub horizon: usize,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 2)]
     pub nnz_per_row: usize,
     #[arg(long, default_value_t = 1.0)]
     pub reward_scale: f64,
@@ -67,21 +67,26 @@ pub struct GroundTruthArgs {
     /// The reward models' read-out: the sum of per-token heads, or the last token's head.
     #[arg(long, value_enum, default_value = "sum")]
     pub reward_head: RewardHead,
-    #[arg(long, default_value_t = 300)]
+    /// Optimiser steps of every policy trainer (the same budget for all).
+    #[arg(long, default_value_t = 600)]
     pub steps: usize,
     #[arg(long, default_value_t = 3e-3)]
     pub lr: f64,
-    #[arg(long, default_value_t = 300)]
+    /// Steps of the two-stage pipeline's reward model.
+    #[arg(long, default_value_t = 600)]
     pub reward_steps: usize,
     #[arg(long, default_value_t = 3e-3)]
     pub reward_lr: f64,
+    /// AIHF's reward learning rate (two time scales: below the policy's).
+    #[arg(long, default_value_t = 3e-4)]
+    pub aihf_reward_lr: f64,
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 128)]
     pub samples_per_prompt: usize,
     #[arg(long, default_value_t = 1.0)]
     pub lambda: f64,
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 50)]
     pub eval_every: usize,
     #[arg(long, default_value_t = 512)]
     pub eval_samples: usize,
@@ -385,6 +390,7 @@ fn run_ground_truth(a: GroundTruthArgs) -> anyhow::Result<()> {
         lr: a.lr,
         reward_steps: a.reward_steps,
         reward_lr: a.reward_lr,
+        aihf_reward_lr: a.aihf_reward_lr,
         batch_size: a.batch_size,
         samples_per_prompt: a.samples_per_prompt,
         lambda: a.lambda,

@@ -537,6 +537,31 @@ fn index_tensor(v: &[i64], device: Device) -> Tensor {
     Tensor::from_slice(v).to_device(device)
 }
 
+/// One number per table sequence `idx`, computed by `f` from the model's output on a chunk's
+/// batch, without gradients, 1024 sequences at a time.
+fn score_chunks(
+    model: &dyn ModuleT,
+    data: &SeqData,
+    idx: &[usize],
+    device: Device,
+    what: &str,
+    f: impl Fn(&Tensor, &crate::neural::data::Batch) -> Tensor,
+) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(idx.len());
+    tch::no_grad(|| -> Result<()> {
+        for chunk in idx.chunks(1024) {
+            let b = data.batch(chunk, device);
+            let v = f(&model.forward_t(&b.tokens, false), &b);
+            out.extend(
+                Vec::<f64>::try_from(v.to_kind(Kind::Double).to_device(Device::Cpu))
+                    .map_err(terr(what))?,
+            );
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
 /// `log π(y|x)` of table sequences `idx` under `model`, without gradients, in chunks.
 pub fn logprobs(
     model: &dyn ModuleT,
@@ -544,20 +569,14 @@ pub fn logprobs(
     idx: &[usize],
     device: Device,
 ) -> Result<Vec<f64>> {
-    let mut out = Vec::with_capacity(idx.len());
-    tch::no_grad(|| -> Result<()> {
-        for chunk in idx.chunks(1024) {
-            let b = data.batch(chunk, device);
-            let lp =
-                loss::sequence_logprobs(&model.forward_t(&b.tokens, false), &b.tokens, &b.mask);
-            out.extend(
-                Vec::<f64>::try_from(lp.to_kind(Kind::Double).to_device(Device::Cpu))
-                    .map_err(terr("reading log-probabilities"))?,
-            );
-        }
-        Ok(())
-    })?;
-    Ok(out)
+    score_chunks(
+        model,
+        data,
+        idx,
+        device,
+        "reading log-probabilities",
+        |out, b| loss::sequence_logprobs(out, &b.tokens, &b.mask),
+    )
 }
 
 /// Rewards `r(x, y)` of table sequences `idx` under a reward model, without gradients.
@@ -567,19 +586,9 @@ pub fn rewards(
     idx: &[usize],
     device: Device,
 ) -> Result<Vec<f64>> {
-    let mut out = Vec::with_capacity(idx.len());
-    tch::no_grad(|| -> Result<()> {
-        for chunk in idx.chunks(1024) {
-            let b = data.batch(chunk, device);
-            let r = loss::at_positions(&model.forward_t(&b.tokens, false), &b.last);
-            out.extend(
-                Vec::<f64>::try_from(r.to_kind(Kind::Double).to_device(Device::Cpu))
-                    .map_err(terr("reading rewards"))?,
-            );
-        }
-        Ok(())
-    })?;
-    Ok(out)
+    score_chunks(model, data, idx, device, "reading rewards", |out, b| {
+        loss::at_positions(out, &b.last)
+    })
 }
 
 fn check_ref(ref_logp: &[f64], data: &SeqData) -> Result<()> {
