@@ -1952,6 +1952,19 @@ fn cli_markov_truth_and_ground_truth_study() {
         assert_eq!(ups, [0, 1, 7, 12], "{}", m["name"]);
     }
     assert_eq!(rep["ranking"].as_array().unwrap().len(), 4);
+    // The best point along a path is at most its end, and is one of its points.
+    for (m, b) in methods
+        .iter()
+        .zip(rep["best_along_path"].as_array().unwrap())
+    {
+        let path = m["path"].as_array().unwrap();
+        let best = b[1].as_f64().unwrap();
+        let end = path.last().unwrap()["kl_to_star"]["mean"].as_f64().unwrap();
+        assert!(best <= end, "{}", m["name"]);
+        assert!(path
+            .iter()
+            .any(|e| e["kl_to_star"]["mean"].as_f64().unwrap() == best));
+    }
     for f in [
         "reward_kl_path.png",
         "reward_kl_path.svg",

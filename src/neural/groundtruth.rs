@@ -410,8 +410,11 @@ pub struct GroundTruthReport {
     /// is 0 by construction).
     pub pi_star: Eval,
     pub methods: Vec<MethodPath>,
-    /// Methods by final `KL(π_φ‖π*)`, closest first.
+    /// Methods by final `KL(π_φ‖π*)`, closest first: (name, KL, standard error).
     pub ranking: Vec<(String, f64, f64)>,
+    /// Each method's smallest `KL(π_φ‖π*)` along its path (what early stopping with an oracle
+    /// would keep): (name, KL, standard error, updates).
+    pub best_along_path: Vec<(String, f64, f64, usize)>,
     pub closest: String,
     /// AIHF ends closer to `π*` than the two-stage pipeline by more than twice the combined
     /// standard error (None when one of them was not run).
@@ -644,6 +647,22 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
         .collect();
     ranking.sort_by(|a, b| a.1.total_cmp(&b.1));
     let closest = ranking[0].0.clone();
+    let best_along_path = methods
+        .iter()
+        .map(|m| {
+            let b = m
+                .path
+                .iter()
+                .min_by(|x, y| x.kl_to_star.mean.total_cmp(&y.kl_to_star.mean))
+                .expect("a path has its initial point");
+            (
+                m.name.clone(),
+                b.kl_to_star.mean,
+                b.kl_to_star.se,
+                b.updates,
+            )
+        })
+        .collect();
     let last_of = |m: GtMethod| {
         methods
             .iter()
@@ -663,6 +682,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
         pi_star,
         methods,
         ranking,
+        best_along_path,
         closest,
         aihf_beats_two_stage,
         seconds: t0.elapsed().as_secs_f64(),
@@ -759,19 +779,21 @@ pub fn table(rep: &GroundTruthReport) -> String {
         rep.pi_star.kl_to_ref.mean
     );
     s += &format!(
-        "{:<10} {:>18} {:>16} {:>16} {:>8}\n",
-        "method", "KL(π‖π*) ± se", "E[r*] ± se", "KL(π‖π_ref)", "sec"
+        "{:<10} {:>18} {:>16} {:>12} {:>22} {:>8}\n",
+        "method", "KL(π‖π*) ± se", "E[r*] ± se", "KL(π‖π_ref)", "best KL(π‖π*) @ update", "sec"
     );
-    for m in &rep.methods {
+    for (m, b) in rep.methods.iter().zip(&rep.best_along_path) {
         let e = m.path.last().expect("path");
         s += &format!(
-            "{:<10} {:>10.4} ± {:<6.4} {:>8.3} ± {:<5.3} {:>16.4} {:>8.1}\n",
+            "{:<10} {:>10.4} ± {:<6.4} {:>8.3} ± {:<5.3} {:>12.4} {:>14.4} @ {:<5} {:>8.1}\n",
             m.name,
             e.kl_to_star.mean,
             e.kl_to_star.se,
             e.true_reward.mean,
             e.true_reward.se,
             e.kl_to_ref.mean,
+            b.1,
+            b.3,
             m.seconds
         );
     }
