@@ -764,6 +764,7 @@ fn rlhf_with_the_true_reward_reaches_pi_star() {
             eos: None,
             context: context as usize,
             baseline,
+            step: aihf::neural::rl::PolicyStep::Reinforce,
         };
         let tc = TrainConfig {
             steps: 400,
@@ -1452,6 +1453,7 @@ fn resumed_aihf_equals_the_uninterrupted_run() {
             eos: None,
             context: context as usize,
             baseline: Baseline::Greedy,
+            step: aihf::neural::rl::PolicyStep::Reinforce,
         };
         let tc = TrainConfig {
             steps: 30,
@@ -1979,4 +1981,86 @@ fn cli_markov_truth_and_ground_truth_study() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains("steps"));
+}
+
+/// The online-DPO policy step (A.1.4) against the true reward on the enumerable task: the
+/// trained policy's expected true reward rises well above the reference's, and its KL-regularised
+/// objective `E[r] − β KL(π‖π_ref)` rises too, though not to its maximum.
+#[test]
+fn online_dpo_policy_step_improves_the_regularised_objective() {
+    use aihf::neural::rl::{self, Baseline, PolicyStep, Reinforce};
+    let cfg = CrossvalConfig::default();
+    let p = crossval::prepare(&cfg).unwrap();
+    let task = &p.task;
+    let (vocab, context) = task.vocab_context();
+    let spec = ModelSpec {
+        arch: Arch::Tabular,
+        vocab,
+        context,
+    };
+    let lookup = |t: &SeqData, idx: &[usize], table: &[f64]| -> aihf::error::Result<Vec<f64>> {
+        Ok(idx
+            .iter()
+            .map(|&i| table[task.index_of(&t.seqs[i].response).unwrap()])
+            .collect())
+    };
+    let reward = |t: &SeqData, idx: &[usize]| lookup(t, idx, &task.reward);
+    let reference = |t: &SeqData, idx: &[usize]| lookup(t, idx, &task.log_ref);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let net = model::policy(&vs.root(), &spec).unwrap();
+    let rl = Reinforce {
+        samples_per_prompt: 64,
+        max_new_tokens: task.config.horizon,
+        eos: None,
+        context: context as usize,
+        baseline: Baseline::Greedy,
+        step: PolicyStep::OnlineDpo,
+    };
+    let tc = TrainConfig {
+        steps: 150,
+        lr: 0.02,
+        seed: 1,
+        ..cfg.rl_train.clone()
+    };
+    let hyper = Hyper {
+        beta: task.config.beta,
+        ..cfg.hyper
+    };
+    let rep = rl::train_rlhf(
+        net.as_ref(),
+        &vs,
+        &[(task.prompt.clone(), 1.0)],
+        &reward,
+        &reference,
+        &rl,
+        &hyper,
+        &tc,
+        None,
+    )
+    .unwrap();
+    assert!(rep.last["dpo_pairs"].as_u64().unwrap() > 0);
+    let idx: Vec<usize> = (0..p.all.seqs.len()).collect();
+    let lp = train::logprobs(net.as_ref(), &p.all, &idx, Device::Cpu).unwrap();
+    let pi: Vec<f64> = lp.iter().map(|l| l.exp()).collect();
+    let pref: Vec<f64> = task.log_ref.iter().map(|l| l.exp()).collect();
+    let objective = |q: &[f64]| -> f64 {
+        let er: f64 = q.iter().zip(&task.reward).map(|(a, r)| a * r).sum();
+        let kl: f64 = q
+            .iter()
+            .zip(&task.log_ref)
+            .filter(|(a, _)| **a > 0.0)
+            .map(|(a, l)| a * (a.ln() - l))
+            .sum();
+        er - hyper.beta * kl
+    };
+    let (j0, j1) = (objective(&pref), objective(&pi));
+    let er0: f64 = pref.iter().zip(&task.reward).map(|(a, r)| a * r).sum();
+    let er1: f64 = pi.iter().zip(&task.reward).map(|(a, r)| a * r).sum();
+    let jstar = objective(&task.pi_star);
+    eprintln!("online DPO: objective {j0:.4} → {j1:.4} (max {jstar:.4}); E[r] {er0:.4} → {er1:.4}");
+    assert!(er1 > er0 + 0.1, "E[r] {er0} → {er1}");
+    assert!(
+        j1 > j0 + 0.5 * (jstar - j0),
+        "objective {j0} → {j1}, max {jstar}"
+    );
 }

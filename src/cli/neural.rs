@@ -294,6 +294,10 @@ pub struct TrainArgs {
     /// REINFORCE baseline of RLHF and AIHF.
     #[arg(long, value_enum, default_value = "greedy")]
     pub baseline: BaselineArg,
+    /// The policy step of RLHF and AIHF: REINFORCE, or online DPO on each prompt's best and
+    /// worst sample under the current reward (the paper's A.1.4).
+    #[arg(long, value_enum, default_value = "reinforce")]
+    pub policy_step: aihf::neural::rl::PolicyStep,
     /// Checkpoint file (safetensors; written atomically). With --resume, continue from it.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
@@ -707,6 +711,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
                     BaselineArg::Greedy => Baseline::Greedy,
                     BaselineArg::Mean => Baseline::Mean,
                 },
+                step: a.policy_step,
             };
             if a.method == TrainMethod::Rlhf {
                 if a.reward_model.is_none() {

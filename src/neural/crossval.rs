@@ -336,6 +336,7 @@ pub fn train_rl(
         eos: None,
         context: context as usize,
         baseline: cfg.rl_baseline,
+        step: crate::neural::rl::PolicyStep::Reinforce,
     };
     let tc = TrainConfig {
         seed: init_seed,

@@ -20,7 +20,7 @@ use crate::error::{AihfError, Result};
 use crate::markov::{MarkovTask, Reference};
 use crate::neural::data::{Demo, Pref, SeqData};
 use crate::neural::model::{self, Arch, ModelSpec, TransformerConfig};
-use crate::neural::rl::{self, Baseline, Reinforce};
+use crate::neural::rl::{self, Baseline, PolicyStep, Reinforce};
 use crate::neural::train::{self, Hyper, Objective, Schedule, TrainConfig};
 use crate::neural::{self as neural, Dtype};
 use crate::plot::{LineChart, Series, Style};
@@ -192,8 +192,10 @@ pub enum GtMethod {
     Rlhf,
     /// DPO on the preferences.
     Dpo,
-    /// AIHF's Algorithm 1 on demonstrations and preferences.
+    /// AIHF's Algorithm 1 on demonstrations and preferences (REINFORCE policy steps).
     Aihf,
+    /// AIHF's Algorithm 1 with the paper's online-DPO policy step (A.1.4).
+    AihfOnlineDpo,
 }
 
 impl GtMethod {
@@ -203,6 +205,7 @@ impl GtMethod {
             GtMethod::Rlhf => "BTL→RLHF",
             GtMethod::Dpo => "DPO",
             GtMethod::Aihf => "AIHF",
+            GtMethod::AihfOnlineDpo => "AIHF-oDPO",
         }
     }
 }
@@ -497,6 +500,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
         eos: None,
         context: 1 + cfg.horizon,
         baseline: Baseline::Greedy,
+        step: PolicyStep::Reinforce,
     };
     let mut methods = Vec::new();
     for (mi, &method) in cfg.methods.iter().enumerate() {
@@ -594,7 +598,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
                         Some(&mut probe),
                     )?;
                 }
-                GtMethod::Aihf => {
+                GtMethod::Aihf | GtMethod::AihfOnlineDpo => {
                     let mut rvs = nn::VarStore::new(device);
                     let reward = reward_model(&rvs, &spec, cfg.reward_head)?;
                     model::init_weights(&rvs, init_seed.wrapping_add(1))?;
@@ -614,7 +618,14 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
                         &rvs,
                         &data,
                         &log_ref,
-                        &rl_cfg,
+                        &Reinforce {
+                            step: if method == GtMethod::Aihf {
+                                PolicyStep::Reinforce
+                            } else {
+                                PolicyStep::OnlineDpo
+                            },
+                            ..rl_cfg
+                        },
                         &hyper,
                         &base,
                         &rtc,

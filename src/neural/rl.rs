@@ -48,6 +48,19 @@ pub enum Baseline {
     Mean,
 }
 
+/// How the policy step uses its samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyStep {
+    /// REINFORCE on the KL-regularised reward with the chosen [`Baseline`].
+    #[default]
+    Reinforce,
+    /// The paper's online DPO (A.1.4): per prompt, the samples ranked by the current reward are
+    /// paired best against worst (then second best against second worst, ...), and the step is
+    /// DPO on those pairs against `π_ref` with `β`.
+    OnlineDpo,
+}
+
 /// Sampling settings of the policy step.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Reinforce {
@@ -60,6 +73,9 @@ pub struct Reinforce {
     /// The model's context: every prompt plus `max_new_tokens` must fit.
     pub context: usize,
     pub baseline: Baseline,
+    /// REINFORCE or online DPO.
+    #[serde(default)]
+    pub step: PolicyStep,
 }
 
 impl Reinforce {
@@ -176,12 +192,14 @@ fn rollout(
         for (s, c) in counts {
             samples.push((pi, s, w / total * c as f64 / k as f64));
         }
-        greedy_idx.push(if rl.baseline == Baseline::Greedy {
-            let g = greedy(model, p, rl.max_new_tokens, rl.eos, device)?;
-            Some(table.intern(p, &g))
-        } else {
-            None
-        });
+        greedy_idx.push(
+            if rl.baseline == Baseline::Greedy && rl.step == PolicyStep::Reinforce {
+                let g = greedy(model, p, rl.max_new_tokens, rl.eos, device)?;
+                Some(table.intern(p, &g))
+            } else {
+                None
+            },
+        );
     }
     Ok(Rollout {
         table,
@@ -206,10 +224,109 @@ fn check_scores(what: &str, v: &[f64], n: usize, step: usize) -> Result<()> {
     Ok(())
 }
 
+/// The policy step's loss on a rollout ([`PolicyStep`]) and its metrics.
+#[allow(clippy::too_many_arguments)]
+fn policy_loss(
+    model: &dyn ModuleT,
+    ro: &Rollout,
+    reward: &[f64],
+    ref_lp: &[f64],
+    n_prompts: usize,
+    rl: &Reinforce,
+    beta: f64,
+    device: Device,
+) -> Result<(Tensor, Map<String, Value>)> {
+    match rl.step {
+        PolicyStep::Reinforce => {
+            reinforce_loss(model, ro, reward, ref_lp, n_prompts, rl, beta, device)
+        }
+        PolicyStep::OnlineDpo => {
+            online_dpo_loss(model, ro, reward, ref_lp, n_prompts, beta, device)
+        }
+    }
+}
+
+/// Online DPO (the paper's A.1.4): each prompt's distinct samples are ranked by the current
+/// reward and paired best against worst, second best against second worst, and so on (one pair
+/// per prompt would be a one-pair DPO step when there are few prompts; ties are skipped); the
+/// loss is the prompt-weighted DPO loss `−log σ(β (h(y_b) − h(y_w)))`, `h = log π_φ − log π_ref`.
+/// Metrics as for REINFORCE, plus the pairs used.
+fn online_dpo_loss(
+    model: &dyn ModuleT,
+    ro: &Rollout,
+    reward: &[f64],
+    ref_lp: &[f64],
+    n_prompts: usize,
+    beta: f64,
+    device: Device,
+) -> Result<(Tensor, Map<String, Value>)> {
+    // Per prompt, its distinct samples by reward; the i-th best is paired with the i-th worst
+    // (i = 0 is best against worst), each pair carrying an equal share of the prompt's weight.
+    let mut by_prompt: Vec<Vec<usize>> = vec![Vec::new(); n_prompts];
+    let mut pw = vec![0.0; n_prompts];
+    for &(p, s, w) in &ro.samples {
+        pw[p] += w;
+        by_prompt[p].push(s);
+    }
+    let mut pairs: Vec<(usize, usize, f64)> = Vec::new();
+    for (p, mut v) in by_prompt.into_iter().enumerate() {
+        v.sort_by(|x, y| reward[*y].total_cmp(&reward[*x]));
+        let k = v.len() / 2;
+        let used: Vec<(usize, usize)> = (0..k)
+            .map(|i| (v[i], v[v.len() - 1 - i]))
+            .filter(|&(b, w)| reward[b] > reward[w])
+            .collect();
+        for &(b, w) in &used {
+            pairs.push((b, w, pw[p] / used.len() as f64));
+        }
+    }
+    let n = ro.table.seqs.len();
+    let idx: Vec<usize> = (0..n).collect();
+    let b = ro.table.batch(&idx, device);
+    let lp = loss::sequence_logprobs(&model.forward_t(&b.tokens, true), &b.tokens, &b.mask);
+    let lp_v = Vec::<f64>::try_from(lp.detach().to_kind(Kind::Double).to_device(Device::Cpu))
+        .map_err(terr("reading log-probabilities"))?;
+    let (mut mr, mut mkl) = (0.0, 0.0);
+    for &(_, s, w) in &ro.samples {
+        mr += w * reward[s];
+        mkl += w * (lp_v[s] - ref_lp[s]);
+    }
+    let mut m = Map::new();
+    m.insert("reward".into(), json!(mr));
+    m.insert("kl".into(), json!(mkl));
+    m.insert("objective".into(), json!(mr - beta * mkl));
+    m.insert("distinct_samples".into(), json!(ro.samples.len()));
+    m.insert("dpo_pairs".into(), json!(pairs.len()));
+    if pairs.is_empty() {
+        // Every prompt's samples tie: no signal this step (a zero loss with a graph).
+        return Ok(((lp * 0.0).sum(Kind::Float), m));
+    }
+    let rows = |f: fn(&(usize, usize, f64)) -> usize| {
+        Tensor::from_slice(&pairs.iter().map(|q| f(q) as i64).collect::<Vec<_>>()).to_device(device)
+    };
+    let (wi, li) = (rows(|q| q.0), rows(|q| q.1));
+    let refs = |f: fn(&(usize, usize, f64)) -> usize| {
+        Batch::weights(
+            &pairs.iter().map(|q| ref_lp[f(q)]).collect::<Vec<_>>(),
+            device,
+        )
+    };
+    let weights = Batch::weights(&pairs.iter().map(|q| q.2).collect::<Vec<_>>(), device);
+    let l = loss::dpo(
+        &lp.index_select(0, &wi),
+        &lp.index_select(0, &li),
+        &refs(|q| q.0),
+        &refs(|q| q.1),
+        beta,
+        &weights,
+    );
+    Ok((l, m))
+}
+
 /// The REINFORCE surrogate loss of a rollout (its gradient is minus the policy gradient) and
 /// metrics: mean reward, mean KL estimate, mean KL-regularised reward.
 #[allow(clippy::too_many_arguments)]
-fn policy_loss(
+fn reinforce_loss(
     model: &dyn ModuleT,
     ro: &Rollout,
     reward: &[f64],
