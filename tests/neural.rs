@@ -1467,6 +1467,7 @@ fn resumed_aihf_equals_the_uninterrupted_run() {
         let rtc = TrainConfig {
             metrics: None,
             checkpoint: None,
+            tag: serde_json::Value::Null,
             ..tc.clone()
         };
         rl::train_aihf(
@@ -1511,30 +1512,31 @@ fn nan_keeps_the_last_good_checkpoint() {
         ..Default::default()
     };
     let h = serde_json::json!({"test": "nan"});
-    let mut sink = None;
-    let e = train::optimise(
-        &vs,
-        &cfg(ck(&ckp, 10, false, None)),
-        "nan",
-        0,
-        &mut sink,
-        &h,
-        1,
-        None,
-        |step, _, _| {
-            let bad = if step == 25 { f64::INFINITY } else { 1.0 };
-            Ok(StepOut {
-                loss: (&x * bad).sum(Kind::Float) + x.square().sum(Kind::Float),
-                metrics: Default::default(),
-            })
-        },
-    )
+    let metrics = dir.path().join("m.jsonl");
+    let mut c0 = cfg(ck(&ckp, 10, false, None));
+    c0.metrics = Some(metrics.clone());
+    let mut sink = train::sink(&c0, h.clone()).unwrap();
+    let e = train::optimise(&vs, &c0, "nan", 0, &mut sink, &h, 1, None, |step, _, _| {
+        let bad = if step == 25 { f64::INFINITY } else { 1.0 };
+        Ok(StepOut {
+            loss: (&x * bad).sum(Kind::Float) + x.square().sum(Kind::Float),
+            metrics: Default::default(),
+        })
+    })
     .unwrap_err()
     .to_string();
     assert!(e.contains("at step 25"), "{e}");
     assert!(e.contains("last good checkpoint (step 20)"), "{e}");
-    // The kept checkpoint resumes at step 20.
-    let metrics = dir.path().join("m.jsonl");
+    drop(sink);
+    assert_eq!(
+        step_lines(&metrics).len(),
+        25,
+        "steps 0..24 logged before the stop"
+    );
+    // The kept checkpoint resumes at step 20 (a resumed process starts from a fresh model); the
+    // lines of steps 20..24 are replaced, so every step appears once.
+    let vs = nn::VarStore::new(Device::Cpu);
+    let x = vs.root().ones("x", &[3]);
     let mut c = cfg(ck(&ckp, 10, true, None));
     c.metrics = Some(metrics.clone());
     let mut sink = train::sink(&c, h.clone()).unwrap();
@@ -1547,8 +1549,8 @@ fn nan_keeps_the_last_good_checkpoint() {
     .unwrap();
     drop(sink);
     let lines = step_lines(&metrics);
-    assert_eq!(lines.first().unwrap()["step"], 20);
-    assert_eq!(lines.len(), 20);
+    let steps: Vec<u64> = lines.iter().map(|l| l["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, (0..40).collect::<Vec<u64>>());
     // Other data (fingerprint) is refused.
     let mut sink = None;
     let e = train::optimise(
@@ -1694,6 +1696,48 @@ fn cli_checkpoint_resume_and_rl_methods() {
         .assert()
         .code(1)
         .stderr(predicates::str::contains("--resume needs --checkpoint"));
+    // Settings that change no shape (attention heads, dropout) are part of the identity too.
+    let ckt = d.join("t.safetensors");
+    let ckt = ckt.to_str().unwrap();
+    let tf = |extra: &[&str]| {
+        let mut c = aihf();
+        c.args([
+            "neural",
+            "train",
+            "--method",
+            "sft",
+            "--arch",
+            "transformer",
+            "--vocab",
+            "4",
+            "--context",
+            "4",
+            "--width",
+            "8",
+            "--steps",
+            "6",
+            "--threads",
+            "1",
+            "--checkpoint",
+            ckt,
+        ])
+        .arg("--demos")
+        .arg(d.join("demos.jsonl"))
+        .args(extra);
+        c
+    };
+    tf(&["--heads", "2", "--stop-at", "3"]).assert().success();
+    tf(&["--heads", "4", "--resume"]).assert().code(1).stderr(
+        predicates::prelude::PredicateBooleanExt::and(
+            predicates::str::contains("another configuration"),
+            predicates::str::contains("heads"),
+        ),
+    );
+    tf(&["--heads", "2", "--dropout", "0.5", "--resume"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("dropout"));
+    tf(&["--heads", "2", "--resume"]).assert().success();
     // RLHF: a BTL reward model first, then REINFORCE against it; AIHF saves both models.
     base(&["--method", "rlhf", "--max-new-tokens", "3"])
         .assert()
@@ -1886,6 +1930,27 @@ fn cli_markov_truth_and_ground_truth_study() {
         first.0 - last.0 > 3.0 * (first.1.powi(2) + last.1.powi(2)).sqrt(),
         "{kl:?}"
     );
+    // The model's vocabulary must be the task's.
+    aihf()
+        .args([
+            "neural",
+            "train",
+            "--method",
+            "sft",
+            "--vocab",
+            "16",
+            "--context",
+            "7",
+            "--steps",
+            "2",
+        ])
+        .arg("--demos")
+        .arg(d.join("demos.jsonl"))
+        .arg("--truth")
+        .arg(d.join("task.json"))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("needs --vocab 8"));
     // --truth is refused for a reward model.
     aihf()
         .args([

@@ -450,7 +450,7 @@ fn run_gen_markov(a: GenMarkovArgs) -> anyhow::Result<()> {
     )?;
     println!(
         "wrote {} (V = {}, H = {}, {} demonstrations from π*, {} BTL-labelled pairs; V0 = {:.6}; \
-         train with --vocab {} --context {} --eos none --truth task.json)",
+         train with --vocab {} --context {} --truth task.json)",
         d.display(),
         a.vocab,
         a.horizon,
@@ -583,6 +583,12 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
             resume: a.resume,
             stop_at: a.stop_at,
         }),
+        tag: json!({
+            "model": spec,
+            "reward_model_fnv1a": a.reward_model.as_ref().map(|p| file_fingerprint(p)).transpose()?,
+            "truth_fnv1a": a.truth.as_ref().map(|p| file_fingerprint(p)).transpose()?,
+            "eval_samples": a.truth.as_ref().map(|_| a.eval_samples),
+        }),
     };
     let hyper = Hyper {
         beta: a.beta,
@@ -592,9 +598,13 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     };
     hyper.validate()?;
     cfg.validate()?;
-    let eos = a
-        .eos
-        .or((a.vocab == ByteTokenizer::VOCAB).then_some(ByteTokenizer::EOS));
+    // A Markov task's responses have a fixed length H: no end-of-sequence token.
+    let eos = if a.truth.is_some() {
+        None
+    } else {
+        a.eos
+            .or((a.vocab == ByteTokenizer::VOCAB).then_some(ByteTokenizer::EOS))
+    };
     neural::manual_seed(a.seed);
     let mut vs = tch::nn::VarStore::new(device);
     let net = if a.method == TrainMethod::Btl {
@@ -622,9 +632,9 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
             let task = spec
                 .task()
                 .with_context(|| format!("Markov task {}", p.display()))?;
-            if task.vocab() as i64 > a.vocab || a.context < task.horizon() as i64 + 1 {
+            if task.vocab() as i64 != a.vocab || a.context < task.horizon() as i64 + 1 {
                 bail!(
-                    "the task has V = {}, H = {}: needs --vocab >= {} and --context >= {}",
+                    "the task has V = {}, H = {}: needs --vocab {} and --context >= {}",
                     task.vocab(),
                     task.horizon(),
                     task.vocab(),
@@ -797,6 +807,13 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         )?
     );
     Ok(())
+}
+
+/// FNV-1a of a file's bytes (for checkpoint identities).
+fn file_fingerprint(p: &std::path::Path) -> anyhow::Result<String> {
+    use aihf::neural::checkpoint::{fnv1a, FNV_OFFSET};
+    let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+    Ok(format!("{:016x}", fnv1a(&bytes, FNV_OFFSET)))
 }
 
 /// The distinct prompts of a data set (demonstrations and preferences), each weighted by the

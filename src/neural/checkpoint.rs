@@ -100,6 +100,16 @@ pub fn shapes(opt: &AdamW) -> Value {
     )
 }
 
+/// FNV-1a over the optimiser's parameters' bytes, in slot order.
+pub fn values_fingerprint(opt: &AdamW) -> Result<u64> {
+    let mut h = FNV_OFFSET;
+    for s in &opt.slots {
+        h = fnv1a(s.name.as_bytes(), h);
+        h = fnv1a(&to_bytes(&s.param)?.data, h);
+    }
+    Ok(h)
+}
+
 struct Bytes {
     dtype: Dtype,
     shape: Vec<usize>,
@@ -179,8 +189,8 @@ pub fn save(
     for (group, opt) in models {
         if !opt.params_finite() {
             return Err(AihfError::Neural(format!(
-                "{group} parameters are not finite after step {step}; not overwriting the last \
-                 good checkpoint {}",
+                "{group} parameters are not finite after step {step}; not writing the checkpoint \
+                 {}",
                 path.display()
             )));
         }

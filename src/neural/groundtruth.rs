@@ -416,7 +416,8 @@ pub struct GroundTruthReport {
     /// Methods by final `KL(π_φ‖π*)`, closest first: (name, KL, standard error).
     pub ranking: Vec<(String, f64, f64)>,
     /// Each method's smallest `KL(π_φ‖π*)` along its path (what early stopping with an oracle
-    /// would keep): (name, KL, standard error, updates).
+    /// would keep): (name, KL, standard error, updates). Optimistic: the minimum of noisy
+    /// estimates, selected and reported on the same samples.
     pub best_along_path: Vec<(String, f64, f64, usize)>,
     pub closest: String,
     /// AIHF ends closer to `π*` than the two-stage pipeline by more than twice the combined
@@ -493,6 +494,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
         progress: cfg.progress,
         metrics: None,
         checkpoint: None,
+        tag: Value::Null,
     };
     let rl_cfg = Reinforce {
         samples_per_prompt: cfg.samples_per_prompt,

@@ -585,13 +585,16 @@ pub fn train_aihf(
         &header,
         &[("policy", &popt), ("reward", &ropt)],
         data.fingerprint(),
-    );
+    )?;
     let start = train::maybe_resume(
         policy_cfg,
         &id,
         &mut rng,
         &mut [("policy", &mut popt), ("reward", &mut ropt)],
     )?;
+    if let Some(m) = sink.as_mut() {
+        m.resume_from(start);
+    }
     let mut last_good = (start > 0).then_some(start);
     let end = policy_cfg
         .checkpoint

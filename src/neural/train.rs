@@ -67,6 +67,11 @@ pub struct TrainConfig {
     /// Checkpoints of the run (None: none). Not part of a checkpoint's identity.
     #[serde(default)]
     pub checkpoint: Option<CheckpointConfig>,
+    /// What the caller knows about the run beyond this configuration and the trained models
+    /// (the model's hyper-parameters, fingerprints of a frozen reward model or reference): part
+    /// of a checkpoint's identity, so a resume with a different one is refused.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub tag: Value,
 }
 
 impl Default for TrainConfig {
@@ -84,6 +89,7 @@ impl Default for TrainConfig {
             progress: false,
             metrics: None,
             checkpoint: None,
+            tag: Value::Null,
         }
     }
 }
@@ -201,9 +207,11 @@ pub type Probe<'a> = &'a mut dyn FnMut(usize) -> Result<Map<String, Value>>;
 /// left out of a checkpoint's identity.
 const VOLATILE: [&str; 4] = ["progress", "metrics", "log_every", "checkpoint"];
 
-/// A run's identity for checkpoints: its header without the volatile fields, plus the model's
-/// variables and a fingerprint of the data.
-pub fn identity(header: &Value, models: &[(&str, &AdamW)], data_fingerprint: u64) -> Value {
+/// A run's identity for checkpoints: its header without the volatile fields (the header holds
+/// the configuration and its `tag`), the models' variables (names, shapes, dtypes and an FNV-1a
+/// fingerprint of their starting values, which covers `--init` files and the seed), and a
+/// fingerprint of the data. Computed before a checkpoint is loaded.
+pub fn identity(header: &Value, models: &[(&str, &AdamW)], data_fingerprint: u64) -> Result<Value> {
     fn strip(v: &Value) -> Value {
         match v {
             Value::Object(m) => Value::Object(
@@ -218,9 +226,13 @@ pub fn identity(header: &Value, models: &[(&str, &AdamW)], data_fingerprint: u64
     let mut shapes = Map::new();
     for (g, o) in models {
         shapes.insert((*g).to_string(), checkpoint::shapes(o));
+        shapes.insert(
+            format!("{g}.start_fnv1a"),
+            json!(format!("{:016x}", checkpoint::values_fingerprint(o)?)),
+        );
     }
-    json!({"run": strip(header), "variables": shapes,
-           "data_fnv1a": format!("{data_fingerprint:016x}")})
+    Ok(json!({"run": strip(header), "variables": shapes,
+           "data_fnv1a": format!("{data_fingerprint:016x}")}))
 }
 
 /// Restores a run from its checkpoint when `cfg.checkpoint` asks to resume; returns the steps
@@ -302,6 +314,12 @@ pub(crate) fn update(
         opt.clip(gn, c);
     }
     opt.step(lr)?;
+    if !opt.params_finite() {
+        return Err(AihfError::Neural(format!(
+            "a parameter is not finite after the update of step {step} (loss {l}, gradient \
+             norm {gn}, learning rate {lr}); stopping"
+        )));
+    }
     Ok(gn)
 }
 
@@ -326,7 +344,7 @@ pub fn optimise(
     cfg.validate()?;
     let mut opt = AdamW::new(vs, cfg.weight_decay)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let id = identity(header, &[("policy", &opt)], data_fingerprint);
+    let id = identity(header, &[("policy", &opt)], data_fingerprint)?;
     if cfg.checkpoint.is_some() && step0 != 0 {
         return Err(AihfError::param(
             "checkpoint",
@@ -334,6 +352,9 @@ pub fn optimise(
         ));
     }
     let start = maybe_resume(cfg, &id, &mut rng, &mut [("policy", &mut opt)])?;
+    if let Some(m) = metrics.as_mut() {
+        m.resume_from(start);
+    }
     let mut last_good = (start > 0).then_some(start);
     let end = cfg
         .checkpoint
@@ -436,6 +457,9 @@ pub struct MetricsSink {
     path: PathBuf,
     header: Value,
     append: bool,
+    /// On resume: the checkpoint's step; lines of later steps (logged before the interruption)
+    /// are dropped from the file before appending, so every step appears once.
+    resume_from: Option<usize>,
 }
 
 impl MetricsSink {
@@ -446,7 +470,40 @@ impl MetricsSink {
             path: path.to_path_buf(),
             header,
             append,
+            resume_from: None,
         })
+    }
+
+    /// The run resumes after `step` completed steps: step lines `≥ step` already in the file
+    /// are removed (atomically) when it is opened.
+    pub fn resume_from(&mut self, step: usize) {
+        self.resume_from = Some(step);
+    }
+
+    /// Rewrites the file without the step lines at or after `from`.
+    fn trim(&self, from: usize) -> Result<()> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(AihfError::Io {
+                    action: "cannot read",
+                    path: self.path.clone(),
+                    source: e,
+                })
+            }
+        };
+        let kept: String = text
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<Value>(l)
+                    .ok()
+                    .and_then(|v| v.get("step").and_then(Value::as_u64))
+                    .is_none_or(|s| (s as usize) < from)
+            })
+            .flat_map(|l| [l, "\n"])
+            .collect();
+        crate::io::write_atomic(&self.path, kept.as_bytes())
     }
 
     /// A sink that creates the file and writes the header.
@@ -462,6 +519,9 @@ impl MetricsSink {
             source: e,
         };
         if self.out.is_none() {
+            if let (true, Some(from)) = (self.append, self.resume_from) {
+                self.trim(from)?;
+            }
             let f = if self.append {
                 std::fs::OpenOptions::new()
                     .create(true)
