@@ -34,6 +34,9 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use std::ops::Range;
 
+/// Largest `V·(H+1)`: the solved task keeps three `f64` tables of that many cells (3 GiB here).
+pub const MAX_VALUE_CELLS: usize = 1 << 27;
+
 /// Largest `V^H` that [`MarkovTask::brute_force_log_probs_star`] enumerates.
 pub const MAX_ENUMERATION: usize = 1_000_000;
 
@@ -124,9 +127,18 @@ impl MarkovTask {
                 format!("token id {y0} out of range 0..{vocab}"),
             ));
         }
-        vocab
+        let cells = vocab
             .checked_mul(horizon + 1)
             .ok_or_else(|| AihfError::param("vocab/horizon", "V·(H+1) overflows"))?;
+        if cells > MAX_VALUE_CELLS {
+            return Err(AihfError::param(
+                "vocab/horizon",
+                format!(
+                    "V·(H+1) = {cells} value cells exceed {MAX_VALUE_CELLS} (three f64 tables of \
+                     that size are kept)"
+                ),
+            ));
+        }
         let mut entries: Vec<(usize, usize, f64)> = Vec::with_capacity(reward.len());
         for (i, &(u, v, w)) in reward.iter().enumerate() {
             let at = format!("reward entry {i} ({u}, {v})");

@@ -2040,6 +2040,28 @@ fn cli_markov_truth_and_ground_truth_study() {
     ] {
         assert!(out.join(f).exists(), "{f}");
     }
+    for (args, want) in [
+        (vec!["--vocab", "0"], "V ≥ 1"),
+        (
+            vec!["--vocab", "4", "--nnz-per-row", "9"],
+            "exceeds the vocabulary",
+        ),
+        (
+            vec!["--vocab", "100000", "--horizon", "100000"],
+            "value cells",
+        ),
+        (vec!["--demos", "1000000000"], "tokens"),
+        (vec!["--beta", "0"], "beta"),
+    ] {
+        aihf()
+            .args(["neural", "gen-markov", "--out-dir"])
+            .arg(d.join("bad"))
+            .args(&args)
+            .assert()
+            .code(1)
+            .stderr(predicates::str::contains(want));
+        assert!(!d.join("bad").join("task.json").exists());
+    }
     aihf()
         .args(["neural", "ground-truth", "--steps", "0", "--out"])
         .arg(d.join("bad"))

@@ -55,6 +55,12 @@ impl MarkovSpec {
         beta: f64,
         seed: u64,
     ) -> Result<Self> {
+        if vocab == 0 || horizon == 0 {
+            return Err(AihfError::param(
+                "vocab/horizon",
+                format!("need V ≥ 1 and H ≥ 1, got V = {vocab}, H = {horizon}"),
+            ));
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let t = MarkovTask::random_with(
             vocab,
@@ -87,6 +93,9 @@ impl MarkovSpec {
     }
 }
 
+/// Largest data set [`sample_data`] draws, in response tokens.
+pub const MAX_DATA_TOKENS: usize = 1 << 28;
+
 /// Exact data: `n_demos` responses from `π*` and `n_pairs` BTL-labelled pairs of `π_ref`
 /// responses, all to the prompt `[y_0]`.
 pub fn sample_data(
@@ -95,6 +104,17 @@ pub fn sample_data(
     n_pairs: usize,
     rng: &mut impl Rng,
 ) -> Result<(Vec<Demo>, Vec<Pref>)> {
+    let tokens = (n_demos as u128 + 2 * n_pairs as u128) * task.horizon() as u128;
+    if tokens > MAX_DATA_TOKENS as u128 {
+        return Err(AihfError::param(
+            "demos/comparisons",
+            format!(
+                "{n_demos} demonstrations and {n_pairs} pairs of {} tokens are {tokens} tokens, \
+                 over the {MAX_DATA_TOKENS} this writes in memory",
+                task.horizon()
+            ),
+        ));
+    }
     let prompt = vec![task.y0() as i64];
     let ids = |y: Vec<usize>| y.into_iter().map(|t| t as i64).collect::<Vec<i64>>();
     let demos = (0..n_demos)
@@ -435,7 +455,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
     let spec_task = MarkovSpec::random(
         cfg.vocab,
         cfg.horizon,
-        cfg.nnz_per_row.min(cfg.vocab),
+        cfg.nnz_per_row,
         cfg.reward_scale,
         cfg.beta,
         cfg.seed,
