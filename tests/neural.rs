@@ -26,6 +26,33 @@ fn scalar(x: &Tensor) -> f64 {
     x.double_value(&[])
 }
 
+/// The default cross-validation task and data, and a tabular model spec for it.
+fn tabular_task() -> (CrossvalConfig, crossval::Prepared, ModelSpec) {
+    let cfg = CrossvalConfig::default();
+    let p = crossval::prepare(&cfg).unwrap();
+    let (vocab, context) = p.task.vocab_context();
+    let spec = ModelSpec {
+        arch: Arch::Tabular,
+        vocab,
+        context,
+    };
+    (cfg, p, spec)
+}
+
+/// Scores table sequences `idx` by an enumerable task's per-sequence `table` (its exact reward or
+/// `log π_ref`): a scorer for the RL trainers.
+fn lookup(
+    task: &EnumTask,
+    t: &SeqData,
+    idx: &[usize],
+    table: &[f64],
+) -> aihf::error::Result<Vec<f64>> {
+    Ok(idx
+        .iter()
+        .map(|&i| table[task.index_of(&t.seqs[i].response).unwrap()])
+        .collect())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Losses against hand-derived numbers.
 
@@ -728,25 +755,13 @@ fn rlhf_with_the_true_reward_reaches_pi_star() {
     use aihf::neural::rl::{self, Baseline, Reinforce};
     let threads = tch::get_num_threads();
     tch::set_num_threads(1);
-    let cfg = CrossvalConfig::default();
-    let p = crossval::prepare(&cfg).unwrap();
+    let (cfg, p, spec) = tabular_task();
     let task = &p.task;
-    let (vocab, context) = task.vocab_context();
-    let spec = ModelSpec {
-        arch: Arch::Tabular,
-        vocab,
-        context,
-    };
-    let lookup = |t: &SeqData, idx: &[usize], table: &[f64]| -> aihf::error::Result<Vec<f64>> {
-        Ok(idx
-            .iter()
-            .map(|&i| table[task.index_of(&t.seqs[i].response).unwrap()])
-            .collect())
-    };
-    let reward = |t: &SeqData, idx: &[usize]| lookup(t, idx, &task.reward);
-    let reference = |t: &SeqData, idx: &[usize]| lookup(t, idx, &task.log_ref);
+    let context = spec.context;
+    let reward = |t: &SeqData, idx: &[usize]| lookup(task, t, idx, &task.reward);
+    let reference = |t: &SeqData, idx: &[usize]| lookup(task, t, idx, &task.log_ref);
     let zeros = vec![0.0; task.len()];
-    let wrong = |t: &SeqData, idx: &[usize]| lookup(t, idx, &zeros);
+    let wrong = |t: &SeqData, idx: &[usize]| lookup(task, t, idx, &zeros);
     let hyper = Hyper {
         beta: task.config.beta,
         ..cfg.hyper
@@ -1425,21 +1440,10 @@ fn resumed_aihf_equals_the_uninterrupted_run() {
     use aihf::neural::rl::{self, Baseline, Reinforce};
     let threads = tch::get_num_threads();
     tch::set_num_threads(1);
-    let cfg = CrossvalConfig::default();
-    let p = crossval::prepare(&cfg).unwrap();
+    let (cfg, p, spec) = tabular_task();
     let task = &p.task;
-    let (vocab, context) = task.vocab_context();
-    let spec = ModelSpec {
-        arch: Arch::Tabular,
-        vocab,
-        context,
-    };
-    let reference = |t: &SeqData, idx: &[usize]| -> aihf::error::Result<Vec<f64>> {
-        Ok(idx
-            .iter()
-            .map(|&i| task.log_ref[task.index_of(&t.seqs[i].response).unwrap()])
-            .collect())
-    };
+    let context = spec.context;
+    let reference = |t: &SeqData, idx: &[usize]| lookup(task, t, idx, &task.log_ref);
     let dir = tempfile::tempdir().unwrap();
     let run = |metrics: &std::path::Path,
                checkpoint: Option<aihf::neural::checkpoint::CheckpointConfig>| {
@@ -2076,23 +2080,11 @@ fn cli_markov_truth_and_ground_truth_study() {
 #[test]
 fn online_dpo_policy_step_improves_the_regularised_objective() {
     use aihf::neural::rl::{self, Baseline, PolicyStep, Reinforce};
-    let cfg = CrossvalConfig::default();
-    let p = crossval::prepare(&cfg).unwrap();
+    let (cfg, p, spec) = tabular_task();
     let task = &p.task;
-    let (vocab, context) = task.vocab_context();
-    let spec = ModelSpec {
-        arch: Arch::Tabular,
-        vocab,
-        context,
-    };
-    let lookup = |t: &SeqData, idx: &[usize], table: &[f64]| -> aihf::error::Result<Vec<f64>> {
-        Ok(idx
-            .iter()
-            .map(|&i| table[task.index_of(&t.seqs[i].response).unwrap()])
-            .collect())
-    };
-    let reward = |t: &SeqData, idx: &[usize]| lookup(t, idx, &task.reward);
-    let reference = |t: &SeqData, idx: &[usize]| lookup(t, idx, &task.log_ref);
+    let context = spec.context;
+    let reward = |t: &SeqData, idx: &[usize]| lookup(task, t, idx, &task.reward);
+    let reference = |t: &SeqData, idx: &[usize]| lookup(task, t, idx, &task.log_ref);
     let vs = nn::VarStore::new(Device::Cpu);
     let net = model::policy(&vs.root(), &spec).unwrap();
     let rl = Reinforce {

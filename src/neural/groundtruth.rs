@@ -156,6 +156,15 @@ pub struct Eval {
 }
 
 impl Eval {
+    fn new(updates: usize, e: crate::markov::PolicyEstimates) -> Self {
+        Eval {
+            updates,
+            kl_to_star: e.kl_to_star,
+            true_reward: e.true_reward,
+            kl_to_ref: e.kl_to_ref,
+        }
+    }
+
     /// The metrics-line form.
     pub fn metrics(&self) -> Map<String, Value> {
         let mut m = Map::new();
@@ -184,22 +193,31 @@ pub fn evaluate(
         seed ^ 0x5eed_0000_0000_0000 ^ (updates as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
     );
     let ys = train::generate(policy, &prompt, n, task.horizon(), None, device, &mut rng)?;
-    let mut table = SeqData::default();
-    let idx: Vec<usize> = ys.iter().map(|y| table.intern(&prompt, y)).collect();
-    let uniq: Vec<usize> = (0..table.seqs.len()).collect();
-    let lp_u = train::logprobs(policy, &table, &uniq, device)?;
-    let lp: Vec<f64> = idx.iter().map(|&i| lp_u[i]).collect();
+    let lp = score_responses(&prompt, &ys, |t, idx| {
+        train::logprobs(policy, t, idx, device)
+    })?;
     let samples: Vec<Vec<usize>> = ys
         .iter()
         .map(|y| y.iter().map(|&t| t as usize).collect())
         .collect();
-    let e = task.estimate_policy(&samples, &lp, 0.95)?;
-    Ok(Eval {
+    Ok(Eval::new(
         updates,
-        kl_to_star: e.kl_to_star,
-        true_reward: e.true_reward,
-        kl_to_ref: e.kl_to_ref,
-    })
+        task.estimate_policy(&samples, &lp, 0.95)?,
+    ))
+}
+
+/// Scores responses to `prompt` with `scorer`, each distinct response once; one number per
+/// response, in order.
+fn score_responses(
+    prompt: &[i64],
+    ys: &[Vec<i64>],
+    scorer: impl Fn(&SeqData, &[usize]) -> Result<Vec<f64>>,
+) -> Result<Vec<f64>> {
+    let mut table = SeqData::default();
+    let idx: Vec<usize> = ys.iter().map(|y| table.intern(prompt, y)).collect();
+    let uniq: Vec<usize> = (0..table.seqs.len()).collect();
+    let scores = scorer(&table, &uniq)?;
+    Ok(idx.iter().map(|&i| scores[i]).collect())
 }
 
 /// The methods compared.
@@ -381,14 +399,13 @@ pub fn evaluate_reward(
     let ys: Vec<Vec<usize>> = (0..2 * n_pairs)
         .map(|_| task.sample_ref(&mut rng))
         .collect();
-    let mut table = SeqData::default();
-    let idx: Vec<usize> = ys
+    let ids: Vec<Vec<i64>> = ys
         .iter()
-        .map(|y| table.intern(&prompt, &y.iter().map(|&t| t as i64).collect::<Vec<_>>()))
+        .map(|y| y.iter().map(|&t| t as i64).collect())
         .collect();
-    let uniq: Vec<usize> = (0..table.seqs.len()).collect();
-    let r_u = train::rewards(reward, &table, &uniq, device)?;
-    let r: Vec<f64> = idx.iter().map(|&i| r_u[i]).collect();
+    let r = score_responses(&prompt, &ids, |t, idx| {
+        train::rewards(reward, t, idx, device)
+    })?;
     let star: Vec<f64> = ys
         .iter()
         .map(|y| task.true_reward(y))
@@ -473,13 +490,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
         .iter()
         .map(|y| task.log_prob_star(y))
         .collect::<Result<_>>()?;
-    let e = task.estimate_policy(&star, &star_lp, 0.95)?;
-    let pi_star = Eval {
-        updates: 0,
-        kl_to_star: e.kl_to_star,
-        true_reward: e.true_reward,
-        kl_to_ref: e.kl_to_ref,
-    };
+    let pi_star = Eval::new(0, task.estimate_policy(&star, &star_lp, 0.95)?);
     let spec = ModelSpec {
         arch: Arch::Transformer(cfg.transformer),
         vocab: cfg.vocab as i64,
@@ -545,6 +556,17 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
             0,
             device,
         )?];
+        // The reward model of BTL→RLHF and AIHF: zero at the start.
+        let fresh_reward = || -> Result<(nn::VarStore, Box<dyn ModuleT>)> {
+            let mut rvs = nn::VarStore::new(device);
+            let reward = reward_model(&rvs, &spec, cfg.reward_head)?;
+            model::init_weights(&rvs, init_seed.wrapping_add(1))?;
+            model::zero_head(&rvs);
+            if kind == tch::Kind::BFloat16 {
+                rvs.bfloat16();
+            }
+            Ok((rvs, reward))
+        };
         let mut reward_eval = None;
         {
             let mut probe = |step: usize| -> Result<Map<String, Value>> {
@@ -582,13 +604,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
                     )?;
                 }
                 GtMethod::Rlhf => {
-                    let mut rvs = nn::VarStore::new(device);
-                    let reward = reward_model(&rvs, &spec, cfg.reward_head)?;
-                    model::init_weights(&rvs, init_seed.wrapping_add(1))?;
-                    model::zero_head(&rvs);
-                    if kind == tch::Kind::BFloat16 {
-                        rvs.bfloat16();
-                    }
+                    let (mut rvs, reward) = fresh_reward()?;
                     let rtc = TrainConfig {
                         steps: cfg.reward_steps,
                         lr: cfg.reward_lr,
@@ -621,13 +637,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
                     )?;
                 }
                 GtMethod::Aihf | GtMethod::AihfOnlineDpo => {
-                    let mut rvs = nn::VarStore::new(device);
-                    let reward = reward_model(&rvs, &spec, cfg.reward_head)?;
-                    model::init_weights(&rvs, init_seed.wrapping_add(1))?;
-                    model::zero_head(&rvs);
-                    if kind == tch::Kind::BFloat16 {
-                        rvs.bfloat16();
-                    }
+                    let (rvs, reward) = fresh_reward()?;
                     let rtc = TrainConfig {
                         lr: cfg.aihf_reward_lr,
                         batch_size: Some(cfg.batch_size),

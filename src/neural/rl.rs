@@ -280,22 +280,8 @@ fn online_dpo_loss(
             pairs.push((b, w, pw[p] / used.len() as f64));
         }
     }
-    let n = ro.table.seqs.len();
-    let idx: Vec<usize> = (0..n).collect();
-    let b = ro.table.batch(&idx, device);
-    let lp = loss::sequence_logprobs(&model.forward_t(&b.tokens, true), &b.tokens, &b.mask);
-    let lp_v = Vec::<f64>::try_from(lp.detach().to_kind(Kind::Double).to_device(Device::Cpu))
-        .map_err(terr("reading log-probabilities"))?;
-    let (mut mr, mut mkl) = (0.0, 0.0);
-    for &(_, s, w) in &ro.samples {
-        mr += w * reward[s];
-        mkl += w * (lp_v[s] - ref_lp[s]);
-    }
-    let mut m = Map::new();
-    m.insert("reward".into(), json!(mr));
-    m.insert("kl".into(), json!(mkl));
-    m.insert("objective".into(), json!(mr - beta * mkl));
-    m.insert("distinct_samples".into(), json!(ro.samples.len()));
+    let (lp, lp_v) = rollout_logprobs(model, ro, device)?;
+    let mut m = rollout_metrics(ro, reward, &lp_v, ref_lp, beta);
     m.insert("dpo_pairs".into(), json!(pairs.len()));
     if pairs.is_empty() {
         // Every prompt's samples tie: no signal this step (a zero loss with a graph).
@@ -337,11 +323,7 @@ fn reinforce_loss(
     device: Device,
 ) -> Result<(Tensor, Map<String, Value>)> {
     let n = ro.table.seqs.len();
-    let idx: Vec<usize> = (0..n).collect();
-    let b = ro.table.batch(&idx, device);
-    let lp = loss::sequence_logprobs(&model.forward_t(&b.tokens, true), &b.tokens, &b.mask);
-    let lp_v = Vec::<f64>::try_from(lp.detach().to_kind(Kind::Double).to_device(Device::Cpu))
-        .map_err(terr("reading log-probabilities"))?;
+    let (lp, lp_v) = rollout_logprobs(model, ro, device)?;
     let big_r: Vec<f64> = (0..n)
         .map(|i| reward[i] - beta * (lp_v[i] - ref_lp[i]))
         .collect();
@@ -366,20 +348,47 @@ fn reinforce_loss(
         }
     }
     let mut coef = vec![0.0; n];
-    let (mut mr, mut mkl, mut mobj) = (0.0, 0.0, 0.0);
     for &(p, s, w) in &ro.samples {
         coef[s] += w * (big_r[s] - base[p]);
-        mr += w * reward[s];
-        mkl += w * (lp_v[s] - ref_lp[s]);
-        mobj += w * big_r[s];
     }
     let loss = (lp * Batch::weights(&coef, device)).sum(Kind::Float).neg();
+    Ok((loss, rollout_metrics(ro, reward, &lp_v, ref_lp, beta)))
+}
+
+/// `log π_φ` of every sequence of a rollout, with gradients, and its values.
+fn rollout_logprobs(
+    model: &dyn ModuleT,
+    ro: &Rollout,
+    device: Device,
+) -> Result<(Tensor, Vec<f64>)> {
+    let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
+    let b = ro.table.batch(&idx, device);
+    let lp = loss::sequence_logprobs(&model.forward_t(&b.tokens, true), &b.tokens, &b.mask);
+    let lp_v = Vec::<f64>::try_from(lp.detach().to_kind(Kind::Double).to_device(Device::Cpu))
+        .map_err(terr("reading log-probabilities"))?;
+    Ok((lp, lp_v))
+}
+
+/// A policy step's metrics: the samples' mean reward, mean KL estimate
+/// `log π_φ − log π_ref`, the KL-regularised objective and the distinct samples.
+fn rollout_metrics(
+    ro: &Rollout,
+    reward: &[f64],
+    lp: &[f64],
+    ref_lp: &[f64],
+    beta: f64,
+) -> Map<String, Value> {
+    let (mut mr, mut mkl) = (0.0, 0.0);
+    for &(_, s, w) in &ro.samples {
+        mr += w * reward[s];
+        mkl += w * (lp[s] - ref_lp[s]);
+    }
     let mut m = Map::new();
     m.insert("reward".into(), json!(mr));
     m.insert("kl".into(), json!(mkl));
-    m.insert("objective".into(), json!(mobj));
+    m.insert("objective".into(), json!(mr - beta * mkl));
     m.insert("distinct_samples".into(), json!(ro.samples.len()));
-    Ok((loss, m))
+    m
 }
 
 /// RLHF by REINFORCE (see the module docs). `prompts` are `(prompt, weight)`; `reward` scores
@@ -582,6 +591,7 @@ pub fn train_aihf(
     let mut ropt = AdamW::new(reward_vs, reward_cfg.weight_decay)?;
     // The identity covers the data; the reference scorer is the caller's.
     let id = train::identity(
+        policy_cfg,
         &header,
         &[("policy", &popt), ("reward", &ropt)],
         data.fingerprint(),
@@ -596,11 +606,7 @@ pub fn train_aihf(
         m.resume_from(start);
     }
     let mut last_good = (start > 0).then_some(start);
-    let end = policy_cfg
-        .checkpoint
-        .as_ref()
-        .and_then(|c| c.stop_at)
-        .map_or(policy_cfg.steps, |s| s.min(policy_cfg.steps));
+    let end = policy_cfg.end_step();
     // The reward step's records: all of them with their weights (full batch, built once), or
     // `reward_cfg.batch_size` demonstrations and as many pairs drawn ∝ weight each step.
     let dw: Vec<f64> = data.demos.iter().map(|d| d.1).collect();

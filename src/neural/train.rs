@@ -117,6 +117,14 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// Where this invocation stops: `steps`, or the checkpoint's `stop_at` if earlier.
+    pub fn end_step(&self) -> usize {
+        self.checkpoint
+            .as_ref()
+            .and_then(|c| c.stop_at)
+            .map_or(self.steps, |s| s.min(self.steps))
+    }
+
     /// The learning rate at `step` (0-based).
     pub fn lr_at(&self, step: usize) -> f64 {
         if step < self.warmup {
@@ -210,8 +218,17 @@ const VOLATILE: [&str; 4] = ["progress", "metrics", "log_every", "checkpoint"];
 /// A run's identity for checkpoints: its header without the volatile fields (the header holds
 /// the configuration and its `tag`), the models' variables (names, shapes, dtypes and an FNV-1a
 /// fingerprint of their starting values, which covers `--init` files and the seed), and a
-/// fingerprint of the data. Computed before a checkpoint is loaded.
-pub fn identity(header: &Value, models: &[(&str, &AdamW)], data_fingerprint: u64) -> Result<Value> {
+/// fingerprint of the data. Computed before a checkpoint is loaded, and only for a run with
+/// checkpoints (`Null` otherwise: fingerprinting copies every parameter to the host).
+pub fn identity(
+    cfg: &TrainConfig,
+    header: &Value,
+    models: &[(&str, &AdamW)],
+    data_fingerprint: u64,
+) -> Result<Value> {
+    if cfg.checkpoint.is_none() {
+        return Ok(Value::Null);
+    }
     fn strip(v: &Value) -> Value {
         match v {
             Value::Object(m) => Value::Object(
@@ -344,7 +361,7 @@ pub fn optimise(
     cfg.validate()?;
     let mut opt = AdamW::new(vs, cfg.weight_decay)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let id = identity(header, &[("policy", &opt)], data_fingerprint)?;
+    let id = identity(cfg, header, &[("policy", &opt)], data_fingerprint)?;
     if cfg.checkpoint.is_some() && step0 != 0 {
         return Err(AihfError::param(
             "checkpoint",
@@ -356,11 +373,7 @@ pub fn optimise(
         m.resume_from(start);
     }
     let mut last_good = (start > 0).then_some(start);
-    let end = cfg
-        .checkpoint
-        .as_ref()
-        .and_then(|c| c.stop_at)
-        .map_or(cfg.steps, |s| s.min(cfg.steps));
+    let end = cfg.end_step();
     let bar = progress_bar(cfg, label);
     bar.set_position(start as u64);
     let t0 = std::time::Instant::now();
