@@ -70,9 +70,18 @@ pub enum AihfError {
     #[error("plotting failed for {path}: {reason}")]
     Plot { path: PathBuf, reason: String },
 
-    /// The neural layer failed (libtorch error, NaN loss, missing CUDA...).
+    /// The neural layer failed (NaN loss, missing CUDA, a bad checkpoint...).
     #[error("neural: {0}")]
     Neural(String),
+
+    /// libtorch failed while doing `what`; the libtorch error is kept as the source.
+    #[cfg(feature = "neural")]
+    #[error("neural: {what}: {source}")]
+    Torch {
+        what: String,
+        #[source]
+        source: tch::TchError,
+    },
 }
 
 /// Crate-wide result alias.

@@ -21,6 +21,7 @@ pub mod markov;
 pub mod math;
 pub mod mdp;
 pub mod plot;
+pub mod seed;
 pub mod sim;
 pub mod stats;
 pub mod tol;

@@ -15,7 +15,24 @@ fn main() {
     }
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", chain_message(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes, `: `-separated, each cause once: a message that already ends with
+/// its cause's text (the crate's errors include their I/O or libtorch cause) is not repeated.
+fn chain_message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if msg.ends_with(&s) {
+            continue;
+        }
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&s);
+    }
+    msg
 }

@@ -148,13 +148,4 @@ pub fn run_claim(claim: &Claim, ctx: &Ctx) -> ClaimReport {
     }
 }
 
-/// A seed derived from the master seed and a claim id, so claims do not share streams.
-pub fn derive_seed(master: u64, id: &str) -> u64 {
-    // FNV-1a over the id, mixed with the master seed.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ master;
-    for b in id.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+pub use crate::seed::derive_seed;

@@ -1,13 +1,12 @@
 //! `aihf mdp solve|sample|train` and `aihf rates` (SPEC §2).
 use aihf::io::{read_json, write_atomic, write_json};
-use aihf::mdp::algorithm1::{self, Data, Options, StepRule};
+use aihf::mdp::algorithm1::{Options, StepRule};
 use aihf::mdp::bellman::{self, Solution};
-use aihf::mdp::irl::{self, RewardModel};
+use aihf::mdp::fit;
 use aihf::mdp::occupancy::{self, Occupancy};
 use aihf::mdp::rates::{self, RatesConfig, RatesResult};
 use aihf::mdp::traj::{self, Length, Sampler};
 use aihf::mdp::Mdp;
-use anyhow::Context;
 use clap::{Args as ClapArgs, Subcommand, ValueEnum};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -82,11 +81,7 @@ pub struct SampleArgs {
     pub seed: u64,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum RewardKind {
-    Tabular,
-    Linear,
-}
+pub use aihf::mdp::fit::RewardKind;
 
 #[derive(ClapArgs, Debug)]
 pub struct TrainArgs {
@@ -327,16 +322,11 @@ fn sample(a: SampleArgs) -> anyhow::Result<()> {
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
     let mdp = Mdp::from_file(&a.mdp)?;
-    let model = match a.reward {
-        RewardKind::Tabular => RewardModel::tabular(&mdp),
-        RewardKind::Linear => RewardModel::linear(&mdp)?,
-    };
     let demos = traj::read_demos(&a.demos, &mdp)?;
     let prefs = match &a.prefs {
         Some(p) => traj::read_prefs(p, &mdp)?,
         None => vec![],
     };
-    let data = Data::from_trajectories(&mdp, &model, &demos, &prefs)?;
     let opts = Options {
         iterations: a.iters,
         alpha: a.alpha,
@@ -352,77 +342,18 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         ..Options::default()
     };
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let tr = algorithm1::run(&mdp, &model, &data, &opts, None, &mut rng)?;
-    let na = mdp.n_actions();
-    let tol = aihf::tol::VI_TOL;
-    // Policies: AIHF (soft-optimal for θ_K), two-stage RLHF (BTL reward, then soft-optimal),
-    // and the truth (the MDP file's reward); time-indexed for a finite horizon.
-    let aihf_sol = bellman::solve(&mdp, &model.reward(&tr.theta), tol)?;
-    let truth = bellman::solve(&mdp, mdp.reward(), tol)?;
-    let rlhf = if data.prefs.is_empty() {
-        None
-    } else {
-        let th = irl::fit_btl(&data.prefs, model.dim(), a.ridge).context("two-stage baseline")?;
-        let sol = bellman::solve(&mdp, &model.reward(&th), tol)?;
-        Some((th, sol))
-    };
-    // State weights per layer: the truth's state occupancy (discounted, or per time step).
-    let weights: Vec<Vec<f64>> = match occupancy::of_solution(&mdp, &truth)? {
-        Occupancy::Discounted(d) => vec![d.chunks(na).map(|c| c.iter().sum()).collect()],
-        Occupancy::Finite(dt) => dt
-            .iter()
-            .map(|d| d.chunks(na).map(|c| c.iter().sum()).collect())
-            .collect(),
-    };
-    let distance = |sol: &Solution| -> (f64, f64) {
-        let (mut mx, mut avg, mut tot) = (0.0f64, 0.0, 0.0);
-        for ((a, b), w) in sol.log_pis().iter().zip(truth.log_pis()).zip(&weights) {
-            let (m, v) = algorithm1::policy_distance(&mdp, a, b, w);
-            let wt: f64 = w.iter().sum();
-            mx = mx.max(m);
-            avg += wt * v;
-            tot += wt;
-        }
-        (mx, avg / tot)
-    };
-    let (aihf_max, aihf_avg) = distance(&aihf_sol);
-    let rlhf_d = rlhf.as_ref().map(|(_, s)| distance(s));
-    let probs = |lp: &[f64]| rows(&lp.iter().map(|l| l.exp()).collect::<Vec<_>>(), na);
-    let layers = |sol: &Solution| -> serde_json::Value {
-        match sol {
-            Solution::Discounted(s) => json!(probs(&s.log_pi)),
-            Solution::Finite(f) => json!(f.log_pi.iter().map(|l| probs(l)).collect::<Vec<_>>()),
-        }
-    };
-    write_json(
-        &a.out.join("theta.json"),
-        &json!({"seed": a.seed, "reward_model": format!("{:?}", a.reward), "theta": tr.theta,
-                "reward": rows(&model.reward(&tr.theta), na),
-                "rlhf_theta": rlhf.as_ref().map(|r| r.0.clone())}),
+    let f = fit::fit(
+        &mdp, a.reward, &demos, &prefs, &opts, a.ridge, a.seed, &mut rng,
     )?;
-    write_json(
-        &a.out.join("policy.json"),
-        &json!({"seed": a.seed, "aihf": layers(&aihf_sol),
-                "algorithm_last_iterate_t0": probs(&bellman::log_policy(&mdp, &tr.q)),
-                "rlhf": rlhf.as_ref().map(|r| layers(&r.1)), "truth": layers(&truth)}),
-    )?;
-    write_json(
-        &a.out.join("trace.json"),
-        &json!({"seed": a.seed, "options": opts, "eta": tr.eta, "seconds": tr.seconds,
-                "e_pol": tr.e_pol, "grad_sq": tr.grad_sq,
-                "mean_e_pol": if tr.e_pol.is_empty() { None } else { Some(tr.mean_e_pol()) },
-                "mean_grad_sq": if tr.grad_sq.is_empty() { None } else { Some(tr.mean_grad_sq()) }}),
-    )?;
-    let summary = json!({
-        "seed": a.seed, "iterations": a.iters, "eta": tr.eta, "seconds": tr.seconds,
-        "demonstrations": demos.len(), "preferences": prefs.len(),
-        "distance_to_truth": {
-            "weighting": "TV per state (and time step for a finite horizon); max, and average under the true policy's state occupancy",
-            "aihf": {"max_tv": aihf_max, "avg_tv": aihf_avg},
-            "rlhf_two_stage": rlhf_d.map(|(m, v)| json!({"max_tv": m, "avg_tv": v, "ridge": a.ridge})),
-        }
-    });
-    write_json(&a.out.join("summary.json"), &summary)?;
+    for (name, v) in [
+        ("theta.json", f.theta_json()),
+        ("policy.json", f.policy_json(&mdp)),
+        ("trace.json", f.trace_json()),
+        ("summary.json", f.summary_json()),
+    ] {
+        write_json(&a.out.join(name), &v)?;
+    }
+    let tr = &f.trace;
     println!(
         "Algorithm 1: K = {}, η = {:.4e}, {:.3} s ({:.0} iterations/s)",
         a.iters,
@@ -430,11 +361,19 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         tr.seconds,
         a.iters as f64 / tr.seconds
     );
+    if a.exact_metrics && !tr.e_pol.is_empty() {
+        println!(
+            "Theorem 4.1 averages over the K iterations: E_pol (20a) = {:.4e}, E_grad (20b) = {:.4e}",
+            tr.mean_e_pol(),
+            tr.mean_grad_sq()
+        );
+    }
     println!(
         "distance to the true soft-optimal policy (TV; max over states / occupancy-weighted):"
     );
-    println!("  AIHF (Algorithm 1)   {aihf_max:.4} / {aihf_avg:.4}");
-    if let Some((m, v)) = rlhf_d {
+    let (m, v) = f.aihf_distance;
+    println!("  AIHF (Algorithm 1)   {m:.4} / {v:.4}");
+    if let Some((m, v)) = f.rlhf_distance {
         println!("  two-stage RLHF       {m:.4} / {v:.4}");
     }
     println!("wrote {}", a.out.display());

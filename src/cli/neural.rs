@@ -2,12 +2,13 @@
 
 use aihf::neural::checkpoint::CheckpointConfig;
 use aihf::neural::crossval::{self, CrossvalConfig, ModelKind};
-use aihf::neural::data::{self, ByteTokenizer, ReadOptions, SeqData};
-use aihf::neural::groundtruth::{self, GroundTruthConfig, GtMethod, MarkovSpec, RewardHead};
-use aihf::neural::model::{self, Arch, ModelSpec, TransformerConfig};
-use aihf::neural::rl::{self, Baseline, Reinforce};
+use aihf::neural::data::{self, ByteTokenizer, ReadOptions};
+use aihf::neural::groundtruth::{self, GroundTruthConfig, MarkovSpec, RewardHead};
+use aihf::neural::model::{Arch, ModelSpec, TransformerConfig};
+use aihf::neural::pipeline::{self, Recipe, TrainJob};
+use aihf::neural::rl::{Baseline, PolicyStep, Reinforce};
 use aihf::neural::task::{EnumTask, TaskConfig};
-use aihf::neural::train::{self, Hyper, Objective, Schedule, SelfPlay, TrainConfig};
+use aihf::neural::train::{Hyper, Schedule, TrainConfig};
 use aihf::neural::{self as neural, Dtype};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
@@ -90,9 +91,9 @@ pub struct GroundTruthArgs {
     pub eval_every: usize,
     #[arg(long, default_value_t = 512)]
     pub eval_samples: usize,
-    /// Methods to run (default: sft, rlhf, dpo, aihf).
-    #[arg(long, value_enum)]
-    pub method: Vec<GtMethod>,
+    /// Methods to run: sft, rlhf, dpo, aihf, aihf-online-dpo (default: sft, rlhf, dpo, aihf).
+    #[arg(long)]
+    pub method: Vec<Recipe>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[arg(long, default_value = "cpu")]
@@ -170,38 +171,16 @@ pub struct GenTaskArgs {
     pub seed: u64,
 }
 
-/// What `train` trains.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum TrainMethod {
-    Sft,
-    Btl,
-    Dpo,
-    Ipo,
-    DirectAihf,
-    Spin,
-    SelfPlayAihf,
-    /// REINFORCE (ReMax baseline) against a frozen reward model (`--reward-model`).
-    Rlhf,
-    /// Algorithm 1: alternating policy (REINFORCE) and reward steps.
-    Aihf,
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ArchArg {
     Tabular,
     Transformer,
 }
 
-#[derive(Args, Debug)]
-pub struct TrainArgs {
-    #[arg(long, value_enum)]
-    pub method: TrainMethod,
-    /// Demonstrations JSONL (`prompt`/`completion` or `prompt_ids`/`completion_ids`).
-    #[arg(long)]
-    pub demos: Option<PathBuf>,
-    /// Preferences JSONL (`prompt`/`chosen`/`rejected` or the `_ids` forms).
-    #[arg(long)]
-    pub prefs: Option<PathBuf>,
+/// The network: architecture and token space (shared by `train`'s policy and reward models).
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Backbone: a free logit vector per prefix (enumerable tasks) or the GPT-style transformer.
     #[arg(long, value_enum, default_value = "transformer")]
     pub arch: ArchArg,
     /// Vocabulary size (258 = the byte tokenizer, needed for text records).
@@ -210,45 +189,144 @@ pub struct TrainArgs {
     /// Context length (prompt + response tokens).
     #[arg(long, default_value_t = 256)]
     pub context: i64,
-    /// Truncate over-long records instead of failing.
-    #[arg(long)]
-    pub truncate: bool,
+    /// Transformer blocks.
     #[arg(long, default_value_t = 2)]
     pub layers: i64,
+    /// Attention heads (divides --width).
     #[arg(long, default_value_t = 2)]
     pub heads: i64,
+    /// Residual width.
     #[arg(long, default_value_t = 32)]
     pub width: i64,
+    /// Dropout on attention and residual branches.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
     /// cpu, cuda or cuda:N (CUDA where none exists is an error).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Parameter precision (bf16 is CUDA only).
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: Dtype,
+    /// libtorch intra-op CPU threads (default: libtorch's choice; 1 is fastest for tiny models
+    /// on a busy machine).
+    #[arg(long)]
+    pub threads: Option<i32>,
+}
+
+impl ModelArgs {
+    fn spec(&self) -> ModelSpec {
+        ModelSpec {
+            arch: match self.arch {
+                ArchArg::Tabular => Arch::Tabular,
+                ArchArg::Transformer => Arch::Transformer(TransformerConfig {
+                    layers: self.layers,
+                    heads: self.heads,
+                    width: self.width,
+                    dropout: self.dropout,
+                }),
+            },
+            vocab: self.vocab,
+            context: self.context,
+        }
+    }
+}
+
+/// Optimisation settings of a training run.
+#[derive(Args, Debug, Clone)]
+pub struct OptimArgs {
+    /// Optimiser steps (per self-play iteration for SPIN and Self-Play AIHF).
     #[arg(long, default_value_t = 1000)]
     pub steps: usize,
+    /// Peak learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+    /// AdamW's decoupled weight decay.
     #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f64,
     /// Global gradient-norm clip (0: none).
     #[arg(long, default_value_t = 1.0)]
     pub grad_clip: f64,
+    /// Learning-rate shape after warm-up.
     #[arg(long, value_enum, default_value = "cosine")]
     pub schedule: Schedule,
+    /// Linear warm-up steps.
     #[arg(long, default_value_t = 0)]
     pub warmup: usize,
     /// Records per step (default: full batch).
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Seed of initialisation, record sampling and generation.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Write a metrics line every this many steps (and at the last).
     #[arg(long, default_value_t = 50)]
     pub log_every: usize,
     /// Metrics JSONL.
     #[arg(long)]
     pub metrics: Option<PathBuf>,
+    /// Show a progress bar.
+    #[arg(long)]
+    pub progress: bool,
+}
+
+/// Checkpoints of a training run.
+#[derive(Args, Debug, Clone)]
+pub struct CheckpointArgs {
+    /// Checkpoint file (safetensors; written atomically). With --resume, continue from it.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Write the checkpoint every this many steps (and at the end).
+    #[arg(long, default_value_t = 100)]
+    pub checkpoint_every: usize,
+    /// Continue the run from --checkpoint (refused if the checkpoint is from another
+    /// configuration; on CPU the result equals the uninterrupted run's).
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop with a checkpoint after this many steps in total (a time-limited job resumes later
+    /// with --resume).
+    #[arg(long)]
+    pub stop_at: Option<usize>,
+}
+
+impl CheckpointArgs {
+    fn config(&self) -> anyhow::Result<Option<CheckpointConfig>> {
+        if self.resume && self.checkpoint.is_none() {
+            bail!("--resume needs --checkpoint FILE (the checkpoint to continue from)");
+        }
+        if self.stop_at.is_some() && self.checkpoint.is_none() {
+            bail!("--stop-at needs --checkpoint FILE (where the run is saved to resume later)");
+        }
+        Ok(self.checkpoint.as_ref().map(|p| CheckpointConfig {
+            path: p.clone(),
+            every: self.checkpoint_every,
+            resume: self.resume,
+            stop_at: self.stop_at,
+        }))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// sft, btl, dpo, ipo, direct-aihf, spin, self-play-aihf, rlhf (REINFORCE against a frozen
+    /// --reward-model) or aihf (Algorithm 1); rlhf and aihf also as rlhf-online-dpo and
+    /// aihf-online-dpo (the same as --policy-step online-dpo).
+    #[arg(long)]
+    pub method: Recipe,
+    /// Demonstrations JSONL (`prompt`/`completion` or `prompt_ids`/`completion_ids`).
+    #[arg(long)]
+    pub demos: Option<PathBuf>,
+    /// Preferences JSONL (`prompt`/`chosen`/`rejected` or the `_ids` forms).
+    #[arg(long)]
+    pub prefs: Option<PathBuf>,
+    /// Truncate over-long records instead of failing.
+    #[arg(long)]
+    pub truncate: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub optim: OptimArgs,
+    #[command(flatten)]
+    pub checkpoints: CheckpointArgs,
     /// Save the trained weights (VarStore file).
     #[arg(long)]
     pub save: Option<PathBuf>,
@@ -256,31 +334,31 @@ pub struct TrainArgs {
     /// fresh initialisation).
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// Temperature β > 0 of DPO, the self-play trainers and the RL trainers.
     #[arg(long, default_value_t = 1.0)]
     pub beta: f64,
+    /// IPO's τ.
     #[arg(long, default_value_t = 0.1)]
     pub ipo_tau: f64,
+    /// Direct AIHF's SFT weight α.
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
+    /// Preference weight λ of AIHF and Self-Play AIHF.
     #[arg(long, default_value_t = 1.0)]
     pub lambda: f64,
     /// Self-play iterations.
     #[arg(long, default_value_t = 3)]
     pub spin_iters: usize,
+    /// Responses generated per prompt and step (RL) or iteration (self-play).
     #[arg(long, default_value_t = 8)]
     pub samples_per_prompt: usize,
+    /// Longest generated response.
     #[arg(long, default_value_t = 64)]
     pub max_new_tokens: usize,
     /// Stop generation at this id (default: the byte tokenizer's EOS when vocab = 258, else
     /// fixed-length generation).
     #[arg(long)]
     pub eos: Option<i64>,
-    #[arg(long)]
-    pub progress: bool,
-    /// libtorch intra-op CPU threads (default: libtorch's choice; 1 is fastest for tiny models
-    /// on a busy machine).
-    #[arg(long)]
-    pub threads: Option<i32>,
     /// RLHF: the frozen reward model's weights (from `--method btl --save`; same architecture
     /// flags). AIHF: the reward model's starting weights (default: a fresh initialisation).
     #[arg(long)]
@@ -298,20 +376,6 @@ pub struct TrainArgs {
     /// worst sample under the current reward (the paper's A.1.4).
     #[arg(long, value_enum, default_value = "reinforce")]
     pub policy_step: aihf::neural::rl::PolicyStep,
-    /// Checkpoint file (safetensors; written atomically). With --resume, continue from it.
-    #[arg(long)]
-    pub checkpoint: Option<PathBuf>,
-    /// Write the checkpoint every this many steps (and at the end).
-    #[arg(long, default_value_t = 100)]
-    pub checkpoint_every: usize,
-    /// Continue the run from --checkpoint (refused if the checkpoint is from another
-    /// configuration; on CPU the result equals the uninterrupted run's).
-    #[arg(long)]
-    pub resume: bool,
-    /// Stop with a checkpoint after this many steps in total (a time-limited job resumes later
-    /// with --resume).
-    #[arg(long)]
-    pub stop_at: Option<usize>,
     /// A Markov task (task.json from `gen-markov`): at every logged step, sample the policy and
     /// log KL(π‖π*) from exact log-probabilities, the true reward and KL(π‖π_ref), with standard
     /// errors. Without --init the policy starts exactly at the task's uniform reference.
@@ -511,322 +575,87 @@ fn run_gen_task(a: GenTaskArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_train(a: TrainArgs) -> anyhow::Result<()> {
-    let device = neural::device(&a.device)?;
-    if let Some(n) = a.threads {
+fn set_threads(threads: Option<i32>) -> anyhow::Result<()> {
+    if let Some(n) = threads {
         if n < 1 {
             bail!("--threads must be at least 1, got {n}");
         }
         tch::set_num_threads(n);
     }
-    let kind = a.dtype.kind(device)?;
-    let ro = ReadOptions {
-        vocab: a.vocab,
-        context: a.context,
-        truncate: a.truncate,
-    };
-    let demos = match &a.demos {
-        Some(p) => data::read_demos(p, &ro)?,
-        None => data::Read {
-            records: vec![],
-            truncated: 0,
-        },
-    };
-    let prefs = match &a.prefs {
-        Some(p) => data::read_prefs(p, &ro)?,
-        None => data::Read {
-            records: vec![],
-            truncated: 0,
-        },
-    };
-    if demos.truncated + prefs.truncated > 0 {
-        eprintln!(
-            "warning: truncated {} demonstration(s) and {} preference(s) to the context of {} (--truncate)",
-            demos.truncated, prefs.truncated, a.context
-        );
-    }
-    let table = SeqData::from_records(&demos.records, &prefs.records);
-    let spec = ModelSpec {
-        arch: match a.arch {
-            ArchArg::Tabular => Arch::Tabular,
-            ArchArg::Transformer => Arch::Transformer(TransformerConfig {
-                layers: a.layers,
-                heads: a.heads,
-                width: a.width,
-                dropout: a.dropout,
-            }),
-        },
-        vocab: a.vocab,
-        context: a.context,
-    };
-    if a.resume && a.checkpoint.is_none() {
-        bail!("--resume needs --checkpoint FILE (the checkpoint to continue from)");
-    }
-    if a.stop_at.is_some() && a.checkpoint.is_none() {
-        bail!("--stop-at needs --checkpoint FILE (where the run is saved to resume later)");
-    }
-    let cfg = TrainConfig {
-        steps: a.steps,
-        lr: a.lr,
-        weight_decay: a.weight_decay,
-        grad_clip: (a.grad_clip > 0.0).then_some(a.grad_clip),
-        schedule: a.schedule,
-        warmup: a.warmup,
-        batch_size: a.batch_size,
-        seed: a.seed,
-        log_every: a.log_every,
-        progress: a.progress,
-        metrics: a.metrics.clone(),
-        checkpoint: a.checkpoint.as_ref().map(|p| CheckpointConfig {
-            path: p.clone(),
-            every: a.checkpoint_every,
-            resume: a.resume,
-            stop_at: a.stop_at,
-        }),
-        tag: json!({
-            "model": spec,
-            "reward_model_fnv1a": a.reward_model.as_ref().map(|p| file_fingerprint(p)).transpose()?,
-            "truth_fnv1a": a.truth.as_ref().map(|p| file_fingerprint(p)).transpose()?,
-            "eval_samples": a.truth.as_ref().map(|_| a.eval_samples),
-        }),
-    };
-    let hyper = Hyper {
-        beta: a.beta,
-        ipo_tau: a.ipo_tau,
-        alpha: a.alpha,
-        lambda: a.lambda,
-    };
-    hyper.validate()?;
-    cfg.validate()?;
-    // A Markov task's responses have a fixed length H: no end-of-sequence token.
-    let eos = if a.truth.is_some() {
-        None
-    } else {
-        a.eos
-            .or((a.vocab == ByteTokenizer::VOCAB).then_some(ByteTokenizer::EOS))
-    };
-    neural::manual_seed(a.seed);
-    let mut vs = tch::nn::VarStore::new(device);
-    let net = if a.method == TrainMethod::Btl {
-        model::reward(&vs.root(), &spec)?
-    } else {
-        model::policy(&vs.root(), &spec)?
-    };
-    aihf::neural::model::init_weights(&vs, a.seed)?;
-    if kind == tch::Kind::BFloat16 {
-        vs.bfloat16();
-    }
-    let truth = match &a.truth {
-        None => None,
-        Some(p) => {
-            if matches!(
-                a.method,
-                TrainMethod::Btl | TrainMethod::Spin | TrainMethod::SelfPlayAihf
-            ) {
-                bail!("--truth evaluates a policy along training: not for --method btl, spin or self-play-aihf");
-            }
-            if a.eval_samples < 2 {
-                bail!("--eval-samples must be at least 2, got {}", a.eval_samples);
-            }
-            let spec: MarkovSpec = aihf::io::read_json(p)?;
-            let task = spec
-                .task()
-                .with_context(|| format!("Markov task {}", p.display()))?;
-            if task.vocab() as i64 != a.vocab || a.context < task.horizon() as i64 + 1 {
-                bail!(
-                    "the task has V = {}, H = {}: needs --vocab {} and --context >= {}",
-                    task.vocab(),
-                    task.horizon(),
-                    task.vocab(),
-                    task.horizon() + 1
-                );
-            }
-            if a.init.is_none() {
-                model::zero_head(&vs);
-            }
-            Some(task)
-        }
-    };
-    if let Some(p) = &a.init {
-        vs.load(p)
-            .with_context(|| format!("loading initial weights {}", p.display()))?;
-    }
-    let mut probe_fn =
-        |step: usize| -> aihf::error::Result<serde_json::Map<String, serde_json::Value>> {
-            match &truth {
-                Some(task) => Ok(groundtruth::evaluate(
-                    net.as_ref(),
-                    task,
-                    a.eval_samples,
-                    a.seed,
-                    step + 1,
-                    device,
-                )?
-                .metrics()),
-                None => Ok(Default::default()),
-            }
-        };
-    let mut probe: Option<train::Probe> = truth.is_some().then_some(&mut probe_fn);
-    let all: Vec<usize> = (0..table.seqs.len()).collect();
-    let mut saved_reward = None;
-    let summary = match a.method {
-        TrainMethod::Btl => {
-            serde_json::to_value(train::train_reward(net.as_ref(), &vs, &table, &cfg, None)?)?
-        }
-        TrainMethod::Spin | TrainMethod::SelfPlayAihf => {
-            let sp = SelfPlay {
-                iters: a.spin_iters,
-                samples_per_prompt: a.samples_per_prompt,
-                max_new_tokens: a.max_new_tokens,
-                eos,
-                with_preferences: a.method == TrainMethod::SelfPlayAihf,
-                context: a.context.max(0) as usize,
-            };
-            serde_json::to_value(train::train_self_play(
-                net.as_ref(),
-                &vs,
-                &table,
-                &sp,
-                &hyper,
-                &cfg,
-            )?)?
-        }
-        TrainMethod::Rlhf | TrainMethod::Aihf => {
-            // π_ref: the starting policy, frozen (a copy of its weights).
-            let mut ref_vs = tch::nn::VarStore::new(device);
-            let ref_net = model::policy(&ref_vs.root(), &spec)?;
-            if kind == tch::Kind::BFloat16 {
-                ref_vs.bfloat16();
-            }
-            ref_vs.copy(&vs).context("copying the reference policy")?;
-            ref_vs.freeze();
-            let reference =
-                |t: &SeqData, idx: &[usize]| train::logprobs(ref_net.as_ref(), t, idx, device);
-            let mut rvs = tch::nn::VarStore::new(device);
-            let rnet = model::reward(&rvs.root(), &spec)?;
-            aihf::neural::model::init_weights(&rvs, a.seed.wrapping_add(1))?;
-            if kind == tch::Kind::BFloat16 {
-                rvs.bfloat16();
-            }
-            if let Some(p) = &a.reward_model {
-                rvs.load(p)
-                    .with_context(|| format!("loading reward model {}", p.display()))?;
-            }
-            let rl = Reinforce {
-                samples_per_prompt: a.samples_per_prompt,
-                max_new_tokens: a.max_new_tokens,
-                eos,
-                context: a.context.max(0) as usize,
-                baseline: match a.baseline {
-                    BaselineArg::Greedy => Baseline::Greedy,
-                    BaselineArg::Mean => Baseline::Mean,
-                },
-                step: a.policy_step,
-            };
-            if a.method == TrainMethod::Rlhf {
-                if a.reward_model.is_none() {
-                    bail!("--method rlhf needs --reward-model FILE (train one with --method btl --save FILE)");
-                }
-                rvs.freeze();
-                let score =
-                    |t: &SeqData, idx: &[usize]| train::rewards(rnet.as_ref(), t, idx, device);
-                let prompts = prompts_of(&table);
-                serde_json::to_value(rl::train_rlhf(
-                    net.as_ref(),
-                    &vs,
-                    &prompts,
-                    &score,
-                    &reference,
-                    &rl,
-                    &hyper,
-                    &cfg,
-                    probe.take(),
-                )?)?
-            } else {
-                let rcfg = TrainConfig {
-                    lr: a.reward_lr.unwrap_or(a.lr),
-                    metrics: None,
-                    checkpoint: None,
-                    ..cfg.clone()
-                };
-                let rep = rl::train_aihf(
-                    net.as_ref(),
-                    &vs,
-                    rnet.as_ref(),
-                    &rvs,
-                    &table,
-                    &reference,
-                    &rl,
-                    &hyper,
-                    &cfg,
-                    &rcfg,
-                    probe.take(),
-                )?;
-                saved_reward = Some(rvs);
-                serde_json::to_value(rep)?
-            }
-        }
-        m => {
-            let objective = match m {
-                TrainMethod::Sft => Objective::Sft,
-                TrainMethod::Dpo => Objective::Dpo,
-                TrainMethod::Ipo => Objective::Ipo,
-                _ => Objective::DirectAihf,
-            };
-            // π_ref = the starting model, frozen: its log-probabilities, once.
-            let ref_lp = (objective != Objective::Sft)
-                .then(|| train::logprobs(net.as_ref(), &table, &all, device))
-                .transpose()?;
-            serde_json::to_value(train::train_policy(
-                net.as_ref(),
-                &vs,
-                &table,
-                objective,
-                ref_lp.as_deref(),
-                &hyper,
-                &cfg,
-                probe.take(),
-            )?)?
-        }
-    };
-    if let Some(p) = &a.save {
-        vs.save(p)
-            .with_context(|| format!("saving weights to {}", p.display()))?;
-    }
-    match (&a.save_reward, &saved_reward) {
-        (Some(p), Some(rvs)) => rvs
-            .save(p)
-            .with_context(|| format!("saving reward weights to {}", p.display()))?,
-        (Some(_), None) => bail!("--save-reward is for --method aihf"),
-        _ => {}
-    }
-    println!(
-        "{}",
-        serde_json::to_string_pretty(
-            &json!({"method": format!("{:?}", a.method), "model": spec, "seed": a.seed, "report": summary})
-        )?
-    );
     Ok(())
 }
 
-/// FNV-1a of a file's bytes (for checkpoint identities).
-fn file_fingerprint(p: &std::path::Path) -> anyhow::Result<String> {
-    use aihf::neural::checkpoint::{fnv1a, FNV_OFFSET};
-    let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-    Ok(format!("{:016x}", fnv1a(&bytes, FNV_OFFSET)))
-}
-
-/// The distinct prompts of a data set (demonstrations and preferences), each weighted by the
-/// records that use it.
-fn prompts_of(t: &SeqData) -> Vec<(Vec<i64>, f64)> {
-    let mut w: std::collections::BTreeMap<Vec<i64>, f64> = Default::default();
-    for &(d, c) in &t.demos {
-        *w.entry(t.seqs[d].prompt.clone()).or_default() += c;
+fn run_train(a: TrainArgs) -> anyhow::Result<()> {
+    set_threads(a.model.threads)?;
+    let o = &a.optim;
+    let mut recipe = a.method;
+    if a.policy_step == PolicyStep::OnlineDpo {
+        recipe.policy_step = PolicyStep::OnlineDpo;
     }
-    for &(a, _, c) in &t.prefs {
-        *w.entry(t.seqs[a].prompt.clone()).or_default() += c;
+    let job = TrainJob {
+        recipe,
+        demos: a.demos.clone(),
+        prefs: a.prefs.clone(),
+        read: ReadOptions {
+            vocab: a.model.vocab,
+            context: a.model.context,
+            truncate: a.truncate,
+        },
+        spec: a.model.spec(),
+        device: a.model.device.clone(),
+        dtype: a.model.dtype,
+        train: TrainConfig {
+            steps: o.steps,
+            lr: o.lr,
+            weight_decay: o.weight_decay,
+            grad_clip: (o.grad_clip > 0.0).then_some(o.grad_clip),
+            schedule: o.schedule,
+            warmup: o.warmup,
+            batch_size: o.batch_size,
+            seed: o.seed,
+            log_every: o.log_every,
+            progress: o.progress,
+            metrics: o.metrics.clone(),
+            checkpoint: a.checkpoints.config()?,
+            tag: serde_json::Value::Null,
+        },
+        hyper: Hyper {
+            beta: a.beta,
+            ipo_tau: a.ipo_tau,
+            alpha: a.alpha,
+            lambda: a.lambda,
+        },
+        reinforce: Reinforce {
+            samples_per_prompt: a.samples_per_prompt,
+            max_new_tokens: a.max_new_tokens,
+            eos: None,
+            context: 0,
+            baseline: match a.baseline {
+                BaselineArg::Greedy => Baseline::Greedy,
+                BaselineArg::Mean => Baseline::Mean,
+            },
+            step: recipe.policy_step,
+        },
+        spin_iters: a.spin_iters,
+        eos: a.eos,
+        reward_lr: a.reward_lr,
+        init: a.init.clone(),
+        reward_model: a.reward_model.clone(),
+        save: a.save.clone(),
+        save_reward: a.save_reward.clone(),
+        truth: a.truth.clone(),
+        eval_samples: a.eval_samples,
+    };
+    let rep = pipeline::run_job(&job)?;
+    let (d, p) = rep.truncated;
+    if d + p > 0 {
+        eprintln!(
+            "warning: truncated {d} demonstration(s) and {p} preference(s) to the context of {} (--truncate)",
+            a.model.context
+        );
     }
-    w.into_iter().collect()
+    println!("{}", serde_json::to_string_pretty(&rep)?);
+    Ok(())
 }
 
 #[derive(Args, Debug)]

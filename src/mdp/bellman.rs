@@ -318,7 +318,7 @@ pub fn value_iteration(
 /// `π = π_{r+γPV}`, then exact evaluation `V = (I − γP_π)^{-1}(r_π − β KL(π‖π0))` by LU;
 /// quadratic convergence near `V*`. Each step ends with a value-iteration sweep whose
 /// contraction bound `γ/(1−γ)‖TV − V‖∞` certifies the result, as in [`value_iteration`].
-/// For `S ≤` [`occupancy::DENSE_SOLVE_MAX`](super::occupancy::DENSE_SOLVE_MAX); larger MDPs fall
+/// For `S ≤` [`DENSE_SOLVE_MAX`](super::DENSE_SOLVE_MAX); larger MDPs fall
 /// back to value iteration.
 pub fn policy_iteration(
     mdp: &Mdp,
@@ -334,7 +334,7 @@ pub fn policy_iteration(
         mdp.gamma(),
         mdp.beta(),
     );
-    if mdp.horizon().is_some() || ns > super::occupancy::DENSE_SOLVE_MAX {
+    if mdp.horizon().is_some() || ns > super::DENSE_SOLVE_MAX {
         return value_iteration(mdp, r, v0, opts);
     }
     let mut v = match v0 {

@@ -26,9 +26,15 @@
 //! Rows of `P`, `ρ` and `π0` must sum to one within [`tol::STOCHASTIC`]; they are then
 //! renormalised exactly, so that the operator of §2.1 is exactly a contraction.
 
+/// Largest `S` solved by a dense LU factorisation (`O(S³)`; 2000 states take about a second):
+/// the occupancy system and the policy-evaluation solve of [`bellman`] both switch to an
+/// iteration above it.
+pub const DENSE_SOLVE_MAX: usize = 2000;
+
 pub mod algorithm1;
 pub mod bellman;
 pub mod claims;
+pub mod fit;
 pub mod gen;
 pub mod irl;
 pub mod occupancy;

@@ -10,8 +10,7 @@ use super::Mdp;
 use crate::error::{AihfError, Result};
 use nalgebra::{DMatrix, DVector};
 
-/// Largest `S` solved by a dense LU factorisation (`O(S³)`; 2000 states take about a second).
-pub const DENSE_SOLVE_MAX: usize = 2000;
+pub use super::DENSE_SOLVE_MAX;
 
 /// State–action occupancy, discounted or per time step.
 #[derive(Clone, Debug)]

@@ -20,7 +20,7 @@
 //!   forward. The coefficients stay on the device (the trainer in [`crate::neural::rl`] reads
 //!   them back to the host, one synchronisation more).
 //! - `generation`: the `B` responses of `T − P` tokens that (i) needs, by
-//!   [`train::generate`] (`B` samples of one prompt per call, as the trainer draws
+//!   [`crate::neural::generate::generate`] (`B` samples of one prompt per call, as the trainer draws
 //!   `samples_per_prompt` per prompt). There is no KV cache: the token at length `t` costs a
 //!   forward of all `t` positions, and each token's probabilities are copied to the host to
 //!   sample.
@@ -37,9 +37,10 @@
 //! caller (nothing is guessed).
 
 use crate::error::{AihfError, Result};
-use crate::neural::model::{self, Arch, ModelSpec, TransformerConfig};
+use crate::neural::model::{Arch, ModelSpec, TransformerConfig};
 use crate::neural::optim::AdamW;
-use crate::neural::{loss, terr, train, Dtype};
+use crate::neural::pipeline::Role as NetRole;
+use crate::neural::{loss, terr, Dtype};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -390,23 +391,17 @@ impl Bench {
     /// `cfg.seed`), their optimisers and the random batch.
     pub fn new(cfg: &BenchConfig, device: Device) -> Result<Self> {
         cfg.validate()?;
-        let kind = cfg.dtype.kind(device)?;
-        crate::neural::manual_seed(cfg.seed);
-        let mut policy_vs = nn::VarStore::new(device);
-        let policy = model::policy(&policy_vs.root(), &cfg.spec)?;
-        let mut ref_vs = nn::VarStore::new(device);
-        let reference = model::policy(&ref_vs.root(), &cfg.spec)?;
-        let mut reward_vs = nn::VarStore::new(device);
-        let reward = model::reward(&reward_vs.root(), &cfg.spec)?;
-        if kind == Kind::BFloat16 {
-            policy_vs.bfloat16();
-            ref_vs.bfloat16();
-            reward_vs.bfloat16();
-        }
-        ref_vs
-            .copy(&policy_vs)
-            .map_err(terr("copying the reference policy"))?;
-        ref_vs.freeze();
+        // The pipeline's builders: the policy, its frozen copy as the reference, the reward model.
+        let policy = cfg
+            .spec
+            .build(NetRole::Policy, device, cfg.dtype, cfg.seed)?;
+        let reference = policy.frozen_copy()?;
+        let reward =
+            cfg.spec
+                .build(NetRole::Reward, device, cfg.dtype, cfg.seed.wrapping_add(1))?;
+        let (policy_vs, policy) = (policy.vs, policy.net);
+        let (reward_vs, reward) = (reward.vs, reward.net);
+        let reference = reference.net;
         let popt = AdamW::new(&policy_vs, WEIGHT_DECAY)?;
         let ropt = AdamW::new(&reward_vs, WEIGHT_DECAY)?;
 
@@ -544,7 +539,7 @@ impl Bench {
 
     /// Generates the `B` responses of `T − P` tokens to one prompt of `P` tokens.
     pub fn generate(&mut self) -> Result<Vec<Vec<i64>>> {
-        let ys = train::generate(
+        let ys = crate::neural::generate::generate(
             &*self.policy,
             &self.data.prompt,
             self.b as usize,

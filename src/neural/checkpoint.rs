@@ -72,17 +72,7 @@ pub struct Restored {
     pub step: usize,
 }
 
-/// 64-bit FNV-1a, for data fingerprints (stable across platforms and versions).
-pub fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-/// The FNV-1a offset basis.
-pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+pub use crate::seed::{fnv1a, FNV_OFFSET};
 
 /// The variables of an optimiser as `name: [shape], dtype` (part of a run's identity: a
 /// checkpoint of another architecture is refused before any tensor is touched).

@@ -47,21 +47,23 @@ pub fn claims() -> Vec<Claim> {
 }
 
 fn run_ground_truth(ctx: &Ctx) -> Result<Outcome> {
-    use crate::neural::groundtruth::{self, GroundTruthConfig, GtMethod};
+    use crate::bandit::Method;
+    use crate::neural::groundtruth::{self, GroundTruthConfig};
+    use crate::neural::pipeline::Recipe;
     let cfg = GroundTruthConfig {
         seed: derive_seed(ctx.seed, "neural.ground_truth_aihf_vs_two_stage"),
         progress: ctx.progress,
         ..GroundTruthConfig::default()
     };
     let rep = groundtruth::run(&cfg)?;
-    let last = |m: GtMethod| {
+    let last = |m: Method| {
         rep.methods
             .iter()
-            .find(|p| p.method == m)
+            .find(|p| p.method == Recipe::new(m))
             .and_then(|p| p.path.last().copied())
             .ok_or_else(|| crate::error::AihfError::Numerical(format!("{m:?} did not run")))
     };
-    let (a, r) = (last(GtMethod::Aihf)?, last(GtMethod::Rlhf)?);
+    let (a, r) = (last(Method::Aihf)?, last(Method::Rlhf)?);
     let se = (a.kl_to_star.se.powi(2) + r.kl_to_star.se.powi(2)).sqrt();
     let z = (r.kl_to_star.mean - a.kl_to_star.mean) / se;
     let ranking: Vec<String> = rep

@@ -27,15 +27,17 @@
 use crate::bandit::{self, Method, Options};
 use crate::error::{AihfError, Result};
 use crate::neural::data::SeqData;
-use crate::neural::model::{self, Arch, ModelSpec, TransformerConfig};
-use crate::neural::rl::{self, Baseline, Reinforce};
+use crate::neural::model::{Arch, ModelSpec, TransformerConfig};
+use crate::neural::pipeline::{self, Recipe, Reference, RewardStage, Role, Settings, Trained};
+use crate::neural::rl::{Baseline, PolicyStep, Reinforce};
 use crate::neural::task::{EnumTask, TaskConfig};
-use crate::neural::train::{self, Hyper, Objective, Schedule, TrainConfig};
+use crate::neural::train::{self, Hyper, Schedule, SelfPlay, TrainConfig};
+use crate::neural::Dtype;
 use crate::tol;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use tch::{nn, Device};
+use tch::Device;
 
 /// Which backbone to cross-validate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -241,6 +243,15 @@ pub fn train_one(
     ref_logp: &[f64],
     init_seed: u64,
 ) -> Result<(Vec<f64>, train::TrainReport)> {
+    if !matches!(
+        method,
+        Method::Sft | Method::Btl | Method::Dpo | Method::Ipo | Method::DirectAihf
+    ) {
+        return Err(AihfError::param(
+            "method",
+            format!("{} is not cross-validated", method.name()),
+        ));
+    }
     let (task, data, all) = (&p.task, &p.data, &p.all);
     let (vocab, context) = task.vocab_context();
     let spec = ModelSpec {
@@ -259,14 +270,39 @@ pub fn train_one(
         seed: init_seed,
         ..tc.clone()
     };
-    crate::neural::manual_seed(init_seed);
-    let vs = nn::VarStore::new(Device::Cpu);
+    let reference = |_: &SeqData, idx: &[usize]| -> Result<Vec<f64>> {
+        Ok(idx.iter().map(|&i| ref_logp[i]).collect())
+    };
+    let settings = settings(cfg, &tc, &tc, &tc, cfg.rl_samples, task);
     let idx: Vec<usize> = (0..all.seqs.len()).collect();
+    let role = if method == Method::Btl {
+        Role::Reward
+    } else {
+        Role::Policy
+    };
+    let mut m = spec.build(role, Device::Cpu, Dtype::F32, init_seed)?;
+    let (policy, reward) = if method == Method::Btl {
+        (None, Some(&mut m))
+    } else {
+        (Some(&m), None)
+    };
+    let rep = pipeline::train(
+        Recipe::new(method),
+        policy,
+        reward,
+        data,
+        Reference::Exact(&reference),
+        &settings,
+        None,
+    )?;
+    let Trained::Single(rep) = rep.report else {
+        return Err(AihfError::Numerical(format!(
+            "{} trained with an unexpected report",
+            method.name()
+        )));
+    };
     if method == Method::Btl {
-        let net = model::reward(&vs.root(), &spec)?;
-        model::init_weights(&vs, init_seed)?;
-        let rep = train::train_reward(net.as_ref(), &vs, data, &tc, None)?;
-        let r = train::rewards(net.as_ref(), all, &idx, Device::Cpu)?;
+        let r = m.rewards(all, &idx)?;
         let z: Vec<f64> = task
             .log_ref
             .iter()
@@ -275,32 +311,43 @@ pub fn train_one(
             .collect();
         return Ok((crate::math::softmax(&z), rep));
     }
-    let objective = match method {
-        Method::Sft => Objective::Sft,
-        Method::Dpo => Objective::Dpo,
-        Method::Ipo => Objective::Ipo,
-        Method::DirectAihf => Objective::DirectAihf,
-        m => {
-            return Err(AihfError::param(
-                "method",
-                format!("{} is not cross-validated", m.name()),
-            ))
-        }
-    };
-    let net = model::policy(&vs.root(), &spec)?;
-    model::init_weights(&vs, init_seed)?;
-    let rep = train::train_policy(
-        net.as_ref(),
-        &vs,
-        data,
-        objective,
-        Some(ref_logp),
-        &cfg.hyper,
-        &tc,
-        None,
-    )?;
-    let lp = train::logprobs(net.as_ref(), all, &idx, Device::Cpu)?;
+    let lp = m.logprobs(all, &idx)?;
     Ok((lp.iter().map(|l| l.exp()).collect(), rep))
+}
+
+/// The pipeline settings of a cross-validation run: `policy` for the trained model, `reward` for
+/// AIHF's reward player, `rlhf_reward` for RLHF's BTL stage.
+fn settings<'a>(
+    cfg: &CrossvalConfig,
+    policy: &'a TrainConfig,
+    reward: &'a TrainConfig,
+    rlhf_reward: &'a TrainConfig,
+    samples: usize,
+    task: &EnumTask,
+) -> Settings<'a> {
+    let context = task.vocab_context().1 as usize;
+    Settings {
+        hyper: cfg.hyper,
+        policy,
+        reward,
+        reinforce: Reinforce {
+            samples_per_prompt: samples,
+            max_new_tokens: task.config.horizon,
+            eos: None,
+            context,
+            baseline: cfg.rl_baseline,
+            step: PolicyStep::Reinforce,
+        },
+        self_play: SelfPlay {
+            iters: 1,
+            samples_per_prompt: samples,
+            max_new_tokens: task.config.horizon,
+            eos: None,
+            with_preferences: false,
+            context,
+        },
+        rlhf_reward: RewardStage::Train(rlhf_reward),
+    }
 }
 
 /// What a sampling trainer did, as a crossval row needs it.
@@ -323,6 +370,12 @@ pub fn train_rl(
     p: &Prepared,
     init_seed: u64,
 ) -> Result<RlOutcome> {
+    if !matches!(method, Method::Rlhf | Method::Aihf) {
+        return Err(AihfError::param(
+            "method",
+            format!("{} is not a sampling method", method.name()),
+        ));
+    }
     let (task, data, all) = (&p.task, &p.data, &p.all);
     let (vocab, context) = task.vocab_context();
     let spec = ModelSpec {
@@ -330,17 +383,17 @@ pub fn train_rl(
         vocab,
         context,
     };
-    let reinforce = Reinforce {
-        samples_per_prompt: cfg.rl_samples,
-        max_new_tokens: task.config.horizon,
-        eos: None,
-        context: context as usize,
-        baseline: cfg.rl_baseline,
-        step: crate::neural::rl::PolicyStep::Reinforce,
-    };
     let tc = TrainConfig {
         seed: init_seed,
         ..cfg.rl_train.clone()
+    };
+    let aihf_reward = TrainConfig {
+        seed: init_seed,
+        ..cfg.rl_reward_train.clone()
+    };
+    let rlhf_reward = TrainConfig {
+        seed: init_seed,
+        ..cfg.tabular_train.clone()
     };
     let reference = |t: &SeqData, idx: &[usize]| -> Result<Vec<f64>> {
         idx.iter()
@@ -351,81 +404,32 @@ pub fn train_rl(
             })
             .collect()
     };
-    crate::neural::manual_seed(init_seed);
-    let pvs = nn::VarStore::new(Device::Cpu);
-    let policy = model::policy(&pvs.root(), &spec)?;
-    model::init_weights(&pvs, init_seed)?;
-    let rvs = nn::VarStore::new(Device::Cpu);
-    let reward = model::reward(&rvs.root(), &spec)?;
-    model::init_weights(&rvs, init_seed.wrapping_add(1))?;
-    let (final_loss, final_grad_norm, steps, seconds) = match method {
-        Method::Rlhf => {
-            let rtc = TrainConfig {
-                seed: init_seed,
-                ..cfg.tabular_train.clone()
-            };
-            let r0 = train::train_reward(reward.as_ref(), &rvs, data, &rtc, None)?;
-            let score =
-                |t: &SeqData, idx: &[usize]| train::rewards(reward.as_ref(), t, idx, Device::Cpu);
-            let prompts = vec![(task.prompt.clone(), 1.0)];
-            let rep = rl::train_rlhf(
-                policy.as_ref(),
-                &pvs,
-                &prompts,
-                &score,
-                &reference,
-                &reinforce,
-                &cfg.hyper,
-                &tc,
-                None,
-            )?;
-            (
-                rep.final_loss,
-                rep.final_grad_norm,
-                rep.steps,
-                r0.seconds + rep.seconds,
-            )
-        }
-        Method::Aihf => {
-            let rtc = TrainConfig {
-                seed: init_seed,
-                ..cfg.rl_reward_train.clone()
-            };
-            let rep = rl::train_aihf(
-                policy.as_ref(),
-                &pvs,
-                reward.as_ref(),
-                &rvs,
-                data,
-                &reference,
-                &reinforce,
-                &cfg.hyper,
-                &tc,
-                &rtc,
-                None,
-            )?;
-            (
-                rep.final_policy_loss,
-                rep.final_policy_grad_norm,
-                rep.steps,
-                rep.seconds,
-            )
-        }
-        m => {
-            return Err(AihfError::param(
-                "method",
-                format!("{} is not a sampling method", m.name()),
-            ))
-        }
-    };
+    let settings = settings(cfg, &tc, &aihf_reward, &rlhf_reward, cfg.rl_samples, task);
+    let policy = spec.build(Role::Policy, Device::Cpu, Dtype::F32, init_seed)?;
+    let mut reward = spec.build(
+        Role::Reward,
+        Device::Cpu,
+        Dtype::F32,
+        init_seed.wrapping_add(1),
+    )?;
+    let rep = pipeline::train(
+        Recipe::new(method),
+        Some(&policy),
+        Some(&mut reward),
+        data,
+        Reference::Exact(&reference),
+        &settings,
+        None,
+    )?;
+    let (final_loss, final_grad_norm) = rep.report.final_loss_and_grad_norm();
     let idx: Vec<usize> = (0..all.seqs.len()).collect();
-    let lp = train::logprobs(policy.as_ref(), all, &idx, Device::Cpu)?;
+    let lp = policy.logprobs(all, &idx)?;
     Ok(RlOutcome {
         policy: lp.iter().map(|l| l.exp()).collect(),
         final_loss,
         final_grad_norm,
-        steps,
-        seconds,
+        steps: rep.report.steps(),
+        seconds: rep.seconds(),
     })
 }
 

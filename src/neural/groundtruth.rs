@@ -16,12 +16,14 @@
 //! ends closest to `π*` (smallest `KL(π_φ‖π*)`) answers, on ground truth, the paper's claim that
 //! AIHF beats the two-stage pipeline — for this task, data size and budget.
 
+use crate::bandit::Method;
 use crate::error::{AihfError, Result};
 use crate::markov::{MarkovTask, Reference};
 use crate::neural::data::{Demo, Pref, SeqData};
-use crate::neural::model::{self, Arch, ModelSpec, TransformerConfig};
-use crate::neural::rl::{self, Baseline, PolicyStep, Reinforce};
-use crate::neural::train::{self, Hyper, Objective, Schedule, TrainConfig};
+use crate::neural::model::{Arch, ModelSpec, TransformerConfig};
+use crate::neural::pipeline::{self, Recipe, RewardStage, Role, Settings};
+use crate::neural::rl::{Baseline, PolicyStep, Reinforce};
+use crate::neural::train::{self, Hyper, Schedule, TrainConfig};
 use crate::neural::{self as neural, Dtype};
 use crate::plot::{LineChart, Series, Style};
 use crate::stats::Summary;
@@ -30,7 +32,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
-use tch::nn::{self, ModuleT};
+use tch::nn::ModuleT;
 use tch::Device;
 
 /// A Markov task as a file: what [`MarkovTask::new`] takes (uniform reference).
@@ -192,7 +194,15 @@ pub fn evaluate(
     let mut rng = ChaCha8Rng::seed_from_u64(
         seed ^ 0x5eed_0000_0000_0000 ^ (updates as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
     );
-    let ys = train::generate(policy, &prompt, n, task.horizon(), None, device, &mut rng)?;
+    let ys = crate::neural::generate::generate(
+        policy,
+        &prompt,
+        n,
+        task.horizon(),
+        None,
+        device,
+        &mut rng,
+    )?;
     let lp = score_responses(&prompt, &ys, |t, idx| {
         train::logprobs(policy, t, idx, device)
     })?;
@@ -220,49 +230,24 @@ fn score_responses(
     Ok(idx.iter().map(|&i| scores[i]).collect())
 }
 
-/// The methods compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum GtMethod {
-    /// Supervised fine-tuning on the demonstrations.
-    Sft,
-    /// Two-stage: a BTL reward model on the preferences, then RLHF (REINFORCE) against it.
-    Rlhf,
-    /// DPO on the preferences.
-    Dpo,
-    /// AIHF's Algorithm 1 on demonstrations and preferences (REINFORCE policy steps).
-    Aihf,
-    /// AIHF's Algorithm 1 with the paper's online-DPO policy step (A.1.4).
-    AihfOnlineDpo,
-}
-
-impl GtMethod {
-    pub fn name(self) -> &'static str {
-        match self {
-            GtMethod::Sft => "SFT",
-            GtMethod::Rlhf => "BTL→RLHF",
-            GtMethod::Dpo => "DPO",
-            GtMethod::Aihf => "AIHF",
-            GtMethod::AihfOnlineDpo => "AIHF-oDPO",
-        }
-    }
-}
-
 /// How the reward model reads a sequence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum RewardHead {
     /// The head at the last token.
     Last,
-    /// The sum of per-token heads ([`model::reward_sum`]).
+    /// The sum of per-token heads ([`crate::neural::model::reward_sum`]).
     #[default]
     Sum,
 }
 
-fn reward_model(vs: &nn::VarStore, spec: &ModelSpec, head: RewardHead) -> Result<Box<dyn ModuleT>> {
-    match head {
-        RewardHead::Last => model::reward(&vs.root(), spec),
-        RewardHead::Sum => model::reward_sum(&vs.root(), spec),
+impl RewardHead {
+    /// The network role of this read-out.
+    pub fn role(self) -> Role {
+        match self {
+            RewardHead::Last => Role::Reward,
+            RewardHead::Sum => Role::RewardSum,
+        }
     }
 }
 
@@ -298,7 +283,8 @@ pub struct GroundTruthConfig {
     pub lambda: f64,
     pub eval_every: usize,
     pub eval_samples: usize,
-    pub methods: Vec<GtMethod>,
+    /// Methods (a recipe: the method, and `-online-dpo` for AIHF's online-DPO policy step).
+    pub methods: Vec<Recipe>,
     pub seed: u64,
     /// `cpu`, `cuda` or `cuda:N`.
     pub device: String,
@@ -335,7 +321,9 @@ impl Default for GroundTruthConfig {
             lambda: 1.0,
             eval_every: 50,
             eval_samples: 512,
-            methods: vec![GtMethod::Sft, GtMethod::Rlhf, GtMethod::Dpo, GtMethod::Aihf],
+            methods: [Method::Sft, Method::Rlhf, Method::Dpo, Method::Aihf]
+                .map(Recipe::new)
+                .to_vec(),
             seed: 0,
             device: "cpu".into(),
             dtype: Dtype::F32,
@@ -431,7 +419,7 @@ pub fn evaluate_reward(
 /// One method's path.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MethodPath {
-    pub method: GtMethod,
+    pub method: Recipe,
     pub name: String,
     /// Evaluations, the initial network first.
     pub path: Vec<Eval>,
@@ -468,7 +456,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
     cfg.validate()?;
     let t0 = std::time::Instant::now();
     let device = neural::device(&cfg.device)?;
-    let kind = cfg.dtype.kind(device)?;
+    cfg.dtype.kind(device)?;
     let spec_task = MarkovSpec::random(
         cfg.vocab,
         cfg.horizon,
@@ -481,7 +469,6 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1));
     let (demos, prefs) = sample_data(&task, cfg.demos, cfg.comparisons, &mut rng)?;
     let data = SeqData::from_records(&demos, &prefs);
-    let prompt = vec![task.y0() as i64];
     // π*: exact samples, exact log-probabilities.
     let star: Vec<Vec<usize>> = (0..cfg.eval_samples)
         .map(|_| task.sample_star(&mut rng))
@@ -505,8 +492,6 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
             })
             .collect()
     };
-    let all: Vec<usize> = (0..data.seqs.len()).collect();
-    let ref_logp = log_ref(&data, &all)?;
     let hyper = Hyper {
         beta: cfg.beta,
         lambda: cfg.lambda,
@@ -535,21 +520,31 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
         baseline: Baseline::Greedy,
         step: PolicyStep::Reinforce,
     };
+    let sft_dpo = TrainConfig {
+        batch_size: Some(cfg.batch_size),
+        ..base.clone()
+    };
+    let rlhf_reward = TrainConfig {
+        steps: cfg.reward_steps,
+        lr: cfg.reward_lr,
+        batch_size: Some(cfg.batch_size),
+        log_every: cfg.reward_steps,
+        ..base.clone()
+    };
+    let aihf_reward = TrainConfig {
+        lr: cfg.aihf_reward_lr,
+        batch_size: Some(cfg.batch_size),
+        ..base.clone()
+    };
     let mut methods = Vec::new();
-    for (mi, &method) in cfg.methods.iter().enumerate() {
+    for (mi, &recipe) in cfg.methods.iter().enumerate() {
         let tm = std::time::Instant::now();
         let init_seed = cfg.seed.wrapping_add(100 + mi as u64);
-        neural::manual_seed(init_seed);
-        let mut pvs = nn::VarStore::new(device);
-        let policy = model::policy(&pvs.root(), &spec)?;
-        model::init_weights(&pvs, init_seed)?;
-        if kind == tch::Kind::BFloat16 {
-            pvs.bfloat16();
-        }
+        let policy = spec.build(Role::Policy, device, cfg.dtype, init_seed)?;
         // The initial policy is exactly π_ref (uniform).
-        model::zero_head(&pvs);
+        policy.zero_head();
         let mut path = vec![evaluate(
-            policy.as_ref(),
+            policy.net.as_ref(),
             &task,
             cfg.eval_samples,
             cfg.seed,
@@ -557,125 +552,77 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
             device,
         )?];
         // The reward model of BTL→RLHF and AIHF: zero at the start.
-        let fresh_reward = || -> Result<(nn::VarStore, Box<dyn ModuleT>)> {
-            let mut rvs = nn::VarStore::new(device);
-            let reward = reward_model(&rvs, &spec, cfg.reward_head)?;
-            model::init_weights(&rvs, init_seed.wrapping_add(1))?;
-            model::zero_head(&rvs);
-            if kind == tch::Kind::BFloat16 {
-                rvs.bfloat16();
-            }
-            Ok((rvs, reward))
-        };
-        let mut reward_eval = None;
-        {
-            let mut probe = |step: usize| -> Result<Map<String, Value>> {
-                let e = evaluate(
-                    policy.as_ref(),
-                    &task,
-                    cfg.eval_samples,
-                    cfg.seed,
-                    step + 1,
+        let mut reward = match recipe.method {
+            Method::Rlhf | Method::Aihf => {
+                let r = spec.build(
+                    cfg.reward_head.role(),
                     device,
+                    cfg.dtype,
+                    init_seed.wrapping_add(1),
                 )?;
+                r.zero_head();
+                Some(r)
+            }
+            Method::Sft | Method::Dpo => None,
+            m => {
+                return Err(AihfError::param(
+                    "methods",
+                    format!(
+                        "{} is not in the ground-truth study (sft, rlhf, dpo, aihf)",
+                        m.name()
+                    ),
+                ))
+            }
+        };
+        let settings = Settings {
+            hyper,
+            policy: if matches!(recipe.method, Method::Sft | Method::Dpo) {
+                &sft_dpo
+            } else {
+                &base
+            },
+            reward: &aihf_reward,
+            reinforce: rl_cfg,
+            self_play: train::SelfPlay {
+                iters: 1,
+                samples_per_prompt: cfg.samples_per_prompt,
+                max_new_tokens: cfg.horizon,
+                eos: None,
+                with_preferences: false,
+                context: 1 + cfg.horizon,
+            },
+            rlhf_reward: RewardStage::Train(&rlhf_reward),
+        };
+        {
+            let net = policy.net.as_ref();
+            let mut probe = |step: usize| -> Result<Map<String, Value>> {
+                let e = evaluate(net, &task, cfg.eval_samples, cfg.seed, step + 1, device)?;
                 path.push(e);
                 Ok(e.metrics())
             };
-            match method {
-                GtMethod::Sft | GtMethod::Dpo => {
-                    let tc = TrainConfig {
-                        batch_size: Some(cfg.batch_size),
-                        ..base.clone()
-                    };
-                    let objective = if method == GtMethod::Sft {
-                        Objective::Sft
-                    } else {
-                        Objective::Dpo
-                    };
-                    train::train_policy(
-                        policy.as_ref(),
-                        &pvs,
-                        &data,
-                        objective,
-                        Some(&ref_logp),
-                        &hyper,
-                        &tc,
-                        Some(&mut probe),
-                    )?;
-                }
-                GtMethod::Rlhf => {
-                    let (mut rvs, reward) = fresh_reward()?;
-                    let rtc = TrainConfig {
-                        steps: cfg.reward_steps,
-                        lr: cfg.reward_lr,
-                        batch_size: Some(cfg.batch_size),
-                        log_every: cfg.reward_steps,
-                        ..base.clone()
-                    };
-                    train::train_reward(reward.as_ref(), &rvs, &data, &rtc, None)?;
-                    rvs.freeze();
-                    reward_eval = Some(evaluate_reward(
-                        reward.as_ref(),
-                        &task,
-                        HELD_OUT_PAIRS,
-                        cfg.seed,
-                        device,
-                    )?);
-                    let score = |t: &SeqData, idx: &[usize]| {
-                        train::rewards(reward.as_ref(), t, idx, device)
-                    };
-                    rl::train_rlhf(
-                        policy.as_ref(),
-                        &pvs,
-                        &[(prompt.clone(), 1.0)],
-                        &score,
-                        &log_ref,
-                        &rl_cfg,
-                        &hyper,
-                        &base,
-                        Some(&mut probe),
-                    )?;
-                }
-                GtMethod::Aihf | GtMethod::AihfOnlineDpo => {
-                    let (rvs, reward) = fresh_reward()?;
-                    let rtc = TrainConfig {
-                        lr: cfg.aihf_reward_lr,
-                        batch_size: Some(cfg.batch_size),
-                        ..base.clone()
-                    };
-                    rl::train_aihf(
-                        policy.as_ref(),
-                        &pvs,
-                        reward.as_ref(),
-                        &rvs,
-                        &data,
-                        &log_ref,
-                        &Reinforce {
-                            step: if method == GtMethod::Aihf {
-                                PolicyStep::Reinforce
-                            } else {
-                                PolicyStep::OnlineDpo
-                            },
-                            ..rl_cfg
-                        },
-                        &hyper,
-                        &base,
-                        &rtc,
-                        Some(&mut probe),
-                    )?;
-                    reward_eval = Some(evaluate_reward(
-                        reward.as_ref(),
-                        &task,
-                        HELD_OUT_PAIRS,
-                        cfg.seed,
-                        device,
-                    )?);
-                }
-            }
+            pipeline::train(
+                recipe,
+                Some(&policy),
+                reward.as_mut(),
+                &data,
+                pipeline::Reference::Exact(&log_ref),
+                &settings,
+                Some(&mut probe),
+            )?;
         }
+        let reward_eval = match &reward {
+            Some(r) => Some(evaluate_reward(
+                r.net.as_ref(),
+                &task,
+                HELD_OUT_PAIRS,
+                cfg.seed,
+                device,
+            )?),
+            None => None,
+        };
         methods.push(MethodPath {
-            method,
-            name: method.name().into(),
+            method: recipe,
+            name: recipe.label(),
             path,
             reward_model: reward_eval,
             seconds: tm.elapsed().as_secs_f64(),
@@ -706,13 +653,13 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
             )
         })
         .collect();
-    let last_of = |m: GtMethod| {
+    let last_of = |m: Method| {
         methods
             .iter()
-            .find(|p| p.method == m)
+            .find(|p| p.method == Recipe::new(m))
             .and_then(|p| p.path.last().copied())
     };
-    let aihf_beats_two_stage = match (last_of(GtMethod::Aihf), last_of(GtMethod::Rlhf)) {
+    let aihf_beats_two_stage = match (last_of(Method::Aihf), last_of(Method::Rlhf)) {
         (Some(a), Some(r)) => {
             let se = (a.kl_to_star.se.powi(2) + r.kl_to_star.se.powi(2)).sqrt();
             Some(r.kl_to_star.mean - a.kl_to_star.mean > 2.0 * se)

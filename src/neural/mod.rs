@@ -12,6 +12,11 @@
 //!   metrics;
 //! - [`rl`]: trainers that sample from the policy: RLHF by REINFORCE (ReMax baseline) against a
 //!   frozen reward model, and AIHF's Algorithm 1 (alternating policy and reward steps);
+//! - [`executor`]: the one training loop ([`executor::Trainer`] + [`executor::Executor`]):
+//!   optimisers, schedule, clipping, NaN stop, checkpoints and resume, metrics, probes, progress;
+//! - [`generate`]: sampling and greedy decoding from a policy network;
+//! - [`pipeline`]: one entry from a method, data and settings to trained models
+//!   ([`pipeline::train`]), with [`model::ModelSpec::build`] and frozen copies;
 //! - [`task`]: the enumerable task of SPEC §3.1 with its exact ground truth;
 //! - [`crossval`]: trained networks against the exact layer ([`crate::bandit::fit`]);
 //! - [`bench`]: speed of one training step of SFT, DPO and an AIHF iteration (seconds,
@@ -25,10 +30,13 @@ pub mod checkpoint;
 pub mod claims;
 pub mod crossval;
 pub mod data;
+pub mod executor;
+pub mod generate;
 pub mod groundtruth;
 pub mod loss;
 pub mod model;
 pub mod optim;
+pub mod pipeline;
 pub mod rl;
 pub mod task;
 pub mod train;
@@ -37,9 +45,13 @@ use crate::error::{AihfError, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind};
 
-/// Turns a libtorch error into the crate's error, saying what was being done.
+/// Turns a libtorch error into the crate's error, saying what was being done (the libtorch error
+/// is kept as its source).
 pub(crate) fn terr(what: &str) -> impl FnOnce(tch::TchError) -> AihfError + '_ {
-    move |e| AihfError::Neural(format!("{what}: {e}"))
+    move |e| AihfError::Torch {
+        what: what.to_string(),
+        source: e,
+    }
 }
 
 /// Parses a device name: `cpu`, `cuda` (GPU 0) or `cuda:N`. CUDA where libtorch finds none is

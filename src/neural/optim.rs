@@ -132,7 +132,7 @@ impl AdamW {
 
     /// `‖∇‖₂` over the parameters (before clipping).
     pub fn grad_norm(&self) -> f64 {
-        crate::neural::train::grad_norm(&self.params())
+        grad_norm(&self.params())
     }
 
     /// Scales the gradients so that their global norm is at most `max` (given the measured
@@ -161,4 +161,21 @@ impl AdamW {
             Tensor::stack(&all, 0).all().int64_value(&[]) != 0
         })
     }
+}
+
+/// `‖∇‖₂` over the gradients of `vars` (before clipping), with one device synchronisation;
+/// variables without a gradient count as zero.
+pub fn grad_norm(vars: &[Tensor]) -> f64 {
+    tch::no_grad(|| {
+        let norms: Vec<Tensor> = vars
+            .iter()
+            .map(|v| v.grad())
+            .filter(|g| g.defined())
+            .map(|g| g.to_kind(tch::Kind::Float).norm())
+            .collect();
+        if norms.is_empty() {
+            return 0.0;
+        }
+        Tensor::stack(&norms, 0).norm().double_value(&[])
+    })
 }

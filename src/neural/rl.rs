@@ -24,10 +24,9 @@
 //! sums: the exact `λ` is `λ N/M` for `N` demonstrations and `M` comparisons).
 
 use crate::error::{AihfError, Result};
-use crate::neural::checkpoint;
 use crate::neural::data::{Batch, SeqData};
-use crate::neural::optim::AdamW;
-use crate::neural::train::{self, Hyper, MetricsSink, Probe, StepOut, TrainConfig, TrainReport};
+use crate::neural::executor::{Executor, Group, StepCtx, Trainer};
+use crate::neural::train::{self, Hyper, Probe, TrainConfig, TrainReport};
 use crate::neural::{loss, terr};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -132,45 +131,6 @@ struct Rollout {
     greedy: Vec<Option<usize>>,
 }
 
-/// Greedy (argmax) decoding of one response to `prompt`.
-pub fn greedy(
-    model: &dyn ModuleT,
-    prompt: &[i64],
-    max_new: usize,
-    eos: Option<i64>,
-    device: Device,
-) -> Result<Vec<i64>> {
-    if prompt.is_empty() {
-        return Err(AihfError::param(
-            "prompt",
-            "generation needs at least one prompt token",
-        ));
-    }
-    let mut s = prompt.to_vec();
-    tch::no_grad(|| -> Result<()> {
-        for _ in 0..max_new {
-            let x = Tensor::from_slice(&s)
-                .view([1, s.len() as i64])
-                .to_device(device);
-            let logits = model
-                .forward_t(&x, false)
-                .select(1, s.len() as i64 - 1)
-                .to_kind(Kind::Float)
-                .to_device(Device::Cpu);
-            let tok = logits
-                .argmax(-1, false)
-                .int64_value(&[0])
-                .clamp(0, i64::MAX);
-            s.push(tok);
-            if Some(tok) == eos {
-                break;
-            }
-        }
-        Ok(())
-    })?;
-    Ok(s[prompt.len()..].to_vec())
-}
-
 fn rollout(
     model: &dyn ModuleT,
     prompts: &[(Vec<i64>, f64)],
@@ -184,7 +144,8 @@ fn rollout(
     let mut samples = Vec::new();
     let mut greedy_idx = Vec::with_capacity(prompts.len());
     for (pi, (p, w)) in prompts.iter().enumerate() {
-        let ys = train::generate(model, p, k, rl.max_new_tokens, rl.eos, device, rng)?;
+        let ys =
+            crate::neural::generate::generate(model, p, k, rl.max_new_tokens, rl.eos, device, rng)?;
         let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
         for y in &ys {
             *counts.entry(table.intern(p, y)).or_default() += 1;
@@ -194,7 +155,8 @@ fn rollout(
         }
         greedy_idx.push(
             if rl.baseline == Baseline::Greedy && rl.step == PolicyStep::Reinforce {
-                let g = greedy(model, p, rl.max_new_tokens, rl.eos, device)?;
+                let g =
+                    crate::neural::generate::greedy(model, p, rl.max_new_tokens, rl.eos, device)?;
                 Some(table.intern(p, &g))
             } else {
                 None
@@ -391,6 +353,92 @@ fn rollout_metrics(
     m
 }
 
+/// RLHF by REINFORCE against a frozen reward model (see the module docs and [`train_rlhf`]).
+pub struct RlhfTrainer<'a> {
+    policy: &'a dyn ModuleT,
+    vs: &'a nn::VarStore,
+    cfg: &'a TrainConfig,
+    prompts: &'a [(Vec<i64>, f64)],
+    reward: Scorer<'a>,
+    reference: Scorer<'a>,
+    rl: Reinforce,
+    hyper: Hyper,
+    header: Value,
+}
+
+impl<'a> RlhfTrainer<'a> {
+    /// Checks the settings and prompts once.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        policy: &'a dyn ModuleT,
+        vs: &'a nn::VarStore,
+        prompts: &'a [(Vec<i64>, f64)],
+        reward: Scorer<'a>,
+        reference: Scorer<'a>,
+        rl: &Reinforce,
+        hyper: &Hyper,
+        cfg: &'a TrainConfig,
+    ) -> Result<Self> {
+        hyper.validate()?;
+        rl.validate(prompts)?;
+        if cfg.batch_size.is_some() {
+            return Err(AihfError::param(
+                "batch_size",
+                "the RL trainers sample every prompt each step; leave batch_size unset",
+            ));
+        }
+        let header = json!({"trainer": "rlhf", "reinforce": rl, "hyper": hyper, "config": cfg});
+        Ok(RlhfTrainer {
+            policy,
+            vs,
+            cfg,
+            prompts,
+            reward,
+            reference,
+            rl: *rl,
+            hyper: *hyper,
+            header,
+        })
+    }
+}
+
+impl Trainer for RlhfTrainer<'_> {
+    fn label(&self) -> String {
+        "RLHF".into()
+    }
+    fn header(&self) -> Value {
+        self.header.clone()
+    }
+    /// The prompts; the frozen reward model and reference are the caller's (its `cfg.tag`).
+    fn data_fingerprint(&self) -> u64 {
+        prompts_fingerprint(self.prompts)
+    }
+    fn groups(&self) -> Vec<Group<'_>> {
+        vec![Group::from_config("policy", self.vs, self.cfg)]
+    }
+    fn step(&mut self, ctx: &mut StepCtx<'_>) -> Result<Map<String, Value>> {
+        let (step, device) = (ctx.step, self.vs.device());
+        let ro = rollout(self.policy, self.prompts, &self.rl, device, ctx.rng)?;
+        let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
+        let r = (self.reward)(&ro.table, &idx)?;
+        check_scores("reward", &r, idx.len(), step)?;
+        let lr = (self.reference)(&ro.table, &idx)?;
+        check_scores("log π_ref", &lr, idx.len(), step)?;
+        let (loss, m) = policy_loss(
+            self.policy,
+            &ro,
+            &r,
+            &lr,
+            self.prompts.len(),
+            &self.rl,
+            self.hyper.beta,
+            device,
+        )?;
+        ctx.update(0, &loss)?;
+        Ok(if ctx.log { m } else { Map::new() })
+    }
+}
+
 /// RLHF by REINFORCE (see the module docs). `prompts` are `(prompt, weight)`; `reward` scores
 /// sampled sequences with the frozen reward model; `reference` gives `log π_ref` of them (from a
 /// frozen reference model, or exactly from a task). Full-batch in the sense that every prompt is
@@ -407,43 +455,8 @@ pub fn train_rlhf(
     cfg: &TrainConfig,
     probe: Option<Probe>,
 ) -> Result<TrainReport> {
-    hyper.validate()?;
-    rl.validate(prompts)?;
-    if cfg.batch_size.is_some() {
-        return Err(AihfError::param(
-            "batch_size",
-            "the RL trainers sample every prompt each step; leave batch_size unset",
-        ));
-    }
-    let device = vs.device();
-    let header = json!({"trainer": "rlhf", "reinforce": rl, "hyper": hyper, "config": cfg});
-    let mut sink = train::sink(cfg, header.clone())?;
-    // The identity covers the prompts; the frozen reward model and reference are the caller's.
-    let fp = prompts_fingerprint(prompts);
-    train::optimise(
-        vs,
-        cfg,
-        "RLHF",
-        0,
-        &mut sink,
-        &header,
-        fp,
-        probe,
-        |step, log, rng| {
-            let ro = rollout(policy, prompts, rl, device, rng)?;
-            let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
-            let r = reward(&ro.table, &idx)?;
-            check_scores("reward", &r, idx.len(), step)?;
-            let lr = reference(&ro.table, &idx)?;
-            check_scores("log π_ref", &lr, idx.len(), step)?;
-            let (loss, m) =
-                policy_loss(policy, &ro, &r, &lr, prompts.len(), rl, hyper.beta, device)?;
-            Ok(StepOut {
-                loss,
-                metrics: if log { m } else { Map::new() },
-            })
-        },
-    )
+    let t = RlhfTrainer::new(policy, vs, prompts, reward, reference, rl, hyper, cfg)?;
+    crate::neural::train::run_single(t, cfg, probe)
 }
 
 /// FNV-1a of prompts and their weights.
@@ -458,25 +471,6 @@ fn prompts_fingerprint(prompts: &[(Vec<i64>, f64)]) -> u64 {
         h = fnv1a(&w.to_bits().to_le_bytes(), h);
     }
     h
-}
-
-/// Backward pass, clipping and one optimiser step; returns (loss, gradient norm) or the error
-/// that stops training on a non-finite value at `step`.
-fn apply(
-    opt: &mut AdamW,
-    lr: f64,
-    loss: &Tensor,
-    clip: Option<f64>,
-    step: usize,
-    what: &str,
-) -> Result<(f64, f64)> {
-    let l =
-        loss::finite_value(loss, step).map_err(|e| AihfError::Neural(format!("{what}: {e}")))?;
-    opt.zero_grad();
-    loss.backward();
-    let gn = train::update(opt, lr, clip, step, l)
-        .map_err(|e| AihfError::Neural(format!("{what}: {e}")))?;
-    Ok((l, gn))
 }
 
 /// The reward step's records as tensors: the distinct sequences, and per demonstration and pair
@@ -526,11 +520,208 @@ pub struct AihfReport {
     pub seed: u64,
 }
 
+/// AIHF's Algorithm 1 with networks (see the module docs and [`train_aihf`]): two groups,
+/// `policy` then `reward`, updated in that order every step.
+pub struct AihfTrainer<'a> {
+    policy: &'a dyn ModuleT,
+    policy_vs: &'a nn::VarStore,
+    reward: &'a dyn ModuleT,
+    reward_vs: &'a nn::VarStore,
+    data: &'a SeqData,
+    reference: Scorer<'a>,
+    rl: Reinforce,
+    hyper: Hyper,
+    policy_cfg: &'a TrainConfig,
+    reward_cfg: &'a TrainConfig,
+    prompts: Vec<(Vec<i64>, f64)>,
+    dw: Vec<f64>,
+    pw: Vec<f64>,
+    /// Full-batch reward records, built once.
+    fixed: Option<RewardRecords>,
+    header: Value,
+}
+
+impl<'a> AihfTrainer<'a> {
+    /// Checks the data and both configurations once. The prompts to sample are the
+    /// demonstrations' distinct prompts, weighted by their demonstration weight.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        policy: &'a dyn ModuleT,
+        policy_vs: &'a nn::VarStore,
+        reward: &'a dyn ModuleT,
+        reward_vs: &'a nn::VarStore,
+        data: &'a SeqData,
+        reference: Scorer<'a>,
+        rl: &Reinforce,
+        hyper: &Hyper,
+        policy_cfg: &'a TrainConfig,
+        reward_cfg: &'a TrainConfig,
+    ) -> Result<Self> {
+        hyper.validate()?;
+        policy_cfg.validate()?;
+        reward_cfg.validate()?;
+        if data.demos.is_empty() {
+            return Err(AihfError::data(
+                "demonstrations",
+                "AIHF needs demonstrations, none given",
+            ));
+        }
+        if hyper.lambda > 0.0 && data.prefs.is_empty() {
+            return Err(AihfError::data(
+                "preferences",
+                "AIHF with λ > 0 needs preferences, none given",
+            ));
+        }
+        if policy_cfg.batch_size.is_some() {
+            return Err(AihfError::param(
+                "batch_size",
+                "the AIHF policy step samples every prompt each step; leave the policy \
+                 configuration's batch_size unset (the reward configuration's sets the reward \
+                 step's minibatch)",
+            ));
+        }
+        let mut pw: BTreeMap<Vec<i64>, f64> = BTreeMap::new();
+        for &(d, w) in &data.demos {
+            *pw.entry(data.seqs[d].prompt.clone()).or_default() += w;
+        }
+        let prompts: Vec<(Vec<i64>, f64)> = pw.into_iter().collect();
+        rl.validate(&prompts)?;
+        if reward_cfg.checkpoint.is_some() {
+            return Err(AihfError::param(
+                "checkpoint",
+                "AIHF checkpoints both models through the policy configuration's checkpoint; \
+                 leave the reward configuration's unset",
+            ));
+        }
+        let header = json!({"trainer": "aihf", "reinforce": rl, "hyper": hyper,
+                            "policy_config": policy_cfg, "reward_config": reward_cfg});
+        let mut t = AihfTrainer {
+            policy,
+            policy_vs,
+            reward,
+            reward_vs,
+            data,
+            reference,
+            rl: *rl,
+            hyper: *hyper,
+            policy_cfg,
+            reward_cfg,
+            prompts,
+            dw: data.demos.iter().map(|d| d.1).collect(),
+            pw: data.prefs.iter().map(|p| p.2).collect(),
+            fixed: None,
+            header,
+        };
+        if reward_cfg.batch_size.is_none() {
+            t.fixed = Some(t.records(&mut ChaCha8Rng::seed_from_u64(0))?);
+        }
+        Ok(t)
+    }
+
+    /// The reward step's records: all of them with their weights (full batch), or
+    /// `reward_cfg.batch_size` demonstrations and as many pairs drawn ∝ weight.
+    fn records(&self, rng: &mut ChaCha8Rng) -> Result<RewardRecords> {
+        let demos = train::draw(&self.dw, self.reward_cfg.batch_size, rng)?;
+        let prefs = if self.hyper.lambda > 0.0 {
+            train::draw(&self.pw, self.reward_cfg.batch_size, rng)?
+        } else {
+            vec![]
+        };
+        Ok(RewardRecords::new(
+            self.data,
+            &demos,
+            &prefs,
+            self.policy_vs.device(),
+        ))
+    }
+}
+
+impl Trainer for AihfTrainer<'_> {
+    fn label(&self) -> String {
+        "AIHF".into()
+    }
+    fn header(&self) -> Value {
+        self.header.clone()
+    }
+    /// The data; the reference scorer is the caller's (its `cfg.tag`).
+    fn data_fingerprint(&self) -> u64 {
+        self.data.fingerprint()
+    }
+    fn groups(&self) -> Vec<Group<'_>> {
+        let r = self.reward_cfg;
+        vec![
+            Group::from_config("policy", self.policy_vs, self.policy_cfg),
+            Group {
+                name: "reward",
+                vs: self.reward_vs,
+                lr: r.lr,
+                weight_decay: r.weight_decay,
+                grad_clip: r.grad_clip,
+            },
+        ]
+    }
+    fn step(&mut self, ctx: &mut StepCtx<'_>) -> Result<Map<String, Value>> {
+        let (step, device, hyper) = (ctx.step, self.policy_vs.device(), self.hyper);
+        // (i) Policy step with the current reward.
+        let ro = rollout(self.policy, &self.prompts, &self.rl, device, ctx.rng)?;
+        let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
+        let r = train::rewards(self.reward, &ro.table, &idx, device)?;
+        check_scores("reward", &r, idx.len(), step)?;
+        let lref = (self.reference)(&ro.table, &idx)?;
+        check_scores("log π_ref", &lref, idx.len(), step)?;
+        let (ploss, m) = policy_loss(
+            self.policy,
+            &ro,
+            &r,
+            &lref,
+            self.prompts.len(),
+            &self.rl,
+            hyper.beta,
+            device,
+        )?;
+        ctx.update(0, &ploss)?;
+        // (ii) Reward step on demonstrations, the samples of (i) and the preferences.
+        let owned;
+        let RewardRecords {
+            batch: db,
+            d_rows,
+            d_w,
+            w_rows,
+            l_rows,
+            p_w,
+        } = match &self.fixed {
+            Some(r) => r,
+            None => {
+                owned = self.records(ctx.rng)?;
+                &owned
+            }
+        };
+        let rd = loss::at_positions(&self.reward.forward_t(&db.tokens, true), &db.last);
+        let gb = ro.table.batch(&idx, device);
+        let rg = loss::at_positions(&self.reward.forward_t(&gb.tokens, true), &gb.last);
+        let mut gw = vec![0.0; idx.len()];
+        for &(_, s, w) in &ro.samples {
+            gw[s] += w;
+        }
+        let demo_term = (loss::weighted_mean(&rd.index_select(0, d_rows), d_w)
+            - (rg * Batch::weights(&gw, device)).sum(Kind::Float))
+            / hyper.beta;
+        let mut rloss = demo_term.neg();
+        if hyper.lambda > 0.0 {
+            let (rw, rl_) = (rd.index_select(0, w_rows), rd.index_select(0, l_rows));
+            rloss += loss::btl(&rw, &rl_, p_w) * hyper.lambda;
+        }
+        ctx.update(1, &rloss)?;
+        Ok(m)
+    }
+}
+
 /// AIHF's Algorithm 1 with networks (see the module docs). `data` holds the demonstrations and
 /// preference pairs; the prompts to sample are the demonstrations' distinct prompts, weighted by
 /// their demonstration weight. The policy uses `policy_cfg` (steps, learning rate, schedule,
-/// clipping, seed, metrics, progress), the reward model `reward_cfg`'s learning rate, weight decay
-/// and clipping; both follow `policy_cfg.steps` and its schedule shape.
+/// clipping, seed, metrics, progress, checkpoints of both models), the reward model
+/// `reward_cfg`'s learning rate, weight decay and clipping; both follow `policy_cfg.steps` and
+/// its schedule shape.
 #[allow(clippy::too_many_arguments)]
 pub fn train_aihf(
     policy: &dyn ModuleT,
@@ -543,201 +734,21 @@ pub fn train_aihf(
     hyper: &Hyper,
     policy_cfg: &TrainConfig,
     reward_cfg: &TrainConfig,
-    mut probe: Option<Probe>,
+    probe: Option<Probe>,
 ) -> Result<AihfReport> {
-    hyper.validate()?;
-    policy_cfg.validate()?;
-    reward_cfg.validate()?;
-    if data.demos.is_empty() {
-        return Err(AihfError::data(
-            "demonstrations",
-            "AIHF needs demonstrations, none given",
-        ));
-    }
-    if hyper.lambda > 0.0 && data.prefs.is_empty() {
-        return Err(AihfError::data(
-            "preferences",
-            "AIHF with λ > 0 needs preferences, none given",
-        ));
-    }
-    if policy_cfg.batch_size.is_some() {
-        return Err(AihfError::param(
-            "batch_size",
-            "the AIHF policy step samples every prompt each step; leave the policy \
-             configuration's batch_size unset (the reward configuration's sets the reward \
-             step's minibatch)",
-        ));
-    }
-    // Prompts: the demonstrations' distinct prompts, weighted by demonstration weight.
-    let mut pw: BTreeMap<Vec<i64>, f64> = BTreeMap::new();
-    for &(d, w) in &data.demos {
-        *pw.entry(data.seqs[d].prompt.clone()).or_default() += w;
-    }
-    let prompts: Vec<(Vec<i64>, f64)> = pw.into_iter().collect();
-    rl.validate(&prompts)?;
-    let device = policy_vs.device();
-    if reward_cfg.checkpoint.is_some() {
-        return Err(AihfError::param(
-            "checkpoint",
-            "AIHF checkpoints both models through the policy configuration's checkpoint; \
-             leave the reward configuration's unset",
-        ));
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(policy_cfg.seed);
-    let header = json!({"trainer": "aihf", "reinforce": rl, "hyper": hyper,
-                        "policy_config": policy_cfg, "reward_config": reward_cfg});
-    let mut sink: Option<MetricsSink> = train::sink(policy_cfg, header.clone())?;
-    let mut popt = AdamW::new(policy_vs, policy_cfg.weight_decay)?;
-    let mut ropt = AdamW::new(reward_vs, reward_cfg.weight_decay)?;
-    // The identity covers the data; the reference scorer is the caller's.
-    let id = train::identity(
-        policy_cfg,
-        &header,
-        &[("policy", &popt), ("reward", &ropt)],
-        data.fingerprint(),
+    let t = AihfTrainer::new(
+        policy, policy_vs, reward, reward_vs, data, reference, rl, hyper, policy_cfg, reward_cfg,
     )?;
-    let start = train::maybe_resume(
-        policy_cfg,
-        &id,
-        &mut rng,
-        &mut [("policy", &mut popt), ("reward", &mut ropt)],
-    )?;
-    if let Some(m) = sink.as_mut() {
-        m.resume_from(start);
-    }
-    let mut last_good = (start > 0).then_some(start);
-    let end = policy_cfg.end_step();
-    // The reward step's records: all of them with their weights (full batch, built once), or
-    // `reward_cfg.batch_size` demonstrations and as many pairs drawn ∝ weight each step.
-    let dw: Vec<f64> = data.demos.iter().map(|d| d.1).collect();
-    let pw: Vec<f64> = data.prefs.iter().map(|p| p.2).collect();
-    let records = |rng: &mut ChaCha8Rng| -> Result<RewardRecords> {
-        let demos = train::draw(&dw, reward_cfg.batch_size, rng)?;
-        let prefs = if hyper.lambda > 0.0 {
-            train::draw(&pw, reward_cfg.batch_size, rng)?
-        } else {
-            vec![]
-        };
-        Ok(RewardRecords::new(data, &demos, &prefs, device))
-    };
-    let fixed = if reward_cfg.batch_size.is_none() {
-        Some(records(&mut ChaCha8Rng::seed_from_u64(0))?)
-    } else {
-        None
-    };
-
-    let bar = train::progress_bar(policy_cfg, "AIHF");
-    let t0 = std::time::Instant::now();
-    let mut rep = AihfReport {
-        steps: policy_cfg.steps,
-        final_policy_loss: f64::NAN,
-        final_reward_loss: f64::NAN,
-        final_policy_grad_norm: f64::NAN,
-        final_reward_grad_norm: f64::NAN,
-        last: Map::new(),
-        seconds: 0.0,
-        seed: policy_cfg.seed,
-    };
-    bar.set_position(start as u64);
-    let res = (|| -> Result<()> {
-        for step in start..end {
-            let (plr, rlr) = (
-                policy_cfg.lr_at(step),
-                reward_cfg.lr * policy_cfg.lr_at(step) / policy_cfg.lr,
-            );
-            train::seed_step(policy_cfg.seed, step);
-            let log = step % policy_cfg.log_every == 0 || step + 1 == policy_cfg.steps;
-            // (i) Policy step with the current reward.
-            let ro = rollout(policy, &prompts, rl, device, &mut rng)?;
-            let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
-            let r = train::rewards(reward, &ro.table, &idx, device)?;
-            check_scores("reward", &r, idx.len(), step)?;
-            let lref = reference(&ro.table, &idx)?;
-            check_scores("log π_ref", &lref, idx.len(), step)?;
-            let (ploss, mut m) = policy_loss(
-                policy,
-                &ro,
-                &r,
-                &lref,
-                prompts.len(),
-                rl,
-                hyper.beta,
-                device,
-            )?;
-            let (pl, pgn) = apply(&mut popt, plr, &ploss, policy_cfg.grad_clip, step, "policy")?;
-            // (ii) Reward step on demonstrations, the samples of (i) and the preferences.
-            let owned;
-            let RewardRecords {
-                batch: db,
-                d_rows,
-                d_w,
-                w_rows,
-                l_rows,
-                p_w,
-            } = match &fixed {
-                Some(r) => r,
-                None => {
-                    owned = records(&mut rng)?;
-                    &owned
-                }
-            };
-            let rd = loss::at_positions(&reward.forward_t(&db.tokens, true), &db.last);
-            let gb = ro.table.batch(&idx, device);
-            let rg = loss::at_positions(&reward.forward_t(&gb.tokens, true), &gb.last);
-            let mut gw = vec![0.0; idx.len()];
-            for &(_, s, w) in &ro.samples {
-                gw[s] += w;
-            }
-            let demo_term = (loss::weighted_mean(&rd.index_select(0, d_rows), d_w)
-                - (rg * Batch::weights(&gw, device)).sum(Kind::Float))
-                / hyper.beta;
-            let mut rloss = demo_term.neg();
-            if hyper.lambda > 0.0 {
-                let (rw, rl_) = (rd.index_select(0, w_rows), rd.index_select(0, l_rows));
-                rloss += loss::btl(&rw, &rl_, p_w) * hyper.lambda;
-            }
-            let (rlv, rgn) = apply(&mut ropt, rlr, &rloss, reward_cfg.grad_clip, step, "reward")?;
-            rep.final_policy_loss = pl;
-            rep.final_reward_loss = rlv;
-            rep.final_policy_grad_norm = pgn;
-            rep.final_reward_grad_norm = rgn;
-            if log {
-                m.insert("step".into(), json!(step));
-                m.insert("policy_loss".into(), json!(pl));
-                m.insert("reward_loss".into(), json!(rlv));
-                m.insert("policy_lr".into(), json!(plr));
-                m.insert("reward_lr".into(), json!(rlr));
-                m.insert("policy_grad_norm".into(), json!(pgn));
-                m.insert("reward_grad_norm".into(), json!(rgn));
-                m.insert("elapsed_s".into(), json!(t0.elapsed().as_secs_f64()));
-                if let Some(p) = probe.as_mut() {
-                    m.extend(p(step)?);
-                }
-                if let Some(s) = sink.as_mut() {
-                    s.write(&Value::Object(m.clone()))?;
-                }
-                bar.set_message(format!("policy {pl:.4} reward {rlv:.4}"));
-                rep.last = m;
-            }
-            if let Some(ck) = &policy_cfg.checkpoint {
-                if ck.due(step + 1, policy_cfg.steps) {
-                    checkpoint::save(
-                        &ck.path,
-                        &id,
-                        step + 1,
-                        &rng,
-                        &[("policy", &popt), ("reward", &ropt)],
-                    )?;
-                    last_good = Some(step + 1);
-                }
-            }
-            bar.inc(1);
-        }
-        Ok(())
-    })();
-    bar.finish_and_clear();
-    res.map_err(|e| train::with_checkpoint_note(e, policy_cfg, last_good))?;
-    rep.steps = end;
-    rep.seconds = t0.elapsed().as_secs_f64();
-    Ok(rep)
+    let (mut reports, _) = Executor::new(t, policy_cfg).probe(probe).run()?;
+    let p = reports.remove(0);
+    Ok(AihfReport {
+        steps: p.steps,
+        final_policy_loss: p.groups[0].loss,
+        final_reward_loss: p.groups[1].loss,
+        final_policy_grad_norm: p.groups[0].grad_norm,
+        final_reward_grad_norm: p.groups[1].grad_norm,
+        last: p.last,
+        seconds: p.seconds,
+        seed: p.seed,
+    })
 }
