@@ -32,7 +32,8 @@ fn bad_mdp_files_are_typed_errors() {
         ("rho off", GOOD.replace("[1.0, 0.0], \"gamma", "[0.5, 0.4], \"gamma"), &["initial distribution rho sums to 0.9", "tolerance"]),
         ("pi0 row off", GOOD.replace("0.9}", "0.9, \"reference\": [[0.5, 0.5], [0.7, 0.2]]}"), &["row s=1 of the reference policy pi0 sums to 0.9"]),
         ("NaN literal", GOOD.replace("0.5, 0.0]]", "NaN, 0.0]]"), &["JSON error in", "mdp.json"]),
-        ("reward not a number", GOOD.replace("0.5, 0.0]]", "\"x\", 0.0]]"), &["reward[1][0] must be a number"]),
+        ("unknown key", GOOD.replace("0.9}", "0.9, \"Beta\": 0.3}"), &["unknown field `Beta`", "expected one of"]),
+        ("reward not a number", GOOD.replace("0.5, 0.0]]", "\"x\", 0.0]]"), &["reward[1][0]: invalid type"]),
         ("sparse out of range", r#"{"transitions": [[0,0,0,1.0],[0,1,5,1.0]], "reward": [[0,0]], "initial": [1], "gamma": 0.5}"#.to_string(), &["transitions[1]: successor 5 out of range 0..1"]),
         ("sparse missing row", r#"{"transitions": [[0,0,0,1.0]], "reward": [[0,0]], "initial": [1], "gamma": 0.5}"#.to_string(), &["row (s=0, a=1) of P has no entries"]),
     ];

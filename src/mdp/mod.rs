@@ -470,175 +470,19 @@ impl Mdp {
         Mdp::from_value(&crate::io::read_json::<Value>(path)?)
     }
 
-    /// Builds from a parsed JSON value; errors name the JSON path.
+    /// Builds from a parsed JSON value ([`MdpFile`], then [`Mdp::try_from`]); errors name the
+    /// JSON path, and unknown keys are refused.
     pub fn from_value(v: &Value) -> Result<Mdp> {
-        let obj = v
-            .as_object()
-            .ok_or_else(|| mdp_err("the MDP must be a JSON object"))?;
-        let get = |k: &str| obj.get(k);
-        let initial = num_vec(
-            get("initial").ok_or_else(|| mdp_err("missing field `initial`"))?,
-            "initial",
-        )?;
-        let ns = initial.len();
-        let gamma = num(
-            get("gamma").ok_or_else(|| mdp_err("missing field `gamma`"))?,
-            "gamma",
-        )?;
-        let beta = match get("beta") {
-            Some(b) => num(b, "beta")?,
-            None => 1.0,
-        };
-        let horizon = match get("horizon") {
-            None | Some(Value::Null) => None,
-            Some(h) => Some(h.as_u64().ok_or_else(|| {
-                mdp_err(format!("horizon must be a non-negative integer, got {h}"))
-            })? as usize),
-        };
-        // Reward fixes A.
-        let (reward, na) = if let Some(r) = get("reward") {
-            let rows = matrix(r, "reward")?;
-            if rows.len() != ns {
-                return Err(mdp_err(format!(
-                    "reward has {} rows but initial has {ns} states",
-                    rows.len()
-                )));
+        let file: MdpFile = serde_path_to_error::deserialize(v).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            if path == "." {
+                mdp_err(inner)
+            } else {
+                mdp_err(format!("{path}: {inner}"))
             }
-            let na = rows.first().map_or(0, Vec::len);
-            for (s, row) in rows.iter().enumerate() {
-                if row.len() != na {
-                    return Err(mdp_err(format!(
-                        "reward[{s}] has {} actions, reward[0] has {na}",
-                        row.len()
-                    )));
-                }
-            }
-            (Reward::Tabular(rows.concat()), na)
-        } else if let Some(f) = get("features") {
-            let theta = num_vec(
-                get("theta").ok_or_else(|| mdp_err("`features` given without `theta`"))?,
-                "theta",
-            )?;
-            let rows = arr(f, "features")?;
-            if rows.len() != ns {
-                return Err(mdp_err(format!(
-                    "features has {} rows but initial has {ns} states",
-                    rows.len()
-                )));
-            }
-            let mut phi = vec![];
-            let mut na = None;
-            for (s, row) in rows.iter().enumerate() {
-                let m = matrix(row, &format!("features[{s}]"))?;
-                if *na.get_or_insert(m.len()) != m.len() {
-                    return Err(mdp_err(format!("features[{s}] has {} actions", m.len())));
-                }
-                for (a, x) in m.iter().enumerate() {
-                    if x.len() != theta.len() {
-                        return Err(mdp_err(format!(
-                            "features[{s}][{a}] has {} entries, theta has {}",
-                            x.len(),
-                            theta.len()
-                        )));
-                    }
-                    phi.extend_from_slice(x);
-                }
-            }
-            let dim = theta.len();
-            (
-                Reward::Linear {
-                    features: Features { dim, phi },
-                    theta,
-                },
-                na.unwrap_or(0),
-            )
-        } else {
-            return Err(mdp_err(
-                "missing field `reward` (or `features` with `theta`)",
-            ));
-        };
-        let t = get("transitions").ok_or_else(|| mdp_err("missing field `transitions`"))?;
-        let ta = arr(t, "transitions")?;
-        let sparse =
-            matches!(ta.first(), Some(Value::Array(x)) if x.first().is_some_and(Value::is_number));
-        let transitions = if sparse || ta.is_empty() {
-            let mut entries = Vec::with_capacity(ta.len());
-            for (i, e) in ta.iter().enumerate() {
-                let path = format!("transitions[{i}]");
-                let x = num_vec(e, &path)?;
-                if x.len() != 4 {
-                    return Err(mdp_err(format!(
-                        "{path}: a sparse entry is [s, a, s', p], got {} numbers",
-                        x.len()
-                    )));
-                }
-                let idx = |k: usize, n: usize, what: &str| -> Result<usize> {
-                    let y = x[k];
-                    if y.fract() != 0.0 || y < 0.0 || y >= n as f64 {
-                        Err(mdp_err(format!("{path}: {what} {y} out of range 0..{n}")))
-                    } else {
-                        Ok(y as usize)
-                    }
-                };
-                entries.push((
-                    idx(0, ns, "state")?,
-                    idx(1, na, "action")?,
-                    idx(2, ns, "successor")?,
-                    x[3],
-                ));
-            }
-            Transitions::Sparse(csr_from_entries(ns, na, entries)?)
-        } else {
-            if ta.len() != ns {
-                return Err(mdp_err(format!(
-                    "transitions has {} rows but initial has {ns} states",
-                    ta.len()
-                )));
-            }
-            let mut p = Vec::with_capacity(ns * na * ns);
-            for (s, row) in ta.iter().enumerate() {
-                let m = matrix(row, &format!("transitions[{s}]"))?;
-                if m.len() != na {
-                    return Err(mdp_err(format!(
-                        "transitions[{s}] has {} actions, the reward has {na}",
-                        m.len()
-                    )));
-                }
-                for (a, x) in m.iter().enumerate() {
-                    if x.len() != ns {
-                        return Err(mdp_err(format!(
-                            "transitions[{s}][{a}] has {} successors, expected {ns} states",
-                            x.len()
-                        )));
-                    }
-                    p.extend_from_slice(x);
-                }
-            }
-            Transitions::Dense(p)
-        };
-        let reference = match get("reference") {
-            None | Some(Value::Null) => None,
-            Some(r) => {
-                let rows = matrix(r, "reference")?;
-                if rows.len() != ns || rows.iter().any(|x| x.len() != na) {
-                    return Err(mdp_err(format!(
-                        "reference must be [s][a] with {ns} rows of {na} actions"
-                    )));
-                }
-                Some(rows.concat())
-            }
-        };
-        Mdp::new(MdpParts {
-            n_states: ns,
-            n_actions: na,
-            transitions,
-            reward,
-            initial,
-            gamma,
-            horizon,
-            reference,
-            beta,
-        })
+        })?;
+        Mdp::try_from(file)
     }
 
     /// The JSON form (dense nested arrays, or the sparse list).
@@ -748,6 +592,191 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
         s += x * y;
     }
     s
+}
+
+/// The MDP file format (see the module docs), as read: shapes and domains are checked once, by
+/// [`TryFrom<MdpFile> for Mdp`](Mdp::try_from), with the JSON path of every offending entry.
+/// Unknown keys are refused (a misspelt `"Beta"` is an error, not a silent `β = 1`).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MdpFile {
+    /// `[s][a][s']`, or a sparse list of `[s, a, s', p]` (told apart by the first entry).
+    pub transitions: Vec<Value>,
+    /// `[s][a]` (or `features` with `theta`).
+    #[serde(default)]
+    pub reward: Option<Vec<Vec<f64>>>,
+    /// `φ(s,a)` as `[s][a][k]`.
+    #[serde(default)]
+    pub features: Option<Vec<Value>>,
+    /// `θ`, `[k]`.
+    #[serde(default)]
+    pub theta: Option<Vec<f64>>,
+    /// `ρ`, one entry per state.
+    pub initial: Vec<f64>,
+    /// The discount.
+    pub gamma: f64,
+    /// A finite horizon `T ≥ 1`.
+    #[serde(default)]
+    pub horizon: Option<u64>,
+    /// `π0` as `[s][a]` (default uniform).
+    #[serde(default)]
+    pub reference: Option<Vec<Vec<f64>>>,
+    /// `β > 0` (default 1).
+    #[serde(default)]
+    pub beta: Option<f64>,
+}
+
+impl TryFrom<MdpFile> for Mdp {
+    type Error = AihfError;
+
+    /// Checks shapes (every error names the JSON path) and builds the validated [`Mdp`].
+    fn try_from(f: MdpFile) -> Result<Mdp> {
+        let initial = f.initial;
+        let ns = initial.len();
+        // Reward fixes A.
+        let (reward, na) = match (f.reward, f.features) {
+            (Some(rows), _) => {
+                if rows.len() != ns {
+                    return Err(mdp_err(format!(
+                        "reward has {} rows but initial has {ns} states",
+                        rows.len()
+                    )));
+                }
+                let na = rows.first().map_or(0, Vec::len);
+                for (s, row) in rows.iter().enumerate() {
+                    if row.len() != na {
+                        return Err(mdp_err(format!(
+                            "reward[{s}] has {} actions, reward[0] has {na}",
+                            row.len()
+                        )));
+                    }
+                }
+                (Reward::Tabular(rows.concat()), na)
+            }
+            (None, Some(rows)) => {
+                let theta = f
+                    .theta
+                    .ok_or_else(|| mdp_err("`features` given without `theta`"))?;
+                if rows.len() != ns {
+                    return Err(mdp_err(format!(
+                        "features has {} rows but initial has {ns} states",
+                        rows.len()
+                    )));
+                }
+                let mut phi = vec![];
+                let mut na = None;
+                for (s, row) in rows.iter().enumerate() {
+                    let m = matrix(row, &format!("features[{s}]"))?;
+                    if *na.get_or_insert(m.len()) != m.len() {
+                        return Err(mdp_err(format!("features[{s}] has {} actions", m.len())));
+                    }
+                    for (a, x) in m.iter().enumerate() {
+                        if x.len() != theta.len() {
+                            return Err(mdp_err(format!(
+                                "features[{s}][{a}] has {} entries, theta has {}",
+                                x.len(),
+                                theta.len()
+                            )));
+                        }
+                        phi.extend_from_slice(x);
+                    }
+                }
+                let dim = theta.len();
+                (
+                    Reward::Linear {
+                        features: Features { dim, phi },
+                        theta,
+                    },
+                    na.unwrap_or(0),
+                )
+            }
+            (None, None) => {
+                return Err(mdp_err(
+                    "missing field `reward` (or `features` with `theta`)",
+                ))
+            }
+        };
+        let ta = &f.transitions;
+        let sparse =
+            matches!(ta.first(), Some(Value::Array(x)) if x.first().is_some_and(Value::is_number));
+        let transitions = if sparse || ta.is_empty() {
+            let mut entries = Vec::with_capacity(ta.len());
+            for (i, e) in ta.iter().enumerate() {
+                let path = format!("transitions[{i}]");
+                let x = num_vec(e, &path)?;
+                if x.len() != 4 {
+                    return Err(mdp_err(format!(
+                        "{path}: a sparse entry is [s, a, s', p], got {} numbers",
+                        x.len()
+                    )));
+                }
+                let idx = |k: usize, n: usize, what: &str| -> Result<usize> {
+                    let y = x[k];
+                    if y.fract() != 0.0 || y < 0.0 || y >= n as f64 {
+                        Err(mdp_err(format!("{path}: {what} {y} out of range 0..{n}")))
+                    } else {
+                        Ok(y as usize)
+                    }
+                };
+                entries.push((
+                    idx(0, ns, "state")?,
+                    idx(1, na, "action")?,
+                    idx(2, ns, "successor")?,
+                    x[3],
+                ));
+            }
+            Transitions::Sparse(csr_from_entries(ns, na, entries)?)
+        } else {
+            if ta.len() != ns {
+                return Err(mdp_err(format!(
+                    "transitions has {} rows but initial has {ns} states",
+                    ta.len()
+                )));
+            }
+            let mut p = Vec::with_capacity(ns * na * ns);
+            for (s, row) in ta.iter().enumerate() {
+                let m = matrix(row, &format!("transitions[{s}]"))?;
+                if m.len() != na {
+                    return Err(mdp_err(format!(
+                        "transitions[{s}] has {} actions, the reward has {na}",
+                        m.len()
+                    )));
+                }
+                for (a, x) in m.iter().enumerate() {
+                    if x.len() != ns {
+                        return Err(mdp_err(format!(
+                            "transitions[{s}][{a}] has {} successors, expected {ns} states",
+                            x.len()
+                        )));
+                    }
+                    p.extend_from_slice(x);
+                }
+            }
+            Transitions::Dense(p)
+        };
+        let reference = match f.reference {
+            None => None,
+            Some(rows) => {
+                if rows.len() != ns || rows.iter().any(|x| x.len() != na) {
+                    return Err(mdp_err(format!(
+                        "reference must be [s][a] with {ns} rows of {na} actions"
+                    )));
+                }
+                Some(rows.concat())
+            }
+        };
+        Mdp::new(MdpParts {
+            n_states: ns,
+            n_actions: na,
+            transitions,
+            reward,
+            initial,
+            gamma: f.gamma,
+            horizon: f.horizon.map(|h| h as usize),
+            reference,
+            beta: f.beta.unwrap_or(1.0),
+        })
+    }
 }
 
 fn arr<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>> {
