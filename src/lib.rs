@@ -11,7 +11,6 @@
 //! - `neural` (feature `neural`): the tch layer (SPEC §3).
 #![warn(missing_docs)]
 #![deny(clippy::float_cmp)]
-#![allow(missing_docs)] // field-level docs are added module by module
 
 pub mod bandit;
 pub mod data;
