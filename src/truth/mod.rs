@@ -18,7 +18,9 @@
 //! ```
 
 pub mod data;
+pub mod estimate;
 pub mod policy;
+pub mod report;
 
 pub use data::{Records, TaskSpec};
 pub use policy::{Bigrams, MarkovPolicy};
