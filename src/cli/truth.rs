@@ -17,6 +17,29 @@ pub enum TruthCommand {
     /// Solve the exact sequence-level estimators (sft irl btl rlhf dpo aihf) on a task's data
     /// and score each against π* exactly (KL both ways, true reward, KL to π_ref).
     Estimate(EstimateArgs),
+    /// Replicated estimator study from a spec file (sims/truth_*.toml): R data sets per size,
+    /// every estimator solved exactly, mean KL(π̂‖π*) with intervals, paired differences against
+    /// AIHF; writes <out>/<name>.json and the figures drawn from it.
+    Study(StudyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct StudyArgs {
+    /// Spec file (sims/truth_*.toml).
+    #[arg(required_unless_present = "redraw", conflicts_with = "redraw")]
+    pub spec: Option<PathBuf>,
+    /// Output folder (default out/truth).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override the spec's replication count.
+    #[arg(long)]
+    pub replications: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Redraw the figures of an existing results JSON.
+    #[arg(long, value_name = "RESULTS_JSON")]
+    pub redraw: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +163,7 @@ pub fn run(c: TruthCommand) -> anyhow::Result<()> {
     match c {
         TruthCommand::Gen(a) => run_gen(&a),
         TruthCommand::Estimate(a) => run_estimate(a),
+        TruthCommand::Study(a) => run_study(a),
     }
 }
 
@@ -231,4 +255,38 @@ fn print_table(j: &serde_json::Value) {
         f(&j["star"]["kl_to_ref"]),
         j["total_seconds"].as_f64().unwrap_or(f64::NAN)
     );
+}
+
+fn run_study(a: StudyArgs) -> anyhow::Result<()> {
+    use aihf::truth::study;
+    if let Some(r) = &a.redraw {
+        for p in study::redraw(r, a.out.as_deref())? {
+            println!("{}", p.display());
+        }
+        return Ok(());
+    }
+    let path = a
+        .spec
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("a spec file is required"))?;
+    let mut spec = study::StudySpec::from_file(path)?;
+    if let Some(r) = a.replications {
+        spec.replications = r;
+    }
+    spec.validate()?;
+    let res = study::run(&spec, !a.quiet)?;
+    let out = a.out.unwrap_or_else(|| PathBuf::from("out/truth"));
+    for l in study::summary_lines(&res) {
+        println!("{l}");
+    }
+    for p in study::write_and_draw(&res, &out)? {
+        println!("{}", p.display());
+    }
+    println!(
+        "{} replications × {} sizes in {:.2} s",
+        spec.replications,
+        spec.sizes.len(),
+        res.seconds
+    );
+    Ok(())
 }

@@ -160,6 +160,8 @@ pub struct Fit {
     pub objective: f64,
     pub grad_norm: f64,
     pub iterations: usize,
+    /// Conjugate-gradient iterations (operator products) over all Newton steps.
+    pub cg_iterations: usize,
     pub seconds: f64,
     /// A remark for the output (rows that fell back to `π_ref`).
     pub note: Option<String>,
@@ -311,6 +313,7 @@ impl<'a> Estimator<'a> {
             objective,
             grad_norm: 0.0,
             iterations: 0,
+            cg_iterations: 0,
             seconds: t0.elapsed().as_secs_f64(),
             note: Some(format!(
                 "{} of {rows} rows (t, u) fell back to π_ref (no demonstration visits them); {with_data} have data",
@@ -380,6 +383,7 @@ impl<'a> Estimator<'a> {
             objective,
             grad_norm: 0.0,
             iterations: 0,
+            cg_iterations: 0,
             seconds: btl.seconds + t0.elapsed().as_secs_f64(),
             note,
         })
@@ -387,26 +391,36 @@ impl<'a> Estimator<'a> {
 
     /// Every estimator (`rlhf` and `dpo` with both references), each `Ok` or its error.
     pub fn all(&self) -> Vec<(String, Result<Fit>)> {
-        let mut out: Vec<(String, Result<Fit>)> = Vec::new();
-        out.push(("sft".into(), self.sft()));
-        out.push(("irl".into(), self.irl()));
-        let btl = self.btl();
-        for r in [RefKind::Sft, RefKind::Ref] {
-            let f = match &btl {
-                Ok(b) => self.rlhf(r, b),
-                Err(e) => Err(AihfError::NoEstimator {
-                    estimator: format!("rlhf_{}", r.name()),
-                    reason: format!("its reward model does not exist: {e}"),
-                    witness: vec![],
-                }),
-            };
-            out.push((format!("rlhf_{}", r.name()), f));
-        }
-        out.insert(2, ("btl".into(), btl));
-        for r in [RefKind::Sft, RefKind::Ref] {
-            out.push((format!("dpo_{}", r.name()), self.dpo(r)));
-        }
-        out.push(("aihf".into(), self.aihf()));
+        // Independent solves run in parallel (rayon); the results do not depend on it.
+        let two_stage = || {
+            let btl = self.btl();
+            let rl = [RefKind::Sft, RefKind::Ref].map(|r| {
+                let f = match &btl {
+                    Ok(b) => self.rlhf(r, b),
+                    Err(e) => Err(AihfError::NoEstimator {
+                        estimator: format!("rlhf_{}", r.name()),
+                        reason: format!("its reward model does not exist: {e}"),
+                        witness: vec![],
+                    }),
+                };
+                (format!("rlhf_{}", r.name()), f)
+            });
+            (btl, rl)
+        };
+        let dpos =
+            || [RefKind::Sft, RefKind::Ref].map(|r| (format!("dpo_{}", r.name()), self.dpo(r)));
+        let ((aihf, irl), ((btl, rl), (dpo, sft))) = rayon::join(
+            || rayon::join(|| self.aihf(), || self.irl()),
+            || rayon::join(two_stage, || rayon::join(dpos, || self.sft())),
+        );
+        let mut out: Vec<(String, Result<Fit>)> = vec![
+            ("sft".into(), sft),
+            ("irl".into(), irl),
+            ("btl".into(), btl),
+        ];
+        out.extend(rl);
+        out.extend(dpo);
+        out.push(("aihf".into(), aihf));
         out
     }
 
@@ -581,6 +595,7 @@ impl<'a> Estimator<'a> {
             point: None,
             diverged: None,
             stalled: false,
+            cg_total: 0,
         };
         let w0 = vec![0.0; self.pattern.len()];
         let res = Executor::new(obj, solver)
@@ -626,6 +641,7 @@ impl<'a> Estimator<'a> {
             objective: pt.value,
             grad_norm,
             iterations,
+            cg_iterations: solver.cg_total,
             seconds: t0.elapsed().as_secs_f64(),
             note: None,
         })
@@ -650,6 +666,10 @@ struct Point {
     grad: Vec<f64>,
     policy: Option<MarkovPolicy>,
     mu: Vec<f64>,
+    /// `π_t(v|u)` on the support (demonstration term only).
+    probs: Vec<f64>,
+    /// `E_w[φ]` (demonstration term only).
+    ef: Vec<f64>,
     /// `λ σ(z_k) σ(−z_k)` per pair.
     pair_curv: Vec<f64>,
 }
@@ -669,20 +689,22 @@ impl Objective<'_, '_> {
         let need_policy = self.demos || self.dpo;
         let mut value = 0.0;
         let mut grad = vec![0.0; w.len()];
-        let (policy, mu) = if need_policy {
-            let p = self
-                .base
-                .retilt(e.pattern.clone(), w.iter().map(|x| x / beta).collect())?;
-            let mu = p.marginals();
-            (Some(p), mu)
+        let policy = if need_policy {
+            Some(
+                self.base
+                    .retilt(e.pattern.clone(), w.iter().map(|x| x / beta).collect())?,
+            )
         } else {
-            (None, Vec::new())
+            None
         };
+        let (mut mu, mut probs, mut ef) = (Vec::new(), Vec::new(), Vec::new());
         if self.demos {
             let p = policy.as_ref().expect("policy computed when demos");
             let n = e.records.demos.len() as f64;
             value += dot(&w, &e.demo_phi) / beta - n * p.log_norm(0, p.y0()) + e.demo_ref_lp;
-            let ef = p.expected_features(&mu, &e.pattern);
+            mu = p.marginals();
+            probs = p.step_probs();
+            ef = p.features_from(&mu, &probs);
             for ((g, phi), f) in grad.iter_mut().zip(&e.demo_phi).zip(&ef) {
                 *g += (phi - n * f) / beta;
             }
@@ -725,6 +747,8 @@ impl Objective<'_, '_> {
             grad,
             policy,
             mu,
+            probs,
+            ef,
             pair_curv,
         })
     }
@@ -738,7 +762,7 @@ impl Objective<'_, '_> {
             let p = pt.policy.as_ref().expect("policy computed when demos");
             let n = e.records.demos.len() as f64;
             let dt: Vec<f64> = d.iter().map(|x| x / beta).collect();
-            let c = p.cov_times(&pt.mu, &dt);
+            let c = p.cov_times_with(&pt.mu, &pt.probs, &dt);
             for (o, x) in out.iter_mut().zip(&c) {
                 *o += n * x / beta;
             }
@@ -765,10 +789,8 @@ impl Objective<'_, '_> {
         let e = self.est;
         let mut out = vec![e.opts.ridge; e.pattern.len()];
         if self.demos {
-            let p = pt.policy.as_ref().expect("policy computed when demos");
             let n = e.records.demos.len() as f64;
-            let ef = p.expected_features(&pt.mu, &e.pattern);
-            for (o, f) in out.iter_mut().zip(&ef) {
+            for (o, f) in out.iter_mut().zip(&pt.ef) {
                 *o += n * f / (self.beta * self.beta);
             }
         }
@@ -790,6 +812,7 @@ struct NewtonCg {
     /// `(u, v, |w|/β)` when an iterate left the bound.
     diverged: Option<(usize, usize, f64)>,
     stalled: bool,
+    cg_total: usize,
 }
 
 type St = IterState<Vec<f64>, (), (), (), (), f64>;
@@ -848,6 +871,7 @@ impl<'e, 'a> Solver<Objective<'e, 'a>, St> for NewtonCg {
         let mut d = z.clone();
         let mut rz = dot(&r, &z);
         for it in 0..n.clamp(1, 500) {
+            self.cg_total += 1;
             let cd = o.curv(&pt, &d);
             let dcd = dot(&d, &cd);
             if !(dcd > 0.0) {

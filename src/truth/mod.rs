@@ -17,10 +17,12 @@
 //! # Ok::<(), aihf::AihfError>(())
 //! ```
 
+pub mod claims;
 pub mod data;
 pub mod estimate;
 pub mod policy;
 pub mod report;
+pub mod study;
 
 pub use data::{Records, TaskSpec};
 pub use policy::{Bigrams, MarkovPolicy};

@@ -229,6 +229,15 @@ pub struct MarkovPolicy {
     explicit: Option<Arc<Vec<ExplicitRows>>>,
     pattern: Arc<Bigrams>,
     theta: Arc<Vec<f64>>,
+    /// `e^θ − 1` per pattern entry.
+    theta_m1: Arc<Vec<f64>>,
+    /// `e^θ` per pattern entry.
+    exp_theta: Arc<Vec<f64>>,
+    /// `e^{amax_{t+1} − a_t(u)}/V` at `t·V + u`, `t = 0..H−1`: a uniform row is
+    /// `π_t(v|u) = rowscale_t(u) · scaled_{t+1}(v) · e^{θ(u,v)}`.
+    rowscale: Vec<f64>,
+    /// `ln V`.
+    ln_v: f64,
     /// `a_t(u)` at `t·V + u`, `t = 0..=H`.
     a: Vec<f64>,
     /// `max_v a_t(v)` per level.
@@ -315,7 +324,11 @@ impl MarkovPolicy {
             reference,
             explicit,
             pattern,
+            theta_m1: Arc::new(theta.iter().map(|x| x.exp_m1()).collect()),
+            exp_theta: Arc::new(theta.iter().map(|x| x.exp()).collect()),
+            rowscale: vec![0.0; n * horizon],
             theta: Arc::new(theta),
+            ln_v: (n as f64).ln(),
             a: vec![0.0; n * (horizon + 1)],
             amax: vec![0.0; horizon + 1],
             scaled: vec![0.0; n * (horizon + 1)],
@@ -563,6 +576,10 @@ impl MarkovPolicy {
                 )));
             }
             self.a[t * n..(t + 1) * n].copy_from_slice(&out);
+            let m = self.amax[t + 1] - self.ln_v;
+            for (r, a) in self.rowscale[t * n..(t + 1) * n].iter_mut().zip(&out) {
+                *r = (m - a).exp();
+            }
             self.fill_scaled(t);
         }
         Ok(())
@@ -588,7 +605,19 @@ impl MarkovPolicy {
                 lse(terms)
             }
             BaseRow::Uniform => {
-                let support: f64 = cols.iter().map(|&v| scaled[v]).sum();
+                let et = &self.exp_theta[self.pattern.range(u)];
+                let (mut support, mut tilted) = (0.0, 0.0);
+                for (&v, &e) in cols.iter().zip(et) {
+                    support += scaled[v];
+                    tilted += scaled[v] * e;
+                }
+                if support <= 0.5 * total {
+                    // Positive terms only: full relative accuracy, no exp per entry.
+                    let sum = (total - support) + tilted;
+                    if sum.is_finite() && sum > 0.0 {
+                        return amax + sum.ln() - self.ln_v;
+                    }
+                }
                 let log_rest = if support <= 0.5 * total {
                     amax + (total - support).ln()
                 } else {
@@ -628,9 +657,37 @@ impl MarkovPolicy {
     fn log_base(&self, t: usize, u: usize, v: usize) -> f64 {
         match self.base_row(t, u) {
             BaseRow::Explicit(c, l) => c.binary_search(&v).map_or(f64::NEG_INFINITY, |k| l[k]),
-            BaseRow::Uniform => -(self.vocab as f64).ln(),
+            BaseRow::Uniform => -self.ln_v,
             BaseRow::Bigram(p) => p[v].ln(),
         }
+    }
+
+    /// `π_t(v|u)` for entry `k = (u, v)` of the policy's own pattern (uniform rows: products of
+    /// cached factors, no exp).
+    fn entry_prob(&self, t: usize, u: usize, k: usize) -> f64 {
+        if let BaseRow::Uniform = self.base_row(t, u) {
+            let v = self.pattern.cols[k];
+            let n = self.vocab;
+            let p = self.rowscale[t * n + u] * self.scaled[(t + 1) * n + v] * self.exp_theta[k];
+            if p.is_finite() && p > 1e-250 {
+                return p;
+            }
+        }
+        self.entry_log_step(t, u, k).exp()
+    }
+
+    /// `log π_t(v|u)` for entry `k = (u, v)` of the policy's own pattern (no search for `θ`).
+    fn entry_log_step(&self, t: usize, u: usize, k: usize) -> f64 {
+        let v = self.pattern.cols[k];
+        let lb = match self.base_row(t, u) {
+            BaseRow::Explicit(c, l) => c.binary_search(&v).map_or(f64::NEG_INFINITY, |j| l[j]),
+            BaseRow::Uniform => -self.ln_v,
+            BaseRow::Bigram(p) => p[v].ln(),
+        };
+        if lb == f64::NEG_INFINITY {
+            return lb;
+        }
+        lb + self.theta[k] + self.a[(t + 1) * self.vocab + v] - self.a[t * self.vocab + u]
     }
 
     /// `log π_t(v|u)`, `t = 0..H−1` (`−∞` off the base's support). Panics on indices out of
@@ -729,11 +786,6 @@ impl MarkovPolicy {
         }
     }
 
-    /// `e^{a_{t+1}(v) − a_t(u)}/V` as `e^{scale_u} · scaled_{t+1}(v)`: returns `scale_u`.
-    fn uniform_scale(&self, t: usize, u: usize) -> f64 {
-        self.amax[t + 1] - self.a[t * self.vocab + u] - (self.vocab as f64).ln()
-    }
-
     /// `y = xᵀ P_t`, `y(v) = Σ_u x(u) π_t(v|u)`.
     pub fn push(&self, t: usize, x: &[f64]) -> Vec<f64> {
         let n = self.vocab;
@@ -756,11 +808,11 @@ impl MarkovPolicy {
                     }
                 }
                 BaseRow::Uniform => {
-                    let s = xu * self.uniform_scale(t, u).exp();
+                    let s = xu * self.rowscale[t * n + u];
                     coef += s;
                     let r = self.pattern.range(u);
-                    for (&v, &th) in self.pattern.row(u).iter().zip(&self.theta[r]) {
-                        y[v] += s * scaled[v] * th.exp_m1();
+                    for (&v, &m1) in self.pattern.row(u).iter().zip(&self.theta_m1[r]) {
+                        y[v] += s * scaled[v] * m1;
                     }
                 }
             }
@@ -790,10 +842,10 @@ impl MarkovPolicy {
                         .pattern
                         .row(u)
                         .iter()
-                        .zip(&self.theta[r])
-                        .map(|(&v, &th)| scaled[v] * th.exp_m1() * x[v])
+                        .zip(&self.theta_m1[r])
+                        .map(|(&v, &m1)| scaled[v] * m1 * x[v])
                         .sum();
-                    self.uniform_scale(t, u).exp() * (sx + corr)
+                    self.rowscale[t * n + u] * (sx + corr)
                 }
             })
             .collect()
@@ -814,6 +866,7 @@ impl MarkovPolicy {
     /// `E_π[φ]` on `pattern`: `Σ_t μ_{t}(u) π_t(v|u)` for each bigram `(u, v)` of it.
     pub fn expected_features(&self, mu: &[f64], pattern: &Bigrams) -> Vec<f64> {
         let n = self.vocab;
+        let own = std::ptr::eq(pattern, &*self.pattern) || *pattern == *self.pattern;
         let mut out = vec![0.0; pattern.len()];
         for t in 0..self.horizon {
             let m = &mu[t * n..(t + 1) * n];
@@ -822,8 +875,12 @@ impl MarkovPolicy {
                     continue;
                 }
                 for k in pattern.range(u) {
-                    let v = pattern.cols[k];
-                    out[k] += mu_u * self.log_step(t, u, v).exp();
+                    let p = if own {
+                        self.entry_prob(t, u, k)
+                    } else {
+                        self.log_step(t, u, pattern.cols[k]).exp()
+                    };
+                    out[k] += mu_u * p;
                 }
             }
         }
@@ -844,26 +901,66 @@ impl MarkovPolicy {
     /// derivative of `E_{π_θ}[φ]` along `δ`, by one tangent backward and one tangent forward
     /// pass (`O(H(V + nnz))` with a uniform reference). `mu` from [`Self::marginals`].
     pub fn cov_times(&self, mu: &[f64], delta: &[f64]) -> Vec<f64> {
+        self.cov_times_with(mu, &self.step_probs(), delta)
+    }
+
+    /// `π_t(v|u)` for every step `t` and every bigram `k = (u, v)` of the policy's own pattern,
+    /// at `t·|pattern| + k`: what [`Self::cov_times_with`] and [`Self::features_from`] reuse.
+    pub fn step_probs(&self) -> Vec<f64> {
+        let nnz = self.pattern.len();
+        let mut out = vec![0.0; nnz * self.horizon];
+        for t in 0..self.horizon {
+            let o = &mut out[t * nnz..(t + 1) * nnz];
+            for u in 0..self.vocab {
+                for k in self.pattern.range(u) {
+                    o[k] = self.entry_prob(t, u, k);
+                }
+            }
+        }
+        out
+    }
+
+    /// `E_π[φ]` on the policy's own pattern from [`Self::step_probs`].
+    pub fn features_from(&self, mu: &[f64], probs: &[f64]) -> Vec<f64> {
+        let (n, nnz) = (self.vocab, self.pattern.len());
+        let mut out = vec![0.0; nnz];
+        for t in 0..self.horizon {
+            let m = &mu[t * n..(t + 1) * n];
+            let pr = &probs[t * nnz..(t + 1) * nnz];
+            for (u, &mu_u) in m.iter().enumerate() {
+                if mu_u != 0.0 {
+                    for k in self.pattern.range(u) {
+                        out[k] += mu_u * pr[k];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// [`Self::cov_times`] with the step probabilities precomputed.
+    pub fn cov_times_with(&self, mu: &[f64], probs: &[f64], delta: &[f64]) -> Vec<f64> {
         let n = self.vocab;
         let h = self.horizon;
         let pat = &*self.pattern;
+        let nnz = pat.len();
         // Tangent of a: ȧ_t(u) = Σ_v π_t(v|u) (δ(u,v) + ȧ_{t+1}(v)).
         let mut adot = vec![0.0; n * (h + 1)];
         for t in (0..h).rev() {
+            let pr = &probs[t * nnz..(t + 1) * nnz];
             let mut z = self.pull(t, &adot[(t + 1) * n..(t + 2) * n]);
             for (u, zu) in z.iter_mut().enumerate() {
                 for k in pat.range(u) {
-                    if delta[k] != 0.0 {
-                        *zu += self.log_step(t, u, pat.cols[k]).exp() * delta[k];
-                    }
+                    *zu += pr[k] * delta[k];
                 }
             }
             adot[t * n..(t + 1) * n].copy_from_slice(&z);
         }
         // Forward: x_t = μ̇_t − μ_t ȧ_t; μ̇_{t+1} = x_tᵀP_t + ȧ_{t+1} μ_{t+1} + Σ_u μ_t π δ.
-        let mut out = vec![0.0; pat.len()];
+        let mut out = vec![0.0; nnz];
         let mut mudot = vec![0.0; n];
         for t in 0..h {
+            let pr = &probs[t * nnz..(t + 1) * nnz];
             let m = &mu[t * n..(t + 1) * n];
             let ad = &adot[t * n..(t + 1) * n];
             let adn = &adot[(t + 1) * n..(t + 2) * n];
@@ -879,7 +976,7 @@ impl MarkovPolicy {
                 }
                 for k in pat.range(u) {
                     let v = pat.cols[k];
-                    let p = self.log_step(t, u, v).exp();
+                    let p = pr[k];
                     out[k] += x[u] * p + m[u] * p * (delta[k] + adn[v]);
                     next[v] += m[u] * p * delta[k];
                 }
@@ -910,6 +1007,13 @@ impl MarkovPolicy {
             }
             _ => false,
         };
+        let same_pattern = Arc::ptr_eq(&self.pattern, &q.pattern) || *self.pattern == *q.pattern;
+        // Rows on the reference (not explicit) in both chains: only then is `pull` needed.
+        let any_ref_rows = |p: &MarkovPolicy, t: usize| {
+            p.explicit
+                .as_ref()
+                .is_none_or(|e| e[t].rows_with_data() < n)
+        };
         let mut kl = 0.0;
         for t in 0..self.horizon {
             let m = &mu[t * n..(t + 1) * n];
@@ -919,7 +1023,7 @@ impl MarkovPolicy {
                 .zip(q.level(t + 1))
                 .map(|(a, b)| a - b)
                 .collect();
-            let pulled = if same_ref {
+            let pulled = if same_ref && any_ref_rows(self, t) && any_ref_rows(q, t) {
                 Some(self.pull(t, &d_next))
             } else {
                 None
@@ -949,12 +1053,17 @@ impl MarkovPolicy {
                         let mut s = pulled.as_ref().map_or(0.0, |p| p[u])
                             - (self.a[t * n + u] - q.a[t * n + u]);
                         for k in self.pattern.range(u) {
-                            let v = self.pattern.cols[k];
-                            s += self.log_step(t, u, v).exp() * self.theta[k];
+                            let p = self.entry_prob(t, u, k);
+                            s += p * self.theta[k];
+                            if same_pattern {
+                                s -= p * q.theta[k];
+                            }
                         }
-                        for k in q.pattern.range(u) {
-                            let v = q.pattern.cols[k];
-                            s -= self.log_step(t, u, v).exp() * q.theta[k];
+                        if !same_pattern {
+                            for k in q.pattern.range(u) {
+                                let v = q.pattern.cols[k];
+                                s -= self.log_step(t, u, v).exp() * q.theta[k];
+                            }
                         }
                         s
                     }

@@ -96,6 +96,7 @@ fn fit_json(f: &Fit, s: &Scores, table: bool) -> Result<Value> {
     m.insert("objective".into(), num(f.objective));
     m.insert("grad_norm".into(), num(f.grad_norm));
     m.insert("iterations".into(), json!(f.iterations));
+    m.insert("cg_iterations".into(), json!(f.cg_iterations));
     m.insert("seconds".into(), json!(f.seconds));
     if let Some(n) = &f.note {
         m.insert("note".into(), json!(n));
@@ -133,10 +134,15 @@ pub fn estimate(
     let table = cells <= PRINT_TABLE_CELLS as u128;
     let mut methods = Map::new();
     let mut fits = Vec::new();
-    for (name, r) in results {
+    use rayon::prelude::*;
+    let scores: Vec<Option<Result<Scores>>> = results
+        .par_iter()
+        .map(|(_, r)| r.as_ref().ok().map(|f| truth.score(&f.policy)))
+        .collect();
+    for ((name, r), s) in results.into_iter().zip(scores) {
         match r {
             Ok(f) => {
-                let s = truth.score(&f.policy)?;
+                let s = s.expect("scored every fit")?;
                 methods.insert(name, fit_json(&f, &s, table)?);
                 fits.push(f);
             }
