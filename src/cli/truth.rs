@@ -1,0 +1,292 @@
+//! `aihf truth ...`: sequence-level ground truth on the Markov task (SPEC §3.1–§3.2), in the
+//! default build: `gen` writes a task and exact data; `estimate` solves the exact estimators;
+//! `study` runs the replicated estimator study.
+
+use aihf::truth::data::{self, TaskSpec};
+use aihf::truth::estimate::{Method, Options, RefKind, Support};
+use aihf::truth::{policy, report};
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum TruthCommand {
+    /// Write a Markov task (SPEC §3.1) and exact data from it: task.json, demos.jsonl (responses
+    /// of π*), prefs.jsonl (pairs of π_ref responses labelled by BTL on r*,
+    /// P(c ≻ r) = σ(r*(c) − r*(r))). Same files and draws as `neural gen-markov`.
+    Gen(GenArgs),
+    /// Solve the exact sequence-level estimators (sft irl btl rlhf dpo aihf) on a task's data
+    /// and score each against π* exactly (KL both ways, true reward, KL to π_ref).
+    Estimate(EstimateArgs),
+    /// Replicated estimator study from a spec file (sims/truth_*.toml): R data sets per size,
+    /// every estimator solved exactly, mean KL(π̂‖π*) with intervals, paired differences against
+    /// AIHF; writes <out>/<name>.json and the figures drawn from it.
+    Study(StudyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct StudyArgs {
+    /// Spec file (sims/truth_*.toml).
+    #[arg(required_unless_present = "redraw", conflicts_with = "redraw")]
+    pub spec: Option<PathBuf>,
+    /// Output folder (default out/truth).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override the spec's replication count.
+    #[arg(long)]
+    pub replications: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Redraw the figures of an existing results JSON.
+    #[arg(long, value_name = "RESULTS_JSON")]
+    pub redraw: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodArg {
+    Sft,
+    Irl,
+    Btl,
+    Rlhf,
+    Dpo,
+    Aihf,
+    All,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SupportArg {
+    /// The task's reward support (oracle sparsity).
+    Task,
+    /// All V² bigrams.
+    Full,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RefArg {
+    Sft,
+    Ref,
+}
+
+#[derive(Args, Debug)]
+pub struct EstimateArgs {
+    /// task.json (from `truth gen`).
+    #[arg(long)]
+    pub task: PathBuf,
+    /// demos.jsonl.
+    #[arg(long)]
+    pub demos: Option<PathBuf>,
+    /// prefs.jsonl.
+    #[arg(long)]
+    pub prefs: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "all")]
+    pub method: MethodArg,
+    /// Weight λ of the preference likelihood in AIHF.
+    #[arg(long, default_value_t = 1.0)]
+    pub lambda: f64,
+    /// Ridge α on w (needed where the likelihood has no finite maximiser).
+    #[arg(long, default_value_t = 0.0)]
+    pub ridge: f64,
+    #[arg(long, value_enum, default_value = "task")]
+    pub support: SupportArg,
+    /// Reference of RLHF's KL term and DPO's ratio for a single --method (all reports both).
+    #[arg(long, value_enum, default_value = "sft")]
+    pub rlhf_reference: RefArg,
+    /// Print the JSON report.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every solved policy as [H][V][V] JSON here.
+    #[arg(long)]
+    pub policy_out: Option<PathBuf>,
+}
+
+/// The task and data sizes of `truth gen` (shared with `neural gen-markov`).
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    /// Folder for task.json, demos.jsonl, prefs.jsonl.
+    #[arg(long)]
+    pub out_dir: PathBuf,
+    /// Vocabulary size V.
+    #[arg(long, default_value_t = 4096)]
+    pub vocab: usize,
+    /// Response length H.
+    #[arg(long, default_value_t = 256)]
+    pub horizon: usize,
+    /// Nonzero rewards per row of w.
+    #[arg(long, default_value_t = 8)]
+    pub nnz_per_row: usize,
+    /// Each nonzero reward is reward_scale · N(0, 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub reward_scale: f64,
+    /// KL temperature β of π* ∝ π_ref exp(r*/β).
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f64,
+    /// Demonstrations (responses of π*).
+    #[arg(long, default_value_t = 1000)]
+    pub demos: usize,
+    /// Preference pairs.
+    #[arg(long, default_value_t = 1000)]
+    pub comparisons: usize,
+    /// Seed of the task (the data use seed + 1).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Runs `truth gen`/`neural gen-markov`: generates and writes, then prints one summary line.
+pub fn run_gen(a: &GenArgs) -> anyhow::Result<()> {
+    let g = data::generate(
+        &a.out_dir,
+        a.vocab,
+        a.horizon,
+        a.nnz_per_row,
+        a.reward_scale,
+        a.beta,
+        a.demos,
+        a.comparisons,
+        a.seed,
+    )?;
+    println!(
+        "wrote {} (V = {}, H = {}, {} demonstrations from π*, {} BTL-labelled pairs; V0 = {:.6}; \
+         train with --vocab {} --context {} --truth task.json)",
+        a.out_dir.display(),
+        a.vocab,
+        a.horizon,
+        g.records.demos.len(),
+        g.records.prefs.len(),
+        g.task.optimal_objective(),
+        a.vocab,
+        a.horizon + 1
+    );
+    Ok(())
+}
+
+pub fn run(c: TruthCommand) -> anyhow::Result<()> {
+    match c {
+        TruthCommand::Gen(a) => run_gen(&a),
+        TruthCommand::Estimate(a) => run_estimate(a),
+        TruthCommand::Study(a) => run_study(a),
+    }
+}
+
+fn run_estimate(a: EstimateArgs) -> anyhow::Result<()> {
+    let t0 = std::time::Instant::now();
+    let task = TaskSpec::read(&a.task)?.task()?;
+    let records = data::read_records(&task, a.demos.as_deref(), a.prefs.as_deref())?;
+    let opts = Options {
+        lambda: a.lambda,
+        ridge: a.ridge,
+        support: match a.support {
+            SupportArg::Task => Support::Task,
+            SupportArg::Full => Support::Full,
+        },
+    };
+    let method = match a.method {
+        MethodArg::All => None,
+        MethodArg::Sft => Some(Method::Sft),
+        MethodArg::Irl => Some(Method::Irl),
+        MethodArg::Btl => Some(Method::Btl),
+        MethodArg::Rlhf => Some(Method::Rlhf),
+        MethodArg::Dpo => Some(Method::Dpo),
+        MethodArg::Aihf => Some(Method::Aihf),
+    };
+    let reference = match a.rlhf_reference {
+        RefArg::Sft => RefKind::Sft,
+        RefArg::Ref => RefKind::Ref,
+    };
+    let mut rep = report::estimate(&task, &records, opts, method, reference)?;
+    if let Some(f) = &a.policy_out {
+        let named: Vec<(&str, &policy::MarkovPolicy)> = rep
+            .fits
+            .iter()
+            .map(|f| (f.name.as_str(), &f.policy))
+            .collect();
+        policy::write_policies(f, &named)?;
+    }
+    // The command's own wall time, reading the files included.
+    rep.json["total_seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rep.json)?);
+    } else {
+        print_table(&rep.json);
+    }
+    Ok(())
+}
+
+fn print_table(j: &serde_json::Value) {
+    let f = |v: &serde_json::Value| match v.as_f64() {
+        Some(x) => format!("{x:.6}"),
+        None => "∞".to_string(),
+    };
+    println!(
+        "V = {}, H = {}, N = {}, M = {}, support: {} ({} bigrams), λ = {}, ridge = {}",
+        j["task"]["vocab"],
+        j["task"]["horizon"],
+        j["n_demos"],
+        j["n_prefs"],
+        j["support"].as_str().unwrap_or(""),
+        j["support_size"],
+        j["lambda"],
+        j["ridge"]
+    );
+    println!(
+        "{:<10} {:>12} {:>12} {:>12} {:>12} {:>6} {:>9}",
+        "method", "KL(π̂‖π*)", "KL(π*‖π̂)", "E[r*]", "KL(π̂‖ref)", "iters", "seconds"
+    );
+    if let Some(m) = j["methods"].as_object() {
+        for (name, r) in m {
+            if let Some(e) = r.get("error") {
+                println!("{name:<10} error: {}", e.as_str().unwrap_or(""));
+                continue;
+            }
+            println!(
+                "{:<10} {:>12} {:>12} {:>12} {:>12} {:>6} {:>9.3}",
+                name,
+                f(&r["kl_to_star"]),
+                f(&r["kl_star_to"]),
+                f(&r["true_reward"]),
+                f(&r["kl_to_ref"]),
+                r["iterations"],
+                r["seconds"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    println!(
+        "π*: E[r*] = {}, KL(π*‖ref) = {}; total {:.3} s",
+        f(&j["star"]["true_reward"]),
+        f(&j["star"]["kl_to_ref"]),
+        j["total_seconds"].as_f64().unwrap_or(f64::NAN)
+    );
+}
+
+fn run_study(a: StudyArgs) -> anyhow::Result<()> {
+    use aihf::truth::study;
+    if let Some(r) = &a.redraw {
+        for p in study::redraw(r, a.out.as_deref())? {
+            println!("{}", p.display());
+        }
+        return Ok(());
+    }
+    let path = a
+        .spec
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("a spec file is required"))?;
+    let mut spec = study::StudySpec::from_file(path)?;
+    if let Some(r) = a.replications {
+        spec.replications = r;
+    }
+    spec.validate()?;
+    let res = study::run(&spec, !a.quiet)?;
+    let out = a.out.unwrap_or_else(|| PathBuf::from("out/truth"));
+    for l in study::summary_lines(&res) {
+        println!("{l}");
+    }
+    for p in study::write_and_draw(&res, &out)? {
+        println!("{}", p.display());
+    }
+    println!(
+        "{} replications × {} sizes in {:.2} s",
+        spec.replications,
+        spec.sizes.len(),
+        res.seconds
+    );
+    Ok(())
+}

@@ -1,0 +1,425 @@
+//! The replicated estimator study of `aihf truth study SPEC.toml --out D` (issue 11, part 3):
+//! one Markov task per spec, `R` fresh data sets per size `(N, M)`, every estimator solved exactly
+//! ([`Estimator::all`]) and scored by its exact `KL(π̂‖π*)`; per size and method the mean with a
+//! t interval, and the paired difference `KL(π̂_m‖π*) − KL(π̂_AIHF‖π*)` with its interval
+//! (replications where either estimator does not exist are dropped and counted). Results are
+//! written as JSON first; the figures are drawn from that JSON ([`draw`]), so `--redraw`
+//! reproduces them without recomputing.
+
+use super::data::{sample_records, TaskSpec};
+use super::estimate::{Estimator, Options, Support};
+use super::report::num;
+use crate::error::{AihfError, Result};
+use crate::plot::{render_line, LineChart, Series, Style};
+use crate::stats::{paired, summarize, Summary};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The estimators compared (DPO's two forms equal RLHF's by identity and are not repeated).
+pub const METHODS: [&str; 6] = ["sft", "irl", "btl", "rlhf_sft", "rlhf_ref", "aihf"];
+
+/// One data size of the sweep.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Size {
+    pub demos: usize,
+    pub comparisons: usize,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn level() -> f64 {
+    0.95
+}
+fn task_support() -> String {
+    "task".into()
+}
+
+/// A study spec (`sims/truth_*.toml`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StudySpec {
+    pub name: String,
+    pub seed: u64,
+    pub replications: usize,
+    pub vocab: usize,
+    pub horizon: usize,
+    pub nnz_per_row: usize,
+    #[serde(default = "one")]
+    pub reward_scale: f64,
+    #[serde(default = "one")]
+    pub beta: f64,
+    /// AIHF's `λ`.
+    #[serde(default = "one")]
+    pub lambda: f64,
+    /// Ridge on `w` for every likelihood estimator (0: none; non-existence is then counted).
+    #[serde(default)]
+    pub ridge: f64,
+    /// `task` (oracle sparsity) or `full`.
+    #[serde(default = "task_support")]
+    pub support: String,
+    /// Confidence level of every interval.
+    #[serde(default = "level")]
+    pub level: f64,
+    pub sizes: Vec<Size>,
+}
+
+impl StudySpec {
+    /// Reads and validates a TOML spec; errors name the file and field.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
+            action: "cannot read",
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let s: StudySpec = toml::from_str(&text).map_err(|e| AihfError::Spec {
+            field: None,
+            reason: format!("{}: {e}", path.display()),
+        })?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks every field's range.
+    pub fn validate(&self) -> Result<()> {
+        if self.replications < 2 {
+            return Err(AihfError::spec(
+                "replications",
+                "need at least 2 for an interval",
+            ));
+        }
+        if self.sizes.is_empty() {
+            return Err(AihfError::spec("sizes", "need at least one size"));
+        }
+        if !(self.level > 0.0 && self.level < 1.0) {
+            return Err(AihfError::spec(
+                "level",
+                format!("must be in (0, 1), got {}", self.level),
+            ));
+        }
+        if !(self.beta.is_finite() && self.beta > 0.0) {
+            return Err(AihfError::spec(
+                "beta",
+                format!("must be > 0, got {}", self.beta),
+            ));
+        }
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return Err(AihfError::spec(
+                "lambda",
+                format!("must be ≥ 0, got {}", self.lambda),
+            ));
+        }
+        if !(self.ridge.is_finite() && self.ridge >= 0.0) {
+            return Err(AihfError::spec(
+                "ridge",
+                format!("must be ≥ 0, got {}", self.ridge),
+            ));
+        }
+        self.support()?;
+        Ok(())
+    }
+
+    fn support(&self) -> Result<Support> {
+        match self.support.as_str() {
+            "task" => Ok(Support::Task),
+            "full" => Ok(Support::Full),
+            s => Err(AihfError::spec(
+                "support",
+                format!("`{s}` is not task or full"),
+            )),
+        }
+    }
+}
+
+/// One method at one size.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MethodResult {
+    /// `KL(π̂‖π*)` over the replications where the estimator exists.
+    pub kl_to_star: Summary,
+    /// Replications where it does not exist (or its KL is infinite).
+    pub failures: usize,
+    /// `KL(π̂_m‖π*) − KL(π̂_AIHF‖π*)`, paired by replication.
+    pub minus_aihf: Summary,
+    /// Replications dropped from the pairing.
+    pub dropped: usize,
+    /// The first error met, if any.
+    pub first_error: Option<String>,
+}
+
+/// One size.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SizeResult {
+    pub size: Size,
+    pub methods: BTreeMap<String, MethodResult>,
+}
+
+/// Everything the study writes (`D/<name>.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StudyResults {
+    pub spec: StudySpec,
+    pub version: String,
+    /// `E_{π*}[r*]` and `KL(π*‖π_ref)` of the task.
+    pub star_true_reward: f64,
+    pub star_kl_to_ref: f64,
+    pub sizes: Vec<SizeResult>,
+    pub seconds: f64,
+}
+
+/// Runs the study (replications in parallel; the results do not depend on the thread count).
+pub fn run(spec: &StudySpec, progress: bool) -> Result<StudyResults> {
+    spec.validate()?;
+    let t0 = Instant::now();
+    let task = TaskSpec::random(
+        spec.vocab,
+        spec.horizon,
+        spec.nnz_per_row,
+        spec.reward_scale,
+        spec.beta,
+        spec.seed,
+    )?
+    .task()?;
+    let truth = super::report::Truth::new(&task)?;
+    let star = truth.score(&truth.star)?;
+    let opts = Options {
+        lambda: spec.lambda,
+        ridge: spec.ridge,
+        support: spec.support()?,
+    };
+    let total = (spec.replications * spec.sizes.len()) as u64;
+    let bar = if progress {
+        let b = ProgressBar::new(total);
+        b.set_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.set_message(format!("truth study {}", spec.name));
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut sizes = Vec::with_capacity(spec.sizes.len());
+    for (si, size) in spec.sizes.iter().enumerate() {
+        // Per replication: method → KL (None: no estimator), first error.
+        let reps: Vec<Result<BTreeMap<String, std::result::Result<f64, String>>>> = (0..spec
+            .replications)
+            .into_par_iter()
+            .map(|r| {
+                let seed = spec
+                    .seed
+                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                    .wrapping_add(((si as u64) << 32) | r as u64);
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let rec = sample_records(&task, size.demos, size.comparisons, &mut rng)?;
+                let est = Estimator::new(&task, &rec, opts)?;
+                let mut out = BTreeMap::new();
+                for (name, fit) in est.all() {
+                    if !METHODS.contains(&name.as_str()) {
+                        continue;
+                    }
+                    let v = match fit {
+                        Ok(f) => {
+                            let mu = f.policy.marginals();
+                            let kl = f.policy.kl_to(&mu, &truth.star)?;
+                            if kl.is_finite() {
+                                Ok(kl)
+                            } else {
+                                Err("KL(π̂‖π*) is infinite".to_string())
+                            }
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    out.insert(name, v);
+                }
+                bar.inc(1);
+                Ok(out)
+            })
+            .collect();
+        let reps: Vec<_> = reps.into_iter().collect::<Result<_>>()?;
+        let col = |m: &str| -> Vec<Option<f64>> {
+            reps.iter()
+                .map(|r| r.get(m).and_then(|x| x.as_ref().ok().copied()))
+                .collect()
+        };
+        let aihf = col("aihf");
+        let mut methods = BTreeMap::new();
+        for m in METHODS {
+            let c = col(m);
+            let ok: Vec<f64> = c.iter().flatten().copied().collect();
+            let (minus_aihf, dropped) = paired(&c, &aihf, spec.level);
+            let first_error = reps
+                .iter()
+                .find_map(|r| r.get(m).and_then(|x| x.as_ref().err().cloned()));
+            methods.insert(
+                m.to_string(),
+                MethodResult {
+                    kl_to_star: summarize(&ok, spec.level),
+                    failures: c.len() - ok.len(),
+                    minus_aihf,
+                    dropped,
+                    first_error,
+                },
+            );
+        }
+        sizes.push(SizeResult {
+            size: *size,
+            methods,
+        });
+    }
+    bar.finish_and_clear();
+    Ok(StudyResults {
+        spec: spec.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        star_true_reward: star.true_reward,
+        star_kl_to_ref: star.kl_to_ref,
+        sizes,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Writes `out/<name>.json` and draws the figures from it; returns every path written.
+pub fn write_and_draw(res: &StudyResults, out: &Path) -> Result<Vec<PathBuf>> {
+    let json = out.join(format!("{}.json", res.spec.name));
+    crate::io::write_json(&json, res)?;
+    let mut paths = vec![json.clone()];
+    paths.extend(redraw(&json, None)?);
+    Ok(paths)
+}
+
+/// Redraws the figures of a results JSON (into `out`, default beside it).
+pub fn redraw(results: &Path, out: Option<&Path>) -> Result<Vec<PathBuf>> {
+    let res: StudyResults = crate::io::read_json(results)?;
+    let dir = out
+        .map(Path::to_path_buf)
+        .or_else(|| results.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    draw(&res, &dir)
+}
+
+/// The sweep figures: mean `KL(π̂‖π*)` with intervals against `N` (at the first size's `M`) and
+/// against `M` (at the first size's `N`), and the paired differences to AIHF.
+pub fn draw(res: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
+    let first = res.spec.sizes[0];
+    let mut paths = Vec::new();
+    let axes: [(&str, &str, Box<dyn Fn(&Size) -> Option<f64>>); 2] = [
+        (
+            "n",
+            "demonstrations N",
+            Box::new(move |s: &Size| {
+                (s.comparisons == first.comparisons).then_some(s.demos as f64)
+            }),
+        ),
+        (
+            "m",
+            "preference pairs M",
+            Box::new(move |s: &Size| (s.demos == first.demos).then_some(s.comparisons as f64)),
+        ),
+    ];
+    for (tag, label, x_of) in axes {
+        let pts: Vec<(f64, &SizeResult)> = res
+            .sizes
+            .iter()
+            .filter_map(|s| x_of(&s.size).map(|x| (x, s)))
+            .collect();
+        if pts.len() < 2 {
+            continue;
+        }
+        for (kind, y_label, y_log) in [
+            ("kl", "mean KL(π̂‖π*)", true),
+            ("minus_aihf", "KL(π̂‖π*) − KL(π̂_AIHF‖π*) (paired)", false),
+        ] {
+            let mut series = Vec::new();
+            for m in METHODS {
+                if kind == "minus_aihf" && m == "aihf" {
+                    continue;
+                }
+                let mut points = Vec::new();
+                let mut err = Vec::new();
+                for (x, s) in &pts {
+                    let r = &s.methods[m];
+                    let sm = if kind == "kl" {
+                        &r.kl_to_star
+                    } else {
+                        &r.minus_aihf
+                    };
+                    if sm.mean.is_finite() && (!y_log || sm.mean > 0.0) {
+                        points.push((*x, sm.mean));
+                        let lo = if y_log {
+                            sm.lo.max(sm.mean * 1e-3)
+                        } else {
+                            sm.lo
+                        };
+                        err.push((lo, sm.hi));
+                    }
+                }
+                if !points.is_empty() {
+                    series.push(Series {
+                        name: m.to_string(),
+                        points,
+                        err: Some(err),
+                        style: Style::LinePoints,
+                    });
+                }
+            }
+            let chart = LineChart {
+                title: format!(
+                    "{}: V = {}, H = {}, {} replications",
+                    res.spec.name, res.spec.vocab, res.spec.horizon, res.spec.replications
+                ),
+                x_label: label.to_string(),
+                y_label: y_label.to_string(),
+                x_log: true,
+                y_log,
+                series,
+            };
+            paths.extend(render_line(
+                &chart,
+                &dir.join(format!("{}_{kind}_vs_{tag}", res.spec.name)),
+            )?);
+        }
+    }
+    Ok(paths)
+}
+
+/// A JSON summary line per size for the command line.
+pub fn summary_lines(res: &StudyResults) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &res.sizes {
+        let a = &s.methods["rlhf_sft"].minus_aihf;
+        let b = &s.methods["rlhf_ref"].minus_aihf;
+        out.push(format!(
+            "N = {:>6}, M = {:>6}: KL(π̂‖π*) aihf {:.4} [{:.4}, {:.4}], rlhf_sft {:.4}, rlhf_ref {:.4}, btl {:.4}, irl {:.4}, sft {:.4}; rlhf_sft − aihf {:+.4} [{:+.4}, {:+.4}]; rlhf_ref − aihf {:+.4} [{:+.4}, {:+.4}]; failures {}",
+            s.size.demos,
+            s.size.comparisons,
+            s.methods["aihf"].kl_to_star.mean,
+            s.methods["aihf"].kl_to_star.lo,
+            s.methods["aihf"].kl_to_star.hi,
+            s.methods["rlhf_sft"].kl_to_star.mean,
+            s.methods["rlhf_ref"].kl_to_star.mean,
+            s.methods["btl"].kl_to_star.mean,
+            s.methods["irl"].kl_to_star.mean,
+            s.methods["sft"].kl_to_star.mean,
+            a.mean,
+            a.lo,
+            a.hi,
+            b.mean,
+            b.lo,
+            b.hi,
+            serde_json::to_string(
+                &s.methods
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.failures))
+                    .collect::<BTreeMap<_, _>>()
+            )
+            .unwrap_or_default()
+        ));
+    }
+    let _ = num;
+    out
+}
