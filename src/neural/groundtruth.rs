@@ -18,15 +18,18 @@
 
 use crate::bandit::Method;
 use crate::error::{AihfError, Result};
-use crate::markov::{MarkovTask, Reference};
+use crate::markov::MarkovTask;
 use crate::neural::data::{Demo, Pref, SeqData};
 use crate::neural::model::{Arch, ModelSpec, TransformerConfig};
 use crate::neural::pipeline::{self, Recipe, RewardStage, Role, Settings};
 use crate::neural::rl::{Baseline, PolicyStep, Reinforce};
 use crate::neural::train::{self, Hyper, Schedule, TrainConfig};
 use crate::neural::{self as neural, Dtype};
-use crate::plot::{LineChart, Series, Style};
+use crate::plot::{BarChart, LineChart, Series, Style};
 use crate::stats::Summary;
+use crate::truth::data::Records;
+use crate::truth::estimate::{self as exact, Estimator, RefKind};
+use crate::truth::policy::MarkovPolicy;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -35,113 +38,47 @@ use std::path::{Path, PathBuf};
 use tch::nn::ModuleT;
 use tch::Device;
 
-/// A Markov task as a file: what [`MarkovTask::new`] takes (uniform reference).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MarkovSpec {
-    pub vocab: usize,
-    pub horizon: usize,
-    pub beta: f64,
-    /// The prompt's (last) token `y_0`.
-    pub y0: usize,
-    /// `(u, v, w(u, v))`; zero elsewhere.
-    pub reward: Vec<(usize, usize, f64)>,
-}
-
-impl MarkovSpec {
-    /// A random task: `nnz_per_row` rewards per row, `scale · N(0,1)` each, `y_0 = 0`.
-    pub fn random(
-        vocab: usize,
-        horizon: usize,
-        nnz_per_row: usize,
-        scale: f64,
-        beta: f64,
-        seed: u64,
-    ) -> Result<Self> {
-        if vocab == 0 || horizon == 0 {
-            return Err(AihfError::param(
-                "vocab/horizon",
-                format!("need V ≥ 1 and H ≥ 1, got V = {vocab}, H = {horizon}"),
-            ));
-        }
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let t = MarkovTask::random_with(
-            vocab,
-            horizon,
-            nnz_per_row,
-            scale,
-            beta,
-            Reference::Uniform,
-            &mut rng,
-        )?;
-        Ok(MarkovSpec {
-            vocab,
-            horizon,
-            beta,
-            y0: 0,
-            reward: t.reward_entries().collect(),
-        })
-    }
-
-    /// Builds and solves the task (validating the spec).
-    pub fn task(&self) -> Result<MarkovTask> {
-        MarkovTask::new(
-            self.vocab,
-            self.horizon,
-            self.beta,
-            self.y0,
-            &self.reward,
-            Reference::Uniform,
-        )
-    }
-}
+/// A Markov task as a file (`task.json`): the default build's [`crate::truth::data::TaskSpec`].
+pub use crate::truth::data::TaskSpec as MarkovSpec;
 
 /// Largest data set [`sample_data`] draws, in response tokens.
-pub const MAX_DATA_TOKENS: usize = 1 << 28;
+pub use crate::truth::data::MAX_DATA_TOKENS;
 
 /// Exact data: `n_demos` responses from `π*` and `n_pairs` BTL-labelled pairs of `π_ref`
-/// responses, all to the prompt `[y_0]`.
+/// responses, all to the prompt `[y_0]` ([`crate::truth::data::sample_records`], as records of
+/// the neural layer).
 pub fn sample_data(
     task: &MarkovTask,
     n_demos: usize,
     n_pairs: usize,
     rng: &mut impl Rng,
 ) -> Result<(Vec<Demo>, Vec<Pref>)> {
-    let tokens = (n_demos as u128 + 2 * n_pairs as u128) * task.horizon() as u128;
-    if tokens > MAX_DATA_TOKENS as u128 {
-        return Err(AihfError::param(
-            "demos/comparisons",
-            format!(
-                "{n_demos} demonstrations and {n_pairs} pairs of {} tokens are {tokens} tokens, \
-                 over the {MAX_DATA_TOKENS} this writes in memory",
-                task.horizon()
-            ),
-        ));
-    }
+    let r = crate::truth::data::sample_records(task, n_demos, n_pairs, rng)?;
+    Ok(records_to_neural(task, &r))
+}
+
+/// The truth layer's records as the neural layer's `Demo`/`Pref` (prompt `[y_0]`).
+fn records_to_neural(task: &MarkovTask, r: &Records) -> (Vec<Demo>, Vec<Pref>) {
     let prompt = vec![task.y0() as i64];
-    let ids = |y: Vec<usize>| y.into_iter().map(|t| t as i64).collect::<Vec<i64>>();
-    let demos = (0..n_demos)
-        .map(|_| Demo {
+    let ids = |y: &[usize]| y.iter().map(|&t| t as i64).collect::<Vec<i64>>();
+    let demos = r
+        .demos
+        .iter()
+        .map(|y| Demo {
             prompt: prompt.clone(),
-            completion: ids(task.sample_star(rng)),
+            completion: ids(y),
         })
         .collect();
-    let mut prefs = Vec::with_capacity(n_pairs);
-    for _ in 0..n_pairs {
-        let (a, b) = (task.sample_ref(rng), task.sample_ref(rng));
-        let d = task.true_reward(&a)? - task.true_reward(&b)?;
-        let p = 1.0 / (1.0 + (-d).exp());
-        let (chosen, rejected) = if rng.random::<f64>() < p {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        prefs.push(Pref {
+    let prefs = r
+        .prefs
+        .iter()
+        .map(|(c, l)| Pref {
             prompt: prompt.clone(),
-            chosen: ids(chosen),
-            rejected: ids(rejected),
-        });
-    }
-    Ok((demos, prefs))
+            chosen: ids(c),
+            rejected: ids(l),
+        })
+        .collect();
+    (demos, prefs)
 }
 
 /// Held-out preference pairs on which reward models are scored.
@@ -180,6 +117,28 @@ impl Eval {
     }
 }
 
+/// Draws `n` responses from `policy` with the generator `rng`, and their log-probabilities
+/// under the policy.
+fn sample_policy(
+    policy: &dyn ModuleT,
+    task: &MarkovTask,
+    n: usize,
+    rng: &mut ChaCha8Rng,
+    device: Device,
+) -> Result<(Vec<Vec<usize>>, Vec<f64>)> {
+    let prompt = vec![task.y0() as i64];
+    let ys =
+        crate::neural::generate::generate(policy, &prompt, n, task.horizon(), None, device, rng)?;
+    let lp = score_responses(&prompt, &ys, |t, idx| {
+        train::logprobs(policy, t, idx, device)
+    })?;
+    let samples = ys
+        .iter()
+        .map(|y| y.iter().map(|&t| t as usize).collect())
+        .collect();
+    Ok((samples, lp))
+}
+
 /// Draws `n` responses from `policy` (a seed per evaluation, from `seed` and `updates`, so a
 /// resumed run evaluates what the uninterrupted one did) and estimates its distance to the truth.
 pub fn evaluate(
@@ -190,30 +149,133 @@ pub fn evaluate(
     updates: usize,
     device: Device,
 ) -> Result<Eval> {
-    let prompt = vec![task.y0() as i64];
     let mut rng = ChaCha8Rng::seed_from_u64(
         seed ^ 0x5eed_0000_0000_0000 ^ (updates as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
     );
-    let ys = crate::neural::generate::generate(
-        policy,
-        &prompt,
-        n,
-        task.horizon(),
-        None,
-        device,
-        &mut rng,
-    )?;
-    let lp = score_responses(&prompt, &ys, |t, idx| {
-        train::logprobs(policy, t, idx, device)
-    })?;
-    let samples: Vec<Vec<usize>> = ys
-        .iter()
-        .map(|y| y.iter().map(|&t| t as usize).collect())
-        .collect();
+    let (samples, lp) = sample_policy(policy, task, n, &mut rng, device)?;
     Ok(Eval::new(
         updates,
         task.estimate_policy(&samples, &lp, 0.95)?,
     ))
+}
+
+/// A trained policy's distance to the truth, split (SPEC §3.2): the method's exact estimator
+/// `π̂` on the same data, its statistical error `KL(π̂‖π*)` (exact, chain rule) and the trainer's
+/// optimisation error `KL(π_φ‖π̂)` (Monte Carlo, `k1` over samples of `π_φ`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Split {
+    /// The exact estimator (`aihf truth estimate`'s name: `sft`, `rlhf_ref`, `dpo_ref`, `aihf`).
+    pub estimator: String,
+    /// `KL(π_φ‖π*)` at the end of training (the last evaluation): the total error.
+    pub total: Summary,
+    /// `KL(π̂‖π*)`, exact; `None` when infinite (`π̂` puts mass where `π*` has none).
+    pub statistical: Option<f64>,
+    /// `KL(π_φ‖π̂)`, mean ± se of `log π_φ(y) − log π̂(y)` over `y ∼ π_φ`; `None` when a sample has
+    /// `π̂(y) = 0` (the divergence is infinite: `π̂` rules out what the network produces).
+    pub optimisation: Option<Summary>,
+    /// The estimator's own `KL(π̂‖π_ref)` and `E_π̂[r*]`, exact.
+    pub estimator_kl_to_ref: Option<f64>,
+    /// Why there is no exact estimator, when it does not exist on these data.
+    pub error: Option<String>,
+}
+
+/// The exact estimators of the study's methods on its data.
+struct Targets<'a> {
+    task: &'a MarkovTask,
+    star: MarkovPolicy,
+    mu_star: Vec<f64>,
+    reference: MarkovPolicy,
+    /// Counts weighting with `λ N / M`: Algorithm 1 averages each source (see [`crate::neural::rl`]).
+    est: Estimator<'a>,
+}
+
+impl<'a> Targets<'a> {
+    fn new(task: &'a MarkovTask, records: &'a Records, lambda: f64) -> Result<Self> {
+        let (n, m) = (records.demos.len() as f64, records.prefs.len() as f64);
+        let est = Estimator::new(
+            task,
+            records,
+            exact::Options {
+                lambda: if m > 0.0 { lambda * n / m } else { 0.0 },
+                ..exact::Options::default()
+            },
+        )?;
+        let star = MarkovPolicy::star(task)?;
+        let mu_star = star.marginals();
+        Ok(Targets {
+            task,
+            mu_star,
+            star,
+            reference: est.ref_policy().clone(),
+            est,
+        })
+    }
+
+    /// The exact estimator a method's trainer aims at: SFT's empirical conditionals; BTL→RLHF
+    /// and DPO against `π_ref` (the trainers' reference is the starting, uniform policy): both
+    /// `π_{w_P}`; AIHF (either policy step) with `λ N/M`.
+    fn fit(&self, method: Method) -> Result<exact::Fit> {
+        match method {
+            Method::Sft => self.est.sft(),
+            Method::Rlhf => self.est.rlhf(RefKind::Ref, &self.est.btl()?),
+            Method::Dpo => self.est.dpo(RefKind::Ref),
+            Method::Aihf => self.est.aihf(),
+            m => Err(AihfError::param(
+                "methods",
+                format!("{} has no exact Markov estimator here", m.name()),
+            )),
+        }
+    }
+
+    fn split(
+        &self,
+        method: Method,
+        policy: &dyn ModuleT,
+        total: Summary,
+        n: usize,
+        seed: u64,
+        device: Device,
+    ) -> Result<Split> {
+        let fit = match self.fit(method) {
+            Ok(f) => f,
+            Err(e) => {
+                return Ok(Split {
+                    estimator: method.name().into(),
+                    total,
+                    statistical: None,
+                    optimisation: None,
+                    estimator_kl_to_ref: None,
+                    error: Some(e.to_string()),
+                })
+            }
+        };
+        let hat = &fit.policy;
+        let mu = hat.marginals();
+        let finite = |x: f64| x.is_finite().then_some(x);
+        let statistical = finite(hat.kl_to(&mu, &self.star)?);
+        let kl_ref = finite(hat.kl_to(&mu, &self.reference)?);
+        let _ = &self.mu_star;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0005_5917_0000_0000);
+        let (ys, lp) = sample_policy(policy, self.task, n, &mut rng, device)?;
+        let mut k1 = Vec::with_capacity(ys.len());
+        let mut infinite = false;
+        for (y, l) in ys.iter().zip(&lp) {
+            let h = hat.log_prob(y)?;
+            if h == f64::NEG_INFINITY {
+                infinite = true;
+                break;
+            }
+            k1.push(l - h);
+        }
+        Ok(Split {
+            estimator: fit.name.clone(),
+            total,
+            statistical,
+            optimisation: (!infinite).then(|| crate::stats::summarize(&k1, 0.95)),
+            estimator_kl_to_ref: kl_ref,
+            error: None,
+        })
+    }
 }
 
 /// Scores responses to `prompt` with `scorer`, each distinct response once; one number per
@@ -425,6 +487,9 @@ pub struct MethodPath {
     pub path: Vec<Eval>,
     /// The method's reward model at the end (BTL→RLHF, AIHF).
     pub reward_model: Option<RewardEval>,
+    /// The total error beside the exact estimator's statistical error and the trainer's
+    /// optimisation error (SPEC §3.2), at the end of training.
+    pub split: Split,
     pub seconds: f64,
 }
 
@@ -467,7 +532,9 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
     )?;
     let task = spec_task.task()?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(1));
-    let (demos, prefs) = sample_data(&task, cfg.demos, cfg.comparisons, &mut rng)?;
+    let records = crate::truth::data::sample_records(&task, cfg.demos, cfg.comparisons, &mut rng)?;
+    let (demos, prefs) = records_to_neural(&task, &records);
+    let targets = Targets::new(&task, &records, cfg.lambda)?;
     let data = SeqData::from_records(&demos, &prefs);
     // π*: exact samples, exact log-probabilities.
     let star: Vec<Vec<usize>> = (0..cfg.eval_samples)
@@ -620,11 +687,24 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
             )?),
             None => None,
         };
+        let total = path
+            .last()
+            .map(|e| e.kl_to_star)
+            .unwrap_or_else(Summary::empty);
+        let split = targets.split(
+            recipe.method,
+            policy.net.as_ref(),
+            total,
+            cfg.eval_samples,
+            cfg.seed.wrapping_add(mi as u64),
+            device,
+        )?;
         methods.push(MethodPath {
             method: recipe,
             name: recipe.label(),
             path,
             reward_model: reward_eval,
+            split,
             seconds: tm.elapsed().as_secs_f64(),
         });
     }
@@ -754,6 +834,63 @@ pub fn figures(rep: &GroundTruthReport, dir: &Path) -> Result<Vec<PathBuf>> {
         },
         &dir.join("kl_to_star"),
     )?);
+    // The split: total, statistical and optimisation error per method (an infinite one is drawn
+    // as a missing bar and named in the title).
+    let inf: Vec<String> = rep
+        .methods
+        .iter()
+        .filter(|m| m.split.statistical.is_none() || m.split.optimisation.is_none())
+        .map(|m| m.name.clone())
+        .collect();
+    let or0 = |x: Option<f64>| x.unwrap_or(0.0);
+    out.extend(crate::plot::render_bars(
+        &BarChart {
+            title: if inf.is_empty() {
+                "Error split: total, statistical (exact estimator), optimisation (trainer)".into()
+            } else {
+                format!(
+                    "Error split (an infinite KL is not drawn: {})",
+                    inf.join(", ")
+                )
+            },
+            y_label: "KL divergence (nats)".into(),
+            categories: rep.methods.iter().map(|m| m.name.clone()).collect(),
+            groups: vec![
+                (
+                    "total KL(π_φ‖π*)".into(),
+                    rep.methods.iter().map(|m| m.split.total.mean).collect(),
+                    Some(
+                        rep.methods
+                            .iter()
+                            .map(|m| 1.96 * m.split.total.se)
+                            .collect(),
+                    ),
+                ),
+                (
+                    "statistical KL(π_est‖π*)".into(),
+                    rep.methods
+                        .iter()
+                        .map(|m| or0(m.split.statistical))
+                        .collect(),
+                    None,
+                ),
+                (
+                    "optimisation KL(π_φ‖π_est)".into(),
+                    rep.methods
+                        .iter()
+                        .map(|m| or0(m.split.optimisation.map(|o| o.mean)))
+                        .collect(),
+                    Some(
+                        rep.methods
+                            .iter()
+                            .map(|m| or0(m.split.optimisation.map(|o| 1.96 * o.se)))
+                            .collect(),
+                    ),
+                ),
+            ],
+        },
+        &dir.join("split"),
+    )?);
     Ok(out)
 }
 
@@ -793,6 +930,28 @@ pub fn table(rep: &GroundTruthReport) -> String {
                 "{} reward model on {} held-out pairs: accuracy {:.3}, correlation with r* {:.3}\n",
                 m.name, r.pairs, r.pair_accuracy, r.correlation
             );
+        }
+    }
+    s += "error split (SPEC §3.2; KL is not additive, the three are reported side by side): total KL(π_φ‖π*), statistical KL(π̂‖π*) of the exact estimator π̂, optimisation KL(π_φ‖π̂) of the trainer\n";
+    let fmt = |x: Option<f64>| x.map_or("∞".to_string(), |v| format!("{v:.4}"));
+    for m in &rep.methods {
+        let sp = &m.split;
+        match &sp.error {
+            Some(e) => s += &format!("  {:<10} no exact estimator: {e}\n", m.name),
+            None => {
+                s += &format!(
+                    "  {:<10} total {:.4} ± {:.4}   statistical ({}) {}   optimisation {}\n",
+                    m.name,
+                    sp.total.mean,
+                    sp.total.se,
+                    sp.estimator,
+                    fmt(sp.statistical),
+                    sp.optimisation
+                        .map_or("∞ (π̂ gives a sample probability 0)".into(), |o| {
+                            format!("{:.4} ± {:.4}", o.mean, o.se)
+                        })
+                )
+            }
         }
     }
     s += &format!("closest to π*: {}", rep.closest);
