@@ -176,7 +176,7 @@ pub struct Row {
     pub steps: usize,
     /// Wall-clock training time, seconds.
     pub seconds: f64,
-    /// Seed of the initialisation ([`model::init_weights`]) and of the trainer.
+    /// Seed of the initialisation ([`crate::neural::model::init_weights`]) and of the trainer.
     pub init_seed: u64,
     /// `TV(π_exact, π*)`: how far the estimator itself is from the truth (context, not checked).
     pub exact_tv_to_truth: f64,
