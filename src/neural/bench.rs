@@ -1,5 +1,5 @@
 //! Speed of one training step of SFT, DPO and one AIHF iteration (SPEC §3; the paper's
-//! Algorithm 1) on the GPT-style transformer ([`model::transformer`]): seconds, tokens/s, model
+//! Algorithm 1) on the GPT-style transformer ([`crate::neural::model::transformer`]): seconds, tokens/s, model
 //! FLOPs, achieved TFLOP/s and model FLOPs utilisation (MFU).
 //!
 //! **Steps.** Every step is forward + backward + one [`AdamW`] update, on random token ids drawn
