@@ -10,18 +10,31 @@ pub enum AihfError {
     /// A data set (demonstrations, preferences, trajectories, JSONL records) is malformed.
     /// `at` says where (a JSON path, a line number, an action index).
     #[error("invalid data at {at}: {reason}")]
-    Data { at: String, reason: String },
+    Data {
+        /// Where the problem is: a JSON path, a line number, an action index.
+        at: String,
+        /// What is wrong there.
+        reason: String,
+    },
 
     /// A parameter is out of its domain (`β ≤ 0`, `λ < 0`, a NaN, a shape mismatch...).
     #[error("invalid parameter `{name}`: {reason}")]
-    Param { name: String, reason: String },
+    Param {
+        /// The parameter's name as the user spells it (`beta`, `lambda`, ...).
+        name: String,
+        /// Why its value is rejected.
+        reason: String,
+    },
 
     /// The estimator has no maximiser on this data; `witness` is a set of actions (0-based)
     /// that shows why.
     #[error("{estimator} does not exist on this data: {reason}")]
     NoEstimator {
+        /// The estimator's name (e.g. `"BTL MLE"`).
         estimator: String,
+        /// Why no maximiser exists (e.g. an action that is never preferred).
         reason: String,
+        /// Actions (0-based indices) that witness the non-existence.
         witness: Vec<usize>,
     },
 
@@ -30,9 +43,13 @@ pub enum AihfError {
         "{solver} did not converge: gradient norm {grad_norm:.3e} > tolerance {tol:.3e} after {iterations} iterations"
     )]
     NotConverged {
+        /// The solver's name.
         solver: String,
+        /// Gradient norm (or residual) at the last iterate.
         grad_norm: f64,
+        /// The tolerance it had to reach.
         tol: f64,
+        /// Iterations performed before stopping.
         iterations: usize,
     },
 
@@ -43,7 +60,9 @@ pub enum AihfError {
     /// An experiment spec file is malformed or out of range.
     #[error("invalid spec{}: {reason}", field.as_ref().map(|f| format!(" field `{f}`")).unwrap_or_default())]
     Spec {
+        /// The offending field when one is known.
         field: Option<String>,
+        /// What is wrong.
         reason: String,
     },
 
@@ -54,21 +73,31 @@ pub enum AihfError {
     /// File I/O failed.
     #[error("{action} {path}: {source}")]
     Io {
+        /// What failed, as a phrase (`"cannot read"`, `"cannot write"`, ...).
         action: &'static str,
+        /// The file or directory concerned.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
 
     /// JSON (de)serialisation failed.
     #[error("JSON error in {context}: {source}")]
     Json {
+        /// What was being (de)serialised (a file path or a description).
         context: String,
+        /// The underlying serde_json error.
         source: serde_json::Error,
     },
 
     /// Drawing a figure failed.
     #[error("plotting failed for {path}: {reason}")]
-    Plot { path: PathBuf, reason: String },
+    Plot {
+        /// The figure file being drawn.
+        path: PathBuf,
+        /// What the plotting backend reported.
+        reason: String,
+    },
 
     /// The neural layer failed (NaN loss, missing CUDA, a bad checkpoint...).
     #[error("neural: {0}")]
@@ -78,7 +107,9 @@ pub enum AihfError {
     #[cfg(feature = "neural")]
     #[error("neural: {what}: {source}")]
     Torch {
+        /// The operation that failed (e.g. loading a checkpoint).
         what: String,
+        /// The libtorch error.
         #[source]
         source: tch::TchError,
     },

@@ -25,8 +25,11 @@ fn register_font() {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Style {
+    /// A solid line through the points.
     Line,
+    /// Filled markers only.
     Points,
+    /// A solid line with a marker at each point.
     LinePoints,
     /// A dashed reference line (for example a `K^{-1/2}` slope).
     Dashed,
@@ -35,23 +38,33 @@ pub enum Style {
 /// One series of a line chart; `err` gives `(low, high)` per point for error bars.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Series {
+    /// The legend label.
     pub name: String,
+    /// `(x, y)` data points, in data units (not `log10`, even on a log axis).
     pub points: Vec<(f64, f64)>,
+    /// Error bars: absolute `(low, high)` y-values, one per point; `None` for no bars.
     #[serde(default)]
     pub err: Option<Vec<(f64, f64)>>,
+    /// How the series is drawn.
     pub style: Style,
 }
 
 /// A line / scatter chart with optional log axes.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LineChart {
+    /// The caption above the plot.
     pub title: String,
+    /// The x-axis label.
     pub x_label: String,
+    /// The y-axis label.
     pub y_label: String,
+    /// A logarithmic x axis (non-positive x values are dropped).
     #[serde(default)]
     pub x_log: bool,
+    /// A logarithmic y axis (non-positive y values are dropped).
     #[serde(default)]
     pub y_log: bool,
+    /// The series, drawn in order with a fixed colour palette.
     pub series: Vec<Series>,
 }
 
@@ -59,8 +72,11 @@ pub struct LineChart {
 /// (`± err`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BarChart {
+    /// The caption above the plot.
     pub title: String,
+    /// The y-axis label.
     pub y_label: String,
+    /// The category labels along the x axis, one group of bars each.
     pub categories: Vec<String>,
     /// `(series name, value per category, optional half-width per category)`.
     pub groups: Vec<(String, Vec<f64>, Option<Vec<f64>>)>,

@@ -40,6 +40,7 @@ pub struct Options {
     pub iterations: usize,
     /// `α`.
     pub alpha: f64,
+    /// How the step size `η` follows from `α` and `K`.
     pub step: StepRule,
     /// `λ`, weight of the preference term.
     pub lambda: f64,
@@ -115,6 +116,7 @@ pub enum Demos {
 /// The data of a run.
 #[derive(Clone, Debug)]
 pub struct Data {
+    /// The expert demonstrations (a finite data set or a live expert).
     pub demos: Demos,
     /// `d_E` (exact or empirical) in `(s,a)`-space, for the exact gradient.
     pub d_e: Vec<f64>,

@@ -435,7 +435,9 @@ pub fn backward_induction(mdp: &Mdp, r: &[f64]) -> Result<FiniteSolution> {
 /// Either kind of solution.
 #[derive(Clone, Debug)]
 pub enum Solution {
+    /// The stationary solution of a discounted MDP (no horizon), from [`value_iteration`].
     Discounted(SoftSolution),
+    /// The time-indexed solution of a finite-horizon MDP, from [`backward_induction`].
     Finite(FiniteSolution),
 }
 
@@ -457,6 +459,30 @@ impl Solution {
 }
 
 /// Solves for reward `r`: value iteration to `tol` (discounted) or backward induction.
+///
+/// `r` is flat `s·A + a` (e.g. [`Mdp::reward`]); `tol` bounds `‖V − V*‖∞` for a discounted
+/// MDP and is unused with a horizon.
+///
+/// # Example
+///
+/// A one-state, two-action bandit with `γ = 0` and uniform `π0`: `V* = β log Σ_a π0(a) e^{r(a)/β}`
+/// and `π*(a) ∝ π0(a) e^{r(a)/β}` (40), (81).
+///
+/// ```
+/// use aihf::mdp::{bellman, Mdp};
+///
+/// let mdp = Mdp::from_json_str(
+///     r#"{"transitions": [[[1.0], [1.0]]], "reward": [[0.0, 1.0]],
+///         "initial": [1.0], "gamma": 0.0, "beta": 0.5}"#,
+/// )?;
+/// let sol = bellman::solve(&mdp, mdp.reward(), 1e-12)?;
+/// // β = 0.5, π0 = (½, ½), r = (0, 1): V* = 0.5 log(½e⁰ + ½e²), π*(1) = e²/(1 + e²).
+/// let expected_v = 0.5 * (0.5 + 0.5 * 2.0f64.exp()).ln();
+/// assert!((sol.v0()[0] - expected_v).abs() < 1e-12);
+/// let p1 = sol.log_pis()[0][1].exp();
+/// assert!((p1 - 2.0f64.exp() / (1.0 + 2.0f64.exp())).abs() < 1e-12);
+/// # Ok::<(), aihf::error::AihfError>(())
+/// ```
 pub fn solve(mdp: &Mdp, r: &[f64], tol: f64) -> Result<Solution> {
     match mdp.horizon() {
         None => Ok(Solution::Discounted(value_iteration(

@@ -9,14 +9,19 @@ use rand_distr::{Distribution, Exp1, StandardNormal};
 /// What [`random_mdp`] draws.
 #[derive(Clone, Debug)]
 pub struct RandomMdp {
+    /// Number of states `S`.
     pub n_states: usize,
+    /// Number of actions `A`.
     pub n_actions: usize,
     /// Successors per `(s, a)` (drawn without replacement, Dirichlet(1) weights).
     pub branching: usize,
     /// Store `P` sparse (CSR) rather than dense.
     pub sparse: bool,
+    /// The discount `γ`.
     pub gamma: f64,
+    /// A finite horizon `T`, or `None` for a discounted MDP.
     pub horizon: Option<usize>,
+    /// The KL temperature `β > 0`.
     pub beta: f64,
     /// Standard deviation of tabular rewards.
     pub reward_scale: f64,

@@ -21,7 +21,10 @@ use crate::math::{log_sigmoid, sigmoid};
 #[derive(Clone, Debug)]
 pub enum RewardModel {
     /// `r = θ`, `θ ∈ R^{S·A}`.
-    Tabular { n_sa: usize },
+    Tabular {
+        /// `S·A`, the dimension of `θ`.
+        n_sa: usize,
+    },
     /// `r = Φθ`.
     Linear(Features),
 }

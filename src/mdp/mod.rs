@@ -82,25 +82,67 @@ pub enum Reward {
     /// `r(s,a)`, flat `s·A + a`.
     Tabular(Vec<f64>),
     /// `r = φᵀθ`.
-    Linear { features: Features, theta: Vec<f64> },
+    Linear {
+        /// The feature map `φ(s,a) ∈ ℝᵏ`.
+        features: Features,
+        /// The parameter `θ ∈ ℝᵏ`.
+        theta: Vec<f64>,
+    },
 }
 
 /// Everything needed to build an [`Mdp`]; checked by [`Mdp::new`].
 #[derive(Clone, Debug)]
 pub struct MdpParts {
+    /// Number of states `S`.
     pub n_states: usize,
+    /// Number of actions `A` (the same in every state).
     pub n_actions: usize,
+    /// `P(s'|s,a)`; every row must be a distribution.
     pub transitions: Transitions,
+    /// The reward `r(s,a)`, tabular or linear.
     pub reward: Reward,
+    /// The initial distribution `ρ` over states.
     pub initial: Vec<f64>,
+    /// The discount `γ`: in `[0, 1)` without a horizon, `[0, 1]` with one.
     pub gamma: f64,
+    /// A finite horizon `T ≥ 1`, or `None` for an infinite discounted MDP.
     pub horizon: Option<usize>,
     /// `π0(a|s)` flat; `None` is uniform.
     pub reference: Option<Vec<f64>>,
+    /// The KL temperature `β > 0`.
     pub beta: f64,
 }
 
 /// A validated tabular MDP with a KL-regularisation reference `π0` and temperature `β`.
+///
+/// # Example
+///
+/// Parse a 2-state, 2-action MDP and solve it for its own reward; every row of the
+/// soft-optimal policy `π*(·|s)` is a distribution:
+///
+/// ```
+/// use aihf::mdp::{bellman, Mdp};
+///
+/// let mdp = Mdp::from_json_str(
+///     r#"{
+///         "transitions": [[[0.9, 0.1], [0.2, 0.8]], [[1.0, 0.0], [0.5, 0.5]]],
+///         "reward": [[0.0, 1.0], [0.5, 0.0]],
+///         "initial": [1.0, 0.0],
+///         "gamma": 0.9,
+///         "beta": 1.0
+///     }"#,
+/// )?;
+/// assert_eq!((mdp.n_states(), mdp.n_actions()), (2, 2));
+///
+/// let sol = bellman::solve(&mdp, mdp.reward(), 1e-10)?;
+/// let log_pi = sol.log_pis()[0]; // one policy: the MDP is discounted
+/// for s in 0..mdp.n_states() {
+///     let row = &log_pi[s * mdp.n_actions()..(s + 1) * mdp.n_actions()];
+///     let total: f64 = row.iter().map(|l| l.exp()).sum();
+///     assert!((total - 1.0).abs() < 1e-12);
+/// }
+/// # Ok::<(), aihf::error::AihfError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Mdp {
     n_states: usize,

@@ -20,8 +20,11 @@ pub const MAX_TREE_STATES: usize = 2_000_000;
 /// A prefix-tree MDP.
 #[derive(Clone, Debug)]
 pub struct PrefixTree {
+    /// Vocabulary size `V` (actions per state).
     pub vocab: usize,
+    /// Response length `H` (the MDP's horizon).
     pub horizon: usize,
+    /// The prefix-tree MDP: `Σ_{t≤H} V^t` states, deterministic transitions, `γ = 1`.
     pub mdp: Mdp,
     /// First state index of each level `0..=H`.
     pub offsets: Vec<usize>,

@@ -16,13 +16,16 @@ use std::path::Path;
 /// A state–action sequence `(s_0, a_0), (s_1, a_1), ...`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Trajectory {
+    /// The `(s_t, a_t)` pairs in time order (0-based indices).
     pub steps: Vec<(usize, usize)>,
 }
 
 /// A trajectory preference `τ_w ≻ τ_l`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Preference {
+    /// The preferred trajectory `τ_w`.
     pub winner: Trajectory,
+    /// The other trajectory `τ_l`.
     pub loser: Trajectory,
 }
 
@@ -152,7 +155,10 @@ pub enum Length {
     Fixed(usize),
     /// Stop after each step with probability `1−γ` (the counts are then an unbiased estimate of
     /// the discounted occupancy, SPEC §2.5); capped at `max` steps.
-    Geometric { max: usize },
+    Geometric {
+        /// The cap on the number of steps.
+        max: usize,
+    },
 }
 
 /// Samples a trajectory from `ρ` under `pi` (probabilities, one table per time step; the last

@@ -1,5 +1,5 @@
 //! Speed of one training step of SFT, DPO and one AIHF iteration (SPEC §3; the paper's
-//! Algorithm 1) on the GPT-style transformer ([`model::transformer`]): seconds, tokens/s, model
+//! Algorithm 1) on the GPT-style transformer ([`crate::neural::model::transformer`]): seconds, tokens/s, model
 //! FLOPs, achieved TFLOP/s and model FLOPs utilisation (MFU).
 //!
 //! **Steps.** Every step is forward + backward + one [`AdamW`] update, on random token ids drawn
@@ -119,7 +119,9 @@ pub struct BenchConfig {
     pub steps: usize,
     /// Also time the generation of the `B` responses.
     pub generation: bool,
+    /// Seed of the random batch and of the initialisation.
     pub seed: u64,
+    /// Parameter precision.
     pub dtype: Dtype,
     /// Peak dense TFLOP/s of the device in `dtype`, for MFU (none: MFU is not reported).
     pub peak_tflops: Option<f64>,
@@ -196,6 +198,7 @@ impl BenchConfig {
 /// Parameters of one model by role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParamCount {
+    /// All parameters: `embedding + head + blocks`.
     pub total: i64,
     /// Token and position embedding tables.
     pub embedding: i64,
@@ -234,21 +237,29 @@ pub fn param_count(vs: &nn::VarStore) -> ParamCount {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
+    /// The trained policy `π_φ`.
     Policy,
+    /// The frozen reference `π_ref` (same shape as the policy).
     Reference,
+    /// The reward model `r_θ` (a scalar head).
     Reward,
 }
 
 /// One forward (and, with `grad`, backward) of `sequences × seq_len` tokens.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Pass {
+    /// The model run.
     pub model: Role,
+    /// With gradients and a backward (3× the forward FLOPs), or a no-grad forward.
     pub grad: bool,
+    /// Number of sequences in the pass.
     pub sequences: i64,
+    /// Tokens per sequence `T`.
     pub seq_len: i64,
 }
 
 impl Pass {
+    /// Tokens through the model: `sequences · seq_len`.
     pub fn tokens(&self) -> i64 {
         self.sequences * self.seq_len
     }
@@ -272,7 +283,9 @@ pub struct StepReport {
     pub name: String,
     /// Median seconds per step.
     pub seconds: f64,
+    /// Fastest timed step, seconds.
     pub seconds_min: f64,
+    /// Slowest timed step, seconds.
     pub seconds_max: f64,
     /// Every timed step, in order.
     pub times: Vec<f64>,
@@ -312,15 +325,23 @@ pub struct Ratios {
 /// Everything one run measured.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BenchReport {
+    /// The configuration run.
     pub config: BenchConfig,
+    /// The device, as tch names it in lower case (`cpu`, `cuda(0)`).
     pub device: String,
     /// libtorch's intra-op threads.
     pub threads: i32,
+    /// Transformer blocks `L`.
     pub layers: i64,
+    /// Model width `d`.
     pub width: i64,
+    /// Parameters of the policy (and of the reference, its copy).
     pub params_policy: ParamCount,
+    /// Parameters of the reward model.
     pub params_reward: ParamCount,
+    /// One report per timed step kind (`sft`, `dpo`, ..., `generation`).
     pub steps: Vec<StepReport>,
+    /// AIHF's cost relative to DPO's.
     pub ratios: Ratios,
 }
 

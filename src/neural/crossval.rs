@@ -43,7 +43,9 @@ use tch::Device;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum ModelKind {
+    /// The tabular-expressive model (one free logit per prefix and token).
     Tabular,
+    /// The small causal transformer ([`TransformerConfig`]).
     Transformer,
 }
 
@@ -60,12 +62,19 @@ impl ModelKind {
 /// Everything a cross-validation run depends on.
 #[derive(Clone, Debug, Serialize)]
 pub struct CrossvalConfig {
+    /// The enumerable task (vocabulary, horizon, sample sizes); its seed is replaced by `seed`.
     pub task: TaskConfig,
+    /// `β`, IPO's `τ`, Direct AIHF's `α`, AIHF's `λ`, shared by the neural and exact fits.
     pub hyper: Hyper,
+    /// The transformer's shape.
     pub transformer: TransformerConfig,
+    /// Training of the tabular model (the non-sampling methods, and RLHF's reward model).
     pub tabular_train: TrainConfig,
+    /// Training of the transformer.
     pub transformer_train: TrainConfig,
+    /// The backbones to check.
     pub models: Vec<ModelKind>,
+    /// The non-sampling methods to check (`Sft`, `Btl`, `Dpo`, `Ipo`, `DirectAihf`).
     pub methods: Vec<Method>,
     /// Methods that sample from the policy (`Rlhf`, `Aihf`); tabular model only.
     pub rl_methods: Vec<Method>,
@@ -75,6 +84,7 @@ pub struct CrossvalConfig {
     pub rl_reward_train: TrainConfig,
     /// Responses sampled per step.
     pub rl_samples: usize,
+    /// The REINFORCE baseline of the sampling methods.
     pub rl_baseline: Baseline,
     /// Master seed: task, data, initialisation.
     pub seed: u64,
@@ -146,19 +156,27 @@ impl Default for CrossvalConfig {
 /// One (method, model) measurement.
 #[derive(Clone, Debug, Serialize)]
 pub struct Row {
+    /// The method's name ([`Method::name`]).
     pub method: &'static str,
+    /// The backbone trained.
     pub model: ModelKind,
     /// `TV(π_neural, π_exact)`.
     pub tv: f64,
+    /// The TV bound this row must meet ([`ModelKind::threshold`], or [`tol::NEURAL_TV_RL`]).
     pub threshold: f64,
+    /// `tv ≤ threshold`.
     pub pass: bool,
     /// `Σ_y π_neural(y)` over the enumerated sequences (1 up to f32 round-off).
     pub prob_sum: f64,
+    /// Training loss at the last step.
     pub final_loss: f64,
+    /// Global gradient norm at the last step (before clipping).
     pub final_grad_norm: f64,
+    /// Optimiser steps taken.
     pub steps: usize,
+    /// Wall-clock training time, seconds.
     pub seconds: f64,
-    /// Seed of the initialisation ([`model::init_weights`]) and of the trainer.
+    /// Seed of the initialisation ([`crate::neural::model::init_weights`]) and of the trainer.
     pub init_seed: u64,
     /// `TV(π_exact, π*)`: how far the estimator itself is from the truth (context, not checked).
     pub exact_tv_to_truth: f64,
@@ -167,13 +185,21 @@ pub struct Row {
 /// The whole run.
 #[derive(Clone, Debug, Serialize)]
 pub struct CrossvalReport {
+    /// The master seed (`config.seed`).
     pub seed: u64,
+    /// The configuration run.
     pub config: CrossvalConfig,
+    /// Number of enumerated sequences `|V|^H`.
     pub sequences: usize,
+    /// Demonstrations drawn (`N`).
     pub demonstrations: u64,
+    /// Pairwise comparisons drawn (`M`).
     pub comparisons: u64,
+    /// One row per (method, model) checked.
     pub rows: Vec<Row>,
+    /// Every row passed.
     pub all_pass: bool,
+    /// Wall-clock time of the whole run, seconds.
     pub seconds: f64,
 }
 
@@ -354,9 +380,13 @@ fn settings<'a>(
 pub struct RlOutcome {
     /// The trained policy over all task sequences (task order).
     pub policy: Vec<f64>,
+    /// The policy loss at the last step.
     pub final_loss: f64,
+    /// The policy's global gradient norm at the last step (before clipping).
     pub final_grad_norm: f64,
+    /// Optimiser steps taken (the policy stage's, for RLHF).
     pub steps: usize,
+    /// Wall-clock training time, seconds.
     pub seconds: f64,
 }
 
@@ -435,6 +465,7 @@ pub fn train_rl(
 
 /// The task, its data in both forms, and the enumeration of all sequences.
 pub struct Prepared {
+    /// The enumerable task drawn from the seed (its reference `π_ref` and true reward).
     pub task: EnumTask,
     /// The records as exact-layer counts.
     pub bandit: crate::data::BanditData,

@@ -74,22 +74,29 @@ pub struct ReadOptions {
 /// A demonstration: prompt and completion token ids.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Demo {
+    /// The prompt's token ids (may be empty).
     pub prompt: Vec<i64>,
+    /// The demonstrated completion's token ids.
     pub completion: Vec<i64>,
 }
 
 /// A preference: `chosen ≻ rejected` for `prompt`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pref {
+    /// The prompt's token ids (shared by both responses).
     pub prompt: Vec<i64>,
+    /// The preferred response's token ids (`y_w`).
     pub chosen: Vec<i64>,
+    /// The other response's token ids (`y_l`).
     pub rejected: Vec<i64>,
 }
 
 /// Records read from a file, with how many were truncated (0 unless asked for).
 #[derive(Clone, Debug)]
 pub struct Read<T> {
+    /// The records, in file order.
     pub records: Vec<T>,
+    /// How many of them were truncated to fit the context.
     pub truncated: usize,
 }
 
@@ -320,7 +327,9 @@ pub fn prefs_to_jsonl(prefs: &[Pref]) -> String {
 /// A prompt–response sequence.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Seq {
+    /// The prompt's token ids.
     pub prompt: Vec<i64>,
+    /// The response's token ids (what the log-probabilities are summed over).
     pub response: Vec<i64>,
 }
 
@@ -329,6 +338,7 @@ pub struct Seq {
 /// records mention it.
 #[derive(Clone, Debug, Default)]
 pub struct SeqData {
+    /// The distinct sequences, in order of first appearance; records index into this.
     pub seqs: Vec<Seq>,
     index: HashMap<Seq, usize>,
     /// `(sequence, weight)`.
@@ -464,8 +474,11 @@ impl SeqData {
 /// Padded tensors of a set of sequences.
 #[derive(Debug)]
 pub struct Batch {
+    /// Token ids `[U, T]` (i64), right-padded with id 0.
     pub tokens: Tensor,
+    /// Response mask `[U, T]` (f32): 1 on response tokens, 0 on the prompt and padding.
     pub mask: Tensor,
+    /// Position of each sequence's last token `[U]` (i64), where a reward head reads.
     pub last: Tensor,
 }
 

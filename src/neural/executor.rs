@@ -287,8 +287,11 @@ pub type Probe<'a> = &'a mut dyn FnMut(usize) -> Result<Map<String, Value>>;
 /// One group's last loss and gradient norm.
 #[derive(Clone, Debug, Serialize)]
 pub struct GroupFinal {
+    /// The group's name ([`Group::name`]).
     pub name: String,
+    /// The group's loss at its last update (NaN if it never updated).
     pub loss: f64,
+    /// The group's global gradient norm at its last update, before clipping (NaN if none).
     pub grad_norm: f64,
 }
 
@@ -301,7 +304,9 @@ pub struct PhaseReport {
     pub groups: Vec<GroupFinal>,
     /// The last metrics line.
     pub last: Map<String, Value>,
+    /// Wall-clock time of the steps run in this process (after a resume, only those), seconds.
     pub seconds: f64,
+    /// The run's seed ([`TrainConfig::seed`]).
     pub seed: u64,
 }
 

@@ -89,8 +89,11 @@ pub const HELD_OUT_PAIRS: usize = 2000;
 pub struct Eval {
     /// Optimiser updates done (0: the initial network).
     pub updates: usize,
+    /// `KL(π_φ‖π*)` estimate (mean, standard error, 95% t interval over the probe's samples).
     pub kl_to_star: Summary,
+    /// True reward `E_{y∼π_φ}[r*(y)]` estimate (mean ± standard error).
     pub true_reward: Summary,
+    /// `KL(π_φ‖π_ref)` estimate (mean ± standard error).
     pub kl_to_ref: Summary,
 }
 
@@ -316,22 +319,31 @@ impl RewardHead {
 /// The study's settings.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GroundTruthConfig {
+    /// Vocabulary size `V`.
     pub vocab: usize,
+    /// Response length `H` (tokens).
     pub horizon: usize,
     /// Nonzero rewards per row of `w`.
     pub nnz_per_row: usize,
+    /// Standard deviation of each nonzero `w(u, v)` (`scale · N(0,1)`).
     pub reward_scale: f64,
+    /// The KL temperature `β` (of `π*` and of every trainer).
     pub beta: f64,
+    /// Demonstrations drawn from `π*` (`N`).
     pub demos: usize,
+    /// Preference pairs of `π_ref` responses labelled by BTL on `r*` (`M`).
     pub comparisons: usize,
+    /// The shape of every network (policy and reward models).
     pub transformer: TransformerConfig,
     /// The reward models' read-out (BTL→RLHF and AIHF use the same).
     pub reward_head: RewardHead,
     /// Optimiser steps of every policy trainer.
     pub steps: usize,
+    /// Peak learning rate of every policy trainer (cosine schedule).
     pub lr: f64,
     /// Steps and learning rate of the two-stage pipeline's reward model.
     pub reward_steps: usize,
+    /// Peak learning rate of the two-stage pipeline's reward model.
     pub reward_lr: f64,
     /// AIHF's reward learning rate. Smaller than the policy's (two time scales, as in the
     /// paper's analysis, where the policy tracks the current reward): with equal rates the
@@ -343,14 +355,19 @@ pub struct GroundTruthConfig {
     pub samples_per_prompt: usize,
     /// AIHF's preference weight (mean over pairs against mean over demonstrations).
     pub lambda: f64,
+    /// Evaluate (and log) every this many optimiser updates.
     pub eval_every: usize,
+    /// Responses drawn per evaluation (at least 2, for a standard error).
     pub eval_samples: usize,
     /// Methods (a recipe: the method, and `-online-dpo` for AIHF's online-DPO policy step).
     pub methods: Vec<Recipe>,
+    /// Master seed: task, data, initialisations and probes.
     pub seed: u64,
     /// `cpu`, `cuda` or `cuda:N`.
     pub device: String,
+    /// Parameter precision of the networks.
     pub dtype: Dtype,
+    /// Show progress bars (not serialised).
     #[serde(skip)]
     pub progress: bool,
 }
@@ -431,6 +448,7 @@ impl GroundTruthConfig {
 pub struct RewardEval {
     /// Held-out `π_ref` pairs whose order under `r_θ` agrees with `r*` (ties in `r*` skipped).
     pub pair_accuracy: f64,
+    /// Pairs counted (held-out pairs with `r*` not tied).
     pub pairs: usize,
     /// Pearson correlation of `r_θ` and `r*` over the pairs' responses.
     pub correlation: f64,
@@ -481,7 +499,9 @@ pub fn evaluate_reward(
 /// One method's path.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MethodPath {
+    /// The recipe trained.
     pub method: Recipe,
+    /// Its display label ([`Recipe::label`]).
     pub name: String,
     /// Evaluations, the initial network first.
     pub path: Vec<Eval>,
@@ -490,18 +510,21 @@ pub struct MethodPath {
     /// The total error beside the exact estimator's statistical error and the trainer's
     /// optimisation error (SPEC §3.2), at the end of training.
     pub split: Split,
+    /// Wall-clock time of the method (training and evaluations), seconds.
     pub seconds: f64,
 }
 
 /// The study's result.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GroundTruthReport {
+    /// The configuration run.
     pub config: GroundTruthConfig,
     /// `V_0(y_0) = max E[r*] − β KL(·‖π_ref)`, exact.
     pub optimal_objective: f64,
     /// `π*` itself, estimated from exact samples with exact log-probabilities (its `kl_to_star`
     /// is 0 by construction).
     pub pi_star: Eval,
+    /// One path per method, in `config.methods` order.
     pub methods: Vec<MethodPath>,
     /// Methods by final `KL(π_φ‖π*)`, closest first: (name, KL, standard error).
     pub ranking: Vec<(String, f64, f64)>,
@@ -509,10 +532,12 @@ pub struct GroundTruthReport {
     /// would keep): (name, KL, standard error, updates). Optimistic: the minimum of noisy
     /// estimates, selected and reported on the same samples.
     pub best_along_path: Vec<(String, f64, f64, usize)>,
+    /// The method with the smallest final `KL(π_φ‖π*)` (first of `ranking`).
     pub closest: String,
     /// AIHF ends closer to `π*` than the two-stage pipeline by more than twice the combined
     /// standard error (None when one of them was not run).
     pub aihf_beats_two_stage: Option<bool>,
+    /// Wall-clock time of the whole study, seconds.
     pub seconds: f64,
 }
 

@@ -26,16 +26,23 @@ use tch::Tensor;
 pub struct Slot {
     /// The variable's name in its `VarStore` (the checkpoint key).
     pub name: String,
+    /// The parameter itself (shares storage with the `VarStore`'s variable).
     pub param: Tensor,
+    /// First-moment estimate `m` (exponential average of gradients), same shape and dtype.
     pub m: Tensor,
+    /// Second-moment estimate `v` (exponential average of squared gradients).
     pub v: Tensor,
 }
 
 /// AdamW over the trainable variables of one `VarStore`.
 pub struct AdamW {
+    /// `β1`, the first-moment decay (0.9).
     pub beta1: f64,
+    /// `β2`, the second-moment decay (0.999).
     pub beta2: f64,
+    /// `ε` added to the denominator (1e-8).
     pub eps: f64,
+    /// Decoupled weight decay `wd` (`p ← p·(1 − lr·wd)` before the Adam step).
     pub weight_decay: f64,
     /// Updates taken so far (Adam's `t`).
     pub t: u64,

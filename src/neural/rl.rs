@@ -71,6 +71,7 @@ pub struct Reinforce {
     pub eos: Option<i64>,
     /// The model's context: every prompt plus `max_new_tokens` must fit.
     pub context: usize,
+    /// The variance-reduction baseline subtracted from each sample's KL-regularised reward.
     pub baseline: Baseline,
     /// REINFORCE or online DPO.
     #[serde(default)]
@@ -510,13 +511,21 @@ impl RewardRecords {
 /// What [`train_aihf`] did: the last losses and gradient norms of both players.
 #[derive(Clone, Debug, Serialize)]
 pub struct AihfReport {
+    /// Optimiser steps done (each updates the policy, then the reward).
     pub steps: usize,
+    /// The policy player's loss at the last step.
     pub final_policy_loss: f64,
+    /// The reward player's loss at the last step.
     pub final_reward_loss: f64,
+    /// The policy's global gradient norm at the last step (before clipping).
     pub final_policy_grad_norm: f64,
+    /// The reward model's global gradient norm at the last step (before clipping).
     pub final_reward_grad_norm: f64,
+    /// The last metrics line.
     pub last: Map<String, Value>,
+    /// Wall-clock training time, seconds.
     pub seconds: f64,
+    /// The run's seed ([`TrainConfig::seed`]).
     pub seed: u64,
 }
 

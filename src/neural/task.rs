@@ -58,6 +58,7 @@ pub const MAX_SEQUENCES: usize = 100_000;
 /// A task with its exact quantities.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EnumTask {
+    /// The configuration the task was drawn from.
     pub config: TaskConfig,
     /// The prompt (one token, id 0).
     pub prompt: Vec<i64>,

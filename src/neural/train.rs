@@ -66,6 +66,7 @@ pub use crate::bandit::Method as Objective;
 /// What a training run did.
 #[derive(Clone, Debug, Serialize)]
 pub struct TrainReport {
+    /// Optimiser steps done (the last step count).
     pub steps: usize,
     /// Loss at the last step.
     pub final_loss: f64,
@@ -73,13 +74,17 @@ pub struct TrainReport {
     pub final_grad_norm: f64,
     /// The last metrics line.
     pub last: Map<String, Value>,
+    /// Wall-clock training time, seconds.
     pub seconds: f64,
+    /// The run's seed ([`TrainConfig::seed`]).
     pub seed: u64,
 }
 
 /// What a closure step hands back to [`optimise`]: the loss to minimise and extra metrics.
 pub struct StepOut {
+    /// The scalar loss tensor to back-propagate.
     pub loss: Tensor,
+    /// Extra metrics added to the step's metrics line.
     pub metrics: Map<String, Value>,
 }
 
