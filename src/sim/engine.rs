@@ -302,14 +302,26 @@ pub fn rlhf_from_btl(
 
 /// Runs `cfg.replications` replications of `scn` with every estimator.
 pub fn run(scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
+    run_range(scn, est, cfg, 0..cfg.replications)
+}
+
+/// Runs replications `range` (of `cfg.replications`) only: replication `k` is the same
+/// whichever range it is computed in (its generator depends on `(seed, k)` alone), which is
+/// what sharding rests on ([`super::shard`]).
+pub fn run_range(
+    scn: &Scenario,
+    est: &[Estimator],
+    cfg: &McConfig,
+    range: std::ops::Range<usize>,
+) -> Result<McRun> {
     scn.validate()?;
     for e in est {
         e.options.validate(scn.reward.len())?;
     }
     let t0 = std::time::Instant::now();
-    let bar = progress_bar(cfg);
+    let bar = progress_bar(cfg, range.len());
     let work = || -> Result<Vec<Replication>> {
-        (0..cfg.replications as u64)
+        (range.start as u64..range.end as u64)
             .into_par_iter()
             .map(|k| {
                 let r = replicate(scn, est, cfg.seed, k);
@@ -328,17 +340,17 @@ pub fn run(scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
     };
     bar.finish_and_clear();
     Ok(McRun {
-        replications,
         elapsed_s: t0.elapsed().as_secs_f64(),
-        solves: cfg.replications * est.len(),
+        solves: replications.len() * est.len(),
+        replications,
     })
 }
 
-fn progress_bar(cfg: &McConfig) -> indicatif::ProgressBar {
+fn progress_bar(cfg: &McConfig, len: usize) -> indicatif::ProgressBar {
     if !cfg.progress {
         return indicatif::ProgressBar::hidden();
     }
-    let b = indicatif::ProgressBar::new(cfg.replications as u64);
+    let b = indicatif::ProgressBar::new(len as u64);
     if let Ok(s) = indicatif::ProgressStyle::with_template(
         "{msg:>24} [{bar:40}] {pos}/{len} replications ({elapsed}, eta {eta})",
     ) {
