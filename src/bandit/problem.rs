@@ -190,6 +190,26 @@ impl Objective {
         }
     }
 
+    /// A starting point from the data alone: `u_i = log((W_i + 1/2)/(L_i + 1/2)) / (2s)`,
+    /// with `W_i`, `L_i` the weighted wins and losses of `i` — the BTL reward of `i` against an
+    /// average opponent, halved because the opponents' spread flattens the win rate. Newton
+    /// from here takes fewer steps than from `0` on random comparisons; any start gives the
+    /// same maximiser.
+    pub fn win_ratio_start(&self) -> Vec<f64> {
+        let mut w = vec![0.5; self.n];
+        let mut l = vec![0.5; self.n];
+        for p in &self.pairs {
+            w[p.i] += p.c_ij;
+            l[p.i] += p.c_ji;
+            w[p.j] += p.c_ji;
+            l[p.j] += p.c_ij;
+        }
+        w.iter()
+            .zip(&l)
+            .map(|(a, b)| (a / b).ln() / (2.0 * self.s))
+            .collect()
+    }
+
     /// `J(u)`.
     pub fn value(&self, u: &[f64]) -> f64 {
         self.eval(u, false).value
