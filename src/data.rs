@@ -654,7 +654,10 @@ mod fast {
                 fn visit_unit<E: de::Error>(self) -> std::result::Result<Demos, E> {
                     Ok(Demos::None)
                 }
-                fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> std::result::Result<Demos, A::Error> {
+                fn visit_seq<A: SeqAccess<'de>>(
+                    self,
+                    s: A,
+                ) -> std::result::Result<Demos, A::Error> {
                     Ok(Demos::Counts(seq(s)?))
                 }
                 fn visit_map<A: MapAccess<'de>>(
@@ -687,7 +690,10 @@ mod fast {
                 fn visit_unit<E: de::Error>(self) -> std::result::Result<Prefs, E> {
                     Ok(Prefs::None)
                 }
-                fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> std::result::Result<Prefs, A::Error> {
+                fn visit_seq<A: SeqAccess<'de>>(
+                    self,
+                    s: A,
+                ) -> std::result::Result<Prefs, A::Error> {
                     Ok(Prefs::Matrix(seq(s)?))
                 }
                 fn visit_map<A: MapAccess<'de>>(
@@ -744,7 +750,9 @@ mod fast {
         }
         let data = match f.preferences {
             Prefs::None => BanditData::new(n, demos, vec![]).map_err(|_| ())?,
-            Prefs::Matrix(m) if m.is_empty() => BanditData::new(n, demos, vec![]).map_err(|_| ())?,
+            Prefs::Matrix(m) if m.is_empty() => {
+                BanditData::new(n, demos, vec![]).map_err(|_| ())?
+            }
             Prefs::Matrix(m) => {
                 if m.iter().flatten().any(|&x| x > MAX_COUNT) {
                     return Err(());
@@ -771,7 +779,10 @@ mod fast {
             }
         };
         let mut data = data;
-        if data.pair_iter().any(|p| p.m_ij > MAX_COUNT || p.m_ji > MAX_COUNT) {
+        if data
+            .pair_iter()
+            .any(|p| p.m_ij > MAX_COUNT || p.m_ji > MAX_COUNT)
+        {
             return Err(());
         }
         data.check_total().map_err(|_| ())?;
@@ -925,5 +936,81 @@ mod tests {
             e.contains("pairs[0][1]") && e.contains("out of range"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_three_preference_forms_and_both_parsers_agree() {
+        // Counts as a matrix, as records and as (repeated) triplets; each through the typed
+        // streaming parse and through the general path (a JSON tree): one data set.
+        let texts = [
+            r#"{"n_actions":4,"preferences":[[0,2,0,1],[1,0,0,0],[0,3,0,0],[0,0,0,0]]}"#,
+            r#"{"n_actions":4,"preferences":{"pairs":[[0,1],[2,1],[0,1],[1,0],[2,1],[0,3],[2,1]]}}"#,
+            r#"{"n_actions":4,"preferences":{"counts":[[2,1,2],[0,1,2],[1,0,1],[0,3,1],[2,1,1],[3,2,0]]}}"#,
+        ];
+        let first = BanditData::from_json_str(texts[0]).unwrap();
+        for t in texts {
+            let fast = super::fast::parse(t.as_bytes()).unwrap();
+            let v: Value = serde_json::from_str(t).unwrap();
+            let slow = BanditData::from_value(&v).unwrap();
+            assert_eq!(fast, slow, "{t}");
+            assert_eq!(fast, first, "{t}");
+        }
+        assert_eq!(first.pref(0, 1), 2);
+        assert_eq!(first.pref(1, 0), 1);
+        assert_eq!(first.pref(2, 1), 3);
+        assert_eq!(first.pref(3, 0), 0);
+        assert_eq!(first.n_pairs(), 3);
+        assert_eq!(first.wins(), vec![3, 1, 3, 0]);
+    }
+
+    #[test]
+    fn large_sparse_data_round_trips_through_triplets() {
+        // 1,000 actions (above DENSE_JSON_MAX): written as triplets, read back equal; storage
+        // is per compared pair (no n × n array).
+        let n = 1000;
+        let recs: Vec<(usize, usize, u64)> = (0..5000)
+            .map(|k| ((k * 7919) % n, (k * 104_729 + 1) % n, 1 + (k % 3) as u64))
+            .filter(|(w, l, _)| w != l)
+            .collect();
+        let d = BanditData::from_records(n, vec![], recs.clone()).unwrap();
+        let total: u64 = recs.iter().map(|r| r.2).sum();
+        assert_eq!(d.n_comparisons(), total);
+        assert!(d.n_pairs() <= recs.len());
+        let v = d.to_value();
+        assert!(v["preferences"].get("counts").is_some());
+        let back = BanditData::from_value(&v).unwrap();
+        assert_eq!(back, d);
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(BanditData::from_json_str(&text).unwrap(), d);
+        // Added one by one in any order, the same table.
+        let mut e = BanditData::empty(n).unwrap();
+        for &(w, l, c) in recs.iter().rev() {
+            e.add_prefs(w, l, c);
+        }
+        assert_eq!(e, d);
+    }
+
+    #[test]
+    fn the_typed_parse_defers_every_bad_file_to_the_located_errors() {
+        for t in [
+            r#"{"n_actions":2,"demonstrations":[1,-1]}"#,
+            r#"{"n_actions":2,"preferences":{"counts":[[0,1,-2]]}}"#,
+            r#"{"n_actions":2,"preferences":{"counts":[[0,0,2]]}}"#,
+            r#"{"n_actions":2,"preferences":{"pairs":[[0,5]]}}"#,
+            r#"{"n_actions":2,"extra":1}"#,
+        ] {
+            assert!(super::fast::parse(t.as_bytes()).is_err(), "{t}");
+            assert!(BanditData::from_json_str(t).is_err(), "{t}");
+        }
+        let e = BanditData::from_json_str(r#"{"n_actions":2,"preferences":{"counts":[[0,1,-2]]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("preferences.counts[0][2]") && e.contains("negative"),
+            "{e}"
+        );
+        // Integral floats are accepted (by the general path).
+        let d = BanditData::from_json_str(r#"{"n_actions":2,"demonstrations":[3.0,1]}"#).unwrap();
+        assert_eq!(d.demos(), &[3, 1]);
     }
 }

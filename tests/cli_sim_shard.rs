@@ -80,7 +80,12 @@ fn untimed(v: serde_json::Value) -> serde_json::Value {
 fn shard(spec: &Path, i: usize, n: usize, out: &Path) {
     aihf()
         .args(["sim", spec.to_str().unwrap(), "--quiet", "--threads", "2"])
-        .args(["--shard", &format!("{i}/{n}"), "--out", out.to_str().unwrap()])
+        .args([
+            "--shard",
+            &format!("{i}/{n}"),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .assert()
         .success();
 }
@@ -101,7 +106,12 @@ fn round_trip(spec_text: &str, name: &str) {
     }
     // Kubernetes retries index 1: the file is overwritten, never duplicated.
     shard(&spec, 1, 3, &shards);
-    assert_eq!(sorted_files(&shards).len(), 3, "{:?}", sorted_files(&shards));
+    assert_eq!(
+        sorted_files(&shards).len(),
+        3,
+        "{:?}",
+        sorted_files(&shards)
+    );
     let merged = dir.path().join("merged");
     aihf()
         .args(["sim", "merge", shards.to_str().unwrap()])
@@ -123,7 +133,11 @@ fn round_trip(spec_text: &str, name: &str) {
                 serde_json::from_str(&std::fs::read_to_string(x).unwrap()).unwrap();
             let vy: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(y).unwrap()).unwrap();
-            assert!(untimed(vx) == untimed(vy), "{} differs beyond timing", x.display());
+            assert!(
+                untimed(vx) == untimed(vy),
+                "{} differs beyond timing",
+                x.display()
+            );
         } else {
             assert!(
                 std::fs::read(x).unwrap() == std::fs::read(y).unwrap(),
@@ -176,7 +190,10 @@ fn merge_refuses_missing_duplicate_and_foreign_shards() {
     merge(&[&s, &u])
         .failure()
         .stderr(predicate::str::contains("another spec"));
-    assert!(!dir.path().join("m").exists(), "a refused merge wrote results");
+    assert!(
+        !dir.path().join("m").exists(),
+        "a refused merge wrote results"
+    );
 }
 
 #[test]
@@ -205,7 +222,10 @@ fn cluster_indices_select_the_shard() {
         .collect();
     assert_eq!(
         names,
-        ["small.shard-1-of-4.aihfshard", "small.shard-3-of-4.aihfshard"]
+        [
+            "small.shard-1-of-4.aihfshard",
+            "small.shard-3-of-4.aihfshard"
+        ]
     );
     // An index without a count is refused rather than run unsharded.
     aihf()

@@ -159,7 +159,11 @@ impl Objective {
             let e = (-d.abs()).exp();
             let inv = 1.0 / (1.0 + e);
             // σ(d) and 1 − σ(d), each without cancellation.
-            let (sg, sg_c) = if d >= 0.0 { (inv, e * inv) } else { (e * inv, inv) };
+            let (sg, sg_c) = if d >= 0.0 {
+                (inv, e * inv)
+            } else {
+                (e * inv, inv)
+            };
             if with_value {
                 let ls = d.min(0.0) - e.ln_1p();
                 value += p.c_ij * ls + p.c_ji * (ls - d);
@@ -182,12 +186,7 @@ impl Objective {
             }
             value -= 0.5 * self.ridge * sq;
         }
-        Eval {
-            value,
-            grad,
-            w,
-            pi,
-        }
+        Eval { value, grad, w, pi }
     }
 
     /// A starting point from the data alone: `u_i = log((W_i + 1/2)/(L_i + 1/2)) / (2s)`,
@@ -483,7 +482,15 @@ impl PairHess<'_> {
         let n = b.len();
         let pairs = || self.pairs.iter().map(|p| (p.i, p.j));
         if n <= DENSE_MAX {
-            let h = dense_of(n, pairs(), self.w, self.pi, self.demo, self.ridge, self.kappa);
+            let h = dense_of(
+                n,
+                pairs(),
+                self.w,
+                self.pi,
+                self.demo,
+                self.ridge,
+                self.kappa,
+            );
             return cholesky_solve(h, b);
         }
         pcg(
@@ -786,10 +793,7 @@ impl<'a> Solver<Wrapped<'a>, St> for NewtonSolver {
             if e.g.iter().all(|x| x.is_finite()) && norm(&e.g) < gn {
                 let g_new = e.g.clone();
                 self.cur = Some(e);
-                return Ok((
-                    state.param(cand).cost(f64::INFINITY).gradient(g_new),
-                    None,
-                ));
+                return Ok((state.param(cand).cost(f64::INFINITY).gradient(g_new), None));
             }
         }
         let f = match cur.f {

@@ -194,9 +194,8 @@ pub fn fit_all(data: &BanditData, est: &[Estimator]) -> Replication {
     for k in order {
         let e = &est[k];
         if e.method == Method::Rlhf && rlhf_shortcut_ok(&e.options) {
-            if let Some((beta, Some(r))) = btl_rewards
-                .iter()
-                .find(|(b, _)| same(*b, e.options.beta))
+            if let Some((beta, Some(r))) =
+                btl_rewards.iter().find(|(b, _)| same(*b, e.options.beta))
             {
                 out[k] = Some(rlhf_from_btl(data, r, *beta));
                 continue;

@@ -140,10 +140,7 @@ impl Shard {
 
     /// The file name of this shard of study `name`.
     pub fn file_name(&self, name: &str) -> String {
-        format!(
-            "{name}.shard-{}-of-{}.{EXTENSION}",
-            self.index, self.count
-        )
+        format!("{name}.shard-{}-of-{}.{EXTENSION}", self.index, self.count)
     }
 }
 
@@ -299,8 +296,8 @@ pub fn decode(bytes: &[u8], calls: &[CallInfo], file: &Path) -> Result<Vec<Vec<R
             let mut rep: Replication = Vec::with_capacity(c.estimators);
             for _ in 0..c.estimators {
                 let tag = take(1)?[0];
-                let len = u32::from_le_bytes(take(4)?.try_into().map_err(|_| bad("length"))?)
-                    as usize;
+                let len =
+                    u32::from_le_bytes(take(4)?.try_into().map_err(|_| bad("length"))?) as usize;
                 if tag == 0 {
                     let raw = take(8 * len)?;
                     let p = raw
@@ -351,7 +348,10 @@ pub fn read_shard(path: &Path) -> Result<(Manifest, Vec<u8>)> {
         source: e,
     })?;
     let nl = bytes.iter().position(|&b| b == b'\n').ok_or_else(|| {
-        AihfError::data(path.display().to_string(), "not a shard file (no manifest line)")
+        AihfError::data(
+            path.display().to_string(),
+            "not a shard file (no manifest line)",
+        )
     })?;
     let m: Manifest = serde_json::from_slice(&bytes[..nl]).map_err(|e| AihfError::Json {
         context: format!("{}: manifest", path.display()),
@@ -416,7 +416,10 @@ pub fn check_manifests(ms: &[(PathBuf, Manifest)]) -> Result<Vec<usize>> {
     let err = |p: &Path, reason: String| Err(AihfError::data(p.display().to_string(), reason));
     for (p, m) in ms {
         if m.kind != m0.kind {
-            return err(p, format!("kind `{}`, but {} has `{}`", m.kind, p0.display(), m0.kind));
+            return err(
+                p,
+                format!("kind `{}`, but {} has `{}`", m.kind, p0.display(), m0.kind),
+            );
         }
         if m.spec_hash != m0.spec_hash {
             return err(
@@ -455,7 +458,10 @@ pub fn check_manifests(ms: &[(PathBuf, Manifest)]) -> Result<Vec<usize>> {
         if m.calls.len() != m0.calls.len()
             || m.calls.iter().zip(&m0.calls).any(|(a, b)| !a.same_run(b))
         {
-            return err(p, format!("lists other Monte Carlo runs than {}", p0.display()));
+            return err(
+                p,
+                format!("lists other Monte Carlo runs than {}", p0.display()),
+            );
         }
     }
     let n = m0.shard.count;
@@ -655,7 +661,7 @@ mod tests {
             reps: reps.clone(),
         }];
         let bytes = encode(&blocks).unwrap();
-        let back = decode(&bytes, &[call.clone()], Path::new("x")).unwrap();
+        let back = decode(&bytes, std::slice::from_ref(&call), Path::new("x")).unwrap();
         assert_eq!(back.len(), 1);
         for (a, b) in back[0].iter().zip(&reps) {
             for (x, y) in a.iter().zip(b) {

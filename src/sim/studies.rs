@@ -500,7 +500,12 @@ pub fn run_typed_with(spec: &Spec, ro: &RunOpts, src: &Source) -> Result<(Typed,
 
 /// Runs shard `shard` of `spec` and writes its replications to `dir` (see [`super::shard`]);
 /// returns the shard file's path.
-pub fn run_shard(spec: &Spec, ro: &RunOpts, shard: Shard, dir: &std::path::Path) -> Result<std::path::PathBuf> {
+pub fn run_shard(
+    spec: &Spec,
+    ro: &RunOpts,
+    shard: Shard,
+    dir: &std::path::Path,
+) -> Result<std::path::PathBuf> {
     let src = Source::shard(shard);
     run_typed_with(spec, ro, &src)?;
     let blocks = match src {
@@ -529,7 +534,10 @@ pub fn run_shard(spec: &Spec, ro: &RunOpts, shard: Shard, dir: &std::path::Path)
 
 /// Merges the shard files in `dirs` into the results of the unsharded run (identical except
 /// for timing fields); returns them with the shard files read.
-pub fn merge(dirs: &[std::path::PathBuf], ro: &RunOpts) -> Result<(StudyResults, Vec<std::path::PathBuf>)> {
+pub fn merge(
+    dirs: &[std::path::PathBuf],
+    ro: &RunOpts,
+) -> Result<(StudyResults, Vec<std::path::PathBuf>)> {
     let (spec, src, files) = shard::load_for_merge(dirs)?;
     let (_, res) = run_typed_with(&spec, ro, &src)?;
     if let Source::Replay { calls } = &src {
@@ -576,11 +584,16 @@ pub struct Fig9Result {
 
 /// Figure 9 (A.2.3, Example 2) over `replications` data sets.
 pub fn fig9(s: &Fig9Spec, ro: &RunOpts) -> Result<Fig9Result> {
-    fig9_in(s, &Ctx { ro, src: &Source::Compute })
+    fig9_in(
+        s,
+        &Ctx {
+            ro,
+            src: &Source::Compute,
+        },
+    )
 }
 
 fn fig9_in(s: &Fig9Spec, cx: &Ctx) -> Result<Fig9Result> {
-
     let reward = s.truth.reward(s.n_actions);
     let scn = Scenario {
         reward,
@@ -796,11 +809,16 @@ pub struct AuthorsResult {
 
 /// The authors' public example and its extensions.
 pub fn authors(s: &AuthorsSpec, ro: &RunOpts) -> Result<AuthorsResult> {
-    authors_in(s, &Ctx { ro, src: &Source::Compute })
+    authors_in(
+        s,
+        &Ctx {
+            ro,
+            src: &Source::Compute,
+        },
+    )
 }
 
 fn authors_in(s: &AuthorsSpec, cx: &Ctx) -> Result<AuthorsResult> {
-
     let scn = Scenario {
         reward: s.reward.clone(),
         beta: s.beta,
@@ -1105,11 +1123,16 @@ pub struct SweepResult {
 
 /// The A.2.3 variance claim over a grid of `N` and comparisons per pair.
 pub fn sweep(s: &SweepSpec, ro: &RunOpts) -> Result<SweepResult> {
-    sweep_in(s, &Ctx { ro, src: &Source::Compute })
+    sweep_in(
+        s,
+        &Ctx {
+            ro,
+            src: &Source::Compute,
+        },
+    )
 }
 
 fn sweep_in(s: &SweepSpec, cx: &Ctx) -> Result<SweepResult> {
-
     let reward = s.truth.reward(s.n_actions);
     let est = build(&s.estimators, s.beta);
     let mut cells = vec![];
@@ -1350,11 +1373,16 @@ pub struct SituationsResult {
 
 /// The A.2.3 situations with the toolkit's instances.
 pub fn situations(s: &SituationsSpec, ro: &RunOpts) -> Result<SituationsResult> {
-    situations_in(s, &Ctx { ro, src: &Source::Compute })
+    situations_in(
+        s,
+        &Ctx {
+            ro,
+            src: &Source::Compute,
+        },
+    )
 }
 
 fn situations_in(s: &SituationsSpec, cx: &Ctx) -> Result<SituationsResult> {
-
     let est = build(&s.estimators, s.beta);
     let mut out = vec![];
     for x in &s.situations {
@@ -1532,11 +1560,16 @@ pub struct ConsistencyResult {
 
 /// TV to the truth against data size.
 pub fn consistency(s: &ConsistencySpec, ro: &RunOpts) -> Result<ConsistencyResult> {
-    consistency_in(s, &Ctx { ro, src: &Source::Compute })
+    consistency_in(
+        s,
+        &Ctx {
+            ro,
+            src: &Source::Compute,
+        },
+    )
 }
 
 fn consistency_in(s: &ConsistencySpec, cx: &Ctx) -> Result<ConsistencyResult> {
-
     let reward = s.truth.reward(s.n_actions);
     let est = build(&s.estimators, s.beta);
     let mut cells = vec![];
