@@ -1,44 +1,103 @@
 #!/usr/bin/env bash
-# Side-by-side timing of aihf's BTL maximum likelihood against choix's ilsr_pairwise (the
-# fastest pairwise MLE of the Python library choix), on the same data: 1,000 actions,
-# 100,000 random comparisons (and 10,000 demonstrations for AIHF). choix is installed in a
-# throw-away virtual environment under target/. Usage: scripts/bench_choix.sh
+# Side-by-side timing of aihf's BTL (and AIHF) maximum likelihood against choix's ilsr_pairwise
+# (the fastest pairwise MLE of the Python library choix) on several data sets, each written once
+# and given to both:
+#   random    1,000 actions, 100,000 comparisons on uniformly random pairs, r ~ N(0,1), drawn
+#             by numpy here (data the project has not seen), as {"pairs": [[winner, loser], ...]}
+#   readme    the README's data: `aihf sample --truth gaussian --n-actions 1000 --demos 10000
+#             --random-comparisons 100000 --seed 1`
+#   large     10,000 actions, 1,000,000 random comparisons (aihf only: choix's ilsr builds a
+#             dense n x n chain matrix)
+#   huge      100,000 actions, 10,000,000 random comparisons (aihf only; skipped unless
+#             BENCH_HUGE=1: writing the 150 MB file takes a minute)
+# aihf is timed as a whole process (`aihf bandit --data F --method btl --json > /dev/null`,
+# wall clock and peak RSS by /usr/bin/time, minimum of 5 runs; `--timing` prints where the
+# time goes), choix in-process (the solve alone, tol 1e-8, minimum of 5 runs), plus the
+# largest difference of the two mean-zero reward vectors.
+# choix and numpy are installed, pinned, in a throw-away virtual environment under target/.
+# Usage: scripts/bench_choix.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=target/choix-venv
-if [ ! -x "$venv/bin/python" ]; then
+py="$venv/bin/python"
+if ! "$py" -c "import choix, numpy, scipy" 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q choix numpy scipy
+  "$venv/bin/pip" install -q choix==0.4.1 numpy==2.4.6 scipy==1.17.1
 fi
 cargo build --release -q
-data=target/bench-btl-1000.json
-./target/release/aihf sample --truth gaussian --n-actions 1000 --demos 10000 \
-  --random-comparisons 100000 --seed 1 --out "$data"
-echo "== aihf (solver time per method, gradient tolerance 1e-10 relative; median of 5 runs)"
-for m in btl aihf; do
+aihf=./target/release/aihf
+dir=target/bench-choix
+mkdir -p "$dir"
+
+gen_random() { # n m seed file
+  "$py" - "$@" <<'PY'
+import sys, numpy as np
+n, m, seed, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rng = np.random.default_rng(seed)
+r = rng.standard_normal(n)
+i = rng.integers(0, n, m)
+j = (i + rng.integers(1, n, m)) % n          # a uniformly random other action
+win = rng.random(m) < 1 / (1 + np.exp(-(r[i] - r[j])))
+w, l = np.where(win, i, j), np.where(win, j, i)
+with open(out, "w") as f:
+    f.write('{"n_actions": %d, "preferences": {"pairs": [' % n)
+    f.write(",".join(f"[{a},{b}]" for a, b in zip(w.tolist(), l.tolist())))
+    f.write("]}}\n")
+PY
+}
+
+time_aihf() { # file method
+  local best=""
   for _ in 1 2 3 4 5; do
-    ./target/release/aihf bandit --data "$data" --method $m --json | "$venv/bin/python" -c \
-      "import json,sys; d=json.load(sys.stdin); print(list(d.values())[0]['seconds'])"
-  done | sort -g | sed -n 3p | sed "s/^/$m seconds: /"
-done
-echo "== choix ilsr_pairwise (tol 1e-8; median of 5 runs)"
-"$venv/bin/python" - "$data" <<'PY'
+    /usr/bin/time -f "%e %M" -o "$dir/time.txt" "$aihf" bandit --data "$1" --method "$2" --json > "$dir/out.json"
+    read -r s kb < "$dir/time.txt"
+    if [ -z "$best" ] || awk "BEGIN{exit !($s < ${best%% *})}"; then best="$s $kb"; fi
+  done
+  echo "aihf $2 whole process: ${best%% *} s, peak RSS $(( ${best##* } / 1024 )) MB (min of 5)"
+  "$aihf" bandit --data "$1" --method "$2" --json --timing > /dev/null
+}
+
+time_choix() { # file
+  "$py" - "$1" "$dir/out.json" <<'PY'
 import json, sys, time
 import numpy as np, choix
 d = json.load(open(sys.argv[1]))
-n = d["n_actions"]; M = d["preferences"]
-pairs = [(i, j) for i in range(n) for j in range(n) for _ in range(M[i][j])]
+n, P = d["n_actions"], d["preferences"]
+if isinstance(P, list):
+    pairs = [(i, j) for i in range(n) for j in range(n) for _ in range(P[i][j])]
+elif "pairs" in P:
+    pairs = [tuple(p) for p in P["pairs"]]
+else:
+    pairs = [(w, l) for w, l, c in P["counts"] for _ in range(c)]
 ts = []
 for _ in range(5):
     t = time.perf_counter()
     p = choix.ilsr_pairwise(n, pairs, tol=1e-8, max_iter=1000)
     ts.append(time.perf_counter() - t)
-ts.sort()
-print("choix seconds:", ts[2])
-# Agreement with aihf's estimate (both mean-zero).
-import subprocess
-out = subprocess.run(["./target/release/aihf", "bandit", "--data", sys.argv[1], "--method", "btl", "--json"],
-                     capture_output=True, text=True, check=True).stdout
-r = np.array(json.loads(out)["btl"]["reward"])
-print("max |r_aihf - r_choix| =", float(np.max(np.abs(r - (p - p.mean())))))
+print(f"choix ilsr_pairwise in-process: {min(ts):.3f} s (min of 5)")
+r = np.array(json.load(open(sys.argv[2]))["btl"]["reward"])
+print(f"max |r_aihf - r_choix| = {np.max(np.abs(r - (p - p.mean()))):.2e}")
 PY
+}
+
+echo "== random: 1,000 actions, 100,000 random comparisons (numpy, seed 1)"
+[ -f "$dir/random.json" ] || gen_random 1000 100000 1 "$dir/random.json"
+time_aihf "$dir/random.json" btl
+time_choix "$dir/random.json"
+
+echo "== readme: aihf sample --truth gaussian --n-actions 1000 --demos 10000 --random-comparisons 100000 --seed 1"
+[ -f "$dir/readme.json" ] || "$aihf" sample --truth gaussian --n-actions 1000 --demos 10000 \
+  --random-comparisons 100000 --seed 1 --out "$dir/readme.json" > /dev/null
+time_aihf "$dir/readme.json" btl
+time_choix "$dir/readme.json"
+time_aihf "$dir/readme.json" aihf
+
+echo "== large: 10,000 actions, 1,000,000 random comparisons (aihf only; targets < 2 s, < 1 GB)"
+[ -f "$dir/large.json" ] || gen_random 10000 1000000 2 "$dir/large.json"
+time_aihf "$dir/large.json" btl
+
+if [ "${BENCH_HUGE:-0}" = 1 ]; then
+  echo "== huge: 100,000 actions, 10,000,000 random comparisons (aihf only; targets < 60 s, < 4 GB)"
+  [ -f "$dir/huge.json" ] || gen_random 100000 10000000 3 "$dir/huge.json"
+  time_aihf "$dir/huge.json" btl
+fi

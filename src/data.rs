@@ -8,11 +8,21 @@
 //!   "demonstrations": [12, 5, 0],            // or {"actions": [0, 0, 1, ...]}
 //!   "preferences": [[0, 3, 1], [2, 0, 4], [0, 1, 0]],  // M[i][j] = times i preferred to j
 //!                                            // or {"pairs": [[winner, loser], ...]}
+//!                                            // or {"counts": [[winner, loser, count], ...]}
 //!   "meta": { ... }                          // optional, free-form (seed, ground truth...)
 //! }
 //! ```
 //! Action indices are 0-based. Either source may be absent, `null` or empty. Counts must be
-//! non-negative integers; the diagonal of the matrix must be zero; records are aggregated.
+//! non-negative integers; the diagonal of the matrix must be zero; records (and repeated
+//! `counts` triplets) are aggregated.
+//!
+//! # Representation
+//! Preference counts are stored sparsely — one entry per compared unordered pair, in rows
+//! sorted by the pair's smaller index — so memory and every pass over the data are
+//! `O(n + compared pairs)`, never `O(n²)`: 10^5 actions with 10^7 comparisons fit in a few
+//! hundred MB. Files are parsed by a typed streaming pass (no JSON tree; [`BanditData::from_json_str`]);
+//! anything that pass does not accept is re-parsed by the general path, which produces the
+//! located error messages (`demonstrations[1]: -4 is negative`).
 
 use crate::error::{AihfError, Result};
 use rand::Rng;
@@ -20,21 +30,36 @@ use rand_distr::{Binomial, Distribution};
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// The largest number of actions: the preference counts are a dense `n × n` matrix of u64
-/// (800 MB at this size).
-pub const MAX_ACTIONS: usize = 10_000;
+/// The largest number of actions. Indices are stored as `u32`, and each action costs a
+/// (possibly empty) row of the sparse count table.
+pub const MAX_ACTIONS: usize = 10_000_000;
+
+/// Up to this many actions [`BanditData::to_value`] writes the dense count matrix (readable,
+/// and what files written before the sparse form contain); above it, `{"counts": [...]}`
+/// triplets, whose size is the number of compared pairs.
+pub const DENSE_JSON_MAX: usize = 200;
 
 /// The largest count, and the largest total of counts: beyond 2^53 the estimators' f64
 /// arithmetic is no longer exact on integers (and u64 totals could wrap).
 pub const MAX_COUNT: u64 = 1 << 53;
+
+/// One compared pair `(a, j)`, `a < j`, in row `a` of the sparse table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    j: u32,
+    /// `M_aj`: times `a` preferred to `j`.
+    ab: u64,
+    /// `M_ja`.
+    ba: u64,
+}
 
 /// Demonstration and preference counts over `n` actions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BanditData {
     n: usize,
     demos: Vec<u64>,
-    /// Row-major `n × n`, `prefs[i*n + j] = M_ij`.
-    prefs: Vec<u64>,
+    /// `rows[a]`: the pairs `(a, j)` with `a < j` and `n_aj > 0`, sorted by `j`.
+    rows: Vec<Vec<Entry>>,
     /// Free-form metadata carried through files (seed, ground truth...).
     pub meta: Value,
 }
@@ -63,7 +88,12 @@ impl BanditData {
                 format!("has {} counts but n_actions = {n}", demos.len()),
             ));
         }
-        let mut flat = vec![0u64; n * n];
+        let mut data = BanditData {
+            n,
+            demos,
+            rows: vec![Vec::new(); n],
+            meta: Value::Null,
+        };
         if !prefs.is_empty() {
             if prefs.len() != n {
                 return Err(AihfError::data(
@@ -84,15 +114,52 @@ impl BanditData {
                         format!("is {}: an action cannot be compared with itself", row[i]),
                     ));
                 }
-                flat[i * n..(i + 1) * n].copy_from_slice(row);
+            }
+            for (i, row) in prefs.iter().enumerate() {
+                for (j, &c) in row.iter().enumerate() {
+                    data.add_prefs(i, j, c);
+                }
             }
         }
-        Ok(BanditData {
-            n,
-            demos,
-            prefs: flat,
-            meta: Value::Null,
-        })
+        Ok(data)
+    }
+
+    /// Builds a data set from `(winner, loser, count)` records (aggregated; zero counts are
+    /// ignored) in `O(records · log)`, without any `n × n` work: the constructor for large,
+    /// sparse data.
+    pub fn from_records(
+        n: usize,
+        demos: Vec<u64>,
+        records: impl IntoIterator<Item = (usize, usize, u64)>,
+    ) -> Result<Self> {
+        let mut data = Self::new(n, demos, vec![])?;
+        for (k, (w, l, c)) in records.into_iter().enumerate() {
+            if w >= n || l >= n {
+                return Err(AihfError::data(
+                    format!("preferences record {k}"),
+                    format!("action index {} is out of range 0..{n}", w.max(l)),
+                ));
+            }
+            if w == l {
+                return Err(AihfError::data(
+                    format!("preferences record {k}"),
+                    format!("compares action {w} with itself"),
+                ));
+            }
+            if c == 0 {
+                continue;
+            }
+            let (a, b) = (w.min(l), w.max(l));
+            data.rows[a].push(Entry {
+                j: b as u32,
+                ab: if w < l { c } else { 0 },
+                ba: if w < l { 0 } else { c },
+            });
+        }
+        for row in &mut data.rows {
+            canonical_row(row);
+        }
+        Ok(data)
     }
 
     /// An empty data set over `n` actions.
@@ -115,40 +182,74 @@ impl BanditData {
         self.demos.iter().sum()
     }
 
-    /// `M_ij`.
+    /// `M_ij` (`O(log deg)`).
     pub fn pref(&self, i: usize, j: usize) -> u64 {
-        self.prefs[i * self.n + j]
+        if i == j {
+            return 0;
+        }
+        let (a, b) = (i.min(j), i.max(j) as u32);
+        let row = &self.rows[a];
+        match row.binary_search_by_key(&b, |e| e.j) {
+            Ok(k) if i < j => row[k].ab,
+            Ok(k) => row[k].ba,
+            Err(_) => 0,
+        }
     }
 
     /// Total number of comparisons `Σ M_ij`.
     pub fn n_comparisons(&self) -> u64 {
-        self.prefs.iter().sum()
+        let mut t = 0;
+        self.for_each_pair(|p| t += p.m_ij + p.m_ji);
+        t
+    }
+
+    /// Number of compared unordered pairs (`n_ij > 0`).
+    pub fn n_pairs(&self) -> usize {
+        self.rows.iter().map(Vec::len).sum()
     }
 
     /// Wins `W_i = Σ_j M_ij`.
     pub fn wins(&self) -> Vec<u64> {
-        (0..self.n)
-            .map(|i| self.prefs[i * self.n..(i + 1) * self.n].iter().sum())
-            .collect()
+        let mut w = vec![0u64; self.n];
+        self.for_each_pair(|p| {
+            w[p.i] += p.m_ij;
+            w[p.j] += p.m_ji;
+        });
+        w
     }
 
-    /// The compared unordered pairs (`n_ij > 0`), `i < j`.
-    pub fn pairs(&self) -> Vec<PairCount> {
-        let n = self.n;
-        let mut out = Vec::new();
-        for i in 0..n {
-            for j in i + 1..n {
-                let (a, b) = (self.prefs[i * n + j], self.prefs[j * n + i]);
-                if a + b > 0 {
-                    out.push(PairCount {
-                        i,
-                        j,
-                        m_ij: a,
-                        m_ji: b,
-                    });
-                }
+    /// The compared unordered pairs (`n_ij > 0`), `i < j`, in `(i, j)` order, without
+    /// allocating.
+    pub fn pair_iter(&self) -> impl Iterator<Item = PairCount> + Clone + '_ {
+        self.rows.iter().enumerate().flat_map(|(i, row)| {
+            row.iter().map(move |e| PairCount {
+                i,
+                j: e.j as usize,
+                m_ij: e.ab,
+                m_ji: e.ba,
+            })
+        })
+    }
+
+    /// Calls `f` on every compared unordered pair (`n_ij > 0`), `i < j`, in `(i, j)` order
+    /// (the fastest traversal: two plain loops).
+    pub fn for_each_pair(&self, mut f: impl FnMut(PairCount)) {
+        for (i, row) in self.rows.iter().enumerate() {
+            for e in row {
+                f(PairCount {
+                    i,
+                    j: e.j as usize,
+                    m_ij: e.ab,
+                    m_ji: e.ba,
+                });
             }
         }
+    }
+
+    /// The compared unordered pairs (`n_ij > 0`), `i < j`, in `(i, j)` order.
+    pub fn pairs(&self) -> Vec<PairCount> {
+        let mut out = Vec::with_capacity(self.n_pairs());
+        self.for_each_pair(|p| out.push(p));
         out
     }
 
@@ -157,16 +258,55 @@ impl BanditData {
         self.demos[action] += count;
     }
 
-    /// Adds `count` comparisons in which `winner` beat `loser`.
+    /// Adds `count` comparisons in which `winner` beat `loser` (`O(deg)`; appending in
+    /// `(i, j)` order is `O(1)`).
     pub fn add_prefs(&mut self, winner: usize, loser: usize, count: u64) {
-        self.prefs[winner * self.n + loser] += count;
+        if count == 0 {
+            return;
+        }
+        let (a, b) = (winner.min(loser), winner.max(loser) as u32);
+        let fwd = winner < loser;
+        let row = &mut self.rows[a];
+        let pos = match row.last() {
+            Some(e) if e.j < b => row.len(),
+            None => 0,
+            _ => row.partition_point(|e| e.j < b),
+        };
+        if pos < row.len() && row[pos].j == b {
+            if fwd {
+                row[pos].ab += count;
+            } else {
+                row[pos].ba += count;
+            }
+        } else {
+            row.insert(
+                pos,
+                Entry {
+                    j: b,
+                    ab: if fwd { count } else { 0 },
+                    ba: if fwd { 0 } else { count },
+                },
+            );
+        }
+    }
+
+    /// Reserves room for every pair `i < j` (before adding counts for all pairs, as the
+    /// samplers do), so rows are allocated once.
+    pub fn reserve_all_pairs(&mut self) {
+        let n = self.n;
+        for (a, row) in self.rows.iter_mut().enumerate() {
+            row.reserve_exact(n - 1 - a);
+        }
     }
 
     /// The same data without the preferences.
     pub fn demos_only(&self) -> Self {
-        let mut d = self.clone();
-        d.prefs.iter_mut().for_each(|x| *x = 0);
-        d
+        BanditData {
+            n: self.n,
+            demos: self.demos.clone(),
+            rows: vec![Vec::new(); self.n],
+            meta: self.meta.clone(),
+        }
     }
 
     /// The same data without the demonstrations.
@@ -178,6 +318,9 @@ impl BanditData {
 
     /// Parses the JSON format of the module documentation.
     pub fn from_json_str(text: &str) -> Result<Self> {
+        if let Ok(d) = fast::parse(text.as_bytes()) {
+            return Ok(d);
+        }
         let v: Value = serde_json::from_str(text).map_err(|e| AihfError::Json {
             context: "data set".into(),
             source: e,
@@ -187,7 +330,19 @@ impl BanditData {
 
     /// Reads a data set file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        Self::from_value(&crate::io::read_json::<Value>(path)?)
+        let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
+            action: "cannot read",
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        if let Ok(d) = fast::parse(text.as_bytes()) {
+            return Ok(d);
+        }
+        let v: Value = serde_json::from_str(&text).map_err(|e| AihfError::Json {
+            context: path.display().to_string(),
+            source: e,
+        })?;
+        Self::from_value(&v)
     }
 
     /// Parses an already-decoded JSON value.
@@ -216,7 +371,7 @@ impl BanditData {
         if n > MAX_ACTIONS {
             return Err(AihfError::data(
                 "n_actions",
-                format!("{n} is too large for the dense count matrix (limit {MAX_ACTIONS})"),
+                format!("{n} is too large (limit {MAX_ACTIONS})"),
             ));
         }
         let mut data = BanditData::empty(n)?;
@@ -287,9 +442,34 @@ impl BanditData {
                                     format!("is {c}: an action cannot be compared with itself"),
                                 ));
                             }
-                            data.prefs[i * n + j] = c;
+                            data.add_prefs(i, j, c);
                         }
                     }
+                }
+            }
+            Some(Value::Object(o)) if o.contains_key("counts") => {
+                check_keys(o, &["counts"], "preferences")?;
+                let recs = o.get("counts").and_then(Value::as_array).ok_or_else(|| {
+                    AihfError::data(
+                        "preferences.counts",
+                        "expected an array of [winner, loser, count] triplets",
+                    )
+                })?;
+                for (k, p) in recs.iter().enumerate() {
+                    let at = format!("preferences.counts[{k}]");
+                    let p = p.as_array().filter(|p| p.len() == 3).ok_or_else(|| {
+                        AihfError::data(at.clone(), "expected a triplet [winner, loser, count]")
+                    })?;
+                    let w = index_of(&p[0], &format!("{at}[0]"), n)?;
+                    let l = index_of(&p[1], &format!("{at}[1]"), n)?;
+                    let c = count_of(&p[2], &format!("{at}[2]"))?;
+                    if w == l {
+                        return Err(AihfError::data(
+                            at,
+                            format!("compares action {w} with itself"),
+                        ));
+                    }
+                    add_checked(&mut data, w, l, c, &at)?;
                 }
             }
             Some(Value::Object(o)) => {
@@ -313,22 +493,31 @@ impl BanditData {
                             format!("compares action {w} with itself"),
                         ));
                     }
-                    data.prefs[w * n + l] += 1;
+                    data.add_prefs(w, l, 1);
                 }
             }
             Some(_) => {
                 return Err(AihfError::data(
                     "preferences",
-                    "expected a count matrix or {\"pairs\": [...]}",
+                    "expected a count matrix, {\"pairs\": [...]} or {\"counts\": [...]}",
                 ))
             }
         }
         data.meta = obj.get("meta").cloned().unwrap_or(Value::Null);
-        let total: u128 = data
+        data.check_total()?;
+        Ok(data)
+    }
+
+    /// Refuses totals beyond [`MAX_COUNT`].
+    fn check_total(&self) -> Result<()> {
+        let total: u128 = self
             .demos
             .iter()
-            .chain(&data.prefs)
             .map(|&c| u128::from(c))
+            .chain(
+                self.pair_iter()
+                    .map(|p| u128::from(p.m_ij) + u128::from(p.m_ji)),
+            )
             .sum();
         if total > u128::from(MAX_COUNT) {
             return Err(AihfError::data(
@@ -336,24 +525,269 @@ impl BanditData {
                 format!("the counts add up to {total}, beyond the supported total 2^53"),
             ));
         }
-        Ok(data)
+        Ok(())
     }
 
-    /// The JSON form (count vector and count matrix).
+    /// The JSON form: the count vector, and the dense count matrix up to [`DENSE_JSON_MAX`]
+    /// actions, `{"counts": [[winner, loser, count], ...]}` above.
     pub fn to_value(&self) -> Value {
         let n = self.n;
-        let rows: Vec<Vec<u64>> = (0..n)
-            .map(|i| self.prefs[i * n..(i + 1) * n].to_vec())
-            .collect();
+        let prefs = if n <= DENSE_JSON_MAX {
+            let mut rows = vec![vec![0u64; n]; n];
+            for p in self.pair_iter() {
+                rows[p.i][p.j] = p.m_ij;
+                rows[p.j][p.i] = p.m_ji;
+            }
+            json!(rows)
+        } else {
+            let mut recs = Vec::with_capacity(2 * self.n_pairs());
+            for p in self.pair_iter() {
+                if p.m_ij > 0 {
+                    recs.push([p.i as u64, p.j as u64, p.m_ij]);
+                }
+                if p.m_ji > 0 {
+                    recs.push([p.j as u64, p.i as u64, p.m_ji]);
+                }
+            }
+            json!({ "counts": recs })
+        };
         let mut v = json!({
             "n_actions": n,
             "demonstrations": self.demos,
-            "preferences": rows,
+            "preferences": prefs,
         });
         if !self.meta.is_null() {
             v["meta"] = self.meta.clone();
         }
         v
+    }
+}
+
+/// Sorts a row by column and merges repeated columns.
+fn canonical_row(row: &mut Vec<Entry>) {
+    if row.windows(2).all(|w| w[0].j < w[1].j) {
+        return;
+    }
+    row.sort_unstable_by_key(|e| e.j);
+    let mut out: Vec<Entry> = Vec::with_capacity(row.len());
+    for e in row.drain(..) {
+        match out.last_mut() {
+            Some(last) if last.j == e.j => {
+                last.ab += e.ab;
+                last.ba += e.ba;
+            }
+            _ => out.push(e),
+        }
+    }
+    *row = out;
+}
+
+/// `add_prefs` for a user-given count, refusing a sum beyond [`MAX_COUNT`].
+fn add_checked(data: &mut BanditData, w: usize, l: usize, c: u64, at: &str) -> Result<()> {
+    let now = data.pref(w, l);
+    if now.saturating_add(c) > MAX_COUNT {
+        return Err(AihfError::data(
+            at,
+            format!("the counts of {w} over {l} add up beyond the supported total 2^53"),
+        ));
+    }
+    data.add_prefs(w, l, c);
+    Ok(())
+}
+
+/// The typed streaming parse of a data file: no JSON tree, records aggregated as they are
+/// read. It accepts exactly the well-formed files; anything else (a negative count, `3.0`, an
+/// index out of range, ...) is an `Err(())` and the caller re-parses through
+/// [`BanditData::from_value`], whose messages locate the problem.
+mod fast {
+    use super::{BanditData, MAX_ACTIONS, MAX_COUNT};
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    #[derive(Default)]
+    enum Demos {
+        #[default]
+        None,
+        Counts(Vec<u64>),
+        Actions(Vec<u64>),
+    }
+
+    #[derive(Default)]
+    enum Prefs {
+        #[default]
+        None,
+        Matrix(Vec<Vec<u64>>),
+        Pairs(Vec<[u64; 2]>),
+        Counts(Vec<[u64; 3]>),
+    }
+
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        n_actions: u64,
+        #[serde(default)]
+        demonstrations: Demos,
+        #[serde(default)]
+        preferences: Prefs,
+        #[serde(default)]
+        meta: serde_json::Value,
+    }
+
+    fn seq<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(
+        mut s: A,
+    ) -> std::result::Result<Vec<T>, A::Error> {
+        let mut v = Vec::with_capacity(s.size_hint().unwrap_or(0));
+        while let Some(x) = s.next_element::<T>()? {
+            v.push(x);
+        }
+        Ok(v)
+    }
+
+    impl<'de> Deserialize<'de> for Demos {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Demos;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("counts or {\"actions\": [...]}")
+                }
+                fn visit_unit<E: de::Error>(self) -> std::result::Result<Demos, E> {
+                    Ok(Demos::None)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(
+                    self,
+                    s: A,
+                ) -> std::result::Result<Demos, A::Error> {
+                    Ok(Demos::Counts(seq(s)?))
+                }
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> std::result::Result<Demos, A::Error> {
+                    let mut out = None;
+                    while let Some(k) = m.next_key::<String>()? {
+                        if k != "actions" || out.is_some() {
+                            return Err(de::Error::custom("unexpected key"));
+                        }
+                        out = Some(m.next_value::<Vec<u64>>()?);
+                    }
+                    out.map(Demos::Actions)
+                        .ok_or_else(|| de::Error::custom("missing actions"))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Prefs {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Prefs;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a count matrix, {\"pairs\": [...]} or {\"counts\": [...]}")
+                }
+                fn visit_unit<E: de::Error>(self) -> std::result::Result<Prefs, E> {
+                    Ok(Prefs::None)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(
+                    self,
+                    s: A,
+                ) -> std::result::Result<Prefs, A::Error> {
+                    Ok(Prefs::Matrix(seq(s)?))
+                }
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> std::result::Result<Prefs, A::Error> {
+                    let mut out = None;
+                    while let Some(k) = m.next_key::<String>()? {
+                        if out.is_some() {
+                            return Err(de::Error::custom("unexpected key"));
+                        }
+                        out = Some(match k.as_str() {
+                            "pairs" => Prefs::Pairs(m.next_value()?),
+                            "counts" => Prefs::Counts(m.next_value()?),
+                            _ => return Err(de::Error::custom("unexpected key")),
+                        });
+                    }
+                    out.ok_or_else(|| de::Error::custom("missing pairs or counts"))
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// The typed parse; `Err(())` sends the caller to the general path.
+    pub(super) fn parse(bytes: &[u8]) -> std::result::Result<BanditData, ()> {
+        let f: File = serde_json::from_slice(bytes).map_err(|_| ())?;
+        let n = f.n_actions as usize;
+        if n == 0 || n > MAX_ACTIONS || f.n_actions > MAX_COUNT {
+            return Err(());
+        }
+        let idx = |x: u64| -> std::result::Result<usize, ()> {
+            if (x as usize) < n && x < u64::from(u32::MAX) {
+                Ok(x as usize)
+            } else {
+                Err(())
+            }
+        };
+        let mut demos = vec![0u64; n];
+        match f.demonstrations {
+            Demos::None => {}
+            Demos::Counts(c) if c.is_empty() => {}
+            Demos::Counts(c) => {
+                if c.len() != n || c.iter().any(|&x| x > MAX_COUNT) {
+                    return Err(());
+                }
+                demos = c;
+            }
+            Demos::Actions(a) => {
+                for x in a {
+                    demos[idx(x)?] += 1;
+                }
+            }
+        }
+        let data = match f.preferences {
+            Prefs::None => BanditData::new(n, demos, vec![]).map_err(|_| ())?,
+            Prefs::Matrix(m) if m.is_empty() => {
+                BanditData::new(n, demos, vec![]).map_err(|_| ())?
+            }
+            Prefs::Matrix(m) => {
+                if m.iter().flatten().any(|&x| x > MAX_COUNT) {
+                    return Err(());
+                }
+                BanditData::new(n, demos, m).map_err(|_| ())?
+            }
+            Prefs::Pairs(p) => {
+                let mut recs = Vec::with_capacity(p.len());
+                for [w, l] in p {
+                    let (w, l) = (idx(w)?, idx(l)?);
+                    recs.push((w, l, 1));
+                }
+                BanditData::from_records(n, demos, recs).map_err(|_| ())?
+            }
+            Prefs::Counts(c) => {
+                let mut recs = Vec::with_capacity(c.len());
+                for [w, l, k] in c {
+                    if k > MAX_COUNT {
+                        return Err(());
+                    }
+                    recs.push((idx(w)?, idx(l)?, k));
+                }
+                BanditData::from_records(n, demos, recs).map_err(|_| ())?
+            }
+        };
+        let mut data = data;
+        if data
+            .pair_iter()
+            .any(|p| p.m_ij > MAX_COUNT || p.m_ji > MAX_COUNT)
+        {
+            return Err(());
+        }
+        data.check_total().map_err(|_| ())?;
+        data.meta = f.meta;
+        Ok(data)
     }
 }
 
@@ -368,7 +802,6 @@ fn check_keys(o: &serde_json::Map<String, Value>, allowed: &[&str], at: &str) ->
     }
     Ok(())
 }
-
 /// A non-negative integer count; floats with an integral value (`3.0`) are accepted.
 fn count_of(x: &Value, at: &str) -> Result<u64> {
     if let Some(c) = x.as_u64() {
@@ -503,5 +936,81 @@ mod tests {
             e.contains("pairs[0][1]") && e.contains("out of range"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_three_preference_forms_and_both_parsers_agree() {
+        // Counts as a matrix, as records and as (repeated) triplets; each through the typed
+        // streaming parse and through the general path (a JSON tree): one data set.
+        let texts = [
+            r#"{"n_actions":4,"preferences":[[0,2,0,1],[1,0,0,0],[0,3,0,0],[0,0,0,0]]}"#,
+            r#"{"n_actions":4,"preferences":{"pairs":[[0,1],[2,1],[0,1],[1,0],[2,1],[0,3],[2,1]]}}"#,
+            r#"{"n_actions":4,"preferences":{"counts":[[2,1,2],[0,1,2],[1,0,1],[0,3,1],[2,1,1],[3,2,0]]}}"#,
+        ];
+        let first = BanditData::from_json_str(texts[0]).unwrap();
+        for t in texts {
+            let fast = super::fast::parse(t.as_bytes()).unwrap();
+            let v: Value = serde_json::from_str(t).unwrap();
+            let slow = BanditData::from_value(&v).unwrap();
+            assert_eq!(fast, slow, "{t}");
+            assert_eq!(fast, first, "{t}");
+        }
+        assert_eq!(first.pref(0, 1), 2);
+        assert_eq!(first.pref(1, 0), 1);
+        assert_eq!(first.pref(2, 1), 3);
+        assert_eq!(first.pref(3, 0), 0);
+        assert_eq!(first.n_pairs(), 3);
+        assert_eq!(first.wins(), vec![3, 1, 3, 0]);
+    }
+
+    #[test]
+    fn large_sparse_data_round_trips_through_triplets() {
+        // 1,000 actions (above DENSE_JSON_MAX): written as triplets, read back equal; storage
+        // is per compared pair (no n × n array).
+        let n = 1000;
+        let recs: Vec<(usize, usize, u64)> = (0..5000)
+            .map(|k| ((k * 7919) % n, (k * 104_729 + 1) % n, 1 + (k % 3) as u64))
+            .filter(|(w, l, _)| w != l)
+            .collect();
+        let d = BanditData::from_records(n, vec![], recs.clone()).unwrap();
+        let total: u64 = recs.iter().map(|r| r.2).sum();
+        assert_eq!(d.n_comparisons(), total);
+        assert!(d.n_pairs() <= recs.len());
+        let v = d.to_value();
+        assert!(v["preferences"].get("counts").is_some());
+        let back = BanditData::from_value(&v).unwrap();
+        assert_eq!(back, d);
+        let text = serde_json::to_string(&v).unwrap();
+        assert_eq!(BanditData::from_json_str(&text).unwrap(), d);
+        // Added one by one in any order, the same table.
+        let mut e = BanditData::empty(n).unwrap();
+        for &(w, l, c) in recs.iter().rev() {
+            e.add_prefs(w, l, c);
+        }
+        assert_eq!(e, d);
+    }
+
+    #[test]
+    fn the_typed_parse_defers_every_bad_file_to_the_located_errors() {
+        for t in [
+            r#"{"n_actions":2,"demonstrations":[1,-1]}"#,
+            r#"{"n_actions":2,"preferences":{"counts":[[0,1,-2]]}}"#,
+            r#"{"n_actions":2,"preferences":{"counts":[[0,0,2]]}}"#,
+            r#"{"n_actions":2,"preferences":{"pairs":[[0,5]]}}"#,
+            r#"{"n_actions":2,"extra":1}"#,
+        ] {
+            assert!(super::fast::parse(t.as_bytes()).is_err(), "{t}");
+            assert!(BanditData::from_json_str(t).is_err(), "{t}");
+        }
+        let e = BanditData::from_json_str(r#"{"n_actions":2,"preferences":{"counts":[[0,1,-2]]}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("preferences.counts[0][2]") && e.contains("negative"),
+            "{e}"
+        );
+        // Integral floats are accepted (by the general path).
+        let d = BanditData::from_json_str(r#"{"n_actions":2,"demonstrations":[3.0,1]}"#).unwrap();
+        assert_eq!(d.demos(), &[3, 1]);
     }
 }

@@ -248,9 +248,9 @@ const BAD: &[(&str, &[&str], &str)] = &[
         "beyond the supported total 2^53",
     ),
     (
-        r#"{"n_actions": 100000}"#,
+        r#"{"n_actions": 20000000}"#,
         &[],
-        "n_actions: 100000 is too large",
+        "n_actions: 20000000 is too large",
     ),
 ];
 

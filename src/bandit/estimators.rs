@@ -161,7 +161,7 @@ pub fn btl_reward(data: &BanditData, opts: &Options) -> Result<super::problem::S
         s: 1.0,
         ridge: opts.ridge,
     };
-    obj.solve(vec![0.0; n], tol::GRAD_REL, "BTL")
+    obj.solve(obj.win_ratio_start(), tol::GRAD_REL, "BTL")
 }
 
 fn policy_of(log_pi0: &[f64], r: &[f64], beta: f64) -> Vec<f64> {
@@ -283,12 +283,22 @@ fn aihf_start(data: &BanditData, opts: &Options) -> Vec<f64> {
 /// AIHF (SPEC §1.4, (5), (35)–(36)): `argmax_r Σ N_i log π_r(i) + λ Σ M_ij log σ((r_i − r_j)/β')`
 /// in the `counts` weighting, or the per-source means in the `normalized` weighting.
 pub fn aihf(data: &BanditData, opts: &Options) -> Result<Fit> {
+    aihf_from(data, opts, None)
+}
+
+/// [`aihf`] started from `start` (a reward vector, e.g. BTL's on the same data; `None`: the
+/// smoothed SFT reward). The maximiser does not depend on the start; the iterations do.
+pub fn aihf_from(data: &BanditData, opts: &Options, start: Option<&[f64]>) -> Result<Fit> {
     prepare(data, opts)?;
     if opts.ridge == 0.0 {
         check_aihf(data, opts.lambda, "AIHF")?;
     }
     let obj = aihf_objective(data, opts);
-    let sol = obj.solve(aihf_start(data, opts), tol::GRAD_REL, "AIHF")?;
+    let u0 = match start {
+        Some(s) if s.len() == data.n_actions() && s.iter().all(|x| x.is_finite()) => s.to_vec(),
+        _ => aihf_start(data, opts),
+    };
+    let sol = obj.solve(u0, tol::GRAD_REL, "AIHF")?;
     let lp = obj.log_policy(&sol.u);
     finish(
         Method::Aihf,

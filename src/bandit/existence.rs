@@ -4,39 +4,93 @@
 use crate::data::BanditData;
 use crate::error::{AihfError, Result};
 
-/// Strongly connected components of the "beats" graph (`i → j` when `M_ij > 0`), iterative
-/// Kosaraju. Returns the component id of each action and the number of components.
-pub fn scc(data: &BanditData) -> (Vec<usize>, usize) {
-    let n = data.n_actions();
-    let mut out: Vec<Vec<usize>> = vec![vec![]; n];
-    let mut inn: Vec<Vec<usize>> = vec![vec![]; n];
-    for p in data.pairs() {
+/// A directed graph in compressed sparse rows: the successors of `v` are
+/// `adj[start[v]..start[v + 1]]`.
+struct Csr {
+    start: Vec<usize>,
+    adj: Vec<u32>,
+}
+
+impl Csr {
+    fn of(n: usize, edges: impl Iterator<Item = (usize, usize)> + Clone) -> Self {
+        let mut start = vec![0usize; n + 1];
+        for (a, _) in edges.clone() {
+            start[a + 1] += 1;
+        }
+        for v in 0..n {
+            start[v + 1] += start[v];
+        }
+        let mut fill = start.clone();
+        let mut adj = vec![0u32; start[n]];
+        for (a, b) in edges {
+            adj[fill[a]] = b as u32;
+            fill[a] += 1;
+        }
+        Csr { start, adj }
+    }
+
+    fn succ(&self, v: usize) -> &[u32] {
+        &self.adj[self.start[v]..self.start[v + 1]]
+    }
+}
+
+/// The edges `i → j` of the beats graph (`M_ij > 0`).
+fn beats(data: &BanditData) -> Vec<(u32, u32)> {
+    let mut e = Vec::with_capacity(2 * data.n_pairs());
+    data.for_each_pair(|p| {
         if p.m_ij > 0 {
-            out[p.i].push(p.j);
-            inn[p.j].push(p.i);
+            e.push((p.i as u32, p.j as u32));
         }
         if p.m_ji > 0 {
-            out[p.j].push(p.i);
-            inn[p.i].push(p.j);
+            e.push((p.j as u32, p.i as u32));
         }
-    }
+    });
+    e
+}
+
+/// A sufficient condition for a strongly connected beats graph, in one pass without
+/// allocation beyond a counter per action: some action has won and lost against every other
+/// action (then every action reaches it and is reached from it). Replicated studies with
+/// comparisons on every pair meet it almost always, so they skip [`scc`].
+fn has_two_way_hub(data: &BanditData) -> bool {
+    let n = data.n_actions();
+    let mut two_way = vec![0usize; n];
+    data.for_each_pair(|p| {
+        if p.m_ij > 0 && p.m_ji > 0 {
+            two_way[p.i] += 1;
+            two_way[p.j] += 1;
+        }
+    });
+    two_way.iter().any(|&c| c + 1 == n)
+}
+
+/// Strongly connected components of the "beats" graph (`i → j` when `M_ij > 0`), iterative
+/// Kosaraju on compressed sparse rows (`O(n + pairs)` time and memory). Returns the component
+/// id of each action and the number of components.
+pub fn scc(data: &BanditData) -> (Vec<usize>, usize) {
+    let n = data.n_actions();
+    let e = beats(data);
+    let out = Csr::of(n, e.iter().map(|&(a, b)| (a as usize, b as usize)));
+    let inn = Csr::of(n, e.iter().map(|&(a, b)| (b as usize, a as usize)));
     scc_of(&out, &inn)
 }
 
-fn scc_of(out: &[Vec<usize>], inn: &[Vec<usize>]) -> (Vec<usize>, usize) {
-    let n = out.len();
+fn scc_of(out: &Csr, inn: &Csr) -> (Vec<usize>, usize) {
+    let n = out.start.len() - 1;
     // First pass: finishing order on the forward graph.
     let mut seen = vec![false; n];
     let mut order = Vec::with_capacity(n);
+    let mut stack: Vec<(usize, usize)> = Vec::new();
     for s in 0..n {
         if seen[s] {
             continue;
         }
         seen[s] = true;
-        let mut stack = vec![(s, 0usize)];
+        stack.push((s, 0));
         while let Some(&mut (v, ref mut k)) = stack.last_mut() {
-            if *k < out[v].len() {
-                let w = out[v][*k];
+            let succ = out.succ(v);
+            if *k < succ.len() {
+                let w = succ[*k] as usize;
                 *k += 1;
                 if !seen[w] {
                     seen[w] = true;
@@ -51,14 +105,16 @@ fn scc_of(out: &[Vec<usize>], inn: &[Vec<usize>]) -> (Vec<usize>, usize) {
     // Second pass: reverse graph in reverse finishing order.
     let mut comp = vec![usize::MAX; n];
     let mut c = 0;
+    let mut stack = Vec::new();
     for &s in order.iter().rev() {
         if comp[s] != usize::MAX {
             continue;
         }
         comp[s] = c;
-        let mut stack = vec![s];
+        stack.push(s);
         while let Some(v) = stack.pop() {
-            for &w in &inn[v] {
+            for &w in inn.succ(v) {
+                let w = w as usize;
                 if comp[w] == usize::MAX {
                     comp[w] = c;
                     stack.push(w);
@@ -74,7 +130,7 @@ fn scc_of(out: &[Vec<usize>], inn: &[Vec<usize>]) -> (Vec<usize>, usize) {
 /// complement").
 fn wins_out(data: &BanditData, comp: &[usize], nc: usize) -> Vec<bool> {
     let mut w = vec![false; nc];
-    for p in data.pairs() {
+    data.for_each_pair(|p| {
         if comp[p.i] != comp[p.j] {
             if p.m_ij > 0 {
                 w[comp[p.i]] = true;
@@ -83,7 +139,7 @@ fn wins_out(data: &BanditData, comp: &[usize], nc: usize) -> Vec<bool> {
                 w[comp[p.j]] = true;
             }
         }
-    }
+    });
     w
 }
 
@@ -119,6 +175,9 @@ pub fn check_btl(data: &BanditData, estimator: &str) -> Result<()> {
             reason: "there are no preference comparisons".into(),
             witness: (0..n).collect(),
         });
+    }
+    if has_two_way_hub(data) {
+        return Ok(());
     }
     let (comp, nc) = scc(data);
     if nc == 1 {
@@ -167,6 +226,9 @@ pub fn check_aihf(data: &BanditData, lambda: f64, estimator: &str) -> Result<()>
             witness: s,
         });
     }
+    if has_two_way_hub(data) {
+        return Ok(());
+    }
     let (comp, nc) = scc(data);
     if nc == 1 {
         return Ok(());
@@ -182,7 +244,9 @@ pub fn check_aihf(data: &BanditData, lambda: f64, estimator: &str) -> Result<()>
     if bad.is_empty() {
         return Ok(());
     }
-    let s: Vec<usize> = (0..n).filter(|&i| bad.contains(&comp[i])).collect();
+    let mut is_bad = vec![false; nc];
+    bad.iter().for_each(|&c| is_bad[c] = true);
+    let s: Vec<usize> = (0..n).filter(|&i| is_bad[comp[i]]).collect();
     Err(AihfError::NoEstimator {
         estimator: estimator.into(),
         reason: format!(
@@ -199,16 +263,18 @@ pub fn check_connected(data: &BanditData, estimator: &str) -> Result<()> {
     if n == 1 {
         return Ok(());
     }
-    let mut adj: Vec<Vec<usize>> = vec![vec![]; n];
-    for p in data.pairs() {
-        adj[p.i].push(p.j);
-        adj[p.j].push(p.i);
-    }
+    let mut e = Vec::with_capacity(2 * data.n_pairs());
+    data.for_each_pair(|p| {
+        e.push((p.i, p.j));
+        e.push((p.j, p.i));
+    });
+    let adj = Csr::of(n, e.iter().copied());
     let mut seen = vec![false; n];
     let mut stack = vec![0];
     seen[0] = true;
     while let Some(v) = stack.pop() {
-        for &w in &adj[v] {
+        for &w in adj.succ(v) {
+            let w = w as usize;
             if !seen[w] {
                 seen[w] = true;
                 stack.push(w);

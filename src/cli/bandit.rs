@@ -69,6 +69,11 @@ pub struct Args {
     /// Also write the JSON to this file (atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Print where the time goes to stderr: reading and parsing the file, the existence
+    /// checks (timed on their own; each estimator runs them again inside its fit), each
+    /// estimator's fit (checks + solve), and writing the output.
+    #[arg(long)]
+    pub timing: bool,
 }
 
 fn fmt_vec(v: &[f64]) -> String {
@@ -81,7 +86,9 @@ fn fmt_vec(v: &[f64]) -> String {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    let t_parse = std::time::Instant::now();
     let data = BanditData::from_file(&a.data)?;
+    let parse_s = t_parse.elapsed().as_secs_f64();
     let opts = Options {
         beta: a.beta,
         lambda: a.lambda,
@@ -104,12 +111,23 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         m => vec![Method::ALL[m as usize]],
     };
     let single = methods.len() == 1;
+    let checks_s = if a.timing {
+        let t = std::time::Instant::now();
+        // The checks alone (results ignored: each fit runs and reports them again).
+        let _ = aihf::bandit::existence::check_btl(&data, "BTL");
+        let _ = aihf::bandit::existence::check_aihf(&data, opts.lambda, "AIHF");
+        Some(t.elapsed().as_secs_f64())
+    } else {
+        None
+    };
+    let mut fit_times = vec![];
     let mut out = Map::new();
     let mut rows = Vec::new();
     for m in methods {
         let t = std::time::Instant::now();
         let res = fit(m, &data, &opts);
         let seconds = t.elapsed().as_secs_f64();
+        fit_times.push((m.name(), seconds));
         match res {
             Ok(f) => {
                 rows.push(format!(
@@ -148,6 +166,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             Err(e) => return Err(e).with_context(|| format!("method {}", m.name())),
         }
     }
+    let t_out = std::time::Instant::now();
     let value = Value::Object(out);
     if let Some(path) = &a.out {
         aihf::io::write_json(path, &value)?;
@@ -167,6 +186,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         for r in rows {
             println!("{r}");
         }
+    }
+    if let Some(checks_s) = checks_s {
+        let fits: Vec<String> = fit_times
+            .iter()
+            .map(|(m, s)| format!("{m} {s:.4} s"))
+            .collect();
+        eprintln!(
+            "timing: {} actions, {} compared pairs; parse {parse_s:.4} s, checks {checks_s:.4} s \
+             (BTL + AIHF existence, timed alone), fit (checks + solve) {}, output {:.4} s",
+            data.n_actions(),
+            data.n_pairs(),
+            fits.join(", "),
+            t_out.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }

@@ -1,20 +1,27 @@
 //! `aihf sim FILE [--out DIR]`: run a Monte Carlo study from a spec file in `sims/`, write
 //! `DIR/<name>.json` (seed, spec, version, results, figure data) atomically, then draw the
 //! figures from that JSON. `aihf sim --redraw DIR/<name>.json` redraws without recomputing.
+//! `aihf sim FILE --shard I/N` (or a cluster engine's index, see `aihf::sim::shard`) computes
+//! one shard into `DIR/<name>.shard-I-of-N.aihfshard`; `aihf sim merge DIR... --out D` merges
+//! the shards into the results and figures of the unsharded run.
 
 use aihf::sim::figures::{redraw, write_and_draw};
+use aihf::sim::shard::Shard;
 use aihf::sim::spec::Spec;
-use aihf::sim::studies::{run as run_study, RunOpts};
-use clap::Args as ClapArgs;
+use aihf::sim::studies::{merge, run as run_study, run_shard, RunOpts, StudyResults};
+use clap::{Args as ClapArgs, Subcommand};
 use std::path::PathBuf;
 
 #[derive(ClapArgs, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
     /// Study spec file (`sims/*.toml` or `.json`).
     #[arg(required_unless_present = "redraw", conflicts_with = "redraw")]
     pub spec: Option<PathBuf>,
     /// Output folder for `<name>.json` and the figures (default `out/sims`; with `--redraw`,
-    /// beside the results file).
+    /// beside the results file; with a shard, the folder of the shard file).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Override the spec's replication count.
@@ -32,9 +39,71 @@ pub struct Args {
     /// Redraw the figures of an existing results JSON (into `--out` if given, else beside it).
     #[arg(long, value_name = "RESULTS_JSON")]
     pub redraw: Option<PathBuf>,
+    /// Compute only shard I of N (0-based) of every Monte Carlo run and write it as a shard
+    /// file; merge with `aihf sim merge`. Default: AIHF_SHARD=I/N, or Slurm's
+    /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or Kubernetes' JOB_COMPLETION_INDEX with
+    /// AIHF_SHARD_COUNT, when set.
+    #[arg(long, value_name = "I/N", conflicts_with = "redraw")]
+    pub shard: Option<String>,
+    /// Ignore the shard variables of the environment (run the whole study).
+    #[arg(long, conflicts_with = "shard")]
+    pub no_shard: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SimCommand {
+    /// Merge shard files (`*.aihfshard`) into the results JSON and figures of the unsharded
+    /// run; checks that every replication is present exactly once and from the same spec.
+    Merge(MergeArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+pub struct MergeArgs {
+    /// Folders holding the shard files.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Output folder for `<name>.json` and the figures.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Worker threads of the statistics (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+fn report(res: &StudyResults, out: &std::path::Path) -> anyhow::Result<()> {
+    let (json, figs) = write_and_draw(res, out)?;
+    for n in &res.notes {
+        println!("{n}");
+    }
+    println!(
+        "{}: {} solves in {:.2} s on {} threads: {:.1} µs wall per solve, {:.1} core-µs per solve",
+        res.name,
+        res.solves,
+        res.elapsed_s,
+        res.threads,
+        res.wall_us_per_solve,
+        res.core_us_per_solve
+    );
+    println!("wrote {}", json.display());
+    for f in figs {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if let Some(SimCommand::Merge(m)) = a.command {
+        if m.threads == Some(0) {
+            anyhow::bail!("invalid option `--threads`: must be at least 1");
+        }
+        let ro = RunOpts {
+            threads: m.threads,
+            progress: false,
+        };
+        let (res, files) = merge(&m.dirs, &ro)?;
+        println!("merged {} shard files", files.len());
+        return report(&res, &m.out);
+    }
     if let Some(r) = &a.redraw {
         for p in redraw(r, a.out.as_deref())? {
             println!("{}", p.display());
@@ -57,28 +126,30 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if a.threads == Some(0) {
         anyhow::bail!("invalid option `--threads`: must be at least 1");
     }
+    let shard = match (&a.shard, a.no_shard) {
+        (Some(s), _) => Some((Shard::parse(s)?, "--shard".to_string())),
+        (None, true) => None,
+        (None, false) => Shard::from_env()?,
+    };
     let ro = RunOpts {
         threads: a.threads,
         progress: !a.quiet,
     };
-    let res = run_study(&spec, &ro)?;
     let out = a.out.unwrap_or_else(|| PathBuf::from("out/sims"));
-    let (json, figs) = write_and_draw(&res, &out)?;
-    for n in &res.notes {
-        println!("{n}");
+    if let Some((sh, from)) = shard {
+        eprintln!("shard {}/{} (from {from})", sh.index, sh.count);
+        let t = std::time::Instant::now();
+        let file = run_shard(&spec, &ro, sh, &out)?;
+        println!(
+            "{}: shard {}/{} in {:.2} s",
+            spec.name(),
+            sh.index,
+            sh.count,
+            t.elapsed().as_secs_f64()
+        );
+        println!("wrote {}", file.display());
+        return Ok(());
     }
-    println!(
-        "{}: {} solves in {:.2} s on {} threads: {:.1} µs wall per solve, {:.1} core-µs per solve",
-        res.name,
-        res.solves,
-        res.elapsed_s,
-        res.threads,
-        res.wall_us_per_solve,
-        res.core_us_per_solve
-    );
-    println!("wrote {}", json.display());
-    for f in figs {
-        println!("wrote {}", f.display());
-    }
-    Ok(())
+    let res = run_study(&spec, &ro)?;
+    report(&res, &out)
 }

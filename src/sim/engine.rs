@@ -98,6 +98,9 @@ impl Scenario {
     pub fn draw(&self, rng: &mut ChaCha8Rng) -> Result<BanditData> {
         let n = self.reward.len();
         let mut data = BanditData::empty(n)?;
+        if self.comparisons_per_pair > 0 {
+            data.reserve_all_pairs();
+        }
         let counts = sample_demos(&self.demo_policy(), self.demos, rng);
         for (i, c) in counts.into_iter().enumerate() {
             data.add_demos(i, c);
@@ -171,41 +174,63 @@ pub fn rep_seed(seed: u64, k: u64) -> u64 {
 /// Shortcut (exact, not an approximation): when the list holds BTL and RLHF with the same `β`
 /// and no options that change RLHF beyond `β`, RLHF is computed from BTL's reward by its closed
 /// form `π_RLHF ∝ π_SFT · exp(r^P/β)` (SPEC §1.3, (33)) instead of solving BTL a second time.
+/// BTL estimators are solved first whatever their place in the list (Figure 9 lists RLHF before
+/// BTL), so the shortcut applies in any order; results are stored in the list's order.
 /// `tests` check it against `bandit::fit(Rlhf)` to `tol::IDENTITY_TV`.
 pub fn replicate(scn: &Scenario, est: &[Estimator], seed: u64, k: u64) -> Result<Replication> {
     let mut rng = ChaCha8Rng::seed_from_u64(rep_seed(seed, k));
     let data = scn.draw(&mut rng)?;
-    let mut out: Replication = Vec::with_capacity(est.len());
-    let mut btl_reward: Option<(f64, Vec<f64>)> = None;
-    for e in est {
+    Ok(fit_all(&data, est))
+}
+
+/// Every estimator of `est` on one data set (BTL first, so RLHF can reuse its reward).
+pub fn fit_all(data: &BanditData, est: &[Estimator]) -> Replication {
+    let mut out: Vec<Option<std::result::Result<Vec<f64>, Failure>>> = vec![None; est.len()];
+    let order = (0..est.len())
+        .filter(|&k| est[k].method == Method::Btl)
+        .chain((0..est.len()).filter(|&k| est[k].method != Method::Btl));
+    // BTL rewards by β, for the RLHF shortcut (`None`: that BTL does not exist).
+    let mut btl_rewards: Vec<(f64, Option<Vec<f64>>)> = vec![];
+    for k in order {
+        let e = &est[k];
         if e.method == Method::Rlhf && rlhf_shortcut_ok(&e.options) {
-            if let Some((beta, r)) = btl_reward
-                .as_ref()
-                .filter(|(b, _)| same(*b, e.options.beta))
+            if let Some((beta, Some(r))) =
+                btl_rewards.iter().find(|(b, _)| same(*b, e.options.beta))
             {
-                out.push(rlhf_from_btl(&data, r, *beta));
+                out[k] = Some(rlhf_from_btl(data, r, *beta));
                 continue;
             }
         }
-        let res = fit_full(e, &data);
-        match res {
+        // AIHF starts from BTL's reward when there is one (same data, same β): a start
+        // closer to its maximiser than the smoothed SFT reward, so fewer Newton steps.
+        let start = if e.method == Method::Aihf {
+            btl_rewards
+                .iter()
+                .find(|(b, _)| same(*b, e.options.beta))
+                .and_then(|(_, r)| r.as_deref())
+        } else {
+            None
+        };
+        let res = fit_full(e, data, start);
+        let keep = e.method == Method::Btl && rlhf_shortcut_ok(&e.options);
+        out[k] = Some(match res {
             Ok((pol, reward)) => {
-                if e.method == Method::Btl && rlhf_shortcut_ok(&e.options) {
-                    btl_reward = Some((e.options.beta, reward));
+                if keep {
+                    btl_rewards.push((e.options.beta, Some(reward)));
                 }
-                out.push(Ok(pol));
+                Ok(pol)
             }
             Err(f) => {
-                if e.method == Method::Btl {
-                    // RLHF needs BTL's reward: if BTL does not exist, RLHF is solved (and
-                    // fails) on its own so that its failure is its own.
-                    btl_reward = None;
+                // RLHF needs BTL's reward: if BTL does not exist, RLHF is solved (and fails)
+                // on its own so that its failure is its own.
+                if keep {
+                    btl_rewards.push((e.options.beta, None));
                 }
-                out.push(Err(f));
+                Err(f)
             }
-        }
+        });
     }
-    Ok(out)
+    out.into_iter().flatten().collect()
 }
 
 fn same(a: f64, b: f64) -> bool {
@@ -223,8 +248,13 @@ fn rlhf_shortcut_ok(o: &Options) -> bool {
 fn fit_full(
     e: &Estimator,
     data: &BanditData,
+    start: Option<&[f64]>,
 ) -> std::result::Result<(Vec<f64>, Vec<f64>), Failure> {
-    match bandit_fit(e.method, data, &e.options) {
+    let fit = match (e.method, start) {
+        (Method::Aihf, Some(s)) => crate::bandit::aihf_from(data, &e.options, Some(s)),
+        (m, _) => bandit_fit(m, data, &e.options),
+    };
+    match fit {
         Ok(f) => {
             if f.policy.iter().all(|p| p.is_finite()) {
                 let r = f
@@ -271,14 +301,26 @@ pub fn rlhf_from_btl(
 
 /// Runs `cfg.replications` replications of `scn` with every estimator.
 pub fn run(scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
+    run_range(scn, est, cfg, 0..cfg.replications)
+}
+
+/// Runs replications `range` (of `cfg.replications`) only: replication `k` is the same
+/// whichever range it is computed in (its generator depends on `(seed, k)` alone), which is
+/// what sharding rests on ([`super::shard`]).
+pub fn run_range(
+    scn: &Scenario,
+    est: &[Estimator],
+    cfg: &McConfig,
+    range: std::ops::Range<usize>,
+) -> Result<McRun> {
     scn.validate()?;
     for e in est {
         e.options.validate(scn.reward.len())?;
     }
     let t0 = std::time::Instant::now();
-    let bar = progress_bar(cfg);
+    let bar = progress_bar(cfg, range.len());
     let work = || -> Result<Vec<Replication>> {
-        (0..cfg.replications as u64)
+        (range.start as u64..range.end as u64)
             .into_par_iter()
             .map(|k| {
                 let r = replicate(scn, est, cfg.seed, k);
@@ -297,17 +339,17 @@ pub fn run(scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
     };
     bar.finish_and_clear();
     Ok(McRun {
-        replications,
         elapsed_s: t0.elapsed().as_secs_f64(),
-        solves: cfg.replications * est.len(),
+        solves: replications.len() * est.len(),
+        replications,
     })
 }
 
-fn progress_bar(cfg: &McConfig) -> indicatif::ProgressBar {
+fn progress_bar(cfg: &McConfig, len: usize) -> indicatif::ProgressBar {
     if !cfg.progress {
         return indicatif::ProgressBar::hidden();
     }
-    let b = indicatif::ProgressBar::new(cfg.replications as u64);
+    let b = indicatif::ProgressBar::new(len as u64);
     if let Ok(s) = indicatif::ProgressStyle::with_template(
         "{msg:>24} [{bar:40}] {pos}/{len} replications ({elapsed}, eta {eta})",
     ) {

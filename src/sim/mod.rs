@@ -7,10 +7,12 @@
 //! - [`studies`]: Figure 9, the authors' 3-action example, the variance sweep, the A.2.3
 //!   situations, consistency; each writes a results JSON with its figures' data;
 //! - [`figures`]: drawing from that JSON (redrawable without recomputing);
+//! - [`shard`]: one study split over many processes and merged bit-identically;
 //! - [`claims`]: the studies' claims in `aihf verify`.
 pub mod claims;
 pub mod engine;
 pub mod figures;
+pub mod shard;
 pub mod spec;
 pub mod studies;
 pub mod summary;

@@ -1,7 +1,8 @@
 //! The studies of SPEC §4, each computing a typed result that is written as JSON together with
 //! the data of its figures (drawn by [`super::figures`] from that JSON alone).
 
-use super::engine::{self, Estimator, McConfig, Scenario};
+use super::engine::{self, Estimator, Failure, McConfig, McRun, Replication, Scenario};
+use super::shard::{self, Block, CallInfo, Shard, Source};
 use super::spec::{
     AuthorsSpec, ConsistencySpec, EstimatorSpec, Fig9Spec, SituationsSpec, Spec, SweepSpec,
 };
@@ -240,14 +241,116 @@ pub fn run_cell(
     level: f64,
     ro: &RunOpts,
 ) -> Result<Cell> {
+    let cx = Ctx {
+        ro,
+        src: &Source::Compute,
+    };
+    run_cell_in(&cx, label, scn, est, seed, replications, level)
+}
+
+/// How a study runs and where its replications come from.
+struct Ctx<'a> {
+    ro: &'a RunOpts,
+    src: &'a Source,
+}
+
+/// Every Monte Carlo run of every study goes through here: computed, computed for one shard
+/// (the other replications are placeholders the shard never writes), or replayed from merged
+/// shards after checking that the run is the one the shards recorded.
+fn mc(cx: &Ctx, scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
+    match cx.src {
+        Source::Compute => engine::run(scn, est, cfg),
+        Source::Shard { shard, blocks } => {
+            let range = shard.range(cfg.replications);
+            let run = engine::run_range(scn, est, cfg, range.clone())?;
+            let placeholder: Replication = est
+                .iter()
+                .map(|_| Err(Failure::Other("computed by another shard".into())))
+                .collect();
+            let mut all = vec![placeholder; cfg.replications];
+            for (k, r) in range.clone().zip(&run.replications) {
+                all[k] = r.clone();
+            }
+            let block = Block {
+                call: CallInfo {
+                    label: cfg.label.clone(),
+                    seed: cfg.seed,
+                    replications: cfg.replications,
+                    estimators: est.len(),
+                    start: range.start,
+                    end: range.end,
+                    elapsed_s: run.elapsed_s,
+                },
+                reps: run.replications,
+            };
+            blocks
+                .lock()
+                .map_err(|_| crate::error::AihfError::Numerical("shard state poisoned".into()))?
+                .push(block);
+            Ok(McRun {
+                replications: all,
+                elapsed_s: run.elapsed_s,
+                solves: run.solves,
+            })
+        }
+        Source::Replay { calls } => {
+            let next = calls
+                .lock()
+                .map_err(|_| crate::error::AihfError::Numerical("shard state poisoned".into()))?
+                .pop_front();
+            let (info, reps, elapsed_s) = next.ok_or_else(|| {
+                crate::error::AihfError::param(
+                    "merge",
+                    "the shards hold fewer Monte Carlo runs than the study makes",
+                )
+            })?;
+            if info.label != cfg.label
+                || info.seed != cfg.seed
+                || info.replications != cfg.replications
+                || info.estimators != est.len()
+                || reps.len() != cfg.replications
+            {
+                return Err(crate::error::AihfError::param(
+                    "merge",
+                    format!(
+                        "the shards recorded run `{}` (seed {}, {} replications), the study makes \
+                         `{}` (seed {}, {} replications)",
+                        info.label,
+                        info.seed,
+                        info.replications,
+                        cfg.label,
+                        cfg.seed,
+                        cfg.replications
+                    ),
+                ));
+            }
+            Ok(McRun {
+                replications: reps,
+                elapsed_s,
+                solves: cfg.replications * est.len(),
+            })
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_cell_in(
+    cx: &Ctx,
+    label: &str,
+    scn: &Scenario,
+    est: &[Estimator],
+    seed: u64,
+    replications: usize,
+    level: f64,
+) -> Result<Cell> {
     let cfg = McConfig {
         replications,
         seed,
-        threads: ro.threads,
-        progress: ro.progress,
+        threads: cx.ro.threads,
+        progress: cx.ro.progress,
         label: label.to_string(),
     };
-    let run = engine::run(scn, est, &cfg)?;
+    let run = mc(cx, scn, est, &cfg)?;
     Ok(cell_from(
         label,
         scn,
@@ -330,35 +433,41 @@ pub fn run(spec: &Spec, ro: &RunOpts) -> Result<StudyResults> {
 
 /// Runs a spec and returns both the typed result and the results file.
 pub fn run_typed(spec: &Spec, ro: &RunOpts) -> Result<(Typed, StudyResults)> {
+    run_typed_with(spec, ro, &Source::Compute)
+}
+
+/// [`run_typed`] with the replications from `src` (see [`super::shard`]).
+pub fn run_typed_with(spec: &Spec, ro: &RunOpts, src: &Source) -> Result<(Typed, StudyResults)> {
     spec.validate()?;
+    let cx = Ctx { ro, src };
     let t0 = std::time::Instant::now();
     let (typed, body, figures, notes, solves) = match spec {
         Spec::Fig9(s) => {
-            let r = fig9(s, ro)?;
+            let r = fig9_in(s, &cx)?;
             let (b, f, n) = (to_value(&r)?, fig9_figures(&r), fig9_notes(&r));
             let solves = r.cell.solves;
             (Typed::Fig9(r), b, f, n, solves)
         }
         Spec::Authors(s) => {
-            let r = authors(s, ro)?;
+            let r = authors_in(s, &cx)?;
             let (b, f, n) = (to_value(&r)?, authors_figures(&r), authors_notes(&r));
             let solves = r.solves;
             (Typed::Authors(r), b, f, n, solves)
         }
         Spec::Sweep(s) => {
-            let r = sweep(s, ro)?;
+            let r = sweep_in(s, &cx)?;
             let (b, f, n) = (to_value(&r)?, sweep_figures(&r), sweep_notes(&r));
             let solves = r.cells.iter().map(|c| c.solves).sum();
             (Typed::Sweep(r), b, f, n, solves)
         }
         Spec::Situations(s) => {
-            let r = situations(s, ro)?;
+            let r = situations_in(s, &cx)?;
             let (b, f, n) = (to_value(&r)?, situations_figures(&r), situations_notes(&r));
             let solves = r.situations.iter().map(|c| c.cell.solves).sum();
             (Typed::Situations(r), b, f, n, solves)
         }
         Spec::Consistency(s) => {
-            let r = consistency(s, ro)?;
+            let r = consistency_in(s, &cx)?;
             let (b, f, n) = (
                 to_value(&r)?,
                 consistency_figures(&r),
@@ -387,6 +496,60 @@ pub fn run_typed(spec: &Spec, ro: &RunOpts) -> Result<(Typed, StudyResults)> {
         tables: tables_of(&typed),
     };
     Ok((typed, res))
+}
+
+/// Runs shard `shard` of `spec` and writes its replications to `dir` (see [`super::shard`]);
+/// returns the shard file's path.
+pub fn run_shard(
+    spec: &Spec,
+    ro: &RunOpts,
+    shard: Shard,
+    dir: &std::path::Path,
+) -> Result<std::path::PathBuf> {
+    let src = Source::shard(shard);
+    run_typed_with(spec, ro, &src)?;
+    let blocks = match src {
+        Source::Shard { blocks, .. } => blocks
+            .into_inner()
+            .map_err(|_| crate::error::AihfError::Numerical("shard state poisoned".into()))?,
+        _ => vec![],
+    };
+    let payload = shard::encode(&blocks)?;
+    let mut m = shard::Manifest {
+        format: shard::FORMAT.into(),
+        kind: "sim".into(),
+        aihf_version: env!("CARGO_PKG_VERSION").to_string(),
+        spec_hash: shard::spec_hash(spec)?,
+        spec: to_value(spec)?,
+        name: spec.name().into(),
+        seed: spec.seed(),
+        shard,
+        calls: blocks.into_iter().map(|b| b.call).collect(),
+        threads: threads_used(ro),
+        payload_bytes: 0,
+        payload_fnv1a: String::new(),
+    };
+    shard::write_shard(dir, &mut m, &payload)
+}
+
+/// Merges the shard files in `dirs` into the results of the unsharded run (identical except
+/// for timing fields); returns them with the shard files read.
+pub fn merge(
+    dirs: &[std::path::PathBuf],
+    ro: &RunOpts,
+) -> Result<(StudyResults, Vec<std::path::PathBuf>)> {
+    let (spec, src, files) = shard::load_for_merge(dirs)?;
+    let (_, res) = run_typed_with(&spec, ro, &src)?;
+    if let Source::Replay { calls } = &src {
+        let left = calls.lock().map(|c| c.len()).unwrap_or(0);
+        if left > 0 {
+            return Err(crate::error::AihfError::param(
+                "merge",
+                format!("the shards hold {left} Monte Carlo runs more than the study makes"),
+            ));
+        }
+    }
+    Ok((res, files))
 }
 
 fn to_value(x: &impl Serialize) -> Result<serde_json::Value> {
@@ -421,6 +584,16 @@ pub struct Fig9Result {
 
 /// Figure 9 (A.2.3, Example 2) over `replications` data sets.
 pub fn fig9(s: &Fig9Spec, ro: &RunOpts) -> Result<Fig9Result> {
+    fig9_in(
+        s,
+        &Ctx {
+            ro,
+            src: &Source::Compute,
+        },
+    )
+}
+
+fn fig9_in(s: &Fig9Spec, cx: &Ctx) -> Result<Fig9Result> {
     let reward = s.truth.reward(s.n_actions);
     let scn = Scenario {
         reward,
@@ -433,11 +606,11 @@ pub fn fig9(s: &Fig9Spec, ro: &RunOpts) -> Result<Fig9Result> {
     let cfg = McConfig {
         replications: s.replications,
         seed: s.seed,
-        threads: ro.threads,
-        progress: ro.progress,
+        threads: cx.ro.threads,
+        progress: cx.ro.progress,
         label: s.name.clone(),
     };
-    let run = engine::run(&scn, &est, &cfg)?;
+    let run = mc(cx, &scn, &est, &cfg)?;
     let first_data_set = est
         .iter()
         .zip(&run.replications[0])
@@ -636,6 +809,16 @@ pub struct AuthorsResult {
 
 /// The authors' public example and its extensions.
 pub fn authors(s: &AuthorsSpec, ro: &RunOpts) -> Result<AuthorsResult> {
+    authors_in(
+        s,
+        &Ctx {
+            ro,
+            src: &Source::Compute,
+        },
+    )
+}
+
+fn authors_in(s: &AuthorsSpec, cx: &Ctx) -> Result<AuthorsResult> {
     let scn = Scenario {
         reward: s.reward.clone(),
         beta: s.beta,
@@ -647,11 +830,11 @@ pub fn authors(s: &AuthorsSpec, ro: &RunOpts) -> Result<AuthorsResult> {
     let cfg = McConfig {
         replications: s.replications,
         seed: s.seed,
-        threads: ro.threads,
-        progress: ro.progress,
+        threads: cx.ro.threads,
+        progress: cx.ro.progress,
         label: s.name.clone(),
     };
-    let run = engine::run(&scn, &est, &cfg)?;
+    let run = mc(cx, &scn, &est, &cfg)?;
     let k = s.first_repetitions;
     let first = cell_from(
         &format!("first {k} repetitions"),
@@ -705,14 +888,14 @@ pub fn authors(s: &AuthorsSpec, ro: &RunOpts) -> Result<AuthorsResult> {
         .iter()
         .map(|e| e.build(s.beta))
         .collect();
-        let c = run_cell(
+        let c = run_cell_in(
+            cx,
             &format!("w = {w}"),
             &scn,
             &es,
             s.seed,
             s.replications,
             s.level,
-            ro,
         )?;
         solves += c.solves;
         w_sweep.push((w, c));
@@ -725,14 +908,14 @@ pub fn authors(s: &AuthorsSpec, ro: &RunOpts) -> Result<AuthorsResult> {
             ..scn.clone()
         };
         let label = format!("N = {d}, k = {kpp}");
-        let c = run_cell(
+        let c = run_cell_in(
+            cx,
             &label,
             &sc,
             &est,
             cell_seed(s.seed, &label),
             s.replications,
             s.level,
-            ro,
         )?;
         solves += c.solves;
         size_sweep.push(c);
@@ -940,6 +1123,16 @@ pub struct SweepResult {
 
 /// The A.2.3 variance claim over a grid of `N` and comparisons per pair.
 pub fn sweep(s: &SweepSpec, ro: &RunOpts) -> Result<SweepResult> {
+    sweep_in(
+        s,
+        &Ctx {
+            ro,
+            src: &Source::Compute,
+        },
+    )
+}
+
+fn sweep_in(s: &SweepSpec, cx: &Ctx) -> Result<SweepResult> {
     let reward = s.truth.reward(s.n_actions);
     let est = build(&s.estimators, s.beta);
     let mut cells = vec![];
@@ -956,14 +1149,14 @@ pub fn sweep(s: &SweepSpec, ro: &RunOpts) -> Result<SweepResult> {
                 comparisons_per_pair: k,
             };
             let label = format!("N={d},k={k}");
-            cells.push(run_cell(
+            cells.push(run_cell_in(
+                cx,
                 &label,
                 &scn,
                 &est,
                 cell_seed(s.seed, &label),
                 s.replications,
                 s.level,
-                ro,
             )?);
         }
     }
@@ -1180,6 +1373,16 @@ pub struct SituationsResult {
 
 /// The A.2.3 situations with the toolkit's instances.
 pub fn situations(s: &SituationsSpec, ro: &RunOpts) -> Result<SituationsResult> {
+    situations_in(
+        s,
+        &Ctx {
+            ro,
+            src: &Source::Compute,
+        },
+    )
+}
+
+fn situations_in(s: &SituationsSpec, cx: &Ctx) -> Result<SituationsResult> {
     let est = build(&s.estimators, s.beta);
     let mut out = vec![];
     for x in &s.situations {
@@ -1190,14 +1393,14 @@ pub fn situations(s: &SituationsSpec, ro: &RunOpts) -> Result<SituationsResult> 
             covered: None,
             comparisons_per_pair: x.comparisons_per_pair,
         };
-        let cell = run_cell(
+        let cell = run_cell_in(
+            cx,
             &x.name,
             &scn,
             &est,
             cell_seed(s.seed, &x.name),
             s.replications,
             s.level,
-            ro,
         )?;
         let mut by_tv: Vec<(String, f64)> = cell
             .stats
@@ -1357,6 +1560,16 @@ pub struct ConsistencyResult {
 
 /// TV to the truth against data size.
 pub fn consistency(s: &ConsistencySpec, ro: &RunOpts) -> Result<ConsistencyResult> {
+    consistency_in(
+        s,
+        &Ctx {
+            ro,
+            src: &Source::Compute,
+        },
+    )
+}
+
+fn consistency_in(s: &ConsistencySpec, cx: &Ctx) -> Result<ConsistencyResult> {
     let reward = s.truth.reward(s.n_actions);
     let est = build(&s.estimators, s.beta);
     let mut cells = vec![];
@@ -1369,14 +1582,14 @@ pub fn consistency(s: &ConsistencySpec, ro: &RunOpts) -> Result<ConsistencyResul
             comparisons_per_pair: s.base_comparisons_per_pair * m,
         };
         let label = format!("scale {m}");
-        cells.push(run_cell(
+        cells.push(run_cell_in(
+            cx,
             &label,
             &scn,
             &est,
             cell_seed(s.seed, &label),
             s.replications,
             s.level,
-            ro,
         )?);
     }
     let sizes: Vec<f64> = cells
