@@ -2,19 +2,16 @@
 
 use aihf::neural::checkpoint::CheckpointConfig;
 use aihf::neural::crossval::{self, CrossvalConfig, ModelKind};
-use aihf::neural::data::{self, ByteTokenizer, ReadOptions};
-use aihf::neural::groundtruth::{self, GroundTruthConfig, MarkovSpec, RewardHead};
+use aihf::neural::data::{ByteTokenizer, ReadOptions};
+use aihf::neural::groundtruth::{self, GroundTruthConfig, RewardHead};
 use aihf::neural::model::{Arch, ModelSpec, TransformerConfig};
 use aihf::neural::pipeline::{self, Recipe, TrainJob};
 use aihf::neural::rl::{Baseline, PolicyStep, Reinforce};
-use aihf::neural::task::{EnumTask, TaskConfig};
+use aihf::neural::task::TaskConfig;
 use aihf::neural::train::{Hyper, Schedule, TrainConfig};
 use aihf::neural::{self as neural, Dtype};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -268,6 +265,26 @@ pub struct CheckpointArgs {
     pub stop_at: Option<usize>,
 }
 
+impl OptimArgs {
+    fn config(&self, checkpoint: Option<CheckpointConfig>) -> TrainConfig {
+        TrainConfig {
+            steps: self.steps,
+            lr: self.lr,
+            weight_decay: self.weight_decay,
+            grad_clip: (self.grad_clip > 0.0).then_some(self.grad_clip),
+            schedule: self.schedule,
+            warmup: self.warmup,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            log_every: self.log_every,
+            progress: self.progress,
+            metrics: self.metrics.clone(),
+            checkpoint,
+            tag: serde_json::Value::Null,
+        }
+    }
+}
+
 impl CheckpointArgs {
     fn config(&self) -> anyhow::Result<Option<CheckpointConfig>> {
         if self.resume && self.checkpoint.is_none() {
@@ -483,38 +500,13 @@ fn run_gen_task(a: GenTaskArgs) -> anyhow::Result<()> {
         n_comparisons: a.comparisons,
         seed: a.seed,
     };
-    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let task = EnumTask::new(cfg, &mut rng)?;
-    let (demos, prefs) = task.sample(&mut rng);
-    let mut counts = task.to_bandit(&demos, &prefs)?;
-    counts.meta = json!({"source": "aihf neural gen-task", "seed": a.seed,
-                         "actions": "sequence k = base-|V| digits of k, most significant first"});
-    std::fs::create_dir_all(&a.out_dir)
-        .with_context(|| format!("creating {}", a.out_dir.display()))?;
-    let d = &a.out_dir;
-    aihf::io::write_atomic(
-        &d.join("demos.jsonl"),
-        data::demos_to_jsonl(&demos).as_bytes(),
-    )?;
-    aihf::io::write_atomic(
-        &d.join("prefs.jsonl"),
-        data::prefs_to_jsonl(&prefs).as_bytes(),
-    )?;
-    aihf::io::write_json(&d.join("counts.json"), &counts.to_value())?;
-    let sequences: Vec<Vec<i64>> = (0..task.len()).map(|k| task.response(k)).collect();
-    aihf::io::write_json(
-        &d.join("truth.json"),
-        &json!({"seed": a.seed, "config": task.config, "prompt_ids": task.prompt,
-                "sequences": sequences, "reward": task.reward, "log_ref": task.log_ref,
-                "pi_star": task.pi_star,
-                "note": "π*(y) ∝ π_ref(y) exp(r*(y)/β) (SPEC (42)); counts.json is the same data for `aihf bandit`"}),
-    )?;
+    let w = aihf::neural::task::write_task(cfg, &a.out_dir)?;
     println!(
         "wrote {} ({} sequences, {} demonstrations, {} comparisons, seed {})",
-        d.display(),
-        task.len(),
-        demos.len(),
-        prefs.len(),
+        a.out_dir.display(),
+        w.sequences,
+        w.demos,
+        w.comparisons,
         a.seed
     );
     Ok(())
@@ -549,21 +541,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
         spec: a.model.spec(),
         device: a.model.device.clone(),
         dtype: a.model.dtype,
-        train: TrainConfig {
-            steps: o.steps,
-            lr: o.lr,
-            weight_decay: o.weight_decay,
-            grad_clip: (o.grad_clip > 0.0).then_some(o.grad_clip),
-            schedule: o.schedule,
-            warmup: o.warmup,
-            batch_size: o.batch_size,
-            seed: o.seed,
-            log_every: o.log_every,
-            progress: o.progress,
-            metrics: o.metrics.clone(),
-            checkpoint: a.checkpoints.config()?,
-            tag: serde_json::Value::Null,
-        },
+        train: o.config(a.checkpoints.config()?),
         hyper: Hyper {
             beta: a.beta,
             ipo_tau: a.ipo_tau,

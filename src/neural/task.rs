@@ -278,3 +278,56 @@ impl EnumTask {
         })
     }
 }
+
+/// What [`write_task`] wrote.
+#[derive(Clone, Copy, Debug)]
+pub struct Written {
+    /// Sequences of the task (`|V|^H`).
+    pub sequences: usize,
+    /// Demonstration records.
+    pub demos: usize,
+    /// Comparison records.
+    pub comparisons: usize,
+}
+
+/// Draws the task of `cfg` and its data (from `cfg.seed`) and writes, into `dir`: `demos.jsonl`
+/// and `prefs.jsonl` (token ids), `counts.json` (the same data as exact-layer counts, for
+/// `aihf bandit`) and `truth.json` (the task, `π_ref` and the exact `π*`).
+pub fn write_task(cfg: TaskConfig, dir: &std::path::Path) -> Result<Written> {
+    use crate::neural::data;
+    use rand::SeedableRng;
+    let seed = cfg.seed;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let task = EnumTask::new(cfg, &mut rng)?;
+    let (demos, prefs) = task.sample(&mut rng);
+    let mut counts = task.to_bandit(&demos, &prefs)?;
+    counts.meta = serde_json::json!({"source": "aihf neural gen-task", "seed": seed,
+                         "actions": "sequence k = base-|V| digits of k, most significant first"});
+    std::fs::create_dir_all(dir).map_err(|e| AihfError::Io {
+        action: "cannot create",
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    crate::io::write_atomic(
+        &dir.join("demos.jsonl"),
+        data::demos_to_jsonl(&demos).as_bytes(),
+    )?;
+    crate::io::write_atomic(
+        &dir.join("prefs.jsonl"),
+        data::prefs_to_jsonl(&prefs).as_bytes(),
+    )?;
+    crate::io::write_json(&dir.join("counts.json"), &counts.to_value())?;
+    let sequences: Vec<Vec<i64>> = (0..task.len()).map(|k| task.response(k)).collect();
+    crate::io::write_json(
+        &dir.join("truth.json"),
+        &serde_json::json!({"seed": seed, "config": task.config, "prompt_ids": task.prompt,
+                "sequences": sequences, "reward": task.reward, "log_ref": task.log_ref,
+                "pi_star": task.pi_star,
+                "note": "π*(y) ∝ π_ref(y) exp(r*(y)/β) (SPEC (42)); counts.json is the same data for `aihf bandit`"}),
+    )?;
+    Ok(Written {
+        sequences: task.len(),
+        demos: demos.len(),
+        comparisons: prefs.len(),
+    })
+}
