@@ -329,7 +329,8 @@ pub fn redraw(results: &Path, out: Option<&Path>) -> Result<Vec<PathBuf>> {
 pub fn draw(res: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
     let first = res.spec.sizes[0];
     let mut paths = Vec::new();
-    let axes: [(&str, &str, Box<dyn Fn(&Size) -> Option<f64>>); 2] = [
+    type XOf = Box<dyn Fn(&Size) -> Option<f64>>;
+    let axes: [(&str, &str, XOf); 2] = [
         (
             "n",
             "demonstrations N",
