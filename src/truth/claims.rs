@@ -41,13 +41,14 @@ fn aihf_vs_two_stage(ctx: &Ctx) -> Result<Outcome> {
     let s = &res.sizes[0];
     let d = &s.methods["rlhf_sft"].minus_aihf;
     let d_ref = &s.methods["rlhf_ref"].minus_aihf;
+    let f = |x: Option<f64>| x.unwrap_or(f64::NAN);
     Ok(Outcome::new(
-        d.lo,
+        f(d.lo),
         Relation::AtLeast,
         0.0,
         format!(
             "V = 8, H = 8, N = M = 200, {} replications (seed {}): KL(rlhf_sft) − KL(aihf) = {:.4} [{:.4}, {:.4}] over {} pairs; against π_ref: {:.4} [{:.4}, {:.4}]",
-            spec.replications, spec.seed, d.mean, d.lo, d.hi, d.n, d_ref.mean, d_ref.lo, d_ref.hi
+            spec.replications, spec.seed, f(d.mean), f(d.lo), f(d.hi), d.n, f(d_ref.mean), f(d_ref.lo), f(d_ref.hi)
         ),
     )
     .with_details(json!({

@@ -470,7 +470,7 @@ impl<'a> Estimator<'a> {
         reference: RefKind,
         f: impl FnOnce(&Objective) -> Result<T>,
     ) -> Result<T> {
-        if self.pattern.len() == 0 {
+        if self.pattern.is_empty() {
             return Err(AihfError::param("support", "empty reward support"));
         }
         let sft;
@@ -874,7 +874,8 @@ impl<'e, 'a> Solver<Objective<'e, 'a>, St> for NewtonCg {
             self.cg_total += 1;
             let cd = o.curv(&pt, &d);
             let dcd = dot(&d, &cd);
-            if !(dcd > 0.0) {
+            // Non-positive (or NaN) curvature: stop CG here (null or singular direction).
+            if dcd.is_nan() || dcd <= 0.0 {
                 if it == 0 {
                     p = d.clone();
                 }

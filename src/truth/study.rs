@@ -8,7 +8,6 @@
 
 use super::data::{sample_records, TaskSpec};
 use super::estimate::{Estimator, Options, Support};
-use super::report::num;
 use crate::error::{AihfError, Result};
 use crate::plot::{render_line, LineChart, Series, Style};
 use crate::stats::{paired, summarize, Summary};
@@ -138,15 +137,38 @@ impl StudySpec {
     }
 }
 
+/// A [`Summary`] as JSON: non-finite numbers (a sample of one has no interval) are `null`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Stat {
+    pub n: usize,
+    pub mean: Option<f64>,
+    pub sd: Option<f64>,
+    pub lo: Option<f64>,
+    pub hi: Option<f64>,
+}
+
+impl From<Summary> for Stat {
+    fn from(s: Summary) -> Self {
+        let f = |x: f64| x.is_finite().then_some(x);
+        Stat {
+            n: s.n,
+            mean: f(s.mean),
+            sd: f(s.sd),
+            lo: f(s.lo),
+            hi: f(s.hi),
+        }
+    }
+}
+
 /// One method at one size.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MethodResult {
     /// `KL(π̂‖π*)` over the replications where the estimator exists.
-    pub kl_to_star: Summary,
+    pub kl_to_star: Stat,
     /// Replications where it does not exist (or its KL is infinite).
     pub failures: usize,
     /// `KL(π̂_m‖π*) − KL(π̂_AIHF‖π*)`, paired by replication.
-    pub minus_aihf: Summary,
+    pub minus_aihf: Stat,
     /// Replications dropped from the pairing.
     pub dropped: usize,
     /// The first error met, if any.
@@ -259,9 +281,9 @@ pub fn run(spec: &StudySpec, progress: bool) -> Result<StudyResults> {
             methods.insert(
                 m.to_string(),
                 MethodResult {
-                    kl_to_star: summarize(&ok, spec.level),
+                    kl_to_star: summarize(&ok, spec.level).into(),
                     failures: c.len() - ok.len(),
-                    minus_aihf,
+                    minus_aihf: minus_aihf.into(),
                     dropped,
                     first_error,
                 },
@@ -307,7 +329,8 @@ pub fn redraw(results: &Path, out: Option<&Path>) -> Result<Vec<PathBuf>> {
 pub fn draw(res: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
     let first = res.spec.sizes[0];
     let mut paths = Vec::new();
-    let axes: [(&str, &str, Box<dyn Fn(&Size) -> Option<f64>>); 2] = [
+    type XOf = Box<dyn Fn(&Size) -> Option<f64>>;
+    let axes: [(&str, &str, XOf); 2] = [
         (
             "n",
             "demonstrations N",
@@ -348,14 +371,11 @@ pub fn draw(res: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
                     } else {
                         &r.minus_aihf
                     };
-                    if sm.mean.is_finite() && (!y_log || sm.mean > 0.0) {
-                        points.push((*x, sm.mean));
-                        let lo = if y_log {
-                            sm.lo.max(sm.mean * 1e-3)
-                        } else {
-                            sm.lo
-                        };
-                        err.push((lo, sm.hi));
+                    if let Some(mean) = sm.mean.filter(|&m| !y_log || m > 0.0) {
+                        points.push((*x, mean));
+                        let lo = sm.lo.unwrap_or(mean);
+                        let lo = if y_log { lo.max(mean * 1e-3) } else { lo };
+                        err.push((lo, sm.hi.unwrap_or(mean)));
                     }
                 }
                 if !points.is_empty() {
@@ -390,6 +410,7 @@ pub fn draw(res: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
 /// A JSON summary line per size for the command line.
 pub fn summary_lines(res: &StudyResults) -> Vec<String> {
     let mut out = Vec::new();
+    let v = |x: Option<f64>| x.unwrap_or(f64::NAN);
     for s in &res.sizes {
         let a = &s.methods["rlhf_sft"].minus_aihf;
         let b = &s.methods["rlhf_ref"].minus_aihf;
@@ -397,20 +418,20 @@ pub fn summary_lines(res: &StudyResults) -> Vec<String> {
             "N = {:>6}, M = {:>6}: KL(π̂‖π*) aihf {:.4} [{:.4}, {:.4}], rlhf_sft {:.4}, rlhf_ref {:.4}, btl {:.4}, irl {:.4}, sft {:.4}; rlhf_sft − aihf {:+.4} [{:+.4}, {:+.4}]; rlhf_ref − aihf {:+.4} [{:+.4}, {:+.4}]; failures {}",
             s.size.demos,
             s.size.comparisons,
-            s.methods["aihf"].kl_to_star.mean,
-            s.methods["aihf"].kl_to_star.lo,
-            s.methods["aihf"].kl_to_star.hi,
-            s.methods["rlhf_sft"].kl_to_star.mean,
-            s.methods["rlhf_ref"].kl_to_star.mean,
-            s.methods["btl"].kl_to_star.mean,
-            s.methods["irl"].kl_to_star.mean,
-            s.methods["sft"].kl_to_star.mean,
-            a.mean,
-            a.lo,
-            a.hi,
-            b.mean,
-            b.lo,
-            b.hi,
+            v(s.methods["aihf"].kl_to_star.mean),
+            v(s.methods["aihf"].kl_to_star.lo),
+            v(s.methods["aihf"].kl_to_star.hi),
+            v(s.methods["rlhf_sft"].kl_to_star.mean),
+            v(s.methods["rlhf_ref"].kl_to_star.mean),
+            v(s.methods["btl"].kl_to_star.mean),
+            v(s.methods["irl"].kl_to_star.mean),
+            v(s.methods["sft"].kl_to_star.mean),
+            v(a.mean),
+            v(a.lo),
+            v(a.hi),
+            v(b.mean),
+            v(b.lo),
+            v(b.hi),
             serde_json::to_string(
                 &s.methods
                     .iter()
@@ -420,6 +441,5 @@ pub fn summary_lines(res: &StudyResults) -> Vec<String> {
             .unwrap_or_default()
         ));
     }
-    let _ = num;
     out
 }
