@@ -51,3 +51,9 @@ pub fn sparse_data() -> impl Strategy<Value = BanditData> {
 pub fn beta() -> impl Strategy<Value = f64> {
     0.2f64..5.0
 }
+
+/// A temperature drawn so that the three values the β convention is checked at (SPEC §1.4,
+/// issue 12: `β ∈ {0.5, 1, 2}`) are always among the cases, plus the continuous range.
+pub fn beta_anchored() -> impl Strategy<Value = f64> {
+    prop_oneof![Just(0.5f64), Just(1.0f64), Just(2.0f64), beta()]
+}

@@ -203,6 +203,103 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     x.covariance(y) / (x.std_dev() * y.std_dev())
 }
 
+/// NaN-propagating maximum: NaN when `xs` is empty or holds a NaN (unlike `f64::max`, which
+/// drops NaN). Every worst-case aggregation of a claim goes through this or [`Worst`], so a
+/// claim cannot pass on a NaN or on an empty set.
+pub fn max_of(xs: impl IntoIterator<Item = f64>) -> f64 {
+    let mut w = Worst::max();
+    w.extend(xs);
+    w.value()
+}
+
+/// NaN-propagating minimum: NaN when `xs` is empty or holds a NaN.
+pub fn min_of(xs: impl IntoIterator<Item = f64>) -> f64 {
+    let mut w = Worst::min();
+    w.extend(xs);
+    w.value()
+}
+
+/// A running worst case (largest or smallest value) that counts what it saw and remembers a
+/// NaN: [`Worst::value`] is NaN when nothing was pushed or any pushed value was NaN.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Worst {
+    value: f64,
+    count: usize,
+    nan: bool,
+    largest: bool,
+}
+
+impl Worst {
+    /// Tracks the largest value.
+    pub fn max() -> Self {
+        Worst {
+            value: f64::NEG_INFINITY,
+            count: 0,
+            nan: false,
+            largest: true,
+        }
+    }
+
+    /// Tracks the smallest value.
+    pub fn min() -> Self {
+        Worst {
+            value: f64::INFINITY,
+            count: 0,
+            nan: false,
+            largest: false,
+        }
+    }
+
+    /// Adds one value.
+    pub fn push(&mut self, x: f64) {
+        self.count += 1;
+        if x.is_nan() {
+            self.nan = true;
+        } else if (self.largest && x > self.value) || (!self.largest && x < self.value) {
+            self.value = x;
+        }
+    }
+
+    /// Adds several values.
+    pub fn extend(&mut self, xs: impl IntoIterator<Item = f64>) {
+        for x in xs {
+            self.push(x);
+        }
+    }
+
+    /// The worst value: NaN when empty or when a NaN was pushed.
+    pub fn value(&self) -> f64 {
+        if self.nan || self.count == 0 {
+            f64::NAN
+        } else {
+            self.value
+        }
+    }
+
+    /// How many values were pushed.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// The decision of a log–log rate claim `E = O(n^{claimed})` (Theorem 4.1's `K^{-1/2}`, the
+/// `n^{-1/2}` of a consistent estimator) from a fitted slope with its interval: PASS when the
+/// whole interval lies at or below `claimed + tol::SLOPE_MARGIN`, FAIL when it lies wholly
+/// above, INCONCLUSIVE when it contains that bound (with the number of points that would
+/// decide). A decay as slow as `n^{claimed/2}` fails; an exact `n^{claimed}` with a tight
+/// interval passes; a noisy one is never FAIL.
+pub fn slope_decision(fit: &SlopeFit, claimed: f64, unit: &str) -> crate::verify::Decision {
+    crate::verify::interval_decision(
+        fit.slope,
+        fit.lo,
+        fit.hi,
+        fit.points,
+        crate::verify::Relation::AtMost,
+        claimed + crate::tol::SLOPE_MARGIN,
+        unit,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

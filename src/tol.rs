@@ -93,3 +93,20 @@ pub const MARKOV_ROW_SUM: f64 = 1e-12;
 /// Monte Carlo checks against an exact value: the estimate must lie within this many standard
 /// errors (a two-sided normal tail of 6e-5 per check at fixed seeds).
 pub const MC_SIGMAS: f64 = 4.0;
+
+/// Population-data identities (SPEC §1.3–§1.4 limits at every `β`, `proofs/beta_convention.rs`):
+/// counts are `round(S · probability)` with `S = 1e10`, so each empirical frequency carries a
+/// relative rounding error `≤ 0.5/(S p)`; an MLE built from them moves by `O(n/S) ≈ 1e-9` in
+/// total variation for `n ≤ 7` actions. 1e-7 leaves a factor 100 for the conditioning of the
+/// solves, and is 10^5 below the TV a wrong convention causes (`> 1e-2` at `β = 2`).
+pub const POPULATION_TV: f64 = 1e-7;
+
+/// Resolution of a measured log–log rate exponent. Source: issue 12, part 3, which fixes the
+/// decision resolution of a Theorem 4.1 slope at ±0.05 ("a slope whose 95% interval is wider
+/// than ±0.05 ... is INCONCLUSIVE"), stated before the runs this crate reports. Rule
+/// ([`crate::stats::slope_decision`]): a rate claim `O(n^{-1/2})` PASSES when the slope's whole
+/// 95% interval lies at or below `−1/2 + 0.05`, FAILS when it lies wholly above, and is
+/// INCONCLUSIVE otherwise. Why a margin at all: an `O(·)` claim is asymptotic, and a finite grid
+/// cannot tell `n^{-1/2}` from `n^{-1/2}` times a slowly settling factor; with the margin the rule
+/// still separates `n^{-1/2}` from `n^{-1/4}` (a gap of 0.25, five margins).
+pub const SLOPE_MARGIN: f64 = 0.05;

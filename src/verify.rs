@@ -7,14 +7,76 @@ use crate::error::Result;
 use serde::Serialize;
 use std::path::PathBuf;
 
+/// The verdict of a claim.
+///
+/// - `Pass` / `Fail`: the measurement decides the claim (for a statistical claim: its whole
+///   confidence interval lies on one side of the bound).
+/// - `Inconclusive`: a statistical claim whose interval contains the bound — the data cannot
+///   decide; the outcome's [`Decision`] estimates the sample size that would.
+/// - `Error`: the check could not run, or its aggregation saw a NaN, an empty set or a missing
+///   key. A claim never passes on nothing.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Inconclusive,
+    Error,
+}
+
+impl Verdict {
+    /// The upper-case name used in tables and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+            Verdict::Error => "ERROR",
+        }
+    }
+
+    /// `Pass` when `pass`, else `Fail`.
+    pub fn from_pass(pass: bool) -> Self {
+        if pass {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+
+    /// Every verdict, in report order.
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::Inconclusive,
+        Verdict::Error,
+    ];
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// So that `assert_eq!(report.verdict, "PASS")` reads naturally in tests.
+impl PartialEq<&str> for Verdict {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// How the measured number is compared with the threshold.
-#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Relation {
     /// PASS when `measured ≤ threshold` (errors, distances, slopes).
     AtMost,
     /// PASS when `measured ≥ threshold` (accuracies, gaps).
     AtLeast,
+    /// PASS when `measured > threshold` strictly (a quantity that must be positive, where the
+    /// failure it guards against is exactly the threshold — e.g. zero restored mass).
+    Above,
 }
 
 impl Relation {
@@ -23,7 +85,91 @@ impl Relation {
         match self {
             Relation::AtMost => "<=",
             Relation::AtLeast => ">=",
+            Relation::Above => ">",
         }
+    }
+
+    /// Whether `x` satisfies the relation with `bound` (false for NaN).
+    pub fn holds(self, x: f64, bound: f64) -> bool {
+        match self {
+            Relation::AtMost => x <= bound,
+            Relation::AtLeast => x >= bound,
+            Relation::Above => x > bound,
+        }
+    }
+}
+
+/// A statistical decision: an estimate with a two-sided confidence interval judged against a
+/// bound by [`interval_decision`].
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Decision {
+    /// `Pass`, `Fail`, `Inconclusive` (or `Error` when the interval is not finite).
+    pub verdict: Verdict,
+    /// The estimate and its interval.
+    pub estimate: f64,
+    pub lo: f64,
+    pub hi: f64,
+    /// The bound the claim is judged against, and the comparison.
+    pub bound: f64,
+    pub relation: Relation,
+    /// Independent units behind the interval (runs, data sets, replications).
+    pub n: usize,
+    /// What one unit is (`"(K, seed) runs"`, `"data sets per cell"`).
+    pub unit: String,
+    /// For `Inconclusive`: the number of units that would make an interval of the same
+    /// estimate exclude the bound, assuming its half-width shrinks as `1/√n`
+    /// (`n · (half-width / |estimate − bound|)²`, rounded up); `None` when it sits on the bound.
+    pub units_to_decide: Option<f64>,
+}
+
+/// Judges `θ R bound` (`R` = `relation`) from an estimate of `θ` and its two-sided confidence
+/// interval `[lo, hi]` over `n` independent units:
+/// PASS when the whole interval satisfies the relation, FAIL when the whole interval violates
+/// it, INCONCLUSIVE when the interval contains the bound (then the sample size that would
+/// decide is estimated), ERROR when any number is NaN or `n = 0`.
+pub fn interval_decision(
+    estimate: f64,
+    lo: f64,
+    hi: f64,
+    n: usize,
+    relation: Relation,
+    bound: f64,
+    unit: &str,
+) -> Decision {
+    let finite = [estimate, lo, hi, bound].iter().all(|x| x.is_finite()) && lo <= hi && n > 0;
+    let verdict = if !finite {
+        Verdict::Error
+    } else {
+        let (all_hold, none_hold) = match relation {
+            Relation::AtMost => (hi <= bound, lo > bound),
+            Relation::AtLeast => (lo >= bound, hi < bound),
+            Relation::Above => (lo > bound, hi <= bound),
+        };
+        if all_hold {
+            Verdict::Pass
+        } else if none_hold {
+            Verdict::Fail
+        } else {
+            Verdict::Inconclusive
+        }
+    };
+    let units_to_decide = (verdict == Verdict::Inconclusive)
+        .then(|| {
+            let gap = (estimate - bound).abs();
+            let half = 0.5 * (hi - lo);
+            (gap > 0.0).then(|| (n as f64 * (half / gap).powi(2)).ceil())
+        })
+        .flatten();
+    Decision {
+        verdict,
+        estimate,
+        lo,
+        hi,
+        bound,
+        relation,
+        n,
+        unit: unit.into(),
+        units_to_decide,
     }
 }
 
@@ -42,6 +188,12 @@ pub struct Outcome {
     pub figures: Vec<PathBuf>,
     /// A sentence on what was measured and how (seed, sizes).
     pub note: String,
+    /// How many instances (data sets, MDPs, runs, cells) the aggregation actually used; `Some(0)`
+    /// is an ERROR (a claim never passes on an empty set). `None`: not counted by this claim.
+    pub instances: Option<usize>,
+    /// A statistical decision (interval rule), which then gives the verdict instead of the
+    /// plain threshold comparison.
+    pub decision: Option<Decision>,
 }
 
 impl Outcome {
@@ -54,7 +206,17 @@ impl Outcome {
             details: serde_json::Value::Null,
             figures: vec![],
             note: note.into(),
+            instances: None,
+            decision: None,
         }
+    }
+
+    /// An outcome judged by an interval rule: `measured` is the estimate, `threshold` the bound.
+    pub fn from_decision(d: Decision, note: impl Into<String>) -> Self {
+        let mut o = Outcome::new(d.estimate, d.relation, d.bound, note);
+        o.instances = Some(d.n);
+        o.decision = Some(d);
+        o
     }
 
     /// Attaches details.
@@ -69,12 +231,50 @@ impl Outcome {
         self
     }
 
-    /// PASS/FAIL. A NaN measurement fails.
-    pub fn pass(&self) -> bool {
-        match self.relation {
-            Relation::AtMost => self.measured <= self.threshold,
-            Relation::AtLeast => self.measured >= self.threshold,
+    /// Records how many instances the aggregation used.
+    pub fn with_instances(mut self, n: usize) -> Self {
+        self.instances = Some(n);
+        self
+    }
+
+    /// The verdict, and why when it is ERROR: a NaN measurement or threshold, no instance used,
+    /// or a decision whose interval is not finite are all ERROR, never PASS.
+    pub fn verdict(&self) -> (Verdict, Option<String>) {
+        if self.measured.is_nan() || self.threshold.is_nan() {
+            return (
+                Verdict::Error,
+                Some(format!(
+                    "the aggregation produced NaN (measured {}, threshold {}): a NaN, an empty set \
+                     or a missing key reached the verdict",
+                    self.measured, self.threshold
+                )),
+            );
         }
+        if self.instances == Some(0) {
+            return (
+                Verdict::Error,
+                Some("no instance was used (empty set): nothing to judge".into()),
+            );
+        }
+        match &self.decision {
+            Some(d) if d.verdict == Verdict::Error => (
+                Verdict::Error,
+                Some(format!(
+                    "the interval [{}, {}] of the estimate {} over {} {} is not usable",
+                    d.lo, d.hi, d.estimate, d.n, d.unit
+                )),
+            ),
+            Some(d) => (d.verdict, None),
+            None => (
+                Verdict::from_pass(self.relation.holds(self.measured, self.threshold)),
+                None,
+            ),
+        }
+    }
+
+    /// Whether the verdict is PASS.
+    pub fn pass(&self) -> bool {
+        self.verdict().0 == Verdict::Pass
     }
 }
 
@@ -121,32 +321,40 @@ pub struct ClaimReport {
     pub id: String,
     pub paper_ref: String,
     pub statement: String,
-    /// `PASS`, `FAIL`, or `ERROR` (the check itself could not run).
-    pub verdict: String,
+    /// PASS, FAIL, INCONCLUSIVE or ERROR (the check could not run, or saw NaN or nothing).
+    pub verdict: Verdict,
     pub outcome: Option<Outcome>,
     pub error: Option<String>,
     pub seconds: f64,
 }
 
-/// Runs one claim, turning an error into an `ERROR` verdict.
+/// Runs one claim, turning an error — or an outcome built on NaN or on nothing — into an
+/// `ERROR` verdict.
 pub fn run_claim(claim: &Claim, ctx: &Ctx) -> ClaimReport {
     let t = std::time::Instant::now();
     let res = (claim.run)(ctx);
     let seconds = t.elapsed().as_secs_f64();
     let (verdict, outcome, error) = match res {
-        Ok(o) => (if o.pass() { "PASS" } else { "FAIL" }, Some(o), None),
-        Err(e) => ("ERROR", None, Some(e.to_string())),
+        Ok(o) => {
+            let (v, why) = o.verdict();
+            (v, Some(o), why)
+        }
+        Err(e) => (Verdict::Error, None, Some(e.to_string())),
     };
     ClaimReport {
         id: claim.id.into(),
         paper_ref: claim.paper_ref.into(),
         statement: claim.statement.into(),
-        verdict: verdict.into(),
+        verdict,
         outcome,
         error,
         seconds,
     }
 }
+
+/// The master seed of `aihf verify`, also the default of `aihf rates`, so that both commands run
+/// the same experiment and report one verdict.
+pub const DEFAULT_SEED: u64 = 20240601;
 
 /// A seed derived from the master seed and a claim id, so claims do not share streams.
 pub fn derive_seed(master: u64, id: &str) -> u64 {

@@ -28,7 +28,7 @@ pub fn random_instance(
     for (i, c) in sample_demos(&p, n_demos, rng).into_iter().enumerate() {
         d.add_demos(i, c);
     }
-    sample_btl(&mut d, &r, 1.0, &all_pairs(n, per_pair), rng);
+    sample_btl(&mut d, &r, &all_pairs(n, per_pair), rng);
     (r, d)
 }
 
@@ -440,7 +440,7 @@ fn consistency_table_uncached(ctx: &Ctx) -> Result<serde_json::Value> {
                 d.add_demos(i, x);
             }
             let per_pair = (size / (n * (n - 1) / 2) as u64).max(1);
-            sample_btl(&mut d, &r, 1.0, &all_pairs(n, per_pair), &mut rng);
+            sample_btl(&mut d, &r, &all_pairs(n, per_pair), &mut rng);
             let o = Options::default();
             let rl = fit(Method::Rlhf, &d, &o)?.policy;
             let ai = fit(Method::Aihf, &d, &o)?.policy;

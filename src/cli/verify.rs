@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Master seed (each claim derives its own stream from it).
-    #[arg(long, default_value_t = 20240601)]
+    #[arg(long, default_value_t = aihf::verify::DEFAULT_SEED)]
     pub seed: u64,
     /// Run only the claims whose id contains this text.
     #[arg(long)]

@@ -411,7 +411,9 @@ fn rates_result(ctx: &Ctx) -> Result<(Arc<RatesResult>, Option<std::path::PathBu
 }
 
 fn fit_json(f: &rates::SlopeFit) -> serde_json::Value {
-    json!({"slope": f.slope, "ci95": [f.ci_low, f.ci_high], "se": f.se, "n": f.n, "pass": f.pass()})
+    let d = f.decision();
+    json!({"slope": f.slope, "ci95": [f.ci_low, f.ci_high], "se": f.se, "n": f.n,
+           "verdict": d.verdict, "bound": d.bound, "runs_to_decide": d.units_to_decide})
 }
 
 fn rate_outcome(ctx: &Ctx, which: usize) -> Result<Outcome> {
@@ -444,26 +446,34 @@ fn rate_outcome(ctx: &Ctx, which: usize) -> Result<Outcome> {
             } else {
                 (&res.fit_grad, "E_grad (20b)")
             };
-            Outcome::new(
-                f.ci_low,
-                Relation::AtMost,
-                rates::CLAIMED_SLOPE,
+            let d = f.decision();
+            let more = d
+                .units_to_decide
+                .map(|n| format!("; about {n} runs would decide"))
+                .unwrap_or_default();
+            Outcome::from_decision(
+                d,
                 format!(
                     "{name} with step α/√K: log–log slope {:.3}, 95% CI [{:.3}, {:.3}] ({sizes}); \
-                     measured = lower end of the CI, PASS iff ≤ −1/2",
-                    f.slope, f.ci_low, f.ci_high
+                     PASS iff the whole CI ≤ −1/2 + {} (tol::SLOPE_MARGIN), FAIL iff wholly above{more}",
+                    f.slope,
+                    f.ci_low,
+                    f.ci_high,
+                    crate::tol::SLOPE_MARGIN
                 ),
             )
         }
         _ => {
-            let m = res.control_fit_pol.ci_low.min(res.control_fit_grad.ci_low);
+            // Both control fits must be judged FAIL by the rule: each CI lies wholly above the
+            // bound, i.e. the smaller lower end is > −1/2 + δ.
+            let m = crate::stats::min_of([res.control_fit_pol.ci_low, res.control_fit_grad.ci_low]);
             Outcome::new(
                 m,
-                Relation::AtLeast,
-                rates::CLAIMED_SLOPE,
+                Relation::Above,
+                rates::CLAIMED_SLOPE + crate::tol::SLOPE_MARGIN,
                 format!(
                     "negative control, constant step {}: slopes E_pol {:.3} [{:.3}, {:.3}], E_grad {:.3} [{:.3}, {:.3}] \
-                     ({sizes}); the rule must judge both FAIL, i.e. both CI lower ends > −1/2",
+                     ({sizes}); the rule must judge both FAIL, i.e. both CI lower ends > −1/2 + δ",
                     res.config.control_step,
                     res.control_fit_pol.slope,
                     res.control_fit_pol.ci_low,
@@ -530,13 +540,13 @@ pub fn claims() -> Vec<Claim> {
         Claim {
             id: "mdp.theorem_4_1_rate_20a",
             paper_ref: "Theorem 4.1, (20a)",
-            statement: "(1/K)Σ_k E‖log π_{k+1} − log π_{θ_k}‖∞ = O(K^{-1/2}) with step α/√K (log–log slope ≤ −1/2 within its 95% CI)",
+            statement: "(1/K)Σ_k E‖log π_{k+1} − log π_{θ_k}‖∞ = O(K^{-1/2}) with step α/√K (log–log slope's 95% CI ≤ −1/2 + 0.05; INCONCLUSIVE if it straddles)",
             run: |c| rate_outcome(c, 0),
         },
         Claim {
             id: "mdp.theorem_4_1_rate_20b",
             paper_ref: "Theorem 4.1, (20b)",
-            statement: "(1/K)Σ_k E‖∇L(θ_k)‖² = O(K^{-1/2}) with step α/√K (log–log slope ≤ −1/2 within its 95% CI)",
+            statement: "(1/K)Σ_k E‖∇L(θ_k)‖² = O(K^{-1/2}) with step α/√K (log–log slope's 95% CI ≤ −1/2 + 0.05; INCONCLUSIVE if it straddles)",
             run: |c| rate_outcome(c, 1),
         },
         Claim {
