@@ -4,7 +4,7 @@
 //! collects and runs them.
 
 use crate::error::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// The verdict of a claim.
