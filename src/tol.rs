@@ -110,3 +110,25 @@ pub const POPULATION_TV: f64 = 1e-7;
 /// cannot tell `n^{-1/2}` from `n^{-1/2}` times a slowly settling factor; with the margin the rule
 /// still separates `n^{-1/2}` from `n^{-1/4}` (a gap of 0.25, five margins).
 pub const SLOPE_MARGIN: f64 = 0.05;
+
+/// Exact tabular SPIN rate (`static.spin_contraction_rate`): the measured rate is
+/// `‖e_1‖/‖e_0‖` with `‖e_0‖ ≥ 1e-3`; the step is a Newton solve to `GRAD_REL`, so `e_1` carries
+/// an error of order `1e-10` (relative gradient × condition of a few actions), i.e. `≤ 1e-7` on
+/// the ratio. 1e-6 leaves a factor 10 and is far below the smallest rate difference the claim
+/// separates (`|1 − 1/β|` between neighbouring β of the grid differ by > 0.1).
+pub const SPIN_RATE: f64 = 1e-6;
+
+/// Self-Play AIHF against its fixed point `p̂ + λ(W − L)/M`: the iteration stops when one step
+/// moves the policy by `≤ 1e-12` in TV; a contraction with factor `c` is then within
+/// `1e-12 · c/(1 − c)` of its fixed point, so 1e-6 certifies any `c ≤ 1 − 1e-6`.
+pub const SELF_PLAY_TV: f64 = 1e-6;
+
+/// Large-sample TV checks (`static.rlhf_limit_is_2r`, `static.rlhf_bias_floor`,
+/// `static.aihf_consistent`): for an empirical distribution `p̂` of `N` draws over `n` actions,
+/// `E TV(p̂, p) ≤ ½ Σ_i √(p_i(1 − p_i)/N) ≤ ½ √((n − 1)/N)` (Jensen, then Cauchy–Schwarz); a
+/// maximum-likelihood estimate from `N` demonstrations and about as many comparisons has the
+/// same `√(1/N)` scale. The checks allow `MC_SIGMAS` times that scale at the largest size (the
+/// function [`clt_tv_scale`]); a wrong limit (`TV(π*, π_{2r*})`, about 0.2) is 50× larger.
+pub fn clt_tv_scale(n_actions: usize, size: f64) -> f64 {
+    MC_SIGMAS * 0.5 * ((n_actions as f64 - 1.0) / size).sqrt()
+}
