@@ -173,6 +173,30 @@ pub fn interval_decision(
     }
 }
 
+/// The decisive one of several decisions that must all pass (a claim over many cells or
+/// comparisons): any ERROR, else any FAIL, else the INCONCLUSIVE one needing the most data,
+/// else the PASS closest to its bound. `None` for an empty set (the caller reports ERROR).
+pub fn worst_decision(ds: impl IntoIterator<Item = Decision>) -> Option<Decision> {
+    let rank = |d: &Decision| match d.verdict {
+        Verdict::Error => 3,
+        Verdict::Fail => 2,
+        Verdict::Inconclusive => 1,
+        Verdict::Pass => 0,
+    };
+    // Within a class: the decision nearest to flipping (PASS), or needing the most units.
+    let key = |d: &Decision| match d.verdict {
+        Verdict::Inconclusive => d.units_to_decide.unwrap_or(f64::INFINITY),
+        _ => -(d.estimate - d.bound).abs(),
+    };
+    ds.into_iter().fold(None, |best: Option<Decision>, d| match best {
+        None => Some(d),
+        Some(b) => {
+            let better = rank(&d) > rank(&b) || (rank(&d) == rank(&b) && key(&d) > key(&b));
+            Some(if better { d } else { b })
+        }
+    })
+}
+
 /// What running a claim measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
