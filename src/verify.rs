@@ -390,3 +390,137 @@ pub fn derive_seed(master: u64, id: &str) -> u64 {
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{max_of, min_of, Worst};
+
+    fn ctx() -> Ctx {
+        Ctx {
+            full: false,
+            seed: 1,
+            out_dir: None,
+            progress: false,
+        }
+    }
+
+    fn claim(run: fn(&Ctx) -> Result<Outcome>) -> Claim {
+        Claim {
+            id: "test.claim",
+            paper_ref: "toolkit",
+            statement: "a synthetic claim",
+            run,
+        }
+    }
+
+    #[test]
+    fn a_nan_measurement_is_error_never_pass() {
+        // f64::max would have dropped the NaN and passed on 0.1.
+        let r = run_claim(
+            &claim(|_| {
+                Ok(Outcome::new(
+                    max_of([0.1, f64::NAN, 0.2]),
+                    Relation::AtMost,
+                    1.0,
+                    "NaN in the set",
+                ))
+            }),
+            &ctx(),
+        );
+        assert_eq!(r.verdict, Verdict::Error);
+        assert!(r.error.as_deref().unwrap_or("").contains("NaN"), "{:?}", r.error);
+        assert!(0.1f64.max(f64::NAN) <= 1.0, "the trap this guards against");
+    }
+
+    #[test]
+    fn an_empty_set_is_error_never_pass() {
+        // A minimum over nothing: the old fold started from +∞ and passed any `>=` threshold.
+        let r = run_claim(
+            &claim(|_| {
+                Ok(Outcome::new(
+                    min_of(std::iter::empty()),
+                    Relation::AtLeast,
+                    0.85,
+                    "nothing solved",
+                ))
+            }),
+            &ctx(),
+        );
+        assert_eq!(r.verdict, Verdict::Error);
+        // A worst case over zero solved instances, counted: ERROR even with a finite value.
+        let r = run_claim(
+            &claim(|_| Ok(Outcome::new(0.0, Relation::AtMost, 1e-6, "0 solved").with_instances(0))),
+            &ctx(),
+        );
+        assert_eq!(r.verdict, Verdict::Error);
+        assert!(r.error.as_deref().unwrap_or("").contains("empty"), "{:?}", r.error);
+        let w = Worst::max();
+        assert!(w.value().is_nan() && w.count() == 0);
+    }
+
+    #[test]
+    fn a_missing_key_is_error_never_pass() {
+        let r = run_claim(
+            &claim(|_| {
+                let t = serde_json::json!({"rows": [{"size": 10, "tv": 0.1}]});
+                let v = t["rows"][0]["tv_aihf_truth"].as_f64().unwrap_or(f64::NAN);
+                Ok(Outcome::new(v, Relation::AtMost, 0.01, "missing key"))
+            }),
+            &ctx(),
+        );
+        assert_eq!(r.verdict, Verdict::Error);
+    }
+
+    #[test]
+    fn a_finite_measurement_gives_pass_or_fail() {
+        let o = Outcome::new(0.5, Relation::AtMost, 1.0, "").with_instances(3);
+        assert_eq!(o.verdict().0, Verdict::Pass);
+        let o = Outcome::new(1.5, Relation::AtMost, 1.0, "");
+        assert_eq!(o.verdict().0, Verdict::Fail);
+        // `Above` is strict: equality with the failure value fails.
+        assert_eq!(Outcome::new(0.0, Relation::Above, 0.0, "").verdict().0, Verdict::Fail);
+        // +∞ is a measurement (an infinite KL), not an error.
+        assert_eq!(Outcome::new(f64::INFINITY, Relation::AtMost, 1.0, "").verdict().0, Verdict::Fail);
+    }
+
+    #[test]
+    fn interval_rule_has_three_outcomes_and_a_sample_size() {
+        // Claim θ ≤ 0.
+        let p = interval_decision(-0.3, -0.4, -0.2, 100, Relation::AtMost, 0.0, "u");
+        assert_eq!(p.verdict, Verdict::Pass);
+        let f = interval_decision(0.3, 0.2, 0.4, 100, Relation::AtMost, 0.0, "u");
+        assert_eq!(f.verdict, Verdict::Fail);
+        let i = interval_decision(-0.1, -0.3, 0.1, 100, Relation::AtMost, 0.0, "u");
+        assert_eq!(i.verdict, Verdict::Inconclusive);
+        // Half-width 0.2 must shrink to 0.1: four times the units (1/√n scaling).
+        let n = i.units_to_decide.unwrap();
+        assert!((n - 400.0).abs() < 1e-9, "{n}");
+        let e = interval_decision(f64::NAN, f64::NAN, f64::NAN, 10, Relation::AtMost, 0.0, "u");
+        assert_eq!(e.verdict, Verdict::Error);
+        let o = Outcome::from_decision(e, "");
+        assert_eq!(o.verdict().0, Verdict::Error);
+        let o = Outcome::from_decision(i, "");
+        assert_eq!(o.verdict().0, Verdict::Inconclusive);
+    }
+
+    #[test]
+    fn worst_decision_orders_error_fail_inconclusive_pass() {
+        let p = interval_decision(-0.3, -0.4, -0.2, 10, Relation::AtMost, 0.0, "u");
+        let i = interval_decision(-0.1, -0.3, 0.1, 10, Relation::AtMost, 0.0, "u");
+        let f = interval_decision(0.3, 0.2, 0.4, 10, Relation::AtMost, 0.0, "u");
+        let e = interval_decision(f64::NAN, 0.0, 0.0, 10, Relation::AtMost, 0.0, "u");
+        let v = |ds: Vec<Decision>| worst_decision(ds).map(|d| d.verdict);
+        assert_eq!(v(vec![p.clone(), i.clone()]), Some(Verdict::Inconclusive));
+        assert_eq!(v(vec![p.clone(), f.clone(), i.clone()]), Some(Verdict::Fail));
+        assert_eq!(v(vec![p.clone(), f, e]), Some(Verdict::Error));
+        assert_eq!(v(vec![p]), Some(Verdict::Pass));
+        assert_eq!(v(vec![]), None);
+    }
+
+    #[test]
+    fn verdicts_serialise_upper_case() {
+        assert_eq!(serde_json::to_string(&Verdict::Inconclusive).unwrap(), "\"INCONCLUSIVE\"");
+        assert_eq!(Verdict::Pass, "PASS");
+    }
+}
