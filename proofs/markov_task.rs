@@ -254,7 +254,11 @@ fn markov_optimum_equals_the_mdp_solver_at_scale() {
         };
         let task = MarkovTask::random_with(nv, h, 8, 1.5, 0.7, reference, &mut rng).unwrap();
         let r = bellman_residual(&task);
-        assert!(r <= tol::MARKOV_EXACT_LOG, "soft Bellman residual {r:e} > {:e}", tol::MARKOV_EXACT_LOG);
+        assert!(
+            r <= tol::MARKOV_EXACT_LOG,
+            "soft Bellman residual {r:e} > {:e}",
+            tol::MARKOV_EXACT_LOG
+        );
         let entries: Vec<(usize, usize, usize, f64)> = (0..nv)
             .flat_map(|s| (0..nv).map(move |a| (s, a, a, 1.0)))
             .collect();
@@ -297,7 +301,10 @@ fn markov_optimum_equals_the_mdp_solver_at_scale() {
             worst.count()
         );
         let v0 = (task.value(0, task.y0()) - sol.v[0][task.y0()]).abs();
-        assert!(v0 <= tol::MARKOV_EXACT_LOG, "bigram {bigram}: |V_0 − V_0^MDP| = {v0:e}");
+        assert!(
+            v0 <= tol::MARKOV_EXACT_LOG,
+            "bigram {bigram}: |V_0 − V_0^MDP| = {v0:e}"
+        );
     }
 }
 

@@ -9,8 +9,8 @@
 //! leaves a gradient of order `1/N` per observation, far above `tol::FD_REL`.
 
 use crate::strategies::*;
-use aihf::math::log_softmax;
 use aihf::bandit::{fit, Method, Options};
+use aihf::math::log_softmax;
 use proptest::prelude::*;
 
 proptest! {

@@ -35,7 +35,10 @@ fn sft_and_rlhf_lose_the_uncovered_mass_and_aihf_restores_it() {
         );
         let aihf = &d["estimators"]["AIHF"];
         let lo = aihf["ci"][0].as_f64().unwrap();
-        assert!(lo > 0.0, "{truth}: AIHF's restored mass {aihf} is not above 0");
+        assert!(
+            lo > 0.0,
+            "{truth}: AIHF's restored mass {aihf} is not above 0"
+        );
         eprintln!(
             "{truth}: AIHF restores {:.4} of the true {t:.4} (finding, not a requirement)",
             aihf["mean"].as_f64().unwrap()

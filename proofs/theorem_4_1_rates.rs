@@ -50,7 +50,10 @@ fn rate_20b_gradient_norm_is_not_refuted() {
         f.ci_high,
         d.bound
     );
-    let up = result().upper_fit_grad.as_ref().expect("upper-half fit recorded");
+    let up = result()
+        .upper_fit_grad
+        .as_ref()
+        .expect("upper-half fit recorded");
     assert!(up.slope.is_finite(), "upper-half fit: {up:?}");
 }
 

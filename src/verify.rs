@@ -188,13 +188,14 @@ pub fn worst_decision(ds: impl IntoIterator<Item = Decision>) -> Option<Decision
         Verdict::Inconclusive => d.units_to_decide.unwrap_or(f64::INFINITY),
         _ => -(d.estimate - d.bound).abs(),
     };
-    ds.into_iter().fold(None, |best: Option<Decision>, d| match best {
-        None => Some(d),
-        Some(b) => {
-            let better = rank(&d) > rank(&b) || (rank(&d) == rank(&b) && key(&d) > key(&b));
-            Some(if better { d } else { b })
-        }
-    })
+    ds.into_iter()
+        .fold(None, |best: Option<Decision>, d| match best {
+            None => Some(d),
+            Some(b) => {
+                let better = rank(&d) > rank(&b) || (rank(&d) == rank(&b) && key(&d) > key(&b));
+                Some(if better { d } else { b })
+            }
+        })
 }
 
 /// What running a claim measured.
@@ -429,7 +430,11 @@ mod tests {
             &ctx(),
         );
         assert_eq!(r.verdict, Verdict::Error);
-        assert!(r.error.as_deref().unwrap_or("").contains("NaN"), "{:?}", r.error);
+        assert!(
+            r.error.as_deref().unwrap_or("").contains("NaN"),
+            "{:?}",
+            r.error
+        );
         assert!(0.1f64.max(f64::NAN) <= 1.0, "the trap this guards against");
     }
 
@@ -454,7 +459,11 @@ mod tests {
             &ctx(),
         );
         assert_eq!(r.verdict, Verdict::Error);
-        assert!(r.error.as_deref().unwrap_or("").contains("empty"), "{:?}", r.error);
+        assert!(
+            r.error.as_deref().unwrap_or("").contains("empty"),
+            "{:?}",
+            r.error
+        );
         let w = Worst::max();
         assert!(w.value().is_nan() && w.count() == 0);
     }
@@ -479,9 +488,17 @@ mod tests {
         let o = Outcome::new(1.5, Relation::AtMost, 1.0, "");
         assert_eq!(o.verdict().0, Verdict::Fail);
         // `Above` is strict: equality with the failure value fails.
-        assert_eq!(Outcome::new(0.0, Relation::Above, 0.0, "").verdict().0, Verdict::Fail);
+        assert_eq!(
+            Outcome::new(0.0, Relation::Above, 0.0, "").verdict().0,
+            Verdict::Fail
+        );
         // +∞ is a measurement (an infinite KL), not an error.
-        assert_eq!(Outcome::new(f64::INFINITY, Relation::AtMost, 1.0, "").verdict().0, Verdict::Fail);
+        assert_eq!(
+            Outcome::new(f64::INFINITY, Relation::AtMost, 1.0, "")
+                .verdict()
+                .0,
+            Verdict::Fail
+        );
     }
 
     #[test]
@@ -512,7 +529,10 @@ mod tests {
         let e = interval_decision(f64::NAN, 0.0, 0.0, 10, Relation::AtMost, 0.0, "u");
         let v = |ds: Vec<Decision>| worst_decision(ds).map(|d| d.verdict);
         assert_eq!(v(vec![p.clone(), i.clone()]), Some(Verdict::Inconclusive));
-        assert_eq!(v(vec![p.clone(), f.clone(), i.clone()]), Some(Verdict::Fail));
+        assert_eq!(
+            v(vec![p.clone(), f.clone(), i.clone()]),
+            Some(Verdict::Fail)
+        );
         assert_eq!(v(vec![p.clone(), f, e]), Some(Verdict::Error));
         assert_eq!(v(vec![p]), Some(Verdict::Pass));
         assert_eq!(v(vec![]), None);
@@ -520,7 +540,10 @@ mod tests {
 
     #[test]
     fn verdicts_serialise_upper_case() {
-        assert_eq!(serde_json::to_string(&Verdict::Inconclusive).unwrap(), "\"INCONCLUSIVE\"");
+        assert_eq!(
+            serde_json::to_string(&Verdict::Inconclusive).unwrap(),
+            "\"INCONCLUSIVE\""
+        );
         assert_eq!(Verdict::Pass, "PASS");
     }
 }

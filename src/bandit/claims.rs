@@ -386,7 +386,7 @@ fn direct_equals_aihf(ctx: &Ctx) -> Result<Outcome> {
         // Under SPEC §1.4 both problems are the same at every β (r = β log π + c turns
         // σ(r_i − r_j) into Direct AIHF's σ(β(h_i − h_j))); the paper's fixed point (15), the
         // solver-independent check, is written for β = 1 only.
-        if o.beta == 1.0 {
+        if (o.beta - 1.0).abs() < f64::EPSILON {
             fp.push(fixed_point_15_residual(&d, &direct, 1.0));
         }
         tvmax.push(tv(&direct, &fit(Method::Aihf, &d, &o)?.policy));
@@ -560,13 +560,17 @@ fn consistency_table_uncached(ctx: &Ctx) -> Result<serde_json::Value> {
                 b += tv(&rl, &p2) / reps as f64;
                 c += tv(&ai, &pstar) / reps as f64;
             }
-            rows.push(json!({"beta": beta, "size": size, "tv_rlhf_truth": a, "tv_rlhf_2r": b,
-                             "tv_aihf_truth": c, "tv_truth_2r": tv(&pstar, &p2)}));
+            rows.push(
+                json!({"beta": beta, "size": size, "tv_rlhf_truth": a, "tv_rlhf_2r": b,
+                             "tv_aihf_truth": c, "tv_truth_2r": tv(&pstar, &p2)}),
+            );
         }
     }
     let size_last = sizes.last().copied().unwrap_or(0) as f64;
-    Ok(json!({"true_reward": r, "betas": CONSISTENCY_BETAS, "floors": floors, "n_actions": n,
-              "largest_size": size_last, "replications": reps, "rows": rows}))
+    Ok(
+        json!({"true_reward": r, "betas": CONSISTENCY_BETAS, "floors": floors, "n_actions": n,
+              "largest_size": size_last, "replications": reps, "rows": rows}),
+    )
 }
 
 /// The rows of the largest size, one per β; an absent or non-numeric `key` gives NaN (ERROR).
@@ -641,7 +645,11 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
         .cloned()
         .unwrap_or_default()
         .into_iter()
-        .filter(|r| r["beta"].as_f64().is_none_or(|b| b == 1.0))
+        .filter(|r| {
+            r["beta"]
+                .as_f64()
+                .is_none_or(|b| (b - 1.0).abs() < f64::EPSILON)
+        })
         .collect();
     let series = |name: &str, key: &str| Series {
         name: name.into(),

@@ -141,12 +141,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         data.add_demos(i, c);
     }
     if a.per_pair > 0 {
-        sample_btl(
-            &mut data,
-            &reward,
-            &all_pairs(n, a.per_pair),
-            &mut rng,
-        );
+        sample_btl(&mut data, &reward, &all_pairs(n, a.per_pair), &mut rng);
     }
     if a.random_comparisons > 0 {
         if n < 2 {

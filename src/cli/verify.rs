@@ -171,7 +171,11 @@ fn table(reports: &[ClaimReport]) -> String {
 fn verdict_cell(r: &ClaimReport) -> String {
     let mut s = r.verdict.to_string();
     if let Some(o) = &r.outcome {
-        if let Some(d) = o.decision.as_ref().filter(|d| d.verdict == Verdict::Inconclusive) {
+        if let Some(d) = o
+            .decision
+            .as_ref()
+            .filter(|d| d.verdict == Verdict::Inconclusive)
+        {
             match d.units_to_decide {
                 Some(n) => {
                     let _ = write!(s, " (about {n} {} would decide; {} now)", d.unit, d.n);

@@ -45,7 +45,8 @@ use std::path::{Path, PathBuf};
 pub const CLAIMED_SLOPE: f64 = -0.5;
 
 /// The verdict rule, as recorded in `rates.json`.
-pub const RULE: &str = "per quantity: least-squares fit of log E on log K over all (K, seed) runs, \
+pub const RULE: &str =
+    "per quantity: least-squares fit of log E on log K over all (K, seed) runs, \
     95% t-interval on the slope; E = O(K^-1/2) PASSES iff the whole interval is <= -1/2 + 0.05 \
     (tol::SLOPE_MARGIN), FAILS iff it is wholly above, else INCONCLUSIVE (with the runs that \
     would decide); the constant-step control must FAIL by the same rule";

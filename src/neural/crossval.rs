@@ -202,7 +202,12 @@ pub fn run_seeds(cfg: &CrossvalConfig, seeds: &[u64]) -> Result<SeedsReport> {
     }
     let reports = seeds
         .iter()
-        .map(|&seed| run(&CrossvalConfig { seed, ..cfg.clone() }))
+        .map(|&seed| {
+            run(&CrossvalConfig {
+                seed,
+                ..cfg.clone()
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut max_over_seeds: Vec<(String, ModelKind, f64, f64)> = vec![];
     for row in &reports[0].rows {

@@ -7,7 +7,9 @@ use super::spec::Spec;
 use super::studies::{self, RunOpts, Typed};
 use crate::error::{AihfError, Result};
 use crate::stats::{max_of, Worst};
-use crate::verify::{derive_seed, interval_decision, worst_decision, Claim, Ctx, Decision, Outcome, Relation};
+use crate::verify::{
+    derive_seed, interval_decision, worst_decision, Claim, Ctx, Decision, Outcome, Relation,
+};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -100,8 +102,10 @@ fn fig9_claim(ctx: &Ctx) -> Result<Outcome> {
                 );
                 if e.method == "aihf" {
                     aihf_lo.push(u.lo / truth);
-                    aihf_bias.push(json!({"truth": spec.name(), "restored_fraction": u.mean / truth,
-                        "bias": u.mean - truth, "ci_excludes_truth": u.hi < truth || u.lo > truth}));
+                    aihf_bias.push(
+                        json!({"truth": spec.name(), "restored_fraction": u.mean / truth,
+                        "bias": u.mean - truth, "ci_excludes_truth": u.hi < truth || u.lo > truth}),
+                    );
                 }
                 if e.method == "sft" || e.method == "rlhf" {
                     lost.push(u.mean / truth);
@@ -182,7 +186,15 @@ fn authors_claim(ctx: &Ctx) -> Result<Outcome> {
                 0.0,
                 "paired repetitions",
             ),
-            None => interval_decision(f64::NAN, f64::NAN, f64::NAN, 0, Relation::AtMost, 0.0, "paired repetitions"),
+            None => interval_decision(
+                f64::NAN,
+                f64::NAN,
+                f64::NAN,
+                0,
+                Relation::AtMost,
+                0.0,
+                "paired repetitions",
+            ),
         })
         .collect();
     let Some(d) = worst_decision(decisions.clone()) else {
@@ -266,7 +278,10 @@ fn variance_claim(ctx: &Ctx) -> Result<Outcome> {
         })
         .collect();
     let Some(d) = worst_decision(decisions.clone()) else {
-        return Err(AihfError::spec("study", "the sweep produced no AIHF comparison"));
+        return Err(AihfError::spec(
+            "study",
+            "the sweep produced no AIHF comparison",
+        ));
     };
     let o = Outcome::from_decision(
         d,
@@ -313,10 +328,12 @@ fn situations_claim(ctx: &Ctx) -> Result<Outcome> {
         .situations
         .iter()
         .map(|x| {
-            let (est, lo, hi, n) = x.margin_tv.as_ref().map_or(
-                (f64::NAN, f64::NAN, f64::NAN, 0),
-                |m| (m.tv_diff.mean, m.tv_diff.lo, m.tv_diff.hi, m.tv_diff.n),
-            );
+            let (est, lo, hi, n) = x
+                .margin_tv
+                .as_ref()
+                .map_or((f64::NAN, f64::NAN, f64::NAN, 0), |m| {
+                    (m.tv_diff.mean, m.tv_diff.lo, m.tv_diff.hi, m.tv_diff.n)
+                });
             let rel = if x.farthest_tv == "RLHF" {
                 Relation::Above
             } else {
@@ -325,7 +342,10 @@ fn situations_claim(ctx: &Ctx) -> Result<Outcome> {
             let mut d = interval_decision(est, lo, hi, n, rel, 0.0, "paired data sets");
             // Neither RLHF nor its runner-up farthest by an undecidable margin: still a FAIL
             // by the means (RLHF is third or lower).
-            let rlhf_in_top2 = x.margin_tv.as_ref().is_some_and(|m| m.a == "RLHF" || m.b == "RLHF");
+            let rlhf_in_top2 = x
+                .margin_tv
+                .as_ref()
+                .is_some_and(|m| m.a == "RLHF" || m.b == "RLHF");
             if d.verdict == crate::verify::Verdict::Inconclusive && !rlhf_in_top2 {
                 d.verdict = crate::verify::Verdict::Fail;
                 d.units_to_decide = None;
