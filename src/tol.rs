@@ -132,3 +132,15 @@ pub const SELF_PLAY_TV: f64 = 1e-6;
 pub fn clt_tv_scale(n_actions: usize, size: f64) -> f64 {
     MC_SIGMAS * 0.5 * ((n_actions as f64 - 1.0) / size).sqrt()
 }
+
+/// Lemma A.3 (81)/(84), `mdp.lemma_a3_gibbs_variational`: `|V_Q(s) − G(π_Q)|/max(1, |V_Q|)`
+/// compares a log-sum-exp with a sum of `|A| ≤ 10` products of O(10) numbers, each exact to a
+/// few ulps (1e-15 relative); 1e-12 leaves three orders without hiding a wrong policy (any
+/// other policy loses at least `β KL(π‖π_Q)`, here > 1e-6 for the perturbed candidates).
+pub const GIBBS_GAP: f64 = 1e-12;
+
+/// Lemma A.3 (83), `mdp.lemma_a3_fixed_point`: two value-iteration solves (from 0 and from a far
+/// random start) each certified to `VI_EXACT` = 1e-13 (or stopped at the round-off floor of
+/// values of size up to 1e3 after a start 100 away, about 1e-12 absolute), so they agree, and
+/// `‖TQ* − Q*‖∞` vanishes, to well below 1e-9; a second fixed point would differ by O(1).
+pub const FIXED_POINT_AGREEMENT: f64 = 1e-9;

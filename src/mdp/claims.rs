@@ -222,7 +222,7 @@ fn claim_gibbs(ctx: &Ctx) -> Result<Outcome> {
     Ok(Outcome::new(
         measured,
         Relation::AtMost,
-        1e-12,
+        tol::GIBBS_GAP,
         format!(
             "{} random MDPs and Q tables (seed {seed}): |V_Q − G(π_Q)| ≤ {gap:.2e} (relative), \
              max over random/deterministic/perturbed policies of G(π) − V_Q = {viol:.2e}",
@@ -292,7 +292,7 @@ fn fixed_point_outcome(ctx: &Ctx, rate_verdict: bool) -> Result<Outcome> {
     let (measured, threshold) = if rate_verdict {
         (excess, crate::tol::RATE_SLACK)
     } else {
-        (mx(dist, resid), 1e-9)
+        (mx(dist, resid), tol::FIXED_POINT_AGREEMENT)
     };
     Ok(Outcome::new(
         measured,
