@@ -26,7 +26,7 @@ pub fn random_data(n: usize, m: u64, d: u64, seed: u64) -> BanditData {
         if j >= i {
             j += 1;
         }
-        sample_btl(&mut data, &r, 1.0, &[(i, j, 1)], &mut rng);
+        sample_btl(&mut data, &r, &[(i, j, 1)], &mut rng);
     }
     data
 }

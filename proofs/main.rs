@@ -3,6 +3,7 @@
 
 mod aihf_limits;
 mod aihf_stationarity;
+mod beta_convention;
 mod btl_mle;
 mod direct_estimators;
 mod eq42_prefix_tree;

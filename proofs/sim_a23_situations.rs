@@ -11,7 +11,7 @@ use crate::sim_support::{run, show};
 #[test]
 fn rlhf_is_farthest_except_that_btl_is_farther_with_very_few_comparisons() {
     let (r, o) = run("sim.a23_rlhf_farthest");
-    let s = o.details.as_array().unwrap();
+    let s = o.details["situations"].as_array().unwrap();
     let by_name = |p: &str| {
         s.iter()
             .find(|x| x["situation"].as_str().unwrap().starts_with(p))

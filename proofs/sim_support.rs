@@ -10,7 +10,7 @@ pub fn run(id: &str) -> (ClaimReport, Outcome) {
         .unwrap_or_else(|| panic!("claim {id} is not registered"));
     let ctx = Ctx {
         full: false,
-        seed: 20240601,
+        seed: aihf::verify::DEFAULT_SEED,
         out_dir: None,
         progress: false,
     };

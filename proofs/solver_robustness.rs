@@ -28,7 +28,7 @@ proptest! {
         for (i, c) in sample_demos(&p, demos, &mut rng).into_iter().enumerate() {
             d.add_demos(i, c);
         }
-        sample_btl(&mut d, &r, 1.0, &all_pairs(n, per_pair), &mut rng);
+        sample_btl(&mut d, &r, &all_pairs(n, per_pair), &mut rng);
         for m in [Method::Aihf, Method::Btl, Method::Rlhf] {
             match fit(m, &d, &Options::default()) {
                 Ok(f) => prop_assert!(f.policy.iter().all(|x| x.is_finite())),

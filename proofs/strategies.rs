@@ -51,3 +51,23 @@ pub fn sparse_data() -> impl Strategy<Value = BanditData> {
 pub fn beta() -> impl Strategy<Value = f64> {
     0.2f64..5.0
 }
+
+/// A temperature drawn so that the three values the β convention is checked at (SPEC §1.4,
+/// issue 12: `β ∈ {0.5, 1, 2}`) are always among the cases, plus the continuous range.
+pub fn beta_anchored() -> impl Strategy<Value = f64> {
+    prop_oneof![Just(0.5f64), Just(1.0f64), Just(2.0f64), beta()]
+}
+
+/// Central finite-difference gradient of `f` at `x` with step `tol::FD_STEP`: a numerical
+/// derivative independent of any closed form or solver, for first-order-condition checks.
+pub fn fd_gradient(f: impl Fn(&[f64]) -> f64, x: &[f64]) -> Vec<f64> {
+    let h = aihf::tol::FD_STEP;
+    (0..x.len())
+        .map(|i| {
+            let (mut a, mut b) = (x.to_vec(), x.to_vec());
+            a[i] += h;
+            b[i] -= h;
+            (f(&a) - f(&b)) / (2.0 * h)
+        })
+        .collect()
+}

@@ -871,16 +871,17 @@ pub fn sample_demos(policy: &[f64], count: u64, rng: &mut impl Rng) -> Vec<u64> 
 }
 
 /// Draws BTL comparisons: for each `(i, j, k)` in `pairs`, `k` comparisons of `i` against `j`,
-/// `i` winning each with probability `σ((r_i − r_j)/β)`. Adds them to `data`.
+/// `i` winning each with probability `σ(r_i − r_j)` — BTL on the reward itself, with no
+/// temperature, at every `β` (SPEC §1.4; the policy of the same reward is `π0 exp(r/β)`).
+/// Adds them to `data`.
 pub fn sample_btl(
     data: &mut BanditData,
     reward: &[f64],
-    beta: f64,
     pairs: &[(usize, usize, u64)],
     rng: &mut impl Rng,
 ) {
     for &(i, j, k) in pairs {
-        let p = crate::math::sigmoid((reward[i] - reward[j]) / beta);
+        let p = crate::math::sigmoid(reward[i] - reward[j]);
         let w = Binomial::new(k, p).map(|b| b.sample(rng)).unwrap_or(0);
         data.add_prefs(i, j, w);
         data.add_prefs(j, i, k - w);

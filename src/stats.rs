@@ -203,6 +203,103 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     x.covariance(y) / (x.std_dev() * y.std_dev())
 }
 
+/// NaN-propagating maximum: NaN when `xs` is empty or holds a NaN (unlike `f64::max`, which
+/// drops NaN). Every worst-case aggregation of a claim goes through this or [`Worst`], so a
+/// claim cannot pass on a NaN or on an empty set.
+pub fn max_of(xs: impl IntoIterator<Item = f64>) -> f64 {
+    let mut w = Worst::max();
+    w.extend(xs);
+    w.value()
+}
+
+/// NaN-propagating minimum: NaN when `xs` is empty or holds a NaN.
+pub fn min_of(xs: impl IntoIterator<Item = f64>) -> f64 {
+    let mut w = Worst::min();
+    w.extend(xs);
+    w.value()
+}
+
+/// A running worst case (largest or smallest value) that counts what it saw and remembers a
+/// NaN: [`Worst::value`] is NaN when nothing was pushed or any pushed value was NaN.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Worst {
+    value: f64,
+    count: usize,
+    nan: bool,
+    largest: bool,
+}
+
+impl Worst {
+    /// Tracks the largest value.
+    pub fn max() -> Self {
+        Worst {
+            value: f64::NEG_INFINITY,
+            count: 0,
+            nan: false,
+            largest: true,
+        }
+    }
+
+    /// Tracks the smallest value.
+    pub fn min() -> Self {
+        Worst {
+            value: f64::INFINITY,
+            count: 0,
+            nan: false,
+            largest: false,
+        }
+    }
+
+    /// Adds one value.
+    pub fn push(&mut self, x: f64) {
+        self.count += 1;
+        if x.is_nan() {
+            self.nan = true;
+        } else if (self.largest && x > self.value) || (!self.largest && x < self.value) {
+            self.value = x;
+        }
+    }
+
+    /// Adds several values.
+    pub fn extend(&mut self, xs: impl IntoIterator<Item = f64>) {
+        for x in xs {
+            self.push(x);
+        }
+    }
+
+    /// The worst value: NaN when empty or when a NaN was pushed.
+    pub fn value(&self) -> f64 {
+        if self.nan || self.count == 0 {
+            f64::NAN
+        } else {
+            self.value
+        }
+    }
+
+    /// How many values were pushed.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+}
+
+/// The decision of a log–log rate claim `E = O(n^{claimed})` (Theorem 4.1's `K^{-1/2}`, the
+/// `n^{-1/2}` of a consistent estimator) from a fitted slope with its interval: PASS when the
+/// whole interval lies at or below `claimed + tol::SLOPE_MARGIN`, FAIL when it lies wholly
+/// above, INCONCLUSIVE when it contains that bound (with the number of points that would
+/// decide). A decay as slow as `n^{claimed/2}` fails; an exact `n^{claimed}` with a tight
+/// interval passes; a noisy one is never FAIL.
+pub fn slope_decision(fit: &SlopeFit, claimed: f64, unit: &str) -> crate::verify::Decision {
+    crate::verify::interval_decision(
+        fit.slope,
+        fit.lo,
+        fit.hi,
+        fit.points,
+        crate::verify::Relation::AtMost,
+        claimed + crate::tol::SLOPE_MARGIN,
+        unit,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,5 +362,65 @@ mod tests {
         let y2 = [1.0, 0.6, -0.1, -0.4, -1.1];
         let f2 = slope_fit(&x, &y2, 0.95);
         assert!(f2.lo < f2.slope && f2.slope < f2.hi);
+    }
+
+    /// Synthetic log–log sequences with a known answer for the rate rule (issue 12, part 3):
+    /// `E(K) = c K^{-1/4}` must FAIL the `K^{-1/2}` rule; `c K^{-1/2}` with multiplicative noise
+    /// must not FAIL (PASS or INCONCLUSIVE); an exact `K^{-1/2}` PASSES; a grid too short to
+    /// decide is INCONCLUSIVE with a number of points that would decide.
+    #[test]
+    fn slope_rule_on_synthetic_rates() {
+        use crate::verify::Verdict;
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Normal};
+        let ks: Vec<f64> = (6..=16).map(|e| f64::from(1u32 << e)).collect();
+        let fit_of = |exp: f64, noise: f64, seeds: usize, seed: u64| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let z = Normal::new(0.0, noise).unwrap();
+            let (mut x, mut y) = (vec![], vec![]);
+            for &k in &ks {
+                for _ in 0..seeds {
+                    x.push(k.ln());
+                    y.push((3.0 * k.powf(exp)).ln() + z.sample(&mut rng));
+                }
+            }
+            slope_fit(&x, &y, 0.95)
+        };
+        // Slow decay: FAIL whatever the seed.
+        for seed in 0..20 {
+            let d = slope_decision(&fit_of(-0.25, 0.1, 8, seed), -0.5, "runs");
+            assert_eq!(d.verdict, Verdict::Fail, "K^-1/4, seed {seed}: {d:?}");
+        }
+        // Exact K^-1/2: PASS.
+        let d = slope_decision(&fit_of(-0.5, 0.0, 1, 0), -0.5, "runs");
+        assert_eq!(d.verdict, Verdict::Pass, "{d:?}");
+        // Noisy K^-1/2 (30% log-noise): never FAIL.
+        let mut seen = [0usize; 2];
+        for seed in 0..50 {
+            let d = slope_decision(&fit_of(-0.5, 0.3, 8, seed), -0.5, "runs");
+            assert_ne!(d.verdict, Verdict::Fail, "noisy K^-1/2, seed {seed}: {d:?}");
+            seen[usize::from(d.verdict == Verdict::Pass)] += 1;
+        }
+        // Very noisy and few points: INCONCLUSIVE, with a finite sample size that would decide.
+        let d = slope_decision(&fit_of(-0.5, 1.5, 1, 3), -0.5, "runs");
+        assert_eq!(d.verdict, Verdict::Inconclusive, "{d:?}");
+        assert!(d.units_to_decide.is_some_and(|n| n > d.n as f64), "{d:?}");
+        // A non-finite fit is ERROR.
+        let d = slope_decision(&slope_fit(&[1.0], &[1.0], 0.95), -0.5, "runs");
+        assert_eq!(d.verdict, Verdict::Error);
+        assert!(seen[1] > 0, "noisy K^-1/2 never passed: {seen:?}");
+    }
+
+    #[test]
+    fn nan_propagating_folds() {
+        assert!(max_of([1.0, f64::NAN]).is_nan());
+        assert!(min_of([f64::NAN, 1.0]).is_nan());
+        assert!(max_of(std::iter::empty()).is_nan());
+        assert_relative_eq!(max_of([1.0, 3.0, 2.0]), 3.0, epsilon = 0.0);
+        assert_relative_eq!(min_of([1.0, -3.0, 2.0]), -3.0, epsilon = 0.0);
+        let mut w = Worst::max();
+        w.extend([1.0, 2.0]);
+        assert_relative_eq!(w.value(), 2.0, epsilon = 0.0);
+        assert_eq!(w.count(), 2);
     }
 }

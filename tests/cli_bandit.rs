@@ -337,7 +337,16 @@ fn verify_writes_a_report() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
             .unwrap();
     assert_eq!(v["fail"], 0);
+    assert_eq!(v["inconclusive"], 0);
     assert_eq!(v["error"], 0);
+    // Every static claim counts the instances it used.
+    for c in v["claims"].as_array().unwrap() {
+        assert!(
+            c["outcome"]["instances"].as_u64().is_some_and(|n| n > 0),
+            "{}: no instance count",
+            c["id"]
+        );
+    }
     assert!(std::fs::read_to_string(dir.path().join("report.md"))
         .unwrap()
         .contains("| `static.limit_m0`"));

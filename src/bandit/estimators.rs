@@ -235,7 +235,8 @@ fn rename(e: AihfError, estimator: &str) -> AihfError {
 pub fn aihf_objective(data: &BanditData, opts: &Options) -> Objective {
     let n = data.n_actions();
     let nn = data.n_demos() as f64;
-    let beta_p = opts.beta_pref.unwrap_or(opts.beta);
+    // SPEC §1.4: the preference term is σ(r_i − r_j) at every β (β' = 1 unless overridden).
+    let beta_p = opts.beta_pref.unwrap_or(1.0);
     let (a, pairs) = match opts.weighting {
         Weighting::Counts => (
             data.demos().iter().map(|&c| c as f64).collect(),
@@ -280,8 +281,10 @@ fn aihf_start(data: &BanditData, opts: &Options) -> Vec<f64> {
         .collect()
 }
 
-/// AIHF (SPEC §1.4, (5), (35)–(36)): `argmax_r Σ N_i log π_r(i) + λ Σ M_ij log σ((r_i − r_j)/β')`
-/// in the `counts` weighting, or the per-source means in the `normalized` weighting.
+/// AIHF (SPEC §1.4, (5), (35)–(36)): `argmax_r Σ N_i log π_r(i) + λ Σ M_ij log σ(r_i − r_j)`
+/// with `π_r ∝ π0 exp(r/β)`, in the `counts` weighting, or the per-source means in the
+/// `normalized` weighting. The preference term carries no `β` (SPEC §1.4's one convention), so
+/// `N = 0 ⇒ r^A = r^P` and AIHF is consistent for data drawn at any `β`.
 pub fn aihf(data: &BanditData, opts: &Options) -> Result<Fit> {
     aihf_from(data, opts, None)
 }

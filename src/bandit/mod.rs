@@ -106,7 +106,10 @@ pub struct Options {
     pub demo_weight: f64,
     /// Ridge `α ≥ 0` on the reward (BTL, AIHF) or on `log π_θ/π_ref` (DPO family).
     pub ridge: f64,
-    /// Temperature of AIHF's preference term, `β'` (default: `β`, the model-consistent choice).
+    /// Temperature `β'` of AIHF's preference term `σ((r_i − r_j)/β')`. Default `None`, i.e.
+    /// `β' = 1`: SPEC §1.4's one convention for every `β` — preferences follow BTL on the reward
+    /// itself, `σ(r_i − r_j)`, as in BTL (§1.2), RLHF and every sampler. Setting it departs from
+    /// that convention (a sensitivity option).
     pub beta_pref: Option<f64>,
     /// Reference policy `π0` of SFT/AIHF (default uniform). Must be a distribution.
     pub reference: Option<Vec<f64>>,

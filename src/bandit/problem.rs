@@ -6,7 +6,7 @@
 //!      − (ρ/2) ‖u‖²,                       π(u) = softmax(log π0 + u/t)
 //! ```
 //! - BTL (SPEC §1.2): `a = 0`, `c = M`, `s = 1`.
-//! - AIHF (§1.4): `u = r`, `t = β`, `s = 1/β'`, `a = N` and `c = λM` (counts) or
+//! - AIHF (§1.4): `u = r`, `t = β`, `s = 1` (`1/β'` with the `beta_pref` override), `a = N` and `c = λM` (counts) or
 //!   `a = wN/N` and `c = λM/n_ij` (normalized).
 //! - DPO / Direct AIHF / SPIN steps (§1.5): `u = θ − log π_ref`, `π0 = π_ref`, `t = 1`, `s = β`,
 //!   `a = αN` for Direct AIHF.

@@ -45,7 +45,7 @@ pub struct Args {
     /// Ridge α ≥ 0 (makes BTL/AIHF/DPO exist on any data).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub ridge: f64,
-    /// Temperature β' of AIHF's preference term (default: β).
+    /// Temperature β' of AIHF's preference term σ((r_i − r_j)/β') (default 1: SPEC §1.4's σ(r_i − r_j) at every β).
     #[arg(long, allow_negative_numbers = true)]
     pub beta_pref: Option<f64>,
     /// Normalise rewards so that this action's reward is 0 (default: mean zero).

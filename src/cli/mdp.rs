@@ -129,7 +129,8 @@ pub struct RatesArgs {
     /// Published sizes: K = 2^8 … 2^16, 8 seeds (default: the quick K = 2^6 … 2^13, 5 seeds).
     #[arg(long)]
     pub full: bool,
-    #[arg(long, default_value_t = 0)]
+    /// Master seed; the default is `aihf verify`'s, so both run the same experiment.
+    #[arg(long, default_value_t = aihf::verify::DEFAULT_SEED)]
     pub seed: u64,
     /// Output folder (rates.json, rates.png, rates.svg).
     #[arg(long, default_value = "results/rates")]
@@ -411,7 +412,6 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
         }
     };
     let figs = rates::render(&res, &a.out.join("rates"))?;
-    let verdict = |f: &rates::SlopeFit| if f.pass() { "PASS" } else { "FAIL" };
     println!(
         "Theorem 4.1 rate check ({} s); rule: {}",
         res.seconds.round(),
@@ -423,13 +423,14 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
         ("E_pol,  constant step  ", &res.control_fit_pol),
         ("E_grad, constant step  ", &res.control_fit_grad),
     ] {
+        let d = f.decision();
+        let more = d
+            .units_to_decide
+            .map(|n| format!(" (about {n} runs would decide)"))
+            .unwrap_or_default();
         println!(
-            "  {name} slope {:+.3}  95% CI [{:+.3}, {:+.3}]  n = {}  → {}",
-            f.slope,
-            f.ci_low,
-            f.ci_high,
-            f.n,
-            verdict(f)
+            "  {name} slope {:+.3}  95% CI [{:+.3}, {:+.3}]  n = {}  → {}{more}",
+            f.slope, f.ci_low, f.ci_high, f.n, d.verdict
         );
     }
     for (name, f) in [

@@ -40,7 +40,7 @@ pub struct Args {
     /// Slope of the linear truth.
     #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub slope: f64,
-    /// Temperature β: demonstrations from π ∝ exp(r*/β), comparisons σ((r*_i − r*_j)/β).
+    /// Temperature β: demonstrations from π ∝ exp(r*/β), comparisons σ(r*_i − r*_j) (SPEC §1.4).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub beta: f64,
     /// Number of demonstrations.
@@ -141,13 +141,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         data.add_demos(i, c);
     }
     if a.per_pair > 0 {
-        sample_btl(
-            &mut data,
-            &reward,
-            a.beta,
-            &all_pairs(n, a.per_pair),
-            &mut rng,
-        );
+        sample_btl(&mut data, &reward, &all_pairs(n, a.per_pair), &mut rng);
     }
     if a.random_comparisons > 0 {
         if n < 2 {
@@ -159,7 +153,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             if j >= i {
                 j += 1;
             }
-            sample_btl(&mut data, &reward, a.beta, &[(i, j, 1)], &mut rng);
+            sample_btl(&mut data, &reward, &[(i, j, 1)], &mut rng);
         }
     }
     data.meta = json!({

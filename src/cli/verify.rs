@@ -1,6 +1,6 @@
 //! `aihf verify`: run the registry of claims, print the table, write the report.
 
-use aihf::verify::{registry, run_claim, ClaimReport, Ctx};
+use aihf::verify::{registry, run_claim, ClaimReport, Ctx, Verdict};
 use clap::Args as ClapArgs;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Master seed (each claim derives its own stream from it).
-    #[arg(long, default_value_t = 20240601)]
+    #[arg(long, default_value_t = aihf::verify::DEFAULT_SEED)]
     pub seed: u64,
     /// Run only the claims whose id contains this text.
     #[arg(long)]
@@ -27,7 +27,8 @@ pub struct Args {
     /// List the claims and exit.
     #[arg(long)]
     pub list: bool,
-    /// Exit with status 1 if any claim is FAIL or ERROR (default: only ERROR fails the run).
+    /// Exit with status 1 unless every claim is PASS: FAIL, INCONCLUSIVE and ERROR all fail the
+    /// run (default: only ERROR — a check that could not run or saw NaN or nothing — does).
     #[arg(long)]
     pub strict: bool,
 }
@@ -74,13 +75,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let count = |v: &str| reports.iter().filter(|r| r.verdict == v).count();
-    let (pass, fail, error) = (count("PASS"), count("FAIL"), count("ERROR"));
+    let count = |v: Verdict| reports.iter().filter(|r| r.verdict == v).count();
+    let (pass, fail, inconclusive, error) = (
+        count(Verdict::Pass),
+        count(Verdict::Fail),
+        count(Verdict::Inconclusive),
+        count(Verdict::Error),
+    );
     let summary = json!({
         "version": env!("CARGO_PKG_VERSION"),
         "seed": a.seed,
         "mode": if a.full { "full" } else { "quick" },
-        "pass": pass, "fail": fail, "error": error,
+        "pass": pass, "fail": fail, "inconclusive": inconclusive, "error": error,
+        "strict": a.strict,
         "seconds": t0.elapsed().as_secs_f64(),
         "claims": reports,
     });
@@ -89,7 +96,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     } else {
         print!("{}", table(&reports));
         println!(
-            "\n{pass} PASS, {fail} FAIL, {error} ERROR in {:.1} s (seed {}, {} mode)",
+            "\n{pass} PASS, {fail} FAIL, {inconclusive} INCONCLUSIVE, {error} ERROR in {:.1} s (seed {}, {} mode)",
             t0.elapsed().as_secs_f64(),
             a.seed,
             if a.full { "full" } else { "quick" }
@@ -105,7 +112,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             println!("report written to {}", dir.join("report.md").display());
         }
     }
-    if error > 0 || (a.strict && fail > 0) {
+    if error > 0 || (a.strict && pass < reports.len()) {
         std::process::exit(1);
     }
     Ok(())
@@ -139,7 +146,7 @@ fn table(reports: &[ClaimReport]) -> String {
                     num(o.measured),
                     o.relation.symbol(),
                     num(o.threshold),
-                    r.verdict
+                    verdict_cell(r)
                 );
             }
             None => {
@@ -159,6 +166,35 @@ fn table(reports: &[ClaimReport]) -> String {
     s
 }
 
+/// The verdict with what it rests on: the instances used, the runs that would decide an
+/// INCONCLUSIVE claim, or why it is an ERROR.
+fn verdict_cell(r: &ClaimReport) -> String {
+    let mut s = r.verdict.to_string();
+    if let Some(o) = &r.outcome {
+        if let Some(d) = o
+            .decision
+            .as_ref()
+            .filter(|d| d.verdict == Verdict::Inconclusive)
+        {
+            match d.units_to_decide {
+                Some(n) => {
+                    let _ = write!(s, " (about {n} {} would decide; {} now)", d.unit, d.n);
+                }
+                None => {
+                    let _ = write!(s, " (the estimate sits on the bound)");
+                }
+            }
+        }
+        if let Some(n) = o.instances {
+            let _ = write!(s, " [n = {n}]");
+        }
+    }
+    if r.outcome.is_some() && r.verdict == Verdict::Error {
+        let _ = write!(s, ": {}", r.error.clone().unwrap_or_default());
+    }
+    s
+}
+
 fn trunc(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -172,16 +208,17 @@ fn markdown(reports: &[ClaimReport], summary: &serde_json::Value) -> String {
     let _ = writeln!(s, "# aihf claims report\n");
     let _ = writeln!(
         s,
-        "Version {}, seed {}, {} mode: **{} PASS, {} FAIL, {} ERROR** in {:.1} s.\n",
+        "Version {}, seed {}, {} mode: **{} PASS, {} FAIL, {} INCONCLUSIVE, {} ERROR** in {:.1} s.\n",
         summary["version"].as_str().unwrap_or("?"),
         summary["seed"],
         summary["mode"].as_str().unwrap_or("?"),
         summary["pass"],
         summary["fail"],
+        summary["inconclusive"],
         summary["error"],
         summary["seconds"].as_f64().unwrap_or(0.0)
     );
-    let _ = writeln!(s, "A FAIL is a finding, reported with its numbers; ERROR means the check could not run. Full numbers: `report.json`.\n");
+    let _ = writeln!(s, "A FAIL is a finding, reported with its numbers. INCONCLUSIVE: a statistical claim whose 95% interval contains its bound — the data cannot decide; the number of units that would is estimated. ERROR: the check could not run, or its aggregation saw a NaN, an empty set or a missing key (never a PASS). `[n = …]`: instances the claim used. `--strict` fails the run unless every claim is PASS. Full numbers: `report.json`.\n");
     let _ = writeln!(
         s,
         "| claim | paper | statement | measured | threshold | verdict |\n|---|---|---|---|---|---|"
@@ -196,7 +233,12 @@ fn markdown(reports: &[ClaimReport], summary: &serde_json::Value) -> String {
         let _ = writeln!(
             s,
             "| `{}` | {} | {} | {} | {} | **{}** |",
-            r.id, r.paper_ref, r.statement, m, t, r.verdict
+            r.id,
+            r.paper_ref,
+            r.statement,
+            m,
+            t,
+            verdict_cell(r)
         );
     }
     let _ = writeln!(s, "\n## Details\n");

@@ -18,10 +18,12 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 
 fn sup(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+    crate::stats::max_of(a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+}
+
+/// NaN-propagating running maximum (`f64::max` would drop a NaN).
+fn mx(a: f64, b: f64) -> f64 {
+    crate::stats::max_of([a, b])
 }
 
 fn random_q(n: usize, scale: f64, rng: &mut impl Rng) -> Vec<f64> {
@@ -46,7 +48,10 @@ pub fn gibbs_check(mdp: &Mdp, q: &[f64], n_random: usize, rng: &mut impl Rng) ->
             .zip(lr)
             .map(|(x, l)| (l + (x - v) / beta).exp())
             .collect();
-        gap = gap.max((bellman::gibbs_objective(qs, &pi_q, lr, beta) - v).abs() / v.abs().max(1.0));
+        gap = mx(
+            gap,
+            (bellman::gibbs_objective(qs, &pi_q, lr, beta) - v).abs() / v.abs().max(1.0),
+        );
         let mut cands: Vec<Vec<f64>> = vec![];
         for _ in 0..n_random {
             let w: Vec<f64> = (0..na).map(|_| Exp1.sample(rng)).collect::<Vec<f64>>();
@@ -71,7 +76,7 @@ pub fn gibbs_check(mdp: &Mdp, q: &[f64], n_random: usize, rng: &mut impl Rng) ->
             if c.iter().zip(lr).any(|(p, l)| *p > 0.0 && !l.is_finite()) {
                 continue;
             }
-            viol = viol.max(bellman::gibbs_objective(qs, &c, lr, beta) - v);
+            viol = mx(viol, bellman::gibbs_objective(qs, &c, lr, beta) - v);
         }
     }
     (gap, viol)
@@ -106,7 +111,7 @@ pub fn fixed_point_check(mdp: &Mdp, rng: &mut impl Rng) -> Result<(f64, f64, f64
             // Above the round-off floor only.
             // Round-off perturbs a ratio by about ε·scale/residual: 1e-8 relative here.
             if w[1] > 1e-8 * scale {
-                rate = rate.max(w[1] / w[0]);
+                rate = mx(rate, w[1] / w[0]);
             }
         }
     }
@@ -150,7 +155,7 @@ pub fn gradient_fd_error(mdp: &Mdp, model: &RewardModel, theta: &[f64]) -> Resul
         th[i] = theta[i] - h;
         let fm = irl::likelihood(mdp, model, &th, &d_e, tol::VI_EXACT)?;
         th[i] = theta[i];
-        err = err.max(((fp - fm) / (2.0 * h) - g[i]).abs());
+        err = mx(err, ((fp - fm) / (2.0 * h) - g[i]).abs());
     }
     Ok(if gmax > 1e-9 { err / gmax } else { err })
 }
@@ -210,21 +215,22 @@ fn claim_gibbs(ctx: &Ctx) -> Result<Outcome> {
         let m = instance(i, &mut rng, false)?;
         let q = random_q(m.n_sa(), 3.0, &mut rng);
         let (g, v) = gibbs_check(&m, &q, 20, &mut rng);
-        gap = gap.max(g);
-        viol = viol.max(v);
+        gap = mx(gap, g);
+        viol = mx(viol, v);
     }
-    let measured = gap.max(viol);
+    let measured = mx(gap, viol);
     Ok(Outcome::new(
         measured,
         Relation::AtMost,
-        1e-12,
+        tol::GIBBS_GAP,
         format!(
             "{} random MDPs and Q tables (seed {seed}): |V_Q − G(π_Q)| ≤ {gap:.2e} (relative), \
              max over random/deterministic/perturbed policies of G(π) − V_Q = {viol:.2e}",
             n_instances(ctx)
         ),
     )
-    .with_details(json!({"seed": seed, "attained_gap": gap, "max_violation": viol})))
+    .with_details(json!({"seed": seed, "attained_gap": gap, "max_violation": viol}))
+    .with_instances(n_instances(ctx)))
 }
 
 fn claim_contraction(ctx: &Ctx) -> Result<Outcome> {
@@ -238,14 +244,17 @@ fn claim_contraction(ctx: &Ctx) -> Result<Outcome> {
         for _ in 0..5 {
             let q1 = random_q(m.n_sa(), 5.0, &mut rng);
             let q2 = random_q(m.n_sa(), 5.0, &mut rng);
-            worst = worst.max(contraction_ratio(&m, m.reward(), &q1, &q2));
+            worst = mx(worst, contraction_ratio(&m, m.reward(), &q1, &q2));
             let c = 10.0 * rng.sample::<f64, _>(StandardNormal);
             let q3: Vec<f64> = q1.iter().map(|x| x + c).collect();
-            shift_dev = shift_dev.max((contraction_ratio(&m, m.reward(), &q1, &q3) - 1.0).abs());
+            shift_dev = mx(
+                shift_dev,
+                (contraction_ratio(&m, m.reward(), &q1, &q3) - 1.0).abs(),
+            );
         }
     }
     Ok(Outcome::new(
-        worst.max(1.0 + shift_dev),
+        mx(worst, 1.0 + shift_dev),
         Relation::AtMost,
         1.0 + tol::CONTRACTION_SLACK,
         format!(
@@ -253,7 +262,8 @@ fn claim_contraction(ctx: &Ctx) -> Result<Outcome> {
              under a constant shift Q' = Q + c the ratio is 1 within {shift_dev:.1e} (equality)"
         ),
     )
-    .with_details(json!({"seed": seed, "max_ratio": worst, "shift_deviation": shift_dev})))
+    .with_details(json!({"seed": seed, "max_ratio": worst, "shift_deviation": shift_dev}))
+    .with_instances(n_instances(ctx)))
 }
 
 fn claim_fixed_point(ctx: &Ctx) -> Result<Outcome> {
@@ -273,16 +283,16 @@ fn fixed_point_outcome(ctx: &Ctx, rate_verdict: bool) -> Result<Outcome> {
     for i in 0..n_instances(ctx) {
         let m = instance(i, &mut rng, false)?;
         let (d, r, k) = fixed_point_check(&m, &mut rng)?;
-        dist = dist.max(d);
-        resid = resid.max(r);
-        rate = rate.max(k);
-        gam = gam.max(m.gamma());
-        excess = excess.max(k - m.gamma());
+        dist = mx(dist, d);
+        resid = mx(resid, r);
+        rate = mx(rate, k);
+        gam = mx(gam, m.gamma());
+        excess = mx(excess, k - m.gamma());
     }
     let (measured, threshold) = if rate_verdict {
         (excess, crate::tol::RATE_SLACK)
     } else {
-        (dist.max(resid), 1e-9)
+        (mx(dist, resid), tol::FIXED_POINT_AGREEMENT)
     };
     Ok(Outcome::new(
         measured,
@@ -294,7 +304,8 @@ fn fixed_point_outcome(ctx: &Ctx, rate_verdict: bool) -> Result<Outcome> {
              by more than {excess:.1e} (geometric rate γ)"
         ),
     )
-    .with_details(json!({"seed": seed, "distance": dist, "residual": resid, "max_rate_minus_gamma": excess})))
+    .with_details(json!({"seed": seed, "distance": dist, "residual": resid, "max_rate_minus_gamma": excess}))
+    .with_instances(n_instances(ctx)))
 }
 
 fn claim_lipschitz(ctx: &Ctx) -> Result<Outcome> {
@@ -308,9 +319,9 @@ fn claim_lipschitz(ctx: &Ctx) -> Result<Outcome> {
             .iter()
             .map(|x| x + rng.sample::<f64, _>(StandardNormal))
             .collect();
-        worst = worst.max(lipschitz_ratio(&m, m.reward(), &r2)?);
+        worst = mx(worst, lipschitz_ratio(&m, m.reward(), &r2)?);
         let r3: Vec<f64> = m.reward().iter().map(|x| x + 1.0).collect();
-        tight = tight.max(lipschitz_ratio(&m, m.reward(), &r3)?);
+        tight = mx(tight, lipschitz_ratio(&m, m.reward(), &r3)?);
     }
     Ok(Outcome::new(
         worst,
@@ -321,7 +332,8 @@ fn claim_lipschitz(ctx: &Ctx) -> Result<Outcome> {
              a constant shift attains {tight:.12} (the bound is tight)"
         ),
     )
-    .with_details(json!({"seed": seed, "max_ratio": worst, "shift_ratio": tight})))
+    .with_details(json!({"seed": seed, "max_ratio": worst, "shift_ratio": tight}))
+    .with_instances(n_instances(ctx)))
 }
 
 fn claim_gradient(ctx: &Ctx) -> Result<Outcome> {
@@ -335,7 +347,7 @@ fn claim_gradient(ctx: &Ctx) -> Result<Outcome> {
             None => RewardModel::tabular(&m),
         };
         let theta = random_q(model.dim(), 1.0, &mut rng);
-        worst = worst.max(gradient_fd_error(&m, &model, &theta)?);
+        worst = mx(worst, gradient_fd_error(&m, &model, &theta)?);
     }
     Ok(Outcome::new(
         worst,
@@ -347,7 +359,8 @@ fn claim_gradient(ctx: &Ctx) -> Result<Outcome> {
             tol::FD_STEP
         ),
     )
-    .with_details(json!({"seed": seed, "max_rel_error": worst})))
+    .with_details(json!({"seed": seed, "max_rel_error": worst}))
+    .with_instances(n))
 }
 
 fn claim_prefix_tree(ctx: &Ctx) -> Result<Outcome> {
@@ -365,7 +378,7 @@ fn claim_prefix_tree(ctx: &Ctx) -> Result<Outcome> {
         &[(2, 1, 1.0), (3, 4, 0.5), (5, 4, 1.0), (4, 6, 0.3)]
     };
     for &(v, h, b) in cases {
-        worst = worst.max(prefix_tree_gap(v, h, b, &mut rng)?);
+        worst = mx(worst, prefix_tree_gap(v, h, b, &mut rng)?);
     }
     Ok(Outcome::new(
         worst,
@@ -376,7 +389,8 @@ fn claim_prefix_tree(ctx: &Ctx) -> Result<Outcome> {
              token references and sequence rewards (seed {seed}) matches π_ref(y)e^(R(y)/β)/Z: max |Δ log π| = {worst:.2e}"
         ),
     )
-    .with_details(json!({"seed": seed, "max_abs_log_gap": worst})))
+    .with_details(json!({"seed": seed, "max_abs_log_gap": worst}))
+    .with_instances(cases.len()))
 }
 
 type Cached = Option<((bool, u64), Arc<RatesResult>)>;
@@ -411,7 +425,9 @@ fn rates_result(ctx: &Ctx) -> Result<(Arc<RatesResult>, Option<std::path::PathBu
 }
 
 fn fit_json(f: &rates::SlopeFit) -> serde_json::Value {
-    json!({"slope": f.slope, "ci95": [f.ci_low, f.ci_high], "se": f.se, "n": f.n, "pass": f.pass()})
+    let d = f.decision();
+    json!({"slope": f.slope, "ci95": [f.ci_low, f.ci_high], "se": f.se, "n": f.n,
+           "verdict": d.verdict, "bound": d.bound, "runs_to_decide": d.units_to_decide})
 }
 
 fn rate_outcome(ctx: &Ctx, which: usize) -> Result<Outcome> {
@@ -444,26 +460,34 @@ fn rate_outcome(ctx: &Ctx, which: usize) -> Result<Outcome> {
             } else {
                 (&res.fit_grad, "E_grad (20b)")
             };
-            Outcome::new(
-                f.ci_low,
-                Relation::AtMost,
-                rates::CLAIMED_SLOPE,
+            let d = f.decision();
+            let more = d
+                .units_to_decide
+                .map(|n| format!("; about {n} runs would decide"))
+                .unwrap_or_default();
+            Outcome::from_decision(
+                d,
                 format!(
                     "{name} with step α/√K: log–log slope {:.3}, 95% CI [{:.3}, {:.3}] ({sizes}); \
-                     measured = lower end of the CI, PASS iff ≤ −1/2",
-                    f.slope, f.ci_low, f.ci_high
+                     PASS iff the whole CI ≤ −1/2 + {} (tol::SLOPE_MARGIN), FAIL iff wholly above{more}",
+                    f.slope,
+                    f.ci_low,
+                    f.ci_high,
+                    crate::tol::SLOPE_MARGIN
                 ),
             )
         }
         _ => {
-            let m = res.control_fit_pol.ci_low.min(res.control_fit_grad.ci_low);
+            // Both control fits must be judged FAIL by the rule: each CI lies wholly above the
+            // bound, i.e. the smaller lower end is > −1/2 + δ.
+            let m = crate::stats::min_of([res.control_fit_pol.ci_low, res.control_fit_grad.ci_low]);
             Outcome::new(
                 m,
-                Relation::AtLeast,
-                rates::CLAIMED_SLOPE,
+                Relation::Above,
+                rates::CLAIMED_SLOPE + crate::tol::SLOPE_MARGIN,
                 format!(
                     "negative control, constant step {}: slopes E_pol {:.3} [{:.3}, {:.3}], E_grad {:.3} [{:.3}, {:.3}] \
-                     ({sizes}); the rule must judge both FAIL, i.e. both CI lower ends > −1/2",
+                     ({sizes}); the rule must judge both FAIL, i.e. both CI lower ends > −1/2 + δ",
                     res.config.control_step,
                     res.control_fit_pol.slope,
                     res.control_fit_pol.ci_low,
@@ -474,6 +498,11 @@ fn rate_outcome(ctx: &Ctx, which: usize) -> Result<Outcome> {
                 ),
             )
         }
+    };
+    let o = if which == 2 {
+        o.with_instances(res.control.len())
+    } else {
+        o
     };
     let o = o.with_details(details);
     Ok(match fig {
@@ -530,13 +559,13 @@ pub fn claims() -> Vec<Claim> {
         Claim {
             id: "mdp.theorem_4_1_rate_20a",
             paper_ref: "Theorem 4.1, (20a)",
-            statement: "(1/K)Σ_k E‖log π_{k+1} − log π_{θ_k}‖∞ = O(K^{-1/2}) with step α/√K (log–log slope ≤ −1/2 within its 95% CI)",
+            statement: "(1/K)Σ_k E‖log π_{k+1} − log π_{θ_k}‖∞ = O(K^{-1/2}) with step α/√K (log–log slope's 95% CI ≤ −1/2 + 0.05; INCONCLUSIVE if it straddles)",
             run: |c| rate_outcome(c, 0),
         },
         Claim {
             id: "mdp.theorem_4_1_rate_20b",
             paper_ref: "Theorem 4.1, (20b)",
-            statement: "(1/K)Σ_k E‖∇L(θ_k)‖² = O(K^{-1/2}) with step α/√K (log–log slope ≤ −1/2 within its 95% CI)",
+            statement: "(1/K)Σ_k E‖∇L(θ_k)‖² = O(K^{-1/2}) with step α/√K (log–log slope's 95% CI ≤ −1/2 + 0.05; INCONCLUSIVE if it straddles)",
             run: |c| rate_outcome(c, 1),
         },
         Claim {

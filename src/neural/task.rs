@@ -221,7 +221,8 @@ impl EnumTask {
                 if j >= i {
                     j += 1;
                 }
-                let p = crate::math::sigmoid((self.reward[i] - self.reward[j]) / self.config.beta);
+                // SPEC §1.4: BTL on the reward itself at every β.
+                let p = crate::math::sigmoid(self.reward[i] - self.reward[j]);
                 let (w, l) = if rng.random::<f64>() < p {
                     (i, j)
                 } else {

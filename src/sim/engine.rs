@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub struct Scenario {
     /// True reward `r*`.
     pub reward: Vec<f64>,
-    /// Temperature `β` of the truth (`π* = softmax(r*/β)`, BTL on `(r_i − r_j)/β`).
+    /// Temperature `β` of the truth (`π* = softmax(r*/β)`; BTL on `r_i − r_j`, SPEC §1.4).
     pub beta: f64,
     /// Number of demonstrations `N`.
     pub demos: u64,
@@ -107,7 +107,7 @@ impl Scenario {
         }
         if self.comparisons_per_pair > 0 {
             let pairs = all_pairs(n, self.comparisons_per_pair);
-            sample_btl(&mut data, &self.reward, self.beta, &pairs, rng);
+            sample_btl(&mut data, &self.reward, &pairs, rng);
         }
         Ok(data)
     }

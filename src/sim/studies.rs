@@ -1089,7 +1089,7 @@ pub struct Verdict {
     pub against: String,
     /// `Var(AIHF) − Var(other)` (paired, over common replications).
     pub variance_diff: Summary,
-    /// "below" (CI entirely < 0), "above" (> 0) or "indistinguishable".
+    /// "below" (CI entirely < 0), "above" (> 0), "indistinguishable" or "undefined" (NaN CI).
     pub variance: String,
     pub mse_diff: Summary,
     pub mse: String,
@@ -1098,7 +1098,10 @@ pub struct Verdict {
 }
 
 fn verdict(s: &Summary) -> String {
-    if s.hi < 0.0 {
+    // A NaN interval (too few common replications) decides nothing: say so.
+    if !(s.lo.is_finite() && s.hi.is_finite()) {
+        "undefined".into()
+    } else if s.hi < 0.0 {
         "below".into()
     } else if s.lo > 0.0 {
         "above".into()
