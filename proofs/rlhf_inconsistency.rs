@@ -3,7 +3,8 @@
 //! `r^P → r*`, so `π_RLHF = softmax(r^D + r^P) → π_{2r*}`, while `π_AIHF → π_{r*}`.
 //! Checked through the registered claims (growing data sets, mean TV at the largest size).
 
-use aihf::verify::{registry, run_claim, Ctx};
+use aihf::registry::registry;
+use aihf::verify::{run_claim, Ctx};
 
 fn ctx() -> Ctx {
     Ctx {

@@ -1,6 +1,7 @@
 //! Helpers shared by the study proofs: run a registered `sim.*` claim in quick mode.
 
-use aihf::verify::{registry, run_claim, ClaimReport, Ctx, Outcome};
+use aihf::registry::registry;
+use aihf::verify::{run_claim, ClaimReport, Ctx, Outcome};
 
 /// Runs the registered claim `id` in quick mode (fixed seed, no report folder).
 pub fn run(id: &str) -> (ClaimReport, Outcome) {

@@ -7,7 +7,8 @@
 //! - [`markov`]: the Markov task at LLM scale and its exact solution (SPEC §3.1);
 //! - [`sim`] and [`stats`]: Monte Carlo studies of the estimators (SPEC §4);
 //! - [`truth`]: exact sequence-level estimators on the Markov task (SPEC §3.2);
-//! - [`verify`]: the registry of claims that `aihf verify` runs;
+//! - [`verify`]: the claim types (outcome, verdict, report) every layer's claims use;
+//! - [`registry`]: the claims that `aihf verify` runs, above every layer;
 //! - [`plot`]: figures drawn from results JSON;
 //! - `neural` (feature `neural`): the tch layer (SPEC §3).
 #![warn(missing_docs)]
@@ -21,6 +22,7 @@ pub mod markov;
 pub mod math;
 pub mod mdp;
 pub mod plot;
+pub mod registry;
 pub mod seed;
 pub mod sim;
 pub mod stats;

@@ -1,7 +1,7 @@
-//! The registry of claims behind `aihf verify`: each claim of the paper (or identity the
-//! toolkit relies on) with its paper reference, the measured number, the threshold and a
-//! verdict. Each layer contributes its claims through a `claims()` function; this module only
-//! collects and runs them.
+//! The claim types behind `aihf verify`: each claim of the paper (or identity the toolkit relies
+//! on) with its paper reference, the measured number, the threshold and a verdict. Each layer
+//! contributes its claims through a `claims()` function built on these types;
+//! [`crate::registry`] (above the layers) collects them, and [`run_claim`] runs one.
 
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
@@ -330,16 +330,6 @@ pub struct Claim {
     pub run: fn(&Ctx) -> Result<Outcome>,
 }
 
-/// Every registered claim, in report order.
-pub fn registry() -> Vec<Claim> {
-    let mut v = crate::bandit::claims::claims();
-    v.extend(crate::sim::claims::claims());
-    v.extend(crate::mdp::claims::claims());
-    v.extend(crate::truth::claims::claims());
-    #[cfg(feature = "neural")]
-    v.extend(crate::neural::claims::claims());
-    v
-}
 
 /// The result of one claim in a report.
 #[derive(Clone, Debug, Serialize)]

@@ -1,6 +1,7 @@
 //! `aihf verify`: run the registry of claims, print the table, write the report.
 
-use aihf::verify::{registry, run_claim, ClaimReport, Ctx, Verdict};
+use aihf::registry::registry;
+use aihf::verify::{run_claim, ClaimReport, Ctx, Verdict};
 use clap::Args as ClapArgs;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;

@@ -1,0 +1,27 @@
+//! The registry of claims that `aihf verify` runs: every layer's `claims()`, in report order.
+//!
+//! It sits above the layers (they depend on [`crate::verify`]'s claim types, never on this
+//! module), so the dependencies point one way: `verify` (types) → layers → `registry` → `cli`.
+//!
+//! ```
+//! let claims = aihf::registry::registry();
+//! assert!(claims.iter().any(|c| c.id == "mdp.theorem_4_1_rate_20b"));
+//! // Every id is unique.
+//! let mut ids: Vec<_> = claims.iter().map(|c| c.id).collect();
+//! ids.sort();
+//! ids.dedup();
+//! assert_eq!(ids.len(), claims.len());
+//! ```
+
+use crate::verify::Claim;
+
+/// Every registered claim, in report order.
+pub fn registry() -> Vec<Claim> {
+    let mut v = crate::bandit::claims::claims();
+    v.extend(crate::sim::claims::claims());
+    v.extend(crate::mdp::claims::claims());
+    v.extend(crate::truth::claims::claims());
+    #[cfg(feature = "neural")]
+    v.extend(crate::neural::claims::claims());
+    v
+}
