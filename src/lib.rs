@@ -24,6 +24,7 @@ pub mod plot;
 pub mod sim;
 pub mod stats;
 pub mod tol;
+pub mod truth;
 pub mod verify;
 
 #[cfg(feature = "neural")]
