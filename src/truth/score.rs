@@ -646,6 +646,37 @@ mod tests {
     }
 
     #[test]
+    fn regularised_suboptimality_is_beta_kl_exactly() {
+        // J_β(π*) − J_β(π) = β KL(π‖π*) (SPEC §3.2), both sides exact on Markov policies:
+        // left from E_π[r*] and the chain-rule KL(π‖π_ref), right from the chain-rule KL(π‖π*).
+        use crate::truth::klstudy::TabularMarkov;
+        use rand::Rng;
+        let t = MarkovTask::random_with(
+            6,
+            5,
+            3,
+            1.5,
+            0.7,
+            Reference::Uniform,
+            &mut ChaCha8Rng::seed_from_u64(9),
+        )
+        .unwrap();
+        let star = TabularMarkov::of_task(&t, true).unwrap();
+        let reference = TabularMarkov::of_task(&t, false).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..5 {
+            let theta: Vec<f64> = (0..5 * 36).map(|_| 2.0 * rng.random::<f64>()).collect();
+            let pi = TabularMarkov::from_logits(6, 5, 0, &theta).unwrap();
+            let j = |p: &TabularMarkov| p.expected_reward(&t) - t.beta() * p.kl_to(&reference);
+            let lhs = t.optimal_objective() - j(&pi);
+            let rhs = t.beta() * pi.kl_to(&star);
+            assert!((lhs - rhs).abs() < 1e-12, "J gap {lhs} vs β KL {rhs}");
+            // And J_β(π*) is V_0(y_0) itself.
+            assert!((j(&star) - t.optimal_objective()).abs() < 1e-12);
+        }
+    }
+
+    #[test]
     fn k3_is_accurate_near_zero() {
         let (_, k3) = k1_k3(&[1e-9, -1e-9]);
         assert!(k3.iter().all(|x| (x - 5e-19).abs() < 1e-24), "{k3:?}");
