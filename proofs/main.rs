@@ -26,3 +26,4 @@ mod sim_variance_claim;
 mod solver_robustness;
 mod strategies;
 mod theorem_4_1_rates;
+mod truth_policy;

@@ -6,6 +6,7 @@
 //! - [`mdp`]: tabular MDPs, soft Bellman machinery, ML-IRL and Algorithm 1 (SPEC §2);
 //! - [`markov`]: the Markov task at LLM scale and its exact solution (SPEC §3.1);
 //! - [`sim`] and [`stats`]: Monte Carlo studies of the estimators (SPEC §4);
+//! - [`truth`]: exact sequence-level estimators on the Markov task (SPEC §3.2);
 //! - [`verify`]: the registry of claims that `aihf verify` runs;
 //! - [`plot`]: figures drawn from results JSON;
 //! - `neural` (feature `neural`): the tch layer (SPEC §3).

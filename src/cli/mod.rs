@@ -6,6 +6,7 @@ mod mdp;
 mod neural;
 mod sample;
 mod sim;
+pub(crate) mod truth;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,9 @@ pub enum Command {
     Rates(mdp::RatesArgs),
     /// Run a Monte Carlo study from a spec file in sims/.
     Sim(sim::Args),
+    /// Sequence-level ground truth on the Markov task: gen, estimate, study (SPEC §3.2).
+    #[command(subcommand)]
+    Truth(truth::TruthCommand),
     /// The neural layer (built with `--features neural`).
     #[cfg(feature = "neural")]
     #[command(subcommand)]
@@ -48,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mdp(c) => mdp::run(c),
         Command::Rates(a) => mdp::run_rates(a),
         Command::Sim(a) => sim::run(a),
+        Command::Truth(c) => truth::run(c),
         #[cfg(feature = "neural")]
         Command::Neural(c) => neural::run(c),
     }

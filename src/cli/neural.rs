@@ -105,28 +105,8 @@ pub struct GroundTruthArgs {
     pub progress: bool,
 }
 
-#[derive(Args, Debug)]
-pub struct GenMarkovArgs {
-    /// Folder for task.json, demos.jsonl, prefs.jsonl.
-    #[arg(long)]
-    pub out_dir: PathBuf,
-    #[arg(long, default_value_t = 4096)]
-    pub vocab: usize,
-    #[arg(long, default_value_t = 256)]
-    pub horizon: usize,
-    #[arg(long, default_value_t = 8)]
-    pub nnz_per_row: usize,
-    #[arg(long, default_value_t = 1.0)]
-    pub reward_scale: f64,
-    #[arg(long, default_value_t = 1.0)]
-    pub beta: f64,
-    #[arg(long, default_value_t = 1000)]
-    pub demos: usize,
-    #[arg(long, default_value_t = 1000)]
-    pub comparisons: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-}
+/// `gen-markov` is `truth gen` (default build): one library function writes both.
+pub type GenMarkovArgs = super::truth::GenArgs;
 
 #[derive(Args, Debug)]
 pub struct CrossvalArgs {
@@ -425,42 +405,7 @@ fn run_ground_truth(a: GroundTruthArgs) -> anyhow::Result<()> {
 }
 
 fn run_gen_markov(a: GenMarkovArgs) -> anyhow::Result<()> {
-    let spec = MarkovSpec::random(
-        a.vocab,
-        a.horizon,
-        a.nnz_per_row,
-        a.reward_scale,
-        a.beta,
-        a.seed,
-    )?;
-    let task = spec.task()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(a.seed.wrapping_add(1));
-    let (demos, prefs) = groundtruth::sample_data(&task, a.demos, a.comparisons, &mut rng)?;
-    std::fs::create_dir_all(&a.out_dir)
-        .with_context(|| format!("creating {}", a.out_dir.display()))?;
-    let d = &a.out_dir;
-    aihf::io::write_json(&d.join("task.json"), &spec)?;
-    aihf::io::write_atomic(
-        &d.join("demos.jsonl"),
-        data::demos_to_jsonl(&demos).as_bytes(),
-    )?;
-    aihf::io::write_atomic(
-        &d.join("prefs.jsonl"),
-        data::prefs_to_jsonl(&prefs).as_bytes(),
-    )?;
-    println!(
-        "wrote {} (V = {}, H = {}, {} demonstrations from π*, {} BTL-labelled pairs; V0 = {:.6}; \
-         train with --vocab {} --context {} --truth task.json)",
-        d.display(),
-        a.vocab,
-        a.horizon,
-        demos.len(),
-        prefs.len(),
-        task.optimal_objective(),
-        a.vocab,
-        a.horizon + 1
-    );
-    Ok(())
+    super::truth::run_gen(&a)
 }
 
 fn run_gen_task(a: GenTaskArgs) -> anyhow::Result<()> {
