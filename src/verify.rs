@@ -110,6 +110,7 @@ pub fn registry() -> Vec<Claim> {
     let mut v = crate::bandit::claims::claims();
     v.extend(crate::sim::claims::claims());
     v.extend(crate::mdp::claims::claims());
+    v.extend(crate::truth::klstudy::claims());
     #[cfg(feature = "neural")]
     v.extend(crate::neural::claims::claims());
     v

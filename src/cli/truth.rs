@@ -12,6 +12,13 @@ pub enum TruthCommand {
     /// of π*), prefs.jsonl (pairs of π_ref responses labelled by BTL on r*,
     /// P(c ≻ r) = σ(r*(c) − r*(r))). Same files and draws as `neural gen-markov`.
     Gen(GenArgs),
+    /// Score a policy from its samples and log-probabilities against the exact π* (k1/k3 KL to
+    /// π* and π_ref, true reward, regularised suboptimality, win rate, sanity, frontier figure).
+    Score(super::truth_score::ScoreArgs),
+    /// Export the task's data for an outside trainer (TRL conventions + a HF tokenizer.json).
+    Export(super::truth_score::ExportArgs),
+    /// Bias and variance of the k1/k2/k3 KL estimators and of their gradients (SPEC §3.2).
+    KlStudy(super::truth_score::KlStudyArgs),
 }
 
 /// The task and data sizes of `truth gen` (shared with `neural gen-markov`).
@@ -77,5 +84,8 @@ pub fn run_gen(a: &GenArgs) -> anyhow::Result<()> {
 pub fn run(c: TruthCommand) -> anyhow::Result<()> {
     match c {
         TruthCommand::Gen(a) => run_gen(&a),
+        TruthCommand::Score(a) => super::truth_score::run_score(&a),
+        TruthCommand::Export(a) => super::truth_score::run_export(&a),
+        TruthCommand::KlStudy(a) => super::truth_score::run_kl_study(&a),
     }
 }

@@ -105,6 +105,25 @@ fn check(what: &str, i: usize, y: &[usize], vocab: usize, horizon: usize) -> Res
     Ok(())
 }
 
+/// Reads the task and data files (checked by [`crate::truth::data`]: errors name the file and
+/// line) and exports them ([`export_trl`]).
+pub fn export_files(task: &Path, demos: Option<&Path>, prefs: Option<&Path>, out: &Path) -> Result<ExportSummary> {
+    let spec = crate::truth::data::TaskSpec::read(task)?;
+    let t = spec.task()?;
+    let rec = crate::truth::data::read_records(&t, demos, prefs)?;
+    export_trl(
+        &ExportData {
+            vocab: t.vocab(),
+            horizon: t.horizon(),
+            y0: t.y0(),
+            beta: t.beta(),
+            demos: &rec.demos,
+            prefs: &rec.prefs,
+        },
+        out,
+    )
+}
+
 /// Writes `data` to `out` in TRL's conventions (module docs); nothing is written when a
 /// record is invalid.
 pub fn export_trl(data: &ExportData<'_>, out: &Path) -> Result<ExportSummary> {

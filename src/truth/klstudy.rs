@@ -31,9 +31,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-/// A time-indexed Markov policy over `V` tokens and `H` steps from `y_0`, stored densely as
-/// `log π_t(v|u)` at `(t·V + u)·V + v`. Small `V` only (`H·V²` cells).
-// TODO(merge): replace with truth's Markov policy type where it offers the same operations.
+/// A time-indexed Markov policy over `V` tokens and `H` steps from `y_0` in the *softmax
+/// parameterisation* the gradient study differentiates (`π_t(·|u) = softmax(θ_{t,u})`), stored
+/// densely as `log π_t(v|u)` at `(t·V + u)·V + v`. Small `V` only (`H·V²` cells). For every
+/// other use, [`crate::truth::policy::MarkovPolicy`] is the toolkit's Markov policy (the tests
+/// check that both give the same chain-rule KL).
 #[derive(Clone, Debug)]
 pub struct TabularMarkov {
     pub vocab: usize,
@@ -781,6 +783,20 @@ mod tests {
                 g[i]
             );
         }
+    }
+
+    #[test]
+    fn kl_agrees_with_truth_policy() {
+        use crate::truth::policy::MarkovPolicy;
+        let task = MarkovTask::random(4, 3, 2, 1.0, 2).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let pi = random_policy(&task, 0.5, 0.5, &mut rng).unwrap();
+        let table: Vec<f64> = pi.logp.iter().map(|l| l.exp()).collect();
+        let p = MarkovPolicy::from_table(4, 3, 0, &table, "test").unwrap();
+        let star = MarkovPolicy::star(&task).unwrap();
+        let a = p.kl_to(&p.marginals(), &star).unwrap();
+        let b = pi.kl_to(&TabularMarkov::of_task(&task, true).unwrap());
+        assert!((a - b).abs() < 1e-12, "MarkovPolicy {a} vs TabularMarkov {b}");
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //! (`Var ≈ Var_k(h₁)/n + Var_j(h₂)/m`, `h₁`, `h₂` its Hájek projections).
 
 use crate::error::{AihfError, Result};
-use crate::markov::{MarkovTask, Reference};
+use crate::markov::MarkovTask;
+use crate::truth::policy::{Bigrams, MarkovPolicy};
 use crate::math::sigmoid;
 use crate::plot::{render_line, LineChart, Series, Style};
 use crate::stats::summarize;
@@ -23,6 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A log-probability above this is refused as impossible. Not 0: a float32 policy's
 /// log-softmax of a near-certain token rounds to within a few ulps of 1 (`2^-24 ≈ 6e-8`) above
@@ -472,72 +474,41 @@ pub fn score(
     })
 }
 
-/// Forward marginals `μ_t(u)` of `π*`, `t = 0..=H` (`μ_0 = δ_{y_0}`), and the exact
-/// `E_{π*}[r*]` and `KL(π*‖π_ref)`. Uniform reference: `O(H (V + nnz))` — with
-/// `π*_t(v|u) = e^{(w(u,v) + V_{t+1}(v) − V_t(u))/β}/V`,
-/// `μ_{t+1}(v) = e^{V_{t+1}(v)/β}/V · [Σ_u a_u + Σ_{u: (u,v) ∈ supp} a_u (e^{w(u,v)/β} − 1)]`
-/// with `a_u = μ_t(u) e^{−V_t(u)/β}`; a bigram reference: `O(H V²)`. `KL(π*‖π_ref)` follows
-/// from `V_0 = E_{π*}[r*] − β KL(π*‖π_ref)`.
+/// Exact `(KL(π*‖π_ref), E_{π*}[r*])` of the task's `π*`: forward marginals of
+/// [`MarkovPolicy::star`] (`O(H (V + nnz))` with a uniform reference), the chain-rule KL and the
+/// expected reward on the task's support (SPEC §3.2).
 pub fn exact_frontier_point(task: &MarkovTask) -> Result<(f64, f64)> {
-    let (nv, h, beta) = (task.vocab(), task.horizon(), task.beta());
-    let mut mu = vec![0.0; nv];
-    mu[task.y0()] = 1.0;
-    let entries: Vec<(usize, usize, f64)> = task.reward_entries().collect();
-    let mut reward = 0.0;
-    for t in 0..h {
-        // Expected reward of step t: Σ_u μ(u) Σ_{v ∈ supp(u)} π*_t(v|u) w(u,v).
-        for &(u, v, w) in &entries {
-            if mu[u] > 0.0 {
-                reward += mu[u] * task.log_star(t, u, v).exp() * w;
-            }
-        }
-        let mut next = vec![0.0; nv];
-        match task.reference() {
-            Reference::Uniform => {
-                // log a_u, shifted by its maximum.
-                let la: Vec<f64> = (0..nv)
-                    .map(|u| {
-                        if mu[u] > 0.0 {
-                            mu[u].ln() - task.value(t, u) / beta
-                        } else {
-                            f64::NEG_INFINITY
-                        }
-                    })
-                    .collect();
-                let m = la.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-                let a: Vec<f64> = la.iter().map(|x| (x - m).exp()).collect();
-                let total: f64 = a.iter().sum();
-                let mut corr = vec![0.0; nv];
-                for &(u, v, w) in &entries {
-                    corr[v] += a[u] * (w / beta).exp_m1();
-                }
-                let ln_v = (nv as f64).ln();
-                for v in 0..nv {
-                    let s = total + corr[v];
-                    next[v] = if s > 0.0 {
-                        (task.value(t + 1, v) / beta + m - ln_v + s.ln()).exp()
-                    } else {
-                        0.0
-                    };
-                }
-            }
-            Reference::Bigram(_) => {
-                for u in (0..nv).filter(|&u| mu[u] > 0.0) {
-                    for (v, x) in next.iter_mut().enumerate() {
-                        *x += mu[u] * task.log_star(t, u, v).exp();
-                    }
-                }
-            }
-        }
-        mu = next;
-    }
-    let kl = (reward - task.optimal_objective()) / beta;
+    let star = MarkovPolicy::star(task)?;
+    let mu = star.marginals();
+    let pattern = Bigrams::of_task(task);
+    let w: Vec<f64> = task.reward_entries().map(|e| e.2).collect();
+    let reward = star.expected_reward(&mu, &pattern, &w);
+    let reference = MarkovPolicy::reference_policy(
+        task.vocab(),
+        task.horizon(),
+        task.y0(),
+        Arc::new(task.reference().clone()),
+    )?;
+    let kl = star.kl_to(&mu, &reference)?;
     if !(kl.is_finite() && reward.is_finite()) {
         return Err(AihfError::Numerical(format!(
-            "exact frontier point at β = {beta}: KL {kl}, reward {reward}"
+            "exact frontier point at β = {}: KL {kl}, reward {reward}",
+            task.beta()
         )));
     }
-    Ok((kl.max(0.0), reward))
+    Ok((kl, reward))
+}
+
+impl SequenceLogProb for MarkovPolicy {
+    fn log_prob(&self, y: &[usize]) -> Result<f64> {
+        MarkovPolicy::log_prob(self, y)
+    }
+}
+
+/// Exact `KL(π̂‖π*)` of a policy `π̂` (chain rule), for [`score`]'s `estimate`.
+pub fn exact_kl_to_star(task: &MarkovTask, p_hat: &MarkovPolicy) -> Result<f64> {
+    let star = MarkovPolicy::star(task)?;
+    p_hat.kl_to(&p_hat.marginals(), &star)
 }
 
 /// One point of the exact frontier `{(KL(π*_b‖π_ref), E_{π*_b}[r*]) : b > 0}`.
@@ -620,6 +591,62 @@ pub fn draw_frontier(fig: &FrontierFigure, stem: &Path) -> Result<Vec<PathBuf>> 
     render_line(&chart, stem)
 }
 
+/// What [`score_files`] reads.
+#[derive(Clone, Debug)]
+pub struct ScoreFiles<'a> {
+    /// `task.json` ([`crate::truth::data::TaskSpec`]).
+    pub task: &'a Path,
+    /// The samples JSONL ([`parse_samples`]).
+    pub samples: &'a Path,
+    /// An exact estimator's `--policy-out` file, and which policy in it.
+    pub estimate: Option<(&'a Path, Option<&'a str>)>,
+    /// The policy's name on the figure.
+    pub label: String,
+}
+
+/// Reads the files, scores the samples and computes the exact frontier; writes nothing.
+pub fn score_files(files: &ScoreFiles<'_>, opts: ScoreOptions) -> Result<(ScoreReport, FrontierFigure)> {
+    let task = crate::truth::data::TaskSpec::read(files.task)?.task()?;
+    let samples = read_samples(files.samples, &task)?;
+    let p_hat = match files.estimate {
+        None => None,
+        Some((path, name)) => {
+            let p = crate::truth::policy::read_policy(
+                path,
+                name,
+                task.vocab(),
+                task.horizon(),
+                task.y0(),
+            )?;
+            let kl = exact_kl_to_star(&task, &p)?;
+            Some((p, kl))
+        }
+    };
+    let report = score(
+        &task,
+        &samples,
+        p_hat
+            .as_ref()
+            .map(|(p, kl)| (p as &dyn SequenceLogProb, *kl)),
+        opts,
+    )?;
+    let fig = FrontierFigure {
+        frontier: frontier(&task)?,
+        policy: (report.kl_to_ref.k1, report.true_reward),
+        label: files.label.clone(),
+    };
+    Ok((report, fig))
+}
+
+/// Writes `score.json`, `frontier.json` and the figure `frontier.{png,svg}` into `out`.
+pub fn write_outputs(report: &ScoreReport, fig: &FrontierFigure, out: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = vec![out.join("score.json"), out.join("frontier.json")];
+    crate::io::write_json(&files[0], report)?;
+    crate::io::write_json(&files[1], fig)?;
+    files.extend(draw_frontier(fig, &out.join("frontier"))?);
+    Ok(files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -647,6 +674,7 @@ mod tests {
 
     #[test]
     fn regularised_suboptimality_is_beta_kl_exactly() {
+        use crate::markov::Reference;
         // J_β(π*) − J_β(π) = β KL(π‖π*) (SPEC §3.2), both sides exact on Markov policies:
         // left from E_π[r*] and the chain-rule KL(π‖π_ref), right from the chain-rule KL(π‖π*).
         use crate::truth::klstudy::TabularMarkov;
