@@ -162,7 +162,7 @@ pub fn export_trl(data: &ExportData<'_>, out: &Path) -> Result<ExportSummary> {
     let config = json!({
         "tokenizer_class": "PreTrainedTokenizerFast",
         "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>",
-        "model_max_length": h + 1,
+        "model_max_length": h + 2,
         "clean_up_tokenization_spaces": false,
     });
     let special = json!({"eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>"});
