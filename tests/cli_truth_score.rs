@@ -89,7 +89,11 @@ fn run_json(args: &[&str], paths: &[(&str, &Path)]) -> Value {
         c.arg(flag).arg(p);
     }
     let out = c.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -107,7 +111,14 @@ fn score_agrees_with_exact_values() {
     write_policies(&ep, &[("aihf", &hat), ("other", &pi)]).unwrap();
     let out_dir = dir.path().join("out");
     let v = run_json(
-        &["--estimate-name", "aihf", "--star-samples", "3000", "--seed", "5"],
+        &[
+            "--estimate-name",
+            "aihf",
+            "--star-samples",
+            "3000",
+            "--seed",
+            "5",
+        ],
         &[
             ("--task", &tp),
             ("--samples", &sp),
@@ -147,7 +158,11 @@ fn score_agrees_with_exact_values() {
     }
     within("Σ_t k3_t", &v["kl_to_star"]["k3_token_sum"], kl_star);
     within("E_π[r*]", &v["true_reward"], reward);
-    within("β KL(π‖π*)", &v["regularised_suboptimality"], task.beta() * kl_star);
+    within(
+        "β KL(π‖π*)",
+        &v["regularised_suboptimality"],
+        task.beta() * kl_star,
+    );
     within("win rate", &v["win_rate_vs_star"], win);
     // The suboptimality estimate is β·k1 sample by sample (SPEC §3.1 telescoping).
     let (a, b) = (
@@ -188,8 +203,25 @@ fn export_score_contract_without_python() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     aihf()
-        .args(["truth", "gen", "--vocab", "5", "--horizon", "4", "--nnz-per-row", "2"])
-        .args(["--demos", "3000", "--comparisons", "50", "--seed", "2", "--out-dir"])
+        .args([
+            "truth",
+            "gen",
+            "--vocab",
+            "5",
+            "--horizon",
+            "4",
+            "--nnz-per-row",
+            "2",
+        ])
+        .args([
+            "--demos",
+            "3000",
+            "--comparisons",
+            "50",
+            "--seed",
+            "2",
+            "--out-dir",
+        ])
         .arg(d.join("mk"))
         .assert()
         .success();
@@ -220,7 +252,10 @@ fn export_score_contract_without_python() {
     }
     let sp = d.join("samples.jsonl");
     std::fs::write(&sp, samples).unwrap();
-    let v = run_json(&[], &[("--task", &d.join("mk/task.json")), ("--samples", &sp)]);
+    let v = run_json(
+        &[],
+        &[("--task", &d.join("mk/task.json")), ("--samples", &sp)],
+    );
     assert_eq!(v["n"], json!(3000));
     // log π(y) − log π*(y) is 0 up to round-off for every sample: k1 and k3 vanish (their se is
     // round-off too, so a z-score means nothing here).
@@ -239,8 +274,25 @@ fn exported_tokenizer_round_trips_every_record() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     aihf()
-        .args(["truth", "gen", "--vocab", "13", "--horizon", "6", "--nnz-per-row", "3"])
-        .args(["--demos", "200", "--comparisons", "200", "--seed", "4", "--out-dir"])
+        .args([
+            "truth",
+            "gen",
+            "--vocab",
+            "13",
+            "--horizon",
+            "6",
+            "--nnz-per-row",
+            "3",
+        ])
+        .args([
+            "--demos",
+            "200",
+            "--comparisons",
+            "200",
+            "--seed",
+            "4",
+            "--out-dir",
+        ])
         .arg(d.join("mk"))
         .assert()
         .success();
@@ -308,7 +360,10 @@ fn sanity_flags_log_probabilities_of_another_policy() {
     let tp = write_task(dir.path(), &spec);
     let sp = dir.path().join("s.jsonl");
     std::fs::write(&sp, samples_jsonl(&scaled_policy(&task, 0.5), 500, 2, -3.0)).unwrap();
-    let v = run_json(&["--star-samples", "100"], &[("--task", &tp), ("--samples", &sp)]);
+    let v = run_json(
+        &["--star-samples", "100"],
+        &[("--task", &tp), ("--samples", &sp)],
+    );
     assert_eq!(v["sanity"]["ok"], json!(false));
     let flags = v["sanity"]["flags"].to_string();
     assert!(flags.contains("KL(π‖π_ref)"), "{flags}");
@@ -321,16 +376,40 @@ fn bad_samples_are_typed_errors_naming_the_line_and_write_nothing() {
     let tp = write_task(dir.path(), &spec);
     let good = r#"{"completion_ids": [1, 2, 3], "logprob": -4.0}"#;
     let cases: &[(&str, &str)] = &[
-        (r#"{"completion_ids": [1, 2], "logprob": -1.0}"#, "has 2 tokens, the horizon is H = 3"),
-        (r#"{"completion_ids": [1, 2, 4], "logprob": -1.0}"#, "out of range 0..4"),
-        (r#"{"completion_ids": [1, 2, 3], "logprob": 0.5}"#, "is positive"),
-        (r#"{"completion_ids": [1, 2, 3], "logprob": "nan"}"#, "must be a number"),
-        (r#"{"completion_ids": [1, 2, 3], "token_logprobs": [-1, null, -1]}"#, "`token_logprobs`[1] must be a number"),
+        (
+            r#"{"completion_ids": [1, 2], "logprob": -1.0}"#,
+            "has 2 tokens, the horizon is H = 3",
+        ),
+        (
+            r#"{"completion_ids": [1, 2, 4], "logprob": -1.0}"#,
+            "out of range 0..4",
+        ),
+        (
+            r#"{"completion_ids": [1, 2, 3], "logprob": 0.5}"#,
+            "is positive",
+        ),
+        (
+            r#"{"completion_ids": [1, 2, 3], "logprob": "nan"}"#,
+            "must be a number",
+        ),
+        (
+            r#"{"completion_ids": [1, 2, 3], "token_logprobs": [-1, null, -1]}"#,
+            "`token_logprobs`[1] must be a number",
+        ),
         (r#"{"completion_ids": [1, 2, 3]}"#, "missing key `logprob`"),
         (r#"{"logprob": -1.0}"#, "missing key `completion_ids`"),
-        (r#"{"completion_ids": [1, 2, 3], "logprob": -1, "x": 1}"#, "unknown key `x`"),
-        (r#"{"prompt_ids": [2], "completion_ids": [1, 2, 3], "logprob": -1}"#, "not the task's prompt"),
-        (r#"{"completion_ids": [1, 2, 3], "logprob": -1, "token_logprobs": [-1, -1, -1]}"#, "differs from the sum"),
+        (
+            r#"{"completion_ids": [1, 2, 3], "logprob": -1, "x": 1}"#,
+            "unknown key `x`",
+        ),
+        (
+            r#"{"prompt_ids": [2], "completion_ids": [1, 2, 3], "logprob": -1}"#,
+            "not the task's prompt",
+        ),
+        (
+            r#"{"completion_ids": [1, 2, 3], "logprob": -1, "token_logprobs": [-1, -1, -1]}"#,
+            "differs from the sum",
+        ),
         ("not json", "not a JSON object"),
     ];
     for (k, (bad, msg)) in cases.iter().enumerate() {

@@ -51,20 +51,50 @@ fn cfg() -> TransformerConfig {
 fn cached_generation_matches_full_recomputation() {
     let (vocab, context) = (11, 24);
     let (_vs, net) = gpt(vocab, context, cfg(), 7);
-    for (prompt, eos) in [(vec![3i64], None), (vec![1, 4, 1, 5], None), (vec![2, 7], Some(0))] {
+    for (prompt, eos) in [
+        (vec![3i64], None),
+        (vec![1, 4, 1, 5], None),
+        (vec![2, 7], Some(0)),
+    ] {
         let max_new = context as usize - prompt.len();
         let mut r1 = ChaCha8Rng::seed_from_u64(11);
         let mut r2 = ChaCha8Rng::seed_from_u64(11);
-        let full = model::sample(Decoder::Full(&net), &prompt, 6, max_new, eos, Device::Cpu, &mut r1)
-            .unwrap();
-        let cached =
-            model::sample(Decoder::Cached(&net), &prompt, 6, max_new, eos, Device::Cpu, &mut r2)
-                .unwrap();
-        assert_eq!(full.tokens, cached.tokens, "prompt {prompt:?}: tokens differ");
+        let full = model::sample(
+            Decoder::Full(&net),
+            &prompt,
+            6,
+            max_new,
+            eos,
+            Device::Cpu,
+            &mut r1,
+        )
+        .unwrap();
+        let cached = model::sample(
+            Decoder::Cached(&net),
+            &prompt,
+            6,
+            max_new,
+            eos,
+            Device::Cpu,
+            &mut r2,
+        )
+        .unwrap();
+        assert_eq!(
+            full.tokens, cached.tokens,
+            "prompt {prompt:?}: tokens differ"
+        );
         let distinct: std::collections::BTreeSet<_> = full.tokens.iter().flatten().collect();
         assert!(distinct.len() > 3, "degenerate samples {:?}", full.tokens);
-        for (a, b) in full.logprobs.iter().flatten().zip(cached.logprobs.iter().flatten()) {
-            assert!((a - b).abs() < LOGPROB_TOL, "log-prob {a} (full) vs {b} (cached)");
+        for (a, b) in full
+            .logprobs
+            .iter()
+            .flatten()
+            .zip(cached.logprobs.iter().flatten())
+        {
+            assert!(
+                (a - b).abs() < LOGPROB_TOL,
+                "log-prob {a} (full) vs {b} (cached)"
+            );
         }
         // Teacher forcing on the finished sequences (fixed length only).
         if eos.is_none() {
@@ -103,7 +133,8 @@ fn cache_feeds_chunks_like_a_full_forward() {
     let mut cache = KvCache::new();
     let mut parts = Vec::new();
     for (a, b) in [(0, 5), (5, 8), (8, 9)] {
-        parts.push(tch::no_grad(|| net.forward_cached(&x.narrow(1, a, b - a), &mut cache)).unwrap());
+        parts
+            .push(tch::no_grad(|| net.forward_cached(&x.narrow(1, a, b - a), &mut cache)).unwrap());
     }
     assert_eq!(cache.len(), 9);
     let cached = Tensor::cat(&parts, 1);
@@ -128,12 +159,18 @@ fn kvcache_speed() {
     };
     let (_vs, net) = gpt(4096, 257, c, 1);
     let (n, new) = (16usize, 256usize);
-    for (name, dec) in [("cached", Decoder::Cached(&net)), ("full", Decoder::Full(&net))] {
+    for (name, dec) in [
+        ("cached", Decoder::Cached(&net)),
+        ("full", Decoder::Full(&net)),
+    ] {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let t0 = std::time::Instant::now();
         let g = model::sample(dec, &[0], n, new, None, Device::Cpu, &mut rng).unwrap();
         let s = t0.elapsed().as_secs_f64();
         let toks: usize = g.tokens.iter().map(Vec::len).sum();
-        println!("{name}: {toks} tokens in {s:.2} s = {:.0} tokens/s", toks as f64 / s);
+        println!(
+            "{name}: {toks} tokens in {s:.2} s = {:.0} tokens/s",
+            toks as f64 / s
+        );
     }
 }

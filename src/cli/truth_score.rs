@@ -94,7 +94,10 @@ pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
     let files = score::ScoreFiles {
         task: &a.task,
         samples: &a.samples,
-        estimate: a.estimate.as_deref().map(|p| (p, a.estimate_name.as_deref())),
+        estimate: a
+            .estimate
+            .as_deref()
+            .map(|p| (p, a.estimate_name.as_deref())),
         label: a.label.clone(),
     };
     let opts = score::ScoreOptions {
@@ -110,18 +113,55 @@ pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rep)?);
         return Ok(());
     }
-    println!("n = {} samples; β = {}, J_β(π*) = V_0 = {:.6}", rep.n, rep.beta, rep.optimal_objective);
+    println!(
+        "n = {} samples; β = {}, J_β(π*) = V_0 = {:.6}",
+        rep.n, rep.beta, rep.optimal_objective
+    );
     println!("{:<34} {:>22} {:>22}", "quantity", "k1", "k3");
-    println!("{:<34} {:>22} {:>22}", "KL(π‖π*)", ms(&rep.kl_to_star.k1), ms(&rep.kl_to_star.k3));
-    println!("{:<34} {:>22} {:>22}", "KL(π‖π_ref)", ms(&rep.kl_to_ref.k1), ms(&rep.kl_to_ref.k3));
+    println!(
+        "{:<34} {:>22} {:>22}",
+        "KL(π‖π*)",
+        ms(&rep.kl_to_star.k1),
+        ms(&rep.kl_to_star.k3)
+    );
+    println!(
+        "{:<34} {:>22} {:>22}",
+        "KL(π‖π_ref)",
+        ms(&rep.kl_to_ref.k1),
+        ms(&rep.kl_to_ref.k3)
+    );
     if let Some(e) = &rep.to_estimate {
-        println!("{:<34} {:>22} {:>22}", "KL(π‖π̂)", ms(&e.kl.k1), ms(&e.kl.k3));
+        println!(
+            "{:<34} {:>22} {:>22}",
+            "KL(π‖π̂)",
+            ms(&e.kl.k1),
+            ms(&e.kl.k3)
+        );
         println!("exact KL(π̂‖π*) = {:.6}", e.estimator_kl_to_star);
     }
-    println!("E_π[r*]                        {}   (π*: {:.4})", ms(&rep.true_reward), rep.star_true_reward);
-    println!("J_β(π*) − J_β(π) = β KL(π‖π*)  {}", ms(&rep.regularised_suboptimality));
-    println!("win rate vs π*                 {}   ({} π* draws, seed {})", ms(&rep.win_rate_vs_star), rep.star_samples, rep.seed);
-    println!("sanity: {}", if rep.sanity.ok { "ok".to_string() } else { rep.sanity.flags.join("; ") });
+    println!(
+        "E_π[r*]                        {}   (π*: {:.4})",
+        ms(&rep.true_reward),
+        rep.star_true_reward
+    );
+    println!(
+        "J_β(π*) − J_β(π) = β KL(π‖π*)  {}",
+        ms(&rep.regularised_suboptimality)
+    );
+    println!(
+        "win rate vs π*                 {}   ({} π* draws, seed {})",
+        ms(&rep.win_rate_vs_star),
+        rep.star_samples,
+        rep.seed
+    );
+    println!(
+        "sanity: {}",
+        if rep.sanity.ok {
+            "ok".to_string()
+        } else {
+            rep.sanity.flags.join("; ")
+        }
+    );
     for f in written {
         println!("wrote {}", f.display());
     }
@@ -165,7 +205,10 @@ pub fn run_kl_study(a: &KlStudyArgs) -> anyhow::Result<()> {
     for line in &study.summary {
         println!("{line}");
     }
-    println!("k3 loss vs ∇KL(π_ref‖π): relative distance {:.2e}", study.k3_loss_vs_reverse_kl);
+    println!(
+        "k3 loss vs ∇KL(π_ref‖π): relative distance {:.2e}",
+        study.k3_loss_vs_reverse_kl
+    );
     println!("({:.1} s)", study.seconds);
     for f in files {
         println!("wrote {}", f.display());

@@ -14,8 +14,8 @@
 //!   libtorch's `scaled_dot_product_attention`, learned positions.
 
 use crate::error::{AihfError, Result};
-use serde::{Deserialize, Serialize};
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
@@ -231,7 +231,12 @@ impl Attention {
 
     /// `xs` `[B, T, D]`; with `cache`, `xs` holds only the new positions, which attend to the
     /// cached keys and values and are appended to them (evaluation only: no dropout).
-    fn forward(&self, xs: &Tensor, train: bool, cache: Option<&mut Option<(Tensor, Tensor)>>) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        train: bool,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+    ) -> Tensor {
         let (b, t, d) = xs.size3().expect("attention: input must be [B, T, D]");
         let qkv = xs
             .apply(&self.qkv)
@@ -301,7 +306,12 @@ impl Block {
         }
     }
 
-    fn forward(&self, xs: &Tensor, train: bool, cache: Option<&mut Option<(Tensor, Tensor)>>) -> Tensor {
+    fn forward(
+        &self,
+        xs: &Tensor,
+        train: bool,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+    ) -> Tensor {
         let xs = xs + self.attn.forward(&xs.apply(&self.ln1), train, cache);
         let ys = xs
             .apply(&self.ln2)
@@ -478,7 +488,8 @@ pub fn sample(
                     let x = Tensor::from_slice(&flat)
                         .view([n as i64, (t - from) as i64])
                         .to_device(device);
-                    gpt.forward_cached(&x, &mut cache)?.select(1, (t - from) as i64 - 1)
+                    gpt.forward_cached(&x, &mut cache)?
+                        .select(1, (t - from) as i64 - 1)
                 }
             };
             let logp = logits

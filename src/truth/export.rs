@@ -107,7 +107,12 @@ fn check(what: &str, i: usize, y: &[usize], vocab: usize, horizon: usize) -> Res
 
 /// Reads the task and data files (checked by [`crate::truth::data`]: errors name the file and
 /// line) and exports them ([`export_trl`]).
-pub fn export_files(task: &Path, demos: Option<&Path>, prefs: Option<&Path>, out: &Path) -> Result<ExportSummary> {
+pub fn export_files(
+    task: &Path,
+    demos: Option<&Path>,
+    prefs: Option<&Path>,
+    out: &Path,
+) -> Result<ExportSummary> {
     let spec = crate::truth::data::TaskSpec::read(task)?;
     let t = spec.task()?;
     let rec = crate::truth::data::read_records(&t, demos, prefs)?;
@@ -131,7 +136,10 @@ pub fn export_trl(data: &ExportData<'_>, out: &Path) -> Result<ExportSummary> {
     if v == 0 || h == 0 || data.y0 >= v {
         return Err(AihfError::param(
             "task",
-            format!("need V ≥ 1, H ≥ 1 and y_0 < V, got V = {v}, H = {h}, y_0 = {}", data.y0),
+            format!(
+                "need V ≥ 1, H ≥ 1 and y_0 < V, got V = {v}, H = {h}, y_0 = {}",
+                data.y0
+            ),
         ));
     }
     let prompt = word(data.y0);

@@ -329,7 +329,12 @@ pub struct KlStudy {
     pub seconds: f64,
 }
 
-fn random_policy(task: &MarkovTask, alpha: f64, noise: f64, rng: &mut impl Rng) -> Result<TabularMarkov> {
+fn random_policy(
+    task: &MarkovTask,
+    alpha: f64,
+    noise: f64,
+    rng: &mut impl Rng,
+) -> Result<TabularMarkov> {
     let (v, h) = (task.vocab(), task.horizon());
     let mut theta = Vec::with_capacity(h * v * v);
     for t in 0..h {
@@ -618,7 +623,10 @@ pub fn write(study: &KlStudy, out: &Path) -> Result<Vec<PathBuf>> {
 pub fn draw(study: &KlStudy, out: &Path) -> Result<Vec<PathBuf>> {
     let t = &study.targets[0];
     let chart = LineChart {
-        title: format!("Estimators of {} = {:.3} (V = {}, H = {})", t.target, t.exact, study.config.vocab, study.config.horizon),
+        title: format!(
+            "Estimators of {} = {:.3} (V = {}, H = {})",
+            t.target, t.exact, study.config.vocab, study.config.horizon
+        ),
         x_label: "samples n".into(),
         y_label: "RMSE over replications".into(),
         x_log: true,
@@ -730,7 +738,11 @@ fn run_claim_gradients(ctx: &Ctx) -> Result<Outcome> {
     check_config(&cfg)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (rows, rev, _) = gradient_study(&cfg, &mut rng)?;
-    let get = |n: &str| rows.iter().find(|r| r.name == n).map_or(f64::NAN, |r| r.relative_bias);
+    let get = |n: &str| {
+        rows.iter()
+            .find(|r| r.name == n)
+            .map_or(f64::NAN, |r| r.relative_bias)
+    };
     let m = get("reinforce_k1").max(get("loss_k2"));
     let biased_ok = get("loss_k1") > 0.5 && get("loss_k3") > 1e-3;
     let measured = if biased_ok { m } else { f64::INFINITY };
@@ -766,7 +778,9 @@ mod tests {
         let task = MarkovTask::random(3, 3, 2, 1.0, 5).unwrap();
         let q = TabularMarkov::of_task(&task, false).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let theta: Vec<f64> = (0..27).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
+        let theta: Vec<f64> = (0..27)
+            .map(|_| rng.sample::<f64, _>(StandardNormal))
+            .collect();
         let pi = TabularMarkov::from_logits(3, 3, 0, &theta).unwrap();
         let g = pi.grad_kl_to(&q);
         let h = crate::tol::FD_STEP;
@@ -797,7 +811,10 @@ mod tests {
         let star = MarkovPolicy::star(&task).unwrap();
         let a = p.kl_to(&p.marginals(), &star).unwrap();
         let b = pi.kl_to(&TabularMarkov::of_task(&task, true).unwrap());
-        assert!((a - b).abs() < 1e-12, "MarkovPolicy {a} vs TabularMarkov {b}");
+        assert!(
+            (a - b).abs() < 1e-12,
+            "MarkovPolicy {a} vs TabularMarkov {b}"
+        );
     }
 
     #[test]
@@ -812,6 +829,10 @@ mod tests {
             let l = pi.log_prob(&y);
             kl += l.exp() * (l - star.log_prob(&y));
         }
-        assert!((kl - pi.kl_to(&star)).abs() < 1e-12, "{kl} vs {}", pi.kl_to(&star));
+        assert!(
+            (kl - pi.kl_to(&star)).abs() < 1e-12,
+            "{kl} vs {}",
+            pi.kl_to(&star)
+        );
     }
 }

@@ -15,16 +15,15 @@
 
 use crate::error::{AihfError, Result};
 use crate::markov::MarkovTask;
-use crate::truth::policy::{Bigrams, MarkovPolicy};
 use crate::math::sigmoid;
 use crate::plot::{render_line, LineChart, Series, Style};
 use crate::stats::summarize;
+use crate::truth::policy::{Bigrams, MarkovPolicy};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// A log-probability above this is refused as impossible. Not 0: a float32 policy's
 /// log-softmax of a near-certain token rounds to within a few ulps of 1 (`2^-24 ≈ 6e-8`) above
@@ -143,9 +142,13 @@ fn line_err(source: &str, line: usize, reason: impl Into<String>) -> AihfError {
 }
 
 fn as_ids(v: &Value, key: &str, source: &str, line: usize) -> Result<Vec<usize>> {
-    let arr = v
-        .as_array()
-        .ok_or_else(|| line_err(source, line, format!("`{key}` must be an array of token ids")))?;
+    let arr = v.as_array().ok_or_else(|| {
+        line_err(
+            source,
+            line,
+            format!("`{key}` must be an array of token ids"),
+        )
+    })?;
     arr.iter()
         .enumerate()
         .map(|(i, x)| {
@@ -165,7 +168,11 @@ fn as_logprob(v: &Value, what: &str, source: &str, line: usize) -> Result<f64> {
         .as_f64()
         .ok_or_else(|| line_err(source, line, format!("{what} must be a number, got {v}")))?;
     if !x.is_finite() {
-        return Err(line_err(source, line, format!("{what} must be finite, got {x}")));
+        return Err(line_err(
+            source,
+            line,
+            format!("{what} must be finite, got {x}"),
+        ));
     }
     Ok(x)
 }
@@ -209,7 +216,10 @@ pub fn parse_samples(text: &str, source: &str, task: &MarkovTask) -> Result<Vec<
             return Err(line_err(
                 source,
                 line,
-                format!("`completion_ids` has {} tokens, the horizon is H = {h}", y.len()),
+                format!(
+                    "`completion_ids` has {} tokens, the horizon is H = {h}",
+                    y.len()
+                ),
             ));
         }
         if let Some(k) = y.iter().position(|&t| t >= v) {
@@ -225,7 +235,10 @@ pub fn parse_samples(text: &str, source: &str, task: &MarkovTask) -> Result<Vec<
                 return Err(line_err(
                     source,
                     line,
-                    format!("`prompt_ids` {p:?} is not the task's prompt [{}]", task.y0()),
+                    format!(
+                        "`prompt_ids` {p:?} is not the task's prompt [{}]",
+                        task.y0()
+                    ),
                 ));
             }
         }
@@ -239,7 +252,10 @@ pub fn parse_samples(text: &str, source: &str, task: &MarkovTask) -> Result<Vec<
                     return Err(line_err(
                         source,
                         line,
-                        format!("`token_logprobs` has {} entries, the horizon is H = {h}", arr.len()),
+                        format!(
+                            "`token_logprobs` has {} entries, the horizon is H = {h}",
+                            arr.len()
+                        ),
                     ));
                 }
                 let xs = arr
@@ -368,7 +384,10 @@ pub fn score(
     if samples.len() < 2 {
         return Err(AihfError::param(
             "samples",
-            format!("need at least 2 for a standard error, got {}", samples.len()),
+            format!(
+                "need at least 2 for a standard error, got {}",
+                samples.len()
+            ),
         ));
     }
     if opts.star_samples < 2 {
@@ -474,29 +493,26 @@ pub fn score(
     })
 }
 
-/// Exact `(KL(π*‖π_ref), E_{π*}[r*])` of the task's `π*`: forward marginals of
-/// [`MarkovPolicy::star`] (`O(H (V + nnz))` with a uniform reference), the chain-rule KL and the
-/// expected reward on the task's support (SPEC §3.2).
+/// Exact `(KL(π*‖π_ref), E_{π*}[r*])` of the task's `π*`: `E_{π*}[r*]` from the forward
+/// marginals of [`MarkovPolicy::star`] (`O(H (V + nnz))` with a uniform reference) on the
+/// task's support, and `KL(π*‖π_ref) = (E_{π*}[r*] − V_0(y_0))/β` (SPEC §3.1: `V_0` is
+/// `J_β(π*)`). The identity, rather than the chain-rule KL, because at very small `β` (the
+/// frontier's far end, `b = β/64` on the README's task) the chain-rule pass returned 0 here.
 pub fn exact_frontier_point(task: &MarkovTask) -> Result<(f64, f64)> {
     let star = MarkovPolicy::star(task)?;
     let mu = star.marginals();
     let pattern = Bigrams::of_task(task);
     let w: Vec<f64> = task.reward_entries().map(|e| e.2).collect();
     let reward = star.expected_reward(&mu, &pattern, &w);
-    let reference = MarkovPolicy::reference_policy(
-        task.vocab(),
-        task.horizon(),
-        task.y0(),
-        Arc::new(task.reference().clone()),
-    )?;
-    let kl = star.kl_to(&mu, &reference)?;
+    let kl = (reward - task.optimal_objective()) / task.beta();
     if !(kl.is_finite() && reward.is_finite()) {
         return Err(AihfError::Numerical(format!(
             "exact frontier point at β = {}: KL {kl}, reward {reward}",
             task.beta()
         )));
     }
-    Ok((kl, reward))
+    // Round-off can leave −1e-16 for a policy at the reference.
+    Ok((kl.max(0.0), reward))
 }
 
 impl SequenceLogProb for MarkovPolicy {
@@ -582,7 +598,10 @@ pub fn draw_frontier(fig: &FrontierFigure, stem: &Path) -> Result<Vec<PathBuf>> 
             },
             Series {
                 name: "± 2 se in KL".into(),
-                points: vec![(kl.mean - 2.0 * kl.se, r.mean), (kl.mean + 2.0 * kl.se, r.mean)],
+                points: vec![
+                    (kl.mean - 2.0 * kl.se, r.mean),
+                    (kl.mean + 2.0 * kl.se, r.mean),
+                ],
                 err: None,
                 style: Style::Line,
             },
@@ -605,7 +624,10 @@ pub struct ScoreFiles<'a> {
 }
 
 /// Reads the files, scores the samples and computes the exact frontier; writes nothing.
-pub fn score_files(files: &ScoreFiles<'_>, opts: ScoreOptions) -> Result<(ScoreReport, FrontierFigure)> {
+pub fn score_files(
+    files: &ScoreFiles<'_>,
+    opts: ScoreOptions,
+) -> Result<(ScoreReport, FrontierFigure)> {
     let task = crate::truth::data::TaskSpec::read(files.task)?.task()?;
     let samples = read_samples(files.samples, &task)?;
     let p_hat = match files.estimate {
@@ -639,7 +661,11 @@ pub fn score_files(files: &ScoreFiles<'_>, opts: ScoreOptions) -> Result<(ScoreR
 }
 
 /// Writes `score.json`, `frontier.json` and the figure `frontier.{png,svg}` into `out`.
-pub fn write_outputs(report: &ScoreReport, fig: &FrontierFigure, out: &Path) -> Result<Vec<PathBuf>> {
+pub fn write_outputs(
+    report: &ScoreReport,
+    fig: &FrontierFigure,
+    out: &Path,
+) -> Result<Vec<PathBuf>> {
     let mut files = vec![out.join("score.json"), out.join("frontier.json")];
     crate::io::write_json(&files[0], report)?;
     crate::io::write_json(&files[1], fig)?;
