@@ -37,7 +37,7 @@ for m in sft dpo; do
     est=()
     # SFT's exact counterpart is the policy-class MLE `sft`; TRL's DPO (reference = the SFT
     # model, β = the task's β) targets `rlhf` with the SFT reference (SPEC §3.2).
-    name=$([ $m = sft ] && echo sft || echo rlhf)
+    name=$([ $m = sft ] && echo sft || echo rlhf_sft)
     if [ -f "$out/estimates.json" ]; then est=(--estimate "$out/estimates.json" --estimate-name "$name"); fi
     "$aihf" truth score --task "$out/mk/task.json" --samples "$out/trl_run/samples_$m.jsonl" \
         "${est[@]}" --label "TRL $m" --out "$out/score_trl_$m" --json > "$out/score_trl_$m.json"
