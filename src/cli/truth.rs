@@ -2,8 +2,10 @@
 //! default build: `gen` writes a task and exact data; `estimate` solves the exact estimators;
 //! `study` runs the replicated estimator study.
 
-use aihf::truth::data;
-use clap::{Args, Subcommand};
+use aihf::truth::data::{self, TaskSpec};
+use aihf::truth::estimate::{Method, Options, RefKind, Support};
+use aihf::truth::{policy, report};
+use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -19,6 +21,66 @@ pub enum TruthCommand {
     Export(super::truth_score::ExportArgs),
     /// Bias and variance of the k1/k2/k3 KL estimators and of their gradients (SPEC §3.2).
     KlStudy(super::truth_score::KlStudyArgs),
+    /// Solve the exact sequence-level estimators (sft irl btl rlhf dpo aihf) on a task's data
+    /// and score each against π* exactly (KL both ways, true reward, KL to π_ref).
+    Estimate(EstimateArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodArg {
+    Sft,
+    Irl,
+    Btl,
+    Rlhf,
+    Dpo,
+    Aihf,
+    All,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SupportArg {
+    /// The task's reward support (oracle sparsity).
+    Task,
+    /// All V² bigrams.
+    Full,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RefArg {
+    Sft,
+    Ref,
+}
+
+#[derive(Args, Debug)]
+pub struct EstimateArgs {
+    /// task.json (from `truth gen`).
+    #[arg(long)]
+    pub task: PathBuf,
+    /// demos.jsonl.
+    #[arg(long)]
+    pub demos: Option<PathBuf>,
+    /// prefs.jsonl.
+    #[arg(long)]
+    pub prefs: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "all")]
+    pub method: MethodArg,
+    /// Weight λ of the preference likelihood in AIHF.
+    #[arg(long, default_value_t = 1.0)]
+    pub lambda: f64,
+    /// Ridge α on w (needed where the likelihood has no finite maximiser).
+    #[arg(long, default_value_t = 0.0)]
+    pub ridge: f64,
+    #[arg(long, value_enum, default_value = "task")]
+    pub support: SupportArg,
+    /// Reference of RLHF's KL term and DPO's ratio for a single --method (all reports both).
+    #[arg(long, value_enum, default_value = "sft")]
+    pub rlhf_reference: RefArg,
+    /// Print the JSON report.
+    #[arg(long)]
+    pub json: bool,
+    /// Write every solved policy as [H][V][V] JSON here.
+    #[arg(long)]
+    pub policy_out: Option<PathBuf>,
 }
 
 /// The task and data sizes of `truth gen` (shared with `neural gen-markov`).
@@ -87,5 +149,96 @@ pub fn run(c: TruthCommand) -> anyhow::Result<()> {
         TruthCommand::Score(a) => super::truth_score::run_score(&a),
         TruthCommand::Export(a) => super::truth_score::run_export(&a),
         TruthCommand::KlStudy(a) => super::truth_score::run_kl_study(&a),
+        TruthCommand::Estimate(a) => run_estimate(a),
     }
+}
+
+fn run_estimate(a: EstimateArgs) -> anyhow::Result<()> {
+    let t0 = std::time::Instant::now();
+    let task = TaskSpec::read(&a.task)?.task()?;
+    let records = data::read_records(&task, a.demos.as_deref(), a.prefs.as_deref())?;
+    let opts = Options {
+        lambda: a.lambda,
+        ridge: a.ridge,
+        support: match a.support {
+            SupportArg::Task => Support::Task,
+            SupportArg::Full => Support::Full,
+        },
+    };
+    let method = match a.method {
+        MethodArg::All => None,
+        MethodArg::Sft => Some(Method::Sft),
+        MethodArg::Irl => Some(Method::Irl),
+        MethodArg::Btl => Some(Method::Btl),
+        MethodArg::Rlhf => Some(Method::Rlhf),
+        MethodArg::Dpo => Some(Method::Dpo),
+        MethodArg::Aihf => Some(Method::Aihf),
+    };
+    let reference = match a.rlhf_reference {
+        RefArg::Sft => RefKind::Sft,
+        RefArg::Ref => RefKind::Ref,
+    };
+    let mut rep = report::estimate(&task, &records, opts, method, reference)?;
+    if let Some(f) = &a.policy_out {
+        let named: Vec<(&str, &policy::MarkovPolicy)> = rep
+            .fits
+            .iter()
+            .map(|f| (f.name.as_str(), &f.policy))
+            .collect();
+        policy::write_policies(f, &named)?;
+    }
+    // The command's own wall time, reading the files included.
+    rep.json["total_seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rep.json)?);
+    } else {
+        print_table(&rep.json);
+    }
+    Ok(())
+}
+
+fn print_table(j: &serde_json::Value) {
+    let f = |v: &serde_json::Value| match v.as_f64() {
+        Some(x) => format!("{x:.6}"),
+        None => "∞".to_string(),
+    };
+    println!(
+        "V = {}, H = {}, N = {}, M = {}, support: {} ({} bigrams), λ = {}, ridge = {}",
+        j["task"]["vocab"],
+        j["task"]["horizon"],
+        j["n_demos"],
+        j["n_prefs"],
+        j["support"].as_str().unwrap_or(""),
+        j["support_size"],
+        j["lambda"],
+        j["ridge"]
+    );
+    println!(
+        "{:<10} {:>12} {:>12} {:>12} {:>12} {:>6} {:>9}",
+        "method", "KL(π̂‖π*)", "KL(π*‖π̂)", "E[r*]", "KL(π̂‖ref)", "iters", "seconds"
+    );
+    if let Some(m) = j["methods"].as_object() {
+        for (name, r) in m {
+            if let Some(e) = r.get("error") {
+                println!("{name:<10} error: {}", e.as_str().unwrap_or(""));
+                continue;
+            }
+            println!(
+                "{:<10} {:>12} {:>12} {:>12} {:>12} {:>6} {:>9.3}",
+                name,
+                f(&r["kl_to_star"]),
+                f(&r["kl_star_to"]),
+                f(&r["true_reward"]),
+                f(&r["kl_to_ref"]),
+                r["iterations"],
+                r["seconds"].as_f64().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    println!(
+        "π*: E[r*] = {}, KL(π*‖ref) = {}; total {:.3} s",
+        f(&j["star"]["true_reward"]),
+        f(&j["star"]["kl_to_ref"]),
+        j["total_seconds"].as_f64().unwrap_or(f64::NAN)
+    );
 }

@@ -18,9 +18,11 @@
 //! ```
 
 pub mod data;
+pub mod estimate;
 pub mod export;
 pub mod klstudy;
 pub mod policy;
+pub mod report;
 pub mod score;
 
 pub use data::{Records, TaskSpec};
