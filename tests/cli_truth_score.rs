@@ -157,6 +157,7 @@ fn score_agrees_with_exact_values() {
         within(&format!("KL(π‖π̂) {k}"), &v["to_estimate"]["kl"][k], kl_hat);
     }
     within("Σ_t k3_t", &v["kl_to_star"]["k3_token_sum"], kl_star);
+    assert_eq!(v["to_estimate"]["zero_probability_samples"], json!(0));
     within("E_π[r*]", &v["true_reward"], reward);
     within(
         "β KL(π‖π*)",

@@ -131,12 +131,13 @@ pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
         ms(&rep.kl_to_ref.k3)
     );
     if let Some(e) = &rep.to_estimate {
-        println!(
-            "{:<34} {:>22} {:>22}",
-            "KL(π‖π̂)",
-            ms(&e.kl.k1),
-            ms(&e.kl.k3)
-        );
+        match &e.kl {
+            Some(k) => println!("{:<34} {:>22} {:>22}", "KL(π‖π̂)", ms(&k.k1), ms(&k.k3)),
+            None => println!(
+                "KL(π‖π̂) = ∞: π̂ gives probability 0 to {} of the {} samples",
+                e.zero_probability_samples, rep.n
+            ),
+        }
         println!("exact KL(π̂‖π*) = {:.6}", e.estimator_kl_to_star);
     }
     println!(

@@ -92,8 +92,12 @@ pub struct Sanity {
 /// Distances from the policy under test to an exact estimator's policy `π̂`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ToEstimate {
-    /// `KL(π‖π̂)`: the optimisation error of a trainer whose exact target is `π̂`.
-    pub kl: KlEstimates,
+    /// `KL(π‖π̂)`: the optimisation error of a trainer whose exact target is `π̂`; `null` when
+    /// it is infinite (`π̂` gives probability 0 to some sampled responses).
+    pub kl: Option<KlEstimates>,
+    /// Sampled responses to which `π̂` gives probability 0 (e.g. the empirical `sft`
+    /// estimator's unseen transitions).
+    pub zero_probability_samples: usize,
     /// `KL(π̂‖π*)` (exact, chain rule): the estimator's statistical error.
     pub estimator_kl_to_star: f64,
 }
@@ -448,8 +452,10 @@ pub fn score(
                 .iter()
                 .map(|s| Ok(s.logprob - q.log_prob(&s.completion)?))
                 .collect::<Result<_>>()?;
+            let zeros = d.iter().filter(|x| x.is_infinite()).count();
             Some(ToEstimate {
-                kl: kl_estimates(&d, None),
+                kl: (zeros == 0).then(|| kl_estimates(&d, None)),
+                zero_probability_samples: zeros,
                 estimator_kl_to_star: kl_hat_star,
             })
         }
