@@ -138,10 +138,10 @@ impl TabularMarkov {
         mu[0][self.y0] = 1.0;
         for t in 0..self.horizon {
             let mut next = vec![0.0; n];
-            for u in 0..n {
-                if mu[t][u] > 0.0 {
+            for (u, &m) in mu[t].iter().enumerate() {
+                if m > 0.0 {
                     for (v, x) in next.iter_mut().enumerate() {
-                        *x += mu[t][u] * self.lp(t, u, v).exp();
+                        *x += m * self.lp(t, u, v).exp();
                     }
                 }
             }
