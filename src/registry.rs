@@ -21,6 +21,7 @@ pub fn registry() -> Vec<Claim> {
     v.extend(crate::sim::claims::claims());
     v.extend(crate::mdp::claims::claims());
     v.extend(crate::truth::claims::claims());
+    v.extend(crate::truth::klstudy::claims());
     #[cfg(feature = "neural")]
     v.extend(crate::neural::claims::claims());
     v

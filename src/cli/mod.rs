@@ -7,6 +7,7 @@ mod neural;
 mod sample;
 mod sim;
 pub(crate) mod truth;
+mod truth_score;
 mod verify;
 
 use clap::{Parser, Subcommand};

@@ -14,6 +14,13 @@ pub enum TruthCommand {
     /// of π*), prefs.jsonl (pairs of π_ref responses labelled by BTL on r*,
     /// P(c ≻ r) = σ(r*(c) − r*(r))). Same files and draws as `neural gen-markov`.
     Gen(GenArgs),
+    /// Score a policy from its samples and log-probabilities against the exact π* (k1/k3 KL to
+    /// π* and π_ref, true reward, regularised suboptimality, win rate, sanity, frontier figure).
+    Score(super::truth_score::ScoreArgs),
+    /// Export the task's data for an outside trainer (TRL conventions + a HF tokenizer.json).
+    Export(super::truth_score::ExportArgs),
+    /// Bias and variance of the k1/k2/k3 KL estimators and of their gradients (SPEC §3.2).
+    KlStudy(super::truth_score::KlStudyArgs),
     /// Solve the exact sequence-level estimators (sft irl btl rlhf dpo aihf) on a task's data
     /// and score each against π* exactly (KL both ways, true reward, KL to π_ref).
     Estimate(EstimateArgs),
@@ -162,6 +169,9 @@ pub fn run_gen(a: &GenArgs) -> anyhow::Result<()> {
 pub fn run(c: TruthCommand) -> anyhow::Result<()> {
     match c {
         TruthCommand::Gen(a) => run_gen(&a),
+        TruthCommand::Score(a) => super::truth_score::run_score(&a),
+        TruthCommand::Export(a) => super::truth_score::run_export(&a),
+        TruthCommand::KlStudy(a) => super::truth_score::run_kl_study(&a),
         TruthCommand::Estimate(a) => run_estimate(a),
         TruthCommand::Study(a) => run_study(a),
     }

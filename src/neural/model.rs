@@ -14,9 +14,10 @@
 //!   libtorch's `scaled_dot_product_attention`, learned positions.
 
 use crate::error::{AihfError, Result};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, ModuleT};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// Largest prefix table (rows) the tabular model allocates: `Σ_{l=1}^{context} V^l`. The model is
 /// meant for enumerable tasks; past this it is the wrong model, not a bigger one.
@@ -184,66 +185,215 @@ fn linear(p: nn::Path, i: i64, o: i64) -> nn::Linear {
     nn::linear(p, i, o, cfg)
 }
 
-fn attention(p: &nn::Path, c: TransformerConfig) -> impl ModuleT {
-    let qkv = linear(p / "qkv", c.width, 3 * c.width);
-    let proj = linear(p / "proj", c.width, c.width);
-    let (h, dh) = (c.heads, c.width / c.heads);
-    nn::func_t(move |xs, train| {
+/// Per-layer keys and values of the tokens seen so far, `[B, heads, T_past, dh]` each: what a
+/// decoder needs to score one more token without re-running the prefix.
+#[derive(Debug, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: i64,
+}
+
+impl KvCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        KvCache::default()
+    }
+    /// Tokens cached so far (the position of the next token).
+    pub fn len(&self) -> i64 {
+        self.len
+    }
+    /// Whether no token is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Causal self-attention: one `qkv` projection, SDPA, an output projection.
+#[derive(Debug)]
+struct Attention {
+    qkv: nn::Linear,
+    proj: nn::Linear,
+    heads: i64,
+    dh: i64,
+    dropout: f64,
+}
+
+impl Attention {
+    fn new(p: &nn::Path, c: TransformerConfig) -> Self {
+        Attention {
+            qkv: linear(p / "qkv", c.width, 3 * c.width),
+            proj: linear(p / "proj", c.width, c.width),
+            heads: c.heads,
+            dh: c.width / c.heads,
+            dropout: c.dropout,
+        }
+    }
+
+    /// `xs` `[B, T, D]`; with `cache`, `xs` holds only the new positions, which attend to the
+    /// cached keys and values and are appended to them (evaluation only: no dropout).
+    fn forward(
+        &self,
+        xs: &Tensor,
+        train: bool,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+    ) -> Tensor {
         let (b, t, d) = xs.size3().expect("attention: input must be [B, T, D]");
         let qkv = xs
-            .apply(&qkv)
-            .view([b, t, 3, h, dh])
+            .apply(&self.qkv)
+            .view([b, t, 3, self.heads, self.dh])
             .permute([2, 0, 3, 1, 4]); // [3,B,H,T,dh]
         let (q, k, v) = (qkv.get(0), qkv.get(1), qkv.get(2));
-        let drop = if train { c.dropout } else { 0.0 };
+        let drop = if train { self.dropout } else { 0.0 };
+        let (k, v, mask, causal) = match cache {
+            None => (k, v, None, true),
+            Some(slot) => {
+                let (k, v) = match slot.take() {
+                    None => (k, v),
+                    Some((pk, pv)) => (Tensor::cat(&[pk, k], 2), Tensor::cat(&[pv, v], 2)),
+                };
+                *slot = Some((k.shallow_clone(), v.shallow_clone()));
+                let total = k.size()[2];
+                let past = total - t;
+                if t == 1 || past == 0 {
+                    // One new query sees every key; a prefill is plain causal attention.
+                    (k, v, None, past == 0 && t > 1)
+                } else {
+                    // New query i (absolute position past + i) sees keys 0..=past + i.
+                    let rows = Tensor::arange(t, (Kind::Int64, xs.device())).unsqueeze(1) + past;
+                    let cols = Tensor::arange(total, (Kind::Int64, xs.device())).unsqueeze(0);
+                    (k, v, Some(cols.le_tensor(&rows)), false)
+                }
+            }
+        };
         let y = Tensor::scaled_dot_product_attention(
             &q,
             &k,
             &v,
-            None::<Tensor>,
+            mask,
             drop,
-            true, // causal
+            causal,
             None::<f64>,
             false,
         );
         y.transpose(1, 2)
             .contiguous()
             .view([b, t, d])
-            .apply(&proj)
-            .dropout(c.dropout, train)
-    })
+            .apply(&self.proj)
+            .dropout(self.dropout, train)
+    }
 }
 
-fn block(p: &nn::Path, c: TransformerConfig) -> impl ModuleT {
-    let ln1 = nn::layer_norm(p / "ln1", vec![c.width], Default::default());
-    let ln2 = nn::layer_norm(p / "ln2", vec![c.width], Default::default());
-    let attn = attention(&(p / "attn"), c);
-    let fc = linear(p / "fc", c.width, 4 * c.width);
-    let out = linear(p / "out", 4 * c.width, c.width);
-    nn::func_t(move |xs, train| {
-        // Pre-norm: x + f(LN(x)).
-        let xs = xs + xs.apply(&ln1).apply_t(&attn, train);
+/// A pre-norm block: `x + attn(LN(x))`, then `x + MLP(LN(x))`.
+#[derive(Debug)]
+struct Block {
+    ln1: nn::LayerNorm,
+    ln2: nn::LayerNorm,
+    attn: Attention,
+    fc: nn::Linear,
+    out: nn::Linear,
+    dropout: f64,
+}
+
+impl Block {
+    fn new(p: &nn::Path, c: TransformerConfig) -> Self {
+        Block {
+            ln1: nn::layer_norm(p / "ln1", vec![c.width], Default::default()),
+            ln2: nn::layer_norm(p / "ln2", vec![c.width], Default::default()),
+            attn: Attention::new(&(p / "attn"), c),
+            fc: linear(p / "fc", c.width, 4 * c.width),
+            out: linear(p / "out", 4 * c.width, c.width),
+            dropout: c.dropout,
+        }
+    }
+
+    fn forward(
+        &self,
+        xs: &Tensor,
+        train: bool,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+    ) -> Tensor {
+        let xs = xs + self.attn.forward(&xs.apply(&self.ln1), train, cache);
         let ys = xs
-            .apply(&ln2)
-            .apply(&fc)
+            .apply(&self.ln2)
+            .apply(&self.fc)
             .gelu("tanh")
-            .apply(&out)
-            .dropout(c.dropout, train);
+            .apply(&self.out)
+            .dropout(self.dropout, train);
         xs + ys
-    })
+    }
 }
 
 /// The GPT-style decoder-only transformer with an `out_dim`-wide linear head: token and learned
 /// position embeddings, `layers` pre-norm blocks (causal SDPA attention, GELU MLP of width
 /// `4·width`), a final layer norm. Inputs longer than `context` are rejected by the data layer
-/// before they reach the model.
+/// before they reach the model. [`Gpt::forward_cached`] scores new tokens against a
+/// [`KvCache`] of the earlier ones (incremental decoding).
+#[derive(Debug)]
+pub struct Gpt {
+    tok: nn::Embedding,
+    pos: nn::Embedding,
+    blocks: Vec<Block>,
+    ln_f: nn::LayerNorm,
+    head: nn::Linear,
+    dropout: f64,
+    context: i64,
+}
+
+impl Gpt {
+    fn run(&self, xs: &Tensor, train: bool, mut cache: Option<&mut KvCache>) -> Tensor {
+        let (_b, t) = xs.size2().expect("transformer: input must be [B, T]");
+        let start = cache.as_ref().map_or(0, |c| c.len);
+        let positions = Tensor::arange_start(start, start + t, (Kind::Int64, xs.device()));
+        let mut h = (xs.apply(&self.tok) + positions.apply(&self.pos).unsqueeze(0))
+            .dropout(self.dropout, train);
+        if let Some(c) = cache.as_deref_mut() {
+            c.layers.resize_with(self.blocks.len(), || None);
+        }
+        for (i, block) in self.blocks.iter().enumerate() {
+            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            h = block.forward(&h, train, slot);
+        }
+        if let Some(c) = cache {
+            c.len += t;
+        }
+        h.apply(&self.ln_f).apply(&self.head)
+    }
+
+    /// Outputs `[B, T_new, out_dim]` for the new tokens `xs` `[B, T_new]` at positions
+    /// `cache.len() ..`, attending to the cached prefix; appends their keys and values to
+    /// `cache`. Evaluation mode (no dropout). Equals the last `T_new` positions of a full
+    /// forward over prefix + `xs` (to float round-off). Errors past the model's context.
+    pub fn forward_cached(&self, xs: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let (_b, t) = xs
+            .size2()
+            .map_err(|e| AihfError::param("tokens", format!("must be [B, T]: {e}")))?;
+        if cache.len + t > self.context {
+            return Err(AihfError::param(
+                "tokens",
+                format!(
+                    "{} cached + {t} new positions exceed the model's context {}",
+                    cache.len, self.context
+                ),
+            ));
+        }
+        Ok(self.run(xs, false, Some(cache)))
+    }
+}
+
+impl ModuleT for Gpt {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.run(xs, train, None)
+    }
+}
+
+/// The GPT-style transformer ([`Gpt`]) under `p`.
 pub fn transformer(
     p: &nn::Path,
     c: TransformerConfig,
     vocab: i64,
     context: i64,
     out_dim: i64,
-) -> impl ModuleT {
+) -> Gpt {
     let emb_cfg = || nn::EmbeddingConfig {
         ws_init: nn::Init::Randn {
             mean: 0.0,
@@ -251,23 +401,153 @@ pub fn transformer(
         },
         ..Default::default()
     };
-    let tok = nn::embedding(p / "tok", vocab, c.width, emb_cfg());
-    let pos = nn::embedding(p / "pos", context, c.width, emb_cfg());
-    let mut blocks = nn::seq_t();
-    for i in 0..c.layers {
-        blocks = blocks.add(block(&(p / "blocks" / i), c));
+    Gpt {
+        tok: nn::embedding(p / "tok", vocab, c.width, emb_cfg()),
+        pos: nn::embedding(p / "pos", context, c.width, emb_cfg()),
+        blocks: (0..c.layers)
+            .map(|i| Block::new(&(p / "blocks" / i), c))
+            .collect(),
+        ln_f: nn::layer_norm(p / "ln_f", vec![c.width], Default::default()),
+        head: linear(p / "head", c.width, out_dim),
+        dropout: c.dropout,
+        context,
     }
-    let ln_f = nn::layer_norm(p / "ln_f", vec![c.width], Default::default());
-    let head = linear(p / "head", c.width, out_dim);
-    nn::func_t(move |xs, train| {
-        let (_b, t) = xs.size2().expect("transformer: input must be [B, T]");
-        let positions = Tensor::arange(t, (Kind::Int64, xs.device()));
-        let h = xs.apply(&tok) + positions.apply(&pos).unsqueeze(0);
-        h.dropout(c.dropout, train)
-            .apply_t(&blocks, train)
-            .apply(&ln_f)
-            .apply(&head)
-    })
+}
+
+/// A transformer policy as its concrete type (for cached generation, [`Decoder::Cached`]);
+/// [`policy`] builds the same parameters behind `dyn ModuleT`.
+pub fn transformer_policy(p: &nn::Path, spec: &ModelSpec) -> Result<Gpt> {
+    spec.validate()?;
+    match &spec.arch {
+        Arch::Transformer(c) => Ok(transformer(p, *c, spec.vocab, spec.context, spec.vocab)),
+        Arch::Tabular => Err(AihfError::param(
+            "arch",
+            "cached generation needs the transformer (the tabular model has no prefix state)",
+        )),
+    }
+}
+
+/// How [`sample`] computes each step's next-token logits.
+pub enum Decoder<'a> {
+    /// Re-run the whole prefix through any policy at every step (`O(T²)` positions in all).
+    Full(&'a dyn ModuleT),
+    /// Prefill the prompt once, then feed one token per step against a [`KvCache`].
+    Cached(&'a Gpt),
+}
+
+/// Sampled responses and the log-probability of each sampled token under the policy.
+#[derive(Clone, Debug)]
+pub struct Generation {
+    /// Responses (prompt excluded), cut after `eos` when one is given.
+    pub tokens: Vec<Vec<i64>>,
+    /// `log π(y_t | x, y_<t)` of each response token (same lengths as `tokens`).
+    pub logprobs: Vec<Vec<f64>>,
+}
+
+/// Samples `n` responses to `prompt` (no gradients), token by token, from the softmax of the
+/// f32-upcast logits, with one uniform draw from `rng` per unfinished row and step (inverse CDF),
+/// so [`Decoder::Full`] and [`Decoder::Cached`] draw the same tokens from the same `rng` up to
+/// float round-off at the CDF's boundaries.
+pub fn sample(
+    decoder: Decoder<'_>,
+    prompt: &[i64],
+    n: usize,
+    max_new: usize,
+    eos: Option<i64>,
+    device: Device,
+    rng: &mut impl Rng,
+) -> Result<Generation> {
+    if prompt.is_empty() {
+        return Err(AihfError::param(
+            "prompt",
+            "generation needs at least one prompt token",
+        ));
+    }
+    let mut seqs: Vec<Vec<i64>> = vec![prompt.to_vec(); n];
+    let mut lps: Vec<Vec<f64>> = vec![Vec::with_capacity(max_new); n];
+    let mut done = vec![false; n];
+    let mut cache = KvCache::new();
+    tch::no_grad(|| -> Result<()> {
+        for step in 0..max_new {
+            if done.iter().all(|&d| d) {
+                break;
+            }
+            let t = seqs[0].len();
+            let logits = match &decoder {
+                Decoder::Full(model) => {
+                    let flat: Vec<i64> = seqs.iter().flatten().copied().collect();
+                    let x = Tensor::from_slice(&flat)
+                        .view([n as i64, t as i64])
+                        .to_device(device);
+                    model.forward_t(&x, false).select(1, t as i64 - 1)
+                }
+                Decoder::Cached(gpt) => {
+                    // First step: the whole prompt; then only the last sampled token.
+                    let from = if step == 0 { 0 } else { t - 1 };
+                    let flat: Vec<i64> = seqs.iter().flat_map(|s| s[from..].to_vec()).collect();
+                    let x = Tensor::from_slice(&flat)
+                        .view([n as i64, (t - from) as i64])
+                        .to_device(device);
+                    gpt.forward_cached(&x, &mut cache)?
+                        .select(1, (t - from) as i64 - 1)
+                }
+            };
+            let logp = logits
+                .to_kind(Kind::Float)
+                .log_softmax(-1, Kind::Float)
+                .to_kind(Kind::Double)
+                .to_device(Device::Cpu);
+            let v = logp.size()[1] as usize;
+            let logp = Vec::<f64>::try_from(logp.view([-1]))
+                .map_err(|e| AihfError::Neural(format!("reading log-probabilities: {e}")))?;
+            for (r, s) in seqs.iter_mut().enumerate() {
+                if done[r] {
+                    // Keep rows rectangular; the padding is dropped below.
+                    s.push(eos.unwrap_or(0));
+                    continue;
+                }
+                let row = &logp[r * v..(r + 1) * v];
+                let probs: Vec<f64> = row.iter().map(|l| l.exp()).collect();
+                let u: f64 = rng.random::<f64>() * probs.iter().sum::<f64>();
+                let mut acc = 0.0;
+                let mut tok = v - 1;
+                for (k, p) in probs.iter().enumerate() {
+                    acc += p;
+                    if u < acc {
+                        tok = k;
+                        break;
+                    }
+                }
+                s.push(tok as i64);
+                lps[r].push(row[tok]);
+                if Some(tok as i64) == eos {
+                    done[r] = true;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let tokens: Vec<Vec<i64>> = seqs
+        .into_iter()
+        .map(|s| {
+            let mut r = s[prompt.len()..].to_vec();
+            if let Some(e) = eos {
+                if let Some(p) = r.iter().position(|&t| t == e) {
+                    r.truncate(p + 1);
+                }
+            }
+            r
+        })
+        .collect();
+    let logprobs = tokens
+        .iter()
+        .zip(lps)
+        .map(|(t, mut l)| {
+            l.truncate(t.len());
+            l
+        })
+        .collect();
+    Ok(Generation { tokens, logprobs })
 }
 
 /// A policy network: `[B, T]` → next-token logits `[B, T, V]`.

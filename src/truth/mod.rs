@@ -20,8 +20,11 @@
 pub mod claims;
 pub mod data;
 pub mod estimate;
+pub mod export;
+pub mod klstudy;
 pub mod policy;
 pub mod report;
+pub mod score;
 pub mod study;
 
 pub use data::{Records, TaskSpec};

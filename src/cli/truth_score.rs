@@ -1,0 +1,218 @@
+//! `aihf truth score`, `aihf truth export`, `aihf truth kl-study` (issue 13): score an outside
+//! trainer's policy against the exact truth, export the data for TRL, and the KL-estimator study.
+
+use aihf::truth::{export, klstudy, score};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+/// `truth score`.
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// The task (task.json of `truth gen`).
+    #[arg(long)]
+    pub task: PathBuf,
+    /// Responses sampled from the policy under test, one JSON object per line:
+    /// {"completion_ids": [...], "logprob": x} or "token_logprobs": [...] (prompt_ids optional).
+    #[arg(long)]
+    pub samples: PathBuf,
+    /// An exact estimator's policy (`truth estimate --policy-out`): also report KL(π‖π̂).
+    #[arg(long)]
+    pub estimate: Option<PathBuf>,
+    /// Which policy of a multi-policy --estimate file (e.g. `aihf`).
+    #[arg(long)]
+    pub estimate_name: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Folder for score.json, frontier.json and the figure frontier.{png,svg}.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Exact draws from π* for the win rate.
+    #[arg(long, default_value_t = score::DEFAULT_STAR_SAMPLES)]
+    pub star_samples: usize,
+    /// Seed of the π* draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The policy's name on the figure.
+    #[arg(long, default_value = "policy")]
+    pub label: String,
+}
+
+/// Export formats.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Format {
+    /// TRL's prompt/completion and prompt/chosen/rejected conventions + a HF tokenizer.json.
+    Trl,
+}
+
+/// `truth export`.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[arg(long)]
+    pub task: PathBuf,
+    /// Demonstrations (demos.jsonl of `truth gen`).
+    #[arg(long)]
+    pub demos: Option<PathBuf>,
+    /// Preferences (prefs.jsonl of `truth gen`).
+    #[arg(long)]
+    pub prefs: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Trl)]
+    pub format: Format,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `truth kl-study`.
+#[derive(Args, Debug)]
+pub struct KlStudyArgs {
+    /// Output folder: kl_study.json and the figures.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The published sizes (4,000 replications, n up to 1,024) instead of the quick ones.
+    #[arg(long)]
+    pub full: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Replications (overrides the preset).
+    #[arg(long)]
+    pub replications: Option<usize>,
+    /// Redraw the figures from an existing kl_study.json in --out instead of recomputing.
+    #[arg(long)]
+    pub redraw: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn ms(x: &score::MeanSe) -> String {
+    format!("{:.4} ± {:.4}", x.mean, x.se)
+}
+
+/// Runs `truth score`.
+pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
+    let files = score::ScoreFiles {
+        task: &a.task,
+        samples: &a.samples,
+        estimate: a
+            .estimate
+            .as_deref()
+            .map(|p| (p, a.estimate_name.as_deref())),
+        label: a.label.clone(),
+    };
+    let opts = score::ScoreOptions {
+        star_samples: a.star_samples,
+        seed: a.seed,
+    };
+    let (rep, fig) = score::score_files(&files, opts)?;
+    let written = match &a.out {
+        Some(d) => score::write_outputs(&rep, &fig, d)?,
+        None => vec![],
+    };
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rep)?);
+        return Ok(());
+    }
+    println!(
+        "n = {} samples; β = {}, J_β(π*) = V_0 = {:.6}",
+        rep.n, rep.beta, rep.optimal_objective
+    );
+    println!("{:<34} {:>22} {:>22}", "quantity", "k1", "k3");
+    println!(
+        "{:<34} {:>22} {:>22}",
+        "KL(π‖π*)",
+        ms(&rep.kl_to_star.k1),
+        ms(&rep.kl_to_star.k3)
+    );
+    println!(
+        "{:<34} {:>22} {:>22}",
+        "KL(π‖π_ref)",
+        ms(&rep.kl_to_ref.k1),
+        ms(&rep.kl_to_ref.k3)
+    );
+    if let Some(e) = &rep.to_estimate {
+        match &e.kl {
+            Some(k) => println!("{:<34} {:>22} {:>22}", "KL(π‖π̂)", ms(&k.k1), ms(&k.k3)),
+            None => println!(
+                "KL(π‖π̂) = ∞: π̂ gives probability 0 to {} of the {} samples",
+                e.zero_probability_samples, rep.n
+            ),
+        }
+        println!("exact KL(π̂‖π*) = {:.6}", e.estimator_kl_to_star);
+    }
+    println!(
+        "E_π[r*]                        {}   (π*: {:.4})",
+        ms(&rep.true_reward),
+        rep.star_true_reward
+    );
+    println!(
+        "J_β(π*) − J_β(π) = β KL(π‖π*)  {}",
+        ms(&rep.regularised_suboptimality)
+    );
+    println!(
+        "win rate vs π*                 {}   ({} π* draws, seed {})",
+        ms(&rep.win_rate_vs_star),
+        rep.star_samples,
+        rep.seed
+    );
+    println!(
+        "sanity: {}",
+        if rep.sanity.ok {
+            "ok".to_string()
+        } else {
+            rep.sanity.flags.join("; ")
+        }
+    );
+    for f in written {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
+}
+
+/// Runs `truth export`.
+pub fn run_export(a: &ExportArgs) -> anyhow::Result<()> {
+    let Format::Trl = a.format;
+    let s = export::export_files(&a.task, a.demos.as_deref(), a.prefs.as_deref(), &a.out)?;
+    println!(
+        "wrote {} ({} SFT records, {} DPO records; vocabulary t0..t{} + <eos> = {}, <pad> = {})",
+        a.out.display(),
+        s.sft_records,
+        s.dpo_records,
+        s.vocab - 1,
+        s.eos_id,
+        s.pad_id
+    );
+    Ok(())
+}
+
+/// Runs `truth kl-study`.
+pub fn run_kl_study(a: &KlStudyArgs) -> anyhow::Result<()> {
+    let study = if a.redraw {
+        aihf::io::read_json(&a.out.join("kl_study.json"))?
+    } else {
+        let mut cfg = if a.full {
+            klstudy::KlStudyConfig::full(a.seed)
+        } else {
+            klstudy::KlStudyConfig::quick(a.seed)
+        };
+        if let Some(r) = a.replications {
+            cfg.replications = r;
+        }
+        let s = klstudy::run(&cfg, !a.quiet)?;
+        aihf::io::write_json(&a.out.join("kl_study.json"), &s)?;
+        s
+    };
+    let files = klstudy::draw(&study, &a.out)?;
+    for line in &study.summary {
+        println!("{line}");
+    }
+    println!(
+        "k3 loss vs ∇KL(π_ref‖π): relative distance {:.2e}",
+        study.k3_loss_vs_reverse_kl
+    );
+    println!("({:.1} s)", study.seconds);
+    for f in files {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
+}
