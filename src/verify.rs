@@ -330,7 +330,6 @@ pub struct Claim {
     pub run: fn(&Ctx) -> Result<Outcome>,
 }
 
-
 /// The result of one claim in a report.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClaimReport {

@@ -113,7 +113,7 @@ fn run(
             lr: 0.1,
             ..Default::default()
         };
-        aihf::neural::train::train_reward(reward.net.as_ref(), &reward.vs, &p.data, &once, None)?;
+        aihf::neural::train::train_reward(reward.net(), &reward.vs, &p.data, &once, None)?;
     }
     let btl = recipe.method == Method::Btl;
     pipeline::train(

@@ -39,13 +39,13 @@
 use crate::error::{AihfError, Result};
 use crate::neural::model::{Arch, ModelSpec, TransformerConfig};
 use crate::neural::optim::AdamW;
-use crate::neural::pipeline::Role as NetRole;
+use crate::neural::pipeline::{Model, Role as NetRole};
 use crate::neural::{loss, terr, Dtype};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use tch::nn::{self, ModuleT};
+use tch::nn::{self, ModuleT as _};
 use tch::{Device, Kind, Tensor};
 
 /// Learning rate of every update: small, so that timed steps on random data stay finite.
@@ -380,11 +380,9 @@ pub struct Bench {
     t: i64,
     p: i64,
     device: Device,
-    policy_vs: nn::VarStore,
-    reward_vs: nn::VarStore,
-    policy: Box<dyn ModuleT>,
-    reference: Box<dyn ModuleT>,
-    reward: Box<dyn ModuleT>,
+    policy: Model,
+    reference: Model,
+    reward: Model,
     popt: AdamW,
     ropt: AdamW,
     data: Data,
@@ -420,11 +418,8 @@ impl Bench {
         let reward =
             cfg.spec
                 .build(NetRole::Reward, device, cfg.dtype, cfg.seed.wrapping_add(1))?;
-        let (policy_vs, policy) = (policy.vs, policy.net);
-        let (reward_vs, reward) = (reward.vs, reward.net);
-        let reference = reference.net;
-        let popt = AdamW::new(&policy_vs, WEIGHT_DECAY)?;
-        let ropt = AdamW::new(&reward_vs, WEIGHT_DECAY)?;
+        let popt = AdamW::new(&policy.vs, WEIGHT_DECAY)?;
+        let ropt = AdamW::new(&reward.vs, WEIGHT_DECAY)?;
 
         let (b, t, p, v) = (
             cfg.batch as i64,
@@ -440,7 +435,7 @@ impl Bench {
         let prompt: Vec<i64> = (0..p).map(|_| rng.random_range(0..v)).collect();
         let mask_2b = response_mask(2 * b, t, p, device);
         let ref_lp = tch::no_grad(|| {
-            loss::sequence_logprobs(&reference.forward_t(&pairs, false), &pairs, &mask_2b)
+            loss::sequence_logprobs(&reference.net().forward_t(&pairs, false), &pairs, &mask_2b)
         });
         let reward_rows = Tensor::cat(&[&demos, &samples, &pairs], 0);
         let data = Data {
@@ -461,8 +456,6 @@ impl Bench {
             t,
             p,
             device,
-            policy_vs,
-            reward_vs,
             policy,
             reference,
             reward,
@@ -475,14 +468,18 @@ impl Bench {
 
     /// Parameters of the policy (the reference has the same) and of the reward model.
     pub fn params(&self) -> (ParamCount, ParamCount) {
-        (param_count(&self.policy_vs), param_count(&self.reward_vs))
+        (param_count(&self.policy.vs), param_count(&self.reward.vs))
     }
 
     /// One SFT step; returns the loss.
     pub fn sft_step(&mut self) -> Result<Vec<Tensor>> {
         let d = &self.data;
         self.popt.zero_grad();
-        let lp = loss::sequence_logprobs(&self.policy.forward_t(&d.sft, true), &d.sft, &d.mask_b);
+        let lp = loss::sequence_logprobs(
+            &self.policy.net().forward_t(&d.sft, true),
+            &d.sft,
+            &d.mask_b,
+        );
         let l = loss::sft(&lp, &d.w_b);
         backward(&l)?;
         self.popt.step(LR)?;
@@ -494,12 +491,15 @@ impl Bench {
     pub fn dpo_step(&mut self, with_reference: bool) -> Result<Vec<Tensor>> {
         let (d, b) = (&self.data, self.b);
         self.popt.zero_grad();
-        let lp =
-            loss::sequence_logprobs(&self.policy.forward_t(&d.pairs, true), &d.pairs, &d.mask_2b);
+        let lp = loss::sequence_logprobs(
+            &self.policy.net().forward_t(&d.pairs, true),
+            &d.pairs,
+            &d.mask_2b,
+        );
         let ref_lp = if with_reference {
             tch::no_grad(|| {
                 loss::sequence_logprobs(
-                    &self.reference.forward_t(&d.pairs, false),
+                    &self.reference.net().forward_t(&d.pairs, false),
                     &d.pairs,
                     &d.mask_2b,
                 )
@@ -527,9 +527,9 @@ impl Bench {
         // (i) Policy step: rewards and reference log-probabilities without gradients.
         let (r, ref_lp) = tch::no_grad(|| {
             (
-                loss::at_positions(&self.reward.forward_t(&d.samples, false), &d.last_b),
+                loss::at_positions(&self.reward.net().forward_t(&d.samples, false), &d.last_b),
                 loss::sequence_logprobs(
-                    &self.reference.forward_t(&d.samples, false),
+                    &self.reference.net().forward_t(&d.samples, false),
                     &d.samples,
                     &d.mask_b,
                 ),
@@ -537,7 +537,7 @@ impl Bench {
         });
         self.popt.zero_grad();
         let lp = loss::sequence_logprobs(
-            &self.policy.forward_t(&d.samples, true),
+            &self.policy.net().forward_t(&d.samples, true),
             &d.samples,
             &d.mask_b,
         );
@@ -548,7 +548,10 @@ impl Bench {
         self.popt.step(LR)?;
         // (ii) Reward step on demonstrations, samples and preference pairs, one forward.
         self.ropt.zero_grad();
-        let rall = loss::at_positions(&self.reward.forward_t(&d.reward_rows, true), &d.last_4b);
+        let rall = loss::at_positions(
+            &self.reward.net().forward_t(&d.reward_rows, true),
+            &d.last_4b,
+        );
         let (rd, rg) = (rall.narrow(0, 0, b), rall.narrow(0, b, b));
         let (rw, rl) = (rall.narrow(0, 2 * b, b), rall.narrow(0, 3 * b, b));
         let demo_term = (rd.mean(Kind::Float) - rg.mean(Kind::Float)) / BETA;
@@ -561,7 +564,7 @@ impl Bench {
     /// Generates the `B` responses of `T − P` tokens to one prompt of `P` tokens.
     pub fn generate(&mut self) -> Result<Vec<Vec<i64>>> {
         let ys = crate::neural::generate::generate(
-            &*self.policy,
+            self.policy.policy_net()?,
             &self.data.prompt,
             self.b as usize,
             (self.t - self.p) as usize,

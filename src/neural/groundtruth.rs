@@ -20,7 +20,7 @@ use crate::bandit::Method;
 use crate::error::{AihfError, Result};
 use crate::markov::MarkovTask;
 use crate::neural::data::{Demo, Pref, SeqData};
-use crate::neural::model::{Arch, ModelSpec, TransformerConfig};
+use crate::neural::model::{Arch, ModelSpec, PolicyNet, TransformerConfig};
 use crate::neural::pipeline::{self, Recipe, RewardStage, Role, Settings};
 use crate::neural::rl::{Baseline, PolicyStep, Reinforce};
 use crate::neural::train::{self, Hyper, Schedule, TrainConfig};
@@ -123,7 +123,7 @@ impl Eval {
 /// Draws `n` responses from `policy` with the generator `rng`, and their log-probabilities
 /// under the policy.
 fn sample_policy(
-    policy: &dyn ModuleT,
+    policy: &dyn PolicyNet,
     task: &MarkovTask,
     n: usize,
     rng: &mut ChaCha8Rng,
@@ -145,7 +145,7 @@ fn sample_policy(
 /// Draws `n` responses from `policy` (a seed per evaluation, from `seed` and `updates`, so a
 /// resumed run evaluates what the uninterrupted one did) and estimates its distance to the truth.
 pub fn evaluate(
-    policy: &dyn ModuleT,
+    policy: &dyn PolicyNet,
     task: &MarkovTask,
     n: usize,
     seed: u64,
@@ -233,7 +233,7 @@ impl<'a> Targets<'a> {
     fn split(
         &self,
         method: Method,
-        policy: &dyn ModuleT,
+        policy: &dyn PolicyNet,
         total: Summary,
         n: usize,
         seed: u64,
@@ -636,7 +636,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
         // The initial policy is exactly π_ref (uniform).
         policy.zero_head();
         let mut path = vec![evaluate(
-            policy.net.as_ref(),
+            policy.policy_net()?,
             &task,
             cfg.eval_samples,
             cfg.seed,
@@ -686,7 +686,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
             rlhf_reward: RewardStage::Train(&rlhf_reward),
         };
         {
-            let net = policy.net.as_ref();
+            let net = policy.policy_net()?;
             let mut probe = |step: usize| -> Result<Map<String, Value>> {
                 let e = evaluate(net, &task, cfg.eval_samples, cfg.seed, step + 1, device)?;
                 path.push(e);
@@ -704,7 +704,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
         }
         let reward_eval = match &reward {
             Some(r) => Some(evaluate_reward(
-                r.net.as_ref(),
+                r.net(),
                 &task,
                 HELD_OUT_PAIRS,
                 cfg.seed,
@@ -718,7 +718,7 @@ pub fn run(cfg: &GroundTruthConfig) -> Result<GroundTruthReport> {
             .unwrap_or_else(Summary::empty);
         let split = targets.split(
             recipe.method,
-            policy.net.as_ref(),
+            policy.policy_net()?,
             total,
             cfg.eval_samples,
             cfg.seed.wrapping_add(mi as u64),

@@ -550,11 +550,51 @@ pub fn sample(
     Ok(Generation { tokens, logprobs })
 }
 
-/// A policy network: `[B, T]` → next-token logits `[B, T, V]`.
-pub fn policy(p: &nn::Path, spec: &ModelSpec) -> Result<Box<dyn ModuleT>> {
+/// A policy network: next-token logits (`ModuleT`), and the decoder sampling uses — a key–value
+/// cache where the architecture has one ([`Gpt`]), the full prefix otherwise.
+pub trait PolicyNet: ModuleT {
+    /// How [`sample`] decodes from this network.
+    fn decoder(&self) -> Decoder<'_>;
+}
+
+impl PolicyNet for Gpt {
+    fn decoder(&self) -> Decoder<'_> {
+        Decoder::Cached(self)
+    }
+}
+
+/// A policy without a prefix state (the tabular model): sampling re-runs the prefix.
+struct Uncached<M: ModuleT>(M);
+
+impl<M: ModuleT> std::fmt::Debug for Uncached<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Uncached")
+    }
+}
+
+impl<M: ModuleT> ModuleT for Uncached<M> {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.0.forward_t(xs, train)
+    }
+}
+
+impl<M: ModuleT> PolicyNet for Uncached<M> {
+    fn decoder(&self) -> Decoder<'_> {
+        Decoder::Full(&self.0)
+    }
+}
+
+/// A policy network: `[B, T]` → next-token logits `[B, T, V]`; the transformer samples with a
+/// key–value cache.
+pub fn policy(p: &nn::Path, spec: &ModelSpec) -> Result<Box<dyn PolicyNet>> {
     spec.validate()?;
     Ok(match &spec.arch {
-        Arch::Tabular => Box::new(prefix_table(p, spec.vocab, spec.context, spec.vocab)?),
+        Arch::Tabular => Box::new(Uncached(prefix_table(
+            p,
+            spec.vocab,
+            spec.context,
+            spec.vocab,
+        )?)),
         Arch::Transformer(c) => Box::new(transformer(p, *c, spec.vocab, spec.context, spec.vocab)),
     })
 }

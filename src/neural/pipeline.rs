@@ -21,7 +21,7 @@ use crate::bandit::Method;
 use crate::error::{AihfError, Result};
 use crate::neural::data::{self, ReadOptions, SeqData};
 use crate::neural::groundtruth::MarkovSpec;
-use crate::neural::model::{self, ModelSpec};
+use crate::neural::model::{self, ModelSpec, PolicyNet};
 use crate::neural::rl::{self, PolicyStep, Reinforce, Scorer};
 use crate::neural::train::{self, Hyper, Probe, SelfPlay, TrainConfig};
 use crate::neural::{terr, Dtype};
@@ -48,13 +48,20 @@ pub struct Model {
     /// The variables (trainable unless frozen).
     pub vs: nn::VarStore,
     /// The forward pass.
-    pub net: Box<dyn ModuleT>,
+    net: Net,
     /// The architecture and token space.
     pub spec: ModelSpec,
     /// What it computes.
     pub role: Role,
     /// Parameter precision.
     pub dtype: Dtype,
+}
+
+/// A policy keeps its decoder (a key–value cache for the transformer); a reward model is a plain
+/// module.
+enum Net {
+    Policy(Box<dyn PolicyNet>),
+    Other(Box<dyn ModuleT>),
 }
 
 impl ModelSpec {
@@ -75,9 +82,9 @@ impl ModelSpec {
         crate::neural::manual_seed(seed);
         let mut vs = nn::VarStore::new(device);
         let net = match role {
-            Role::Policy => model::policy(&vs.root(), self)?,
-            Role::Reward => model::reward(&vs.root(), self)?,
-            Role::RewardSum => model::reward_sum(&vs.root(), self)?,
+            Role::Policy => Net::Policy(model::policy(&vs.root(), self)?),
+            Role::Reward => Net::Other(model::reward(&vs.root(), self)?),
+            Role::RewardSum => Net::Other(model::reward_sum(&vs.root(), self)?),
         };
         model::init_weights(&vs, seed)?;
         if kind == Kind::BFloat16 {
@@ -94,6 +101,25 @@ impl ModelSpec {
 }
 
 impl Model {
+    /// The forward pass (`[B, T]` token ids in; logits or per-position rewards out).
+    pub fn net(&self) -> &dyn ModuleT {
+        match &self.net {
+            Net::Policy(p) => p.as_ref(),
+            Net::Other(m) => m.as_ref(),
+        }
+    }
+
+    /// The policy network with its decoder; an error for a reward model.
+    pub fn policy_net(&self) -> Result<&dyn PolicyNet> {
+        match &self.net {
+            Net::Policy(p) => Ok(p.as_ref()),
+            Net::Other(_) => Err(AihfError::param(
+                "model",
+                "a reward model is not a policy (nothing to sample from)",
+            )),
+        }
+    }
+
     /// A frozen copy (the same values, no gradients): the reference `π_ref` of the DPO family and
     /// of the RL trainers, or a frozen reward model.
     pub fn frozen_copy(&self) -> Result<Model> {
@@ -121,12 +147,12 @@ impl Model {
 
     /// `log π(y|x)` of table sequences `idx` (a policy), without gradients.
     pub fn logprobs(&self, data: &SeqData, idx: &[usize]) -> Result<Vec<f64>> {
-        train::logprobs(self.net.as_ref(), data, idx, self.vs.device())
+        train::logprobs(self.net(), data, idx, self.vs.device())
     }
 
     /// `r(x, y)` of table sequences `idx` (a reward model), without gradients.
     pub fn rewards(&self, data: &SeqData, idx: &[usize]) -> Result<Vec<f64>> {
-        train::rewards(self.net.as_ref(), data, idx, self.vs.device())
+        train::rewards(self.net(), data, idx, self.vs.device())
     }
 }
 
@@ -365,13 +391,7 @@ pub fn train(
     let report = match recipe.method {
         Method::Btl => {
             let r = reward.ok_or_else(need_reward)?;
-            Trained::Single(train::train_reward(
-                r.net.as_ref(),
-                &r.vs,
-                data,
-                cfg,
-                probe,
-            )?)
+            Trained::Single(train::train_reward(r.net(), &r.vs, data, cfg, probe)?)
         }
         Method::Sft | Method::Dpo | Method::Ipo | Method::DirectAihf => {
             let all: Vec<usize> = (0..data.seqs.len()).collect();
@@ -380,7 +400,7 @@ pub fn train(
                 .transpose()?;
             let policy = policy.ok_or_else(need_policy)?;
             Trained::Single(train::train_policy(
-                policy.net.as_ref(),
+                policy.net(),
                 &policy.vs,
                 data,
                 recipe.method,
@@ -397,7 +417,7 @@ pub fn train(
             };
             let policy = policy.ok_or_else(need_policy)?;
             Trained::SelfPlay(train::train_self_play(
-                policy.net.as_ref(),
+                policy.policy_net()?,
                 &policy.vs,
                 data,
                 &sp,
@@ -408,13 +428,7 @@ pub fn train(
         Method::Rlhf => {
             let r = reward.ok_or_else(need_reward)?;
             if let RewardStage::Train(rcfg) = settings.rlhf_reward {
-                reward_stage = Some(train::train_reward(
-                    r.net.as_ref(),
-                    &r.vs,
-                    data,
-                    rcfg,
-                    None,
-                )?);
+                reward_stage = Some(train::train_reward(r.net(), &r.vs, data, rcfg, None)?);
             }
             r.vs.freeze();
             let r = &*r;
@@ -422,7 +436,7 @@ pub fn train(
             let prompts = prompts_of(data);
             let policy = policy.ok_or_else(need_policy)?;
             Trained::Single(rl::train_rlhf(
-                policy.net.as_ref(),
+                policy.policy_net()?,
                 &policy.vs,
                 &prompts,
                 &score,
@@ -440,9 +454,9 @@ pub fn train(
             let r = reward.ok_or_else(need_reward)?;
             let policy = policy.ok_or_else(need_policy)?;
             Trained::Aihf(rl::train_aihf(
-                policy.net.as_ref(),
+                policy.policy_net()?,
                 &policy.vs,
-                r.net.as_ref(),
+                r.net(),
                 &r.vs,
                 data,
                 reference,
@@ -702,7 +716,7 @@ pub fn run_job(job: &TrainJob) -> Result<JobReport> {
             None,
         )?
     } else {
-        let policy_net = net.net.as_ref();
+        let policy_net = net.policy_net()?;
         let mut probe_fn = |step: usize| -> Result<serde_json::Map<String, serde_json::Value>> {
             match &truth {
                 Some(task) => Ok(crate::neural::groundtruth::evaluate(

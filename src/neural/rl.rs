@@ -26,6 +26,7 @@
 use crate::error::{AihfError, Result};
 use crate::neural::data::{Batch, SeqData};
 use crate::neural::executor::{Executor, Group, StepCtx, Trainer};
+use crate::neural::model::PolicyNet;
 use crate::neural::train::{self, Hyper, Probe, TrainConfig, TrainReport};
 use crate::neural::{loss, terr};
 use rand::SeedableRng;
@@ -133,7 +134,7 @@ struct Rollout {
 }
 
 fn rollout(
-    model: &dyn ModuleT,
+    model: &dyn PolicyNet,
     prompts: &[(Vec<i64>, f64)],
     rl: &Reinforce,
     device: Device,
@@ -356,7 +357,7 @@ fn rollout_metrics(
 
 /// RLHF by REINFORCE against a frozen reward model (see the module docs and [`train_rlhf`]).
 pub struct RlhfTrainer<'a> {
-    policy: &'a dyn ModuleT,
+    policy: &'a dyn PolicyNet,
     vs: &'a nn::VarStore,
     cfg: &'a TrainConfig,
     prompts: &'a [(Vec<i64>, f64)],
@@ -371,7 +372,7 @@ impl<'a> RlhfTrainer<'a> {
     /// Checks the settings and prompts once.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        policy: &'a dyn ModuleT,
+        policy: &'a dyn PolicyNet,
         vs: &'a nn::VarStore,
         prompts: &'a [(Vec<i64>, f64)],
         reward: Scorer<'a>,
@@ -446,7 +447,7 @@ impl Trainer for RlhfTrainer<'_> {
 /// sampled every step; `cfg.batch_size` must be unset.
 #[allow(clippy::too_many_arguments)]
 pub fn train_rlhf(
-    policy: &dyn ModuleT,
+    policy: &dyn PolicyNet,
     vs: &nn::VarStore,
     prompts: &[(Vec<i64>, f64)],
     reward: Scorer,
@@ -532,7 +533,7 @@ pub struct AihfReport {
 /// AIHF's Algorithm 1 with networks (see the module docs and [`train_aihf`]): two groups,
 /// `policy` then `reward`, updated in that order every step.
 pub struct AihfTrainer<'a> {
-    policy: &'a dyn ModuleT,
+    policy: &'a dyn PolicyNet,
     policy_vs: &'a nn::VarStore,
     reward: &'a dyn ModuleT,
     reward_vs: &'a nn::VarStore,
@@ -555,7 +556,7 @@ impl<'a> AihfTrainer<'a> {
     /// demonstrations' distinct prompts, weighted by their demonstration weight.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        policy: &'a dyn ModuleT,
+        policy: &'a dyn PolicyNet,
         policy_vs: &'a nn::VarStore,
         reward: &'a dyn ModuleT,
         reward_vs: &'a nn::VarStore,
@@ -733,7 +734,7 @@ impl Trainer for AihfTrainer<'_> {
 /// its schedule shape.
 #[allow(clippy::too_many_arguments)]
 pub fn train_aihf(
-    policy: &dyn ModuleT,
+    policy: &dyn PolicyNet,
     policy_vs: &nn::VarStore,
     reward: &dyn ModuleT,
     reward_vs: &nn::VarStore,

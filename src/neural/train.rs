@@ -11,6 +11,7 @@ use crate::error::{AihfError, Result};
 use crate::neural::checkpoint;
 use crate::neural::data::SeqData;
 use crate::neural::executor::{Executor, Group, PhaseReport, StepCtx, Trainer};
+use crate::neural::model::PolicyNet;
 use crate::neural::{loss, terr};
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
@@ -713,7 +714,7 @@ struct SpinPhase {
 
 /// SPIN and Self-Play AIHF (see [`train_self_play`]): one phase per self-play iteration.
 pub struct SelfPlayTrainer<'a> {
-    model: &'a dyn ModuleT,
+    model: &'a dyn PolicyNet,
     vs: &'a nn::VarStore,
     cfg: &'a TrainConfig,
     data: &'a SeqData,
@@ -727,7 +728,7 @@ pub struct SelfPlayTrainer<'a> {
 impl<'a> SelfPlayTrainer<'a> {
     /// Checks the data and settings once.
     pub fn new(
-        model: &'a dyn ModuleT,
+        model: &'a dyn PolicyNet,
         vs: &'a nn::VarStore,
         data: &'a SeqData,
         sp: &SelfPlay,
@@ -937,7 +938,7 @@ impl Trainer for SelfPlayTrainer<'_> {
 /// (11)). Each demonstration is paired with every sample of its prompt, weight
 /// `w_demo / samples_per_prompt` (repeated samples merged into counts). One report per iteration.
 pub fn train_self_play(
-    model: &dyn ModuleT,
+    model: &dyn PolicyNet,
     vs: &nn::VarStore,
     data: &SeqData,
     sp: &SelfPlay,
