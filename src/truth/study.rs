@@ -345,11 +345,13 @@ pub fn draw(res: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
         ),
     ];
     for (tag, label, x_of) in axes {
-        let pts: Vec<(f64, &SizeResult)> = res
+        let mut pts: Vec<(f64, &SizeResult)> = res
             .sizes
             .iter()
             .filter_map(|s| x_of(&s.size).map(|x| (x, s)))
             .collect();
+        // Lines join sizes in order of x, whatever the spec's order.
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         if pts.len() < 2 {
             continue;
         }
