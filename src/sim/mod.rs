@@ -5,7 +5,8 @@
 //! - [`summary`]: bias, variance, MSE, TV, KL with intervals; paired comparisons; existence;
 //! - [`spec`]: the spec files of `sims/` (TOML or JSON), validated before any computation;
 //! - [`studies`]: Figure 9, the authors' 3-action example, the variance sweep, the A.2.3
-//!   situations, consistency; each writes a results JSON with its figures' data;
+//!   situations, consistency, one file each behind the [`studies::Study`] trait; each writes a
+//!   results JSON with its figures' data;
 //! - [`figures`]: drawing from that JSON (redrawable without recomputing);
 //! - [`shard`]: one study split over many processes and merged bit-identically;
 //! - [`claims`]: the studies' claims in `aihf verify`.

@@ -1,0 +1,311 @@
+//! The A.2.3 variance claim: AIHF against the single-source estimators over a grid of
+//! demonstration and preference sizes.
+
+use super::{
+    build, cell_seed, ci, compute, finite_pts, fmt_ci, run_cell_in, sci, Cell, Chart, Ctx, Figure,
+    RunOpts, Study, Table, EXIST_NOTE,
+};
+use crate::bandit::Method;
+use crate::error::Result;
+use crate::plot::{LineChart, Series, Style};
+use crate::sim::engine::Scenario;
+use crate::sim::spec::SweepSpec;
+use crate::sim::summary::PairedStats;
+use crate::stats::Summary;
+use serde::{Deserialize, Serialize};
+
+/// Where AIHF's variance (or MSE) stands against one single-source estimator in one cell.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The AIHF estimator compared.
+    pub aihf: String,
+    pub cell: String,
+    pub demos: u64,
+    pub comparisons_per_pair: u64,
+    pub ratio: f64,
+    pub against: String,
+    /// `Var(AIHF) − Var(other)` (paired, over common replications).
+    pub variance_diff: Summary,
+    /// "below" (CI entirely < 0), "above" (> 0), "indistinguishable" or "undefined" (NaN CI).
+    pub variance: String,
+    pub mse_diff: Summary,
+    pub mse: String,
+    /// Replications excluded because one of the two did not exist.
+    pub dropped: usize,
+}
+
+fn verdict(s: &Summary) -> String {
+    // A NaN interval (too few common replications) decides nothing: say so.
+    if !(s.lo.is_finite() && s.hi.is_finite()) {
+        "undefined".into()
+    } else if s.hi < 0.0 {
+        "below".into()
+    } else if s.lo > 0.0 {
+        "above".into()
+    } else {
+        "indistinguishable".into()
+    }
+}
+
+/// Result of the variance sweep.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SweepResult {
+    pub cells: Vec<Cell>,
+    /// AIHF against each single-source estimator (SFT, BTL), per cell.
+    pub table: Vec<Verdict>,
+    /// Label of the primary AIHF estimator (the first with method `aihf`): the claim's.
+    pub aihf: String,
+    /// Labels of every AIHF estimator in the table (the primary first).
+    pub aihf_all: Vec<String>,
+    /// Labels of the single-source estimators.
+    pub single_source: Vec<String>,
+}
+
+/// The A.2.3 variance claim over a grid of `N` and comparisons per pair.
+pub fn sweep(s: &SweepSpec, ro: &RunOpts) -> Result<SweepResult> {
+    compute::<Sweep>(s, ro)
+}
+
+fn verdict_of(aihf: &str, c: &Cell, other: &str, p: &PairedStats) -> Verdict {
+    Verdict {
+        aihf: aihf.into(),
+        cell: c.label.clone(),
+        demos: c.demos,
+        comparisons_per_pair: c.comparisons_per_pair,
+        ratio: c.ratio,
+        against: other.into(),
+        variance_diff: p.variance_diff,
+        variance: verdict(&p.variance_diff),
+        mse_diff: p.mse_diff,
+        mse: verdict(&p.mse_diff),
+        dropped: p.dropped,
+    }
+}
+
+/// The variance sweep as a [`Study`].
+pub struct Sweep;
+
+impl Study for Sweep {
+    type Spec = SweepSpec;
+    type Result = SweepResult;
+
+    fn run(s: &SweepSpec, cx: &Ctx) -> Result<SweepResult> {
+        let reward = s.truth.reward(s.n_actions);
+        let est = build(&s.estimators, s.beta);
+        let mut cells = vec![];
+        for &k in &s.comparisons_per_pair {
+            for &d in &s.demos {
+                if d == 0 && k == 0 {
+                    continue;
+                }
+                let scn = Scenario {
+                    reward: reward.clone(),
+                    beta: s.beta,
+                    demos: d,
+                    covered: None,
+                    comparisons_per_pair: k,
+                };
+                let label = format!("N={d},k={k}");
+                cells.push(run_cell_in(
+                    cx,
+                    &label,
+                    &scn,
+                    &est,
+                    cell_seed(s.seed, &label),
+                    s.replications,
+                    s.level,
+                )?);
+            }
+        }
+        let aihf_all: Vec<String> = est
+            .iter()
+            .filter(|e| e.method == Method::Aihf)
+            .map(|e| e.label.clone())
+            .collect();
+        let aihf = aihf_all.first().cloned().unwrap_or_default();
+        let single_source: Vec<String> = est
+            .iter()
+            .filter(|e| matches!(e.method, Method::Sft | Method::Btl))
+            .map(|e| e.label.clone())
+            .collect();
+        let mut table = vec![];
+        for a in &aihf_all {
+            for c in &cells {
+                for o in &single_source {
+                    if let Some(p) = c.stats.pair(a, o) {
+                        table.push(verdict_of(a, c, o, &p));
+                    }
+                }
+            }
+        }
+        Ok(SweepResult {
+            cells,
+            table,
+            aihf,
+            aihf_all,
+            single_source,
+        })
+    }
+
+    fn figures(r: &SweepResult) -> Vec<Figure> {
+        let mut ks: Vec<u64> = r.cells.iter().map(|c| c.comparisons_per_pair).collect();
+        ks.dedup();
+        let labels: Vec<String> = r.cells.first().map_or(vec![], |c| {
+            c.stats.estimators.iter().map(|e| e.label.clone()).collect()
+        });
+        let mut figs = vec![];
+        for &k in &ks {
+            let cells: Vec<&Cell> = r
+                .cells
+                .iter()
+                .filter(|c| c.comparisons_per_pair == k)
+                .collect();
+            let series = labels
+                .iter()
+                .enumerate()
+                .map(|(j, l)| {
+                    let (pts, err): (Vec<_>, Vec<_>) = cells
+                        .iter()
+                        .map(|c| {
+                            let e = &c.stats.estimators[j];
+                            (
+                                (c.ratio, e.mse_total.mean),
+                                (e.mse_total.lo.max(e.mse_total.mean * 1e-3), e.mse_total.hi),
+                            )
+                        })
+                        .filter(|((x, y), (a, b))| {
+                            x.is_finite()
+                                && y.is_finite()
+                                && *y > 0.0
+                                && a.is_finite()
+                                && b.is_finite()
+                        })
+                        .unzip();
+                    Series {
+                        name: l.clone(),
+                        points: pts,
+                        err: Some(err),
+                        style: Style::LinePoints,
+                    }
+                })
+                .collect();
+            figs.push(Figure {
+                name: format!("mse_k{k}"),
+                chart: Chart::Line(LineChart {
+                    title: format!(
+                        "MSE E‖π̂ − π*‖² against N/M, {k} comparisons per pair (N varies)"
+                    ),
+                    x_label: "N / M (demonstrations per comparison)".into(),
+                    y_label: "MSE (95% CI; conditional on existence)".into(),
+                    x_log: true,
+                    y_log: true,
+                    series,
+                }),
+            });
+        }
+        // AIHF's variance relative to each single-source estimator, against the ratio.
+        for (ai, aihf) in r.aihf_all.iter().enumerate() {
+            let mut series = vec![];
+            for o in &r.single_source {
+                for &k in &ks {
+                    let pts: Vec<(f64, f64)> = r
+                        .cells
+                        .iter()
+                        .filter(|c| c.comparisons_per_pair == k)
+                        .filter_map(|c| {
+                            let a = c.stats.get(aihf)?.variance_total.mean;
+                            let other = c.stats.get(o)?;
+                            // A single source that rarely exists (BTL at k = 1 exists only on cyclic
+                            // outcomes, and is then uniform with variance 0) has no meaningful ratio.
+                            (other.existence.p >= 0.5)
+                                .then_some((c.ratio, a / other.variance_total.mean))
+                        })
+                        .collect();
+                    series.push(Series {
+                        name: format!("Var({aihf})/Var({o}), k={k}"),
+                        points: finite_pts(pts),
+                        err: None,
+                        style: if o.contains("SFT") {
+                            Style::LinePoints
+                        } else {
+                            Style::Dashed
+                        },
+                    });
+                }
+            }
+            series.push(Series {
+                name: "ratio 1".into(),
+                points: {
+                    let xs: Vec<f64> = r
+                        .cells
+                        .iter()
+                        .map(|c| c.ratio)
+                        .filter(|x| x.is_finite() && *x > 0.0)
+                        .collect();
+                    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    finite_pts(vec![(lo, 1.0), (hi, 1.0)])
+                },
+                err: None,
+                style: Style::Dashed,
+            });
+            figs.push(Figure {
+                name: if ai == 0 {
+                    "variance_ratio".into()
+                } else {
+                    format!("variance_ratio_{}", ai + 1)
+                },
+                chart: Chart::Line(LineChart {
+                    title: format!(
+                "Var({aihf}) / Var(single source) (< 1: lower; cells where it exists < 50% omitted)"
+            ),
+                    x_label: "N / M (demonstrations per comparison)".into(),
+                    y_label: "Var(AIHF) / Var(single source)".into(),
+                    x_log: true,
+                    y_log: true,
+                    series,
+                }),
+            });
+        }
+        figs
+    }
+
+    fn tables(r: &SweepResult) -> Vec<Table> {
+        vec![Table {
+            name: "verdicts".into(),
+            title: "Where AIHF's total variance (and MSE) is below each single-source estimator's: paired 95% CI of the difference over the same data sets".into(),
+            header: ["AIHF", "cell", "N/M", "vs", "Var diff", "variance", "MSE diff", "MSE", "dropped (non-existence)"]
+                .iter().map(|x| x.to_string()).collect(),
+            rows: r.table.iter().map(|t| vec![
+                t.aihf.clone(), t.cell.clone(), sci(t.ratio), t.against.clone(), ci(&t.variance_diff),
+                t.variance.clone(), ci(&t.mse_diff), t.mse.clone(), t.dropped.to_string(),
+            ]).collect(),
+        }]
+    }
+
+    fn notes(r: &SweepResult) -> Vec<String> {
+        let mut v = vec![format!(
+        "Variance = trace of the covariance of π̂ (Σ_i Var π̂_i); paired difference Var({}) − Var(other) over the replications where both exist; verdict 'below' when the whole 95% CI is < 0.",
+        r.aihf
+    )];
+        for t in &r.table {
+            v.push(format!(
+                "{} {} vs {}: variance {} (diff {}), MSE {} (diff {}), dropped {}",
+                t.aihf,
+                t.cell,
+                t.against,
+                t.variance,
+                fmt_ci(&t.variance_diff),
+                t.mse,
+                fmt_ci(&t.mse_diff),
+                t.dropped
+            ));
+        }
+        v.push(EXIST_NOTE.into());
+        v
+    }
+
+    fn solves(r: &SweepResult) -> usize {
+        r.cells.iter().map(|c| c.solves).sum()
+    }
+}
