@@ -9,6 +9,24 @@ use crate::math::{log_sigmoid, lse, tv};
 use crate::tol;
 
 /// Solves `method` on `data`.
+///
+/// ```
+/// use aihf::bandit::{fit, Method, Options};
+/// use aihf::data::BanditData;
+/// // Three actions: demonstrations of actions 0 and 1, action 2 only wins comparisons.
+/// let data = BanditData::from_json_str(
+///     r#"{"n_actions": 3, "demonstrations": [6, 3, 0],
+///         "preferences": [[0, 2, 1], [3, 0, 2], [4, 3, 0]]}"#,
+/// )?;
+/// let sft = fit(Method::Sft, &data, &Options::default())?;
+/// assert!((sft.policy[0] - 6.0 / 9.0).abs() < 1e-12); // N_i / N (SPEC §1.1)
+/// assert_eq!(sft.policy[2], 0.0); // no demonstrations, no mass
+/// // AIHF gives the undemonstrated action mass because it wins comparisons (SPEC §1.4).
+/// let aihf = fit(Method::Aihf, &data, &Options::default())?;
+/// assert!(aihf.policy[2] > 0.05);
+/// assert!((aihf.policy.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+/// # Ok::<(), aihf::AihfError>(())
+/// ```
 pub fn fit(method: Method, data: &BanditData, opts: &Options) -> Result<Fit> {
     match method {
         Method::Sft => sft(data, opts),

@@ -471,7 +471,21 @@ fn cli_checkpoint_resume_and_rl_methods() {
         .arg(d.join("demos.jsonl"))
         .assert()
         .success();
-    assert!(report(out.get_output())["report"]["last"]["reward"].is_number());
+    // The last metrics line is step 9 of 10, its objective is reward − β·KL (β = 1) computed
+    // from its own two fields, and at most 16 distinct responses were sampled.
+    let last = &report(out.get_output())["report"]["last"];
+    assert_eq!(last["step"], 9);
+    let (r, kl, obj) = (
+        last["reward"].as_f64().unwrap(),
+        last["kl"].as_f64().unwrap(),
+        last["objective"].as_f64().unwrap(),
+    );
+    assert!(
+        (obj - (r - kl)).abs() < 1e-9,
+        "objective {obj} vs {r} − {kl}"
+    );
+    let distinct = last["distinct_samples"].as_u64().unwrap();
+    assert!((1..=16).contains(&distinct), "{distinct}");
     let rw = d.join("aihf-r.safetensors");
     let out = aihf()
         .args([
@@ -502,6 +516,29 @@ fn cli_checkpoint_resume_and_rl_methods() {
         .arg(d.join("prefs.jsonl"))
         .assert()
         .success();
-    assert!(report(out.get_output())["report"]["final_reward_loss"].is_number());
-    assert!(rw.exists());
+    let rep = report(out.get_output());
+    assert_eq!(rep["report"]["steps"], 10);
+    assert!(rep["report"]["final_reward_loss"]
+        .as_f64()
+        .unwrap()
+        .is_finite());
+    // The saved reward model loads into the same architecture, and AIHF's reward steps moved it
+    // away from its (zero) tabular initialisation.
+    let spec = ModelSpec {
+        arch: Arch::Tabular,
+        vocab: 4,
+        context: 4,
+    };
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let _net = model::reward(&vs.root(), &spec).unwrap();
+    vs.load(&rw).unwrap();
+    let moved: f64 = vs
+        .variables()
+        .values()
+        .map(|t| t.abs().sum(Kind::Double).double_value(&[]))
+        .sum();
+    assert!(
+        moved > 1e-3,
+        "the saved reward model is still zero: {moved}"
+    );
 }
