@@ -119,8 +119,8 @@ pub struct CrossvalArgs {
     pub seed: u64,
     /// Run several master seeds, `A..B` (B excluded) or a comma list, and report the largest
     /// TV over them (overrides --seed).
-    #[arg(long, value_parser = parse_seeds)]
-    pub seeds: Option<Vec<u64>>,
+    #[arg(long)]
+    pub seeds: Option<String>,
     /// Models to run (default both).
     #[arg(long, value_enum)]
     pub model: Vec<ModelKind>,
@@ -407,24 +407,6 @@ pub fn run(c: NeuralCommand) -> anyhow::Result<()> {
 }
 
 /// `A..B` (B excluded) or `a,b,c`.
-fn parse_seeds(s: &str) -> Result<Vec<u64>, String> {
-    let v: Vec<u64> = if let Some((a, b)) = s.split_once("..") {
-        let (a, b) = (a.trim().parse::<u64>(), b.trim().parse::<u64>());
-        match (a, b) {
-            (Ok(a), Ok(b)) if a < b => (a..b).collect(),
-            _ => return Err(format!("`{s}`: expected A..B with A < B")),
-        }
-    } else {
-        s.split(',')
-            .map(|x| x.trim().parse::<u64>().map_err(|e| format!("`{x}`: {e}")))
-            .collect::<Result<_, _>>()?
-    };
-    if v.is_empty() {
-        return Err("no seed".into());
-    }
-    Ok(v)
-}
-
 fn run_crossval(a: CrossvalArgs) -> anyhow::Result<()> {
     let mut cfg = CrossvalConfig {
         seed: a.seed,
@@ -436,7 +418,7 @@ fn run_crossval(a: CrossvalArgs) -> anyhow::Result<()> {
     cfg.tabular_train.progress = a.progress;
     cfg.transformer_train.progress = a.progress;
     if let Some(seeds) = &a.seeds {
-        let rep = crossval::run_seeds(&cfg, seeds)?;
+        let rep = crossval::run_seeds(&cfg, &crossval::parse_seeds(seeds)?)?;
         let v = serde_json::to_value(&rep)?;
         if let Some(p) = &a.out {
             aihf::io::write_json(p, &v)?;

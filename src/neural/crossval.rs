@@ -674,3 +674,33 @@ pub fn table(r: &CrossvalReport) -> String {
     }
     s
 }
+
+/// Parses a list of master seeds: `A..B` (B excluded, `A < B`) or a comma list.
+///
+/// ```no_run
+/// use aihf::neural::crossval::parse_seeds;
+/// assert_eq!(parse_seeds("0..3").unwrap(), vec![0, 1, 2]);
+/// assert_eq!(parse_seeds("4, 7").unwrap(), vec![4, 7]);
+/// assert!(parse_seeds("5..3").is_err());
+/// ```
+pub fn parse_seeds(s: &str) -> Result<Vec<u64>> {
+    let bad = |why: String| AihfError::param("seeds", why);
+    let v: Vec<u64> = if let Some((a, b)) = s.split_once("..") {
+        match (a.trim().parse::<u64>(), b.trim().parse::<u64>()) {
+            (Ok(a), Ok(b)) if a < b => (a..b).collect(),
+            _ => return Err(bad(format!("`{s}`: expected A..B with A < B"))),
+        }
+    } else {
+        s.split(',')
+            .map(|x| {
+                x.trim()
+                    .parse::<u64>()
+                    .map_err(|e| bad(format!("`{x}`: {e}")))
+            })
+            .collect::<Result<_>>()?
+    };
+    if v.is_empty() {
+        return Err(bad("no seed".into()));
+    }
+    Ok(v)
+}

@@ -272,3 +272,22 @@ fn cli_trains_on_text_examples() {
         "DPO loss did not decrease"
     );
 }
+
+/// `crossval --seeds` parses `A..B` and comma lists; a bad list is a clear error, never a panic.
+#[test]
+fn crossval_seed_lists() {
+    use aihf::neural::crossval::parse_seeds;
+    assert_eq!(parse_seeds("0..3").unwrap(), vec![0, 1, 2]);
+    assert_eq!(parse_seeds("4, 7").unwrap(), vec![4, 7]);
+    for bad in ["5..3", "x", "1,,2"] {
+        let out = aihf()
+            .args(["neural", "crossval", "--seeds", bad])
+            .assert()
+            .failure();
+        let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+        assert!(
+            err.contains("seeds") && !err.contains("panicked"),
+            "{bad}: {err}"
+        );
+    }
+}
