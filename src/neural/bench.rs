@@ -45,7 +45,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use tch::nn::{self, ModuleT as _};
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 /// Learning rate of every update: small, so that timed steps on random data stay finite.

@@ -355,6 +355,30 @@ fn rollout_metrics(
     m
 }
 
+/// One policy step's sampling and loss, shared by RLHF and AIHF: a rollout from the policy, its
+/// rewards and reference log-probabilities (checked finite), and the [`PolicyStep`]'s loss.
+#[allow(clippy::too_many_arguments)]
+fn policy_step(
+    policy: &dyn PolicyNet,
+    prompts: &[(Vec<i64>, f64)],
+    rl: &Reinforce,
+    beta: f64,
+    reward: Scorer,
+    reference: Scorer,
+    device: Device,
+    ctx: &mut StepCtx<'_>,
+) -> Result<(Rollout, Tensor, Map<String, Value>)> {
+    let step = ctx.step;
+    let ro = rollout(policy, prompts, rl, device, ctx.rng)?;
+    let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
+    let r = reward(&ro.table, &idx)?;
+    check_scores("reward", &r, idx.len(), step)?;
+    let lr = reference(&ro.table, &idx)?;
+    check_scores("log π_ref", &lr, idx.len(), step)?;
+    let (loss, m) = policy_loss(policy, &ro, &r, &lr, prompts.len(), rl, beta, device)?;
+    Ok((ro, loss, m))
+}
+
 /// RLHF by REINFORCE against a frozen reward model (see the module docs and [`train_rlhf`]).
 pub struct RlhfTrainer<'a> {
     policy: &'a dyn PolicyNet,
@@ -419,23 +443,19 @@ impl Trainer for RlhfTrainer<'_> {
         vec![Group::from_config("policy", self.vs, self.cfg)]
     }
     fn step(&mut self, ctx: &mut StepCtx<'_>) -> Result<Map<String, Value>> {
-        let (step, device) = (ctx.step, self.vs.device());
-        let ro = rollout(self.policy, self.prompts, &self.rl, device, ctx.rng)?;
-        let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
-        let r = (self.reward)(&ro.table, &idx)?;
-        check_scores("reward", &r, idx.len(), step)?;
-        let lr = (self.reference)(&ro.table, &idx)?;
-        check_scores("log π_ref", &lr, idx.len(), step)?;
-        let (loss, m) = policy_loss(
+        let device = self.vs.device();
+        let reward = |t: &SeqData, idx: &[usize]| (self.reward)(t, idx);
+        let (ro, loss, m) = policy_step(
             self.policy,
-            &ro,
-            &r,
-            &lr,
-            self.prompts.len(),
+            self.prompts,
             &self.rl,
             self.hyper.beta,
+            &reward,
+            self.reference,
             device,
+            ctx,
         )?;
+        drop(ro);
         ctx.update(0, &loss)?;
         Ok(if ctx.log { m } else { Map::new() })
     }
@@ -671,24 +691,20 @@ impl Trainer for AihfTrainer<'_> {
         ]
     }
     fn step(&mut self, ctx: &mut StepCtx<'_>) -> Result<Map<String, Value>> {
-        let (step, device, hyper) = (ctx.step, self.policy_vs.device(), self.hyper);
+        let (device, hyper) = (self.policy_vs.device(), self.hyper);
         // (i) Policy step with the current reward.
-        let ro = rollout(self.policy, &self.prompts, &self.rl, device, ctx.rng)?;
-        let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
-        let r = train::rewards(self.reward, &ro.table, &idx, device)?;
-        check_scores("reward", &r, idx.len(), step)?;
-        let lref = (self.reference)(&ro.table, &idx)?;
-        check_scores("log π_ref", &lref, idx.len(), step)?;
-        let (ploss, m) = policy_loss(
+        let reward = |t: &SeqData, idx: &[usize]| train::rewards(self.reward, t, idx, device);
+        let (ro, ploss, m) = policy_step(
             self.policy,
-            &ro,
-            &r,
-            &lref,
-            self.prompts.len(),
+            &self.prompts,
             &self.rl,
             hyper.beta,
+            &reward,
+            self.reference,
             device,
+            ctx,
         )?;
+        let idx: Vec<usize> = (0..ro.table.seqs.len()).collect();
         ctx.update(0, &ploss)?;
         // (ii) Reward step on demonstrations, the samples of (i) and the preferences.
         let owned;
