@@ -175,7 +175,7 @@ fn cli_gen_task_then_train() {
     let _net = model::policy(
         &vs.root(),
         &ModelSpec {
-            arch: Arch::Tabular,
+            arch: Arch::Transformer(TransformerConfig::default()),
             vocab: 4,
             context: 4,
         },
