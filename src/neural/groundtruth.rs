@@ -186,7 +186,6 @@ pub struct Split {
 struct Targets<'a> {
     task: &'a MarkovTask,
     star: MarkovPolicy,
-    mu_star: Vec<f64>,
     reference: MarkovPolicy,
     /// Counts weighting with `λ N / M`: Algorithm 1 averages each source (see [`crate::neural::rl`]).
     est: Estimator<'a>,
@@ -204,10 +203,8 @@ impl<'a> Targets<'a> {
             },
         )?;
         let star = MarkovPolicy::star(task)?;
-        let mu_star = star.marginals();
         Ok(Targets {
             task,
-            mu_star,
             star,
             reference: est.ref_policy().clone(),
             est,
@@ -257,7 +254,6 @@ impl<'a> Targets<'a> {
         let finite = |x: f64| x.is_finite().then_some(x);
         let statistical = finite(hat.kl_to(&mu, &self.star)?);
         let kl_ref = finite(hat.kl_to(&mu, &self.reference)?);
-        let _ = &self.mu_star;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0005_5917_0000_0000);
         let (ys, lp) = sample_policy(policy, self.task, n, &mut rng, device)?;
         let mut k1 = Vec::with_capacity(ys.len());
