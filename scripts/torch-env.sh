@@ -20,10 +20,18 @@ installed() {
     "$venv/bin/python3" -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('torch').split('+')[0] == '$torch_version' else 1)" 2>/dev/null
 }
 if ! installed; then
-    echo "torch-env: installing torch==$torch_version into $venv (one-off, a few GB)" >&2
+    # The venv takes ~4.6 GB; pip's download cache would take ~3 GB more, so it is off
+    # (--no-cache-dir), and a disk too small for the venv is said before pip fails on it.
+    mkdir -p "$(dirname "$venv")"
+    need_kb=$((6 * 1024 * 1024))
+    free_kb="$(df -Pk "$(dirname "$venv")" | awk 'NR == 2 { print $4 }')"
+    echo "torch-env: installing torch==$torch_version into $venv (one-off, ~4.6 GB; $((free_kb / 1024 / 1024)) GB free)" >&2
+    if [ "${free_kb:-0}" -lt "$need_kb" ]; then
+        echo "torch-env: warning: under 6 GB free on $(dirname "$venv"); the install may fail (set AIHF_VENV to a larger disk)" >&2
+    fi
     python3 -m venv "$venv"
-    "$venv/bin/python3" -m pip install --quiet --upgrade pip >&2
-    "$venv/bin/python3" -m pip install --quiet "torch==$torch_version" >&2
+    "$venv/bin/python3" -m pip install --quiet --no-cache-dir --upgrade pip >&2
+    "$venv/bin/python3" -m pip install --quiet --no-cache-dir "torch==$torch_version" >&2
 fi
 
 torch_lib="$("$venv/bin/python3" -c 'import importlib.util, os; print(os.path.join(importlib.util.find_spec("torch").submodule_search_locations[0], "lib"))')"
