@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The data-generating process of one study cell (SPEC §4): `demos` draws from `π_{r*}`
-/// restricted to `covered` (renormalised), and `k` BTL comparisons `σ((r*_i − r*_j)/β)` for
+/// restricted to `covered` (renormalised), and `k` BTL comparisons `σ(r*_i − r*_j)` for
 /// each listed pair.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Scenario {
