@@ -7,6 +7,7 @@ use aihf::mdp::occupancy::{self, Occupancy};
 use aihf::mdp::rates::{self, RatesConfig, RatesResult};
 use aihf::mdp::traj::{self, Length, Sampler};
 use aihf::mdp::Mdp;
+use aihf::sim::shard::Shard;
 use clap::{Args as ClapArgs, Subcommand, ValueEnum};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -125,7 +126,10 @@ pub struct TrainArgs {
 }
 
 #[derive(ClapArgs, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct RatesArgs {
+    #[command(subcommand)]
+    pub command: Option<RatesCommand>,
     /// Published sizes: K = 2^8 … 2^16, 8 seeds (default: the quick K = 2^6 … 2^13, 5 seeds).
     #[arg(long)]
     pub full: bool,
@@ -146,6 +150,32 @@ pub struct RatesArgs {
     pub seeds: Option<usize>,
     #[arg(long)]
     pub no_progress: bool,
+    /// Compute only shard I of N (0-based) of the experiment's runs and write
+    /// `OUT/rates.shard-I-of-N.aihfshard`; merge with `aihf rates merge`. Default: AIHF_SHARD=I/N,
+    /// or Slurm's SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or Kubernetes'
+    /// JOB_COMPLETION_INDEX with AIHF_SHARD_COUNT, when set.
+    #[arg(long, value_name = "I/N", conflicts_with = "redraw")]
+    pub shard: Option<String>,
+    /// Ignore the shard variables of the environment (run the whole experiment).
+    #[arg(long, conflicts_with = "shard")]
+    pub no_shard: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RatesCommand {
+    /// Merge rates shard files into the rates.json and figure of the unsharded run; checks that
+    /// every run is present exactly once and from the same configuration.
+    Merge(RatesMergeArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RatesMergeArgs {
+    /// Folders holding the shard files (`rates.shard-I-of-N.aihfshard`).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Output folder for rates.json and the figure.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 pub fn run(c: MdpCommand) -> anyhow::Result<()> {
@@ -382,6 +412,13 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
 }
 
 pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
+    if let Some(RatesCommand::Merge(m)) = &a.command {
+        let (res, files) = aihf::sim::rates_shard::merge(&m.dirs)?;
+        println!("merged {} shard files", files.len());
+        write_json(&m.out.join("rates.json"), &res)?;
+        println!("wrote {}", m.out.join("rates.json").display());
+        return print_rates(&res, &m.out);
+    }
     let res: RatesResult = match &a.redraw {
         Some(p) => {
             let mut r: RatesResult = read_json(p)?;
@@ -406,12 +443,27 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
                 }
                 cfg.seeds = s;
             }
+            let shard = match (&a.shard, a.no_shard) {
+                (Some(s), _) => Some((Shard::parse(s)?, "--shard".to_string())),
+                (None, true) => None,
+                (None, false) => Shard::from_env()?,
+            };
+            if let Some((sh, from)) = shard {
+                eprintln!("shard {}/{} (from {from})", sh.index, sh.count);
+                let file = aihf::sim::rates_shard::run_shard(&cfg, sh, &a.out, !a.no_progress)?;
+                println!("wrote {}", file.display());
+                return Ok(());
+            }
             let res = rates::run(&cfg, !a.no_progress)?;
             write_json(&a.out.join("rates.json"), &res)?;
             res
         }
     };
-    let figs = rates::render(&res, &a.out.join("rates"))?;
+    print_rates(&res, &a.out)
+}
+
+fn print_rates(res: &RatesResult, out: &std::path::Path) -> anyhow::Result<()> {
+    let figs = rates::render(res, &out.join("rates"))?;
     println!(
         "Theorem 4.1 rate check ({} s); rule: {}",
         res.seconds.round(),

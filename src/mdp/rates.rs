@@ -219,6 +219,23 @@ impl RatesResult {
 /// Runs the experiment (rayon over runs; a progress bar when `progress`).
 pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
     let t0 = std::time::Instant::now();
+    let problem = setup(cfg)?;
+    let all = jobs(cfg);
+    let points = run_jobs(cfg, &problem, &all, progress)?;
+    Ok(assemble(cfg, points, t0.elapsed().as_secs_f64()))
+}
+
+/// The fixed problem every run of the experiment shares: the MDP, its linear reward model, and
+/// the data (the expert's exact occupancy and the fixed preference pairs), all drawn from the
+/// master seed alone.
+pub struct Problem {
+    mdp: super::Mdp,
+    model: RewardModel,
+    data: Data,
+}
+
+/// Builds the experiment's [`Problem`] from `cfg` (deterministic in `cfg.master_seed`).
+pub fn setup(cfg: &RatesConfig) -> Result<Problem> {
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(cfg.master_seed, "rates/problem"));
     let mdp = random_mdp(
         &RandomMdp {
@@ -259,18 +276,63 @@ pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
     );
     let diffs = irl::pref_diffs(&model, &prefs, mdp.n_actions(), mdp.gamma());
     let data = Data::from_expert(&mdp, &expert.log_pi, diffs)?;
+    Ok(Problem { mdp, model, data })
+}
 
-    let mut jobs = vec![];
-    for &k in &cfg.ks {
-        for i in 0..cfg.seeds {
-            for control in [false, true] {
-                jobs.push((k, i, control));
+/// One run of the experiment: Algorithm 1 for `k` iterations, the `seed_index`-th seed, with
+/// the `η = α/√K` step (`control = false`) or the negative control's constant step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Iterations `K` of the run.
+    pub k: usize,
+    /// Which of the `cfg.seeds` independent runs at this `K` (0-based).
+    pub seed_index: usize,
+    /// The negative control (constant step) rather than the theorem's step.
+    pub control: bool,
+}
+
+impl Job {
+    /// The run's seed: a function of the master seed and the job alone (so a job gives the same
+    /// numbers whichever process or shard computes it).
+    pub fn seed(&self, master_seed: u64) -> u64 {
+        let kind = if self.control { "control" } else { "main" };
+        derive_seed(
+            master_seed,
+            &format!("rates/{kind}/{}/{}", self.k, self.seed_index),
+        )
+    }
+}
+
+/// Every run of the experiment, in the canonical order (the theorem's runs then the control's,
+/// each by `K` then seed index): a function of `cfg` alone, which sharding relies on.
+pub fn jobs(cfg: &RatesConfig) -> Vec<Job> {
+    let mut out = vec![];
+    for control in [false, true] {
+        for &k in &cfg.ks {
+            for seed_index in 0..cfg.seeds {
+                out.push(Job {
+                    k,
+                    seed_index,
+                    control,
+                });
             }
         }
     }
-    jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
+    out
+}
+
+/// Runs `jobs` in parallel (largest `K` first, for load balance; the order does not change any
+/// number) and returns `(control, point)` in the order of `jobs`.
+pub fn run_jobs(
+    cfg: &RatesConfig,
+    problem: &Problem,
+    jobs: &[Job],
+    progress: bool,
+) -> Result<Vec<(bool, RunPoint)>> {
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&j| std::cmp::Reverse(jobs[j].k));
     let bar = if progress {
-        let b = indicatif::ProgressBar::new(jobs.iter().map(|j| j.0 as u64).sum());
+        let b = indicatif::ProgressBar::new(jobs.iter().map(|j| j.k as u64).sum());
         b.set_style(
             indicatif::ProgressStyle::with_template("rates {bar:40} {pos}/{len} iterations {eta}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -279,53 +341,74 @@ pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
     } else {
         None
     };
-    let results: Vec<Result<(bool, RunPoint)>> = jobs
+    let results: Vec<Result<(usize, RunPoint)>> = order
         .par_iter()
-        .map(|&(k, i, control)| {
-            let seed = derive_seed(
-                cfg.master_seed,
-                &format!("rates/{}/{k}/{i}", if control { "control" } else { "main" }),
-            );
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            let opts = Options {
-                iterations: k,
-                alpha: if control { cfg.control_step } else { cfg.alpha },
-                step: if control {
-                    StepRule::Constant
-                } else {
-                    StepRule::InvSqrtK
-                },
-                lambda: cfg.lambda,
-                batch: cfg.batch,
-                policy_steps: 1,
-                exact_metrics: true,
-                exact_tol: cfg.exact_tol,
-                max_len: 100_000,
-            };
-            let tr = algorithm1::run(&mdp, &model, &data, &opts, None, &mut rng)?;
+        .map(|&j| {
+            let p = run_job(cfg, problem, &jobs[j])?;
             if let Some(b) = &bar {
-                b.inc(k as u64);
+                b.inc(jobs[j].k as u64);
             }
-            Ok((
-                control,
-                RunPoint {
-                    k,
-                    seed_index: i,
-                    seed,
-                    eta: tr.eta,
-                    e_pol: tr.mean_e_pol(),
-                    e_grad: tr.mean_grad_sq(),
-                    seconds: tr.seconds,
-                },
-            ))
+            Ok((j, p))
         })
         .collect();
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let (mut main, mut control) = (vec![], vec![]);
+    let mut out: Vec<Option<(bool, RunPoint)>> = vec![None; jobs.len()];
     for r in results {
-        let (c, p) = r?;
+        let (j, p) = r?;
+        out[j] = Some((jobs[j].control, p));
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// One run: Algorithm 1 with exact metrics, seeded by [`Job::seed`].
+fn run_job(cfg: &RatesConfig, problem: &Problem, job: &Job) -> Result<RunPoint> {
+    let seed = job.seed(cfg.master_seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let opts = Options {
+        iterations: job.k,
+        alpha: if job.control {
+            cfg.control_step
+        } else {
+            cfg.alpha
+        },
+        step: if job.control {
+            StepRule::Constant
+        } else {
+            StepRule::InvSqrtK
+        },
+        lambda: cfg.lambda,
+        batch: cfg.batch,
+        policy_steps: 1,
+        exact_metrics: true,
+        exact_tol: cfg.exact_tol,
+        max_len: 100_000,
+    };
+    let tr = algorithm1::run(
+        &problem.mdp,
+        &problem.model,
+        &problem.data,
+        &opts,
+        None,
+        &mut rng,
+    )?;
+    Ok(RunPoint {
+        k: job.k,
+        seed_index: job.seed_index,
+        seed,
+        eta: tr.eta,
+        e_pol: tr.mean_e_pol(),
+        e_grad: tr.mean_grad_sq(),
+        seconds: tr.seconds,
+    })
+}
+
+/// The result from every run's point (`(control, point)`, any order) and the seconds spent:
+/// points sorted by `(K, seed index)`, then every fit.
+pub fn assemble(cfg: &RatesConfig, points: Vec<(bool, RunPoint)>, seconds: f64) -> RatesResult {
+    let (mut main, mut control) = (vec![], vec![]);
+    for (c, p) in points {
         if c {
             control.push(p)
         } else {
@@ -338,7 +421,7 @@ pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
     let pts = |v: &[RunPoint], f: fn(&RunPoint) -> f64| -> Vec<(f64, f64)> {
         v.iter().map(|p| (p.k as f64, f(p))).collect()
     };
-    Ok(RatesResult {
+    RatesResult {
         config: cfg.clone(),
         rule: RULE.into(),
         upper_fit_pol: Some(fit(&upper(&pts(&main, |p| p.e_pol)))),
@@ -349,8 +432,8 @@ pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
         control_fit_grad: fit(&pts(&control, |p| p.e_grad)),
         main,
         control,
-        seconds: t0.elapsed().as_secs_f64(),
-    })
+        seconds,
+    }
 }
 
 /// The points whose `K` lies in the upper half of the grid (`K ≥` the median `K`).

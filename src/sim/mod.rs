@@ -13,6 +13,7 @@
 pub mod claims;
 pub mod engine;
 pub mod figures;
+pub mod rates_shard;
 pub mod shard;
 pub mod spec;
 pub mod studies;
