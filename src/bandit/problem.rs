@@ -50,7 +50,9 @@ pub const DENSE_MAX: usize = 200;
 /// One unordered pair with its two directed weights.
 #[derive(Clone, Copy, Debug)]
 pub struct WPair {
+    /// The first action of the pair (`i < j` as built by the estimators; not required).
     pub i: usize,
+    /// The second action of the pair.
     pub j: usize,
     /// Weight of `log σ(s(u_i − u_j))` (times `i` beat `j`, possibly scaled).
     pub c_ij: f64,
@@ -61,6 +63,7 @@ pub struct WPair {
 /// The objective of the module documentation.
 #[derive(Clone, Debug)]
 pub struct Objective {
+    /// Number of actions `n` (the length of `u`).
     pub n: usize,
     /// Demonstration weights `a_i` (empty: none).
     pub a: Vec<f64>,
@@ -68,6 +71,7 @@ pub struct Objective {
     pub log_pi0: Vec<f64>,
     /// Demonstration temperature `t`.
     pub t: f64,
+    /// The compared pairs with their directed weights (each unordered pair once).
     pub pairs: Vec<WPair>,
     /// Pair scale `s`.
     pub s: f64,
@@ -78,11 +82,13 @@ pub struct Objective {
 /// What a solve returns.
 #[derive(Clone, Debug)]
 pub struct Solution {
+    /// The maximiser `u`, mean zero when `ρ = 0` (the representative of the shift class).
     pub u: Vec<f64>,
     /// `J(u)` (the maximised objective).
     pub value: f64,
     /// `‖∇J(u)‖₂`.
     pub grad_norm: f64,
+    /// Newton iterations taken.
     pub iterations: usize,
 }
 
