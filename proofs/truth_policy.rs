@@ -381,3 +381,26 @@ fn sampler_frequencies_match_probabilities() {
         );
     }
 }
+
+#[test]
+fn chain_rule_kl_holds_at_strong_tilt() {
+    // KL(π_b ‖ π_ref) and KL(π_ref ‖ π_b) for π_b ∝ π_ref e^{R_w/b} as b → 0: the tilt grows
+    // like 1/b and the chain rule must not lose the KL to cancellation (the frontier's far end).
+    let (v, h) = (3, 4);
+    for (k, bigram) in [false, true].into_iter().enumerate() {
+        let (reference, pattern, w) = random_setup(v, h, bigram, false, 90 + k as u64);
+        let r = MarkovPolicy::reference_policy(v, h, 2, reference.clone()).unwrap();
+        for b in [1.0, 1.0 / 16.0, 1.0 / 64.0, 1.0 / 256.0, 1.0 / 1024.0] {
+            let p =
+                MarkovPolicy::of_reward(h, 2, reference.clone(), pattern.clone(), &w, b).unwrap();
+            for (name, x, y) in [("KL(π_b‖ref)", &p, &r), ("KL(ref‖π_b)", &r, &p)] {
+                let got = x.kl_to(&x.marginals(), y).unwrap();
+                let want = enumerated_kl(x, y);
+                assert!(
+                    (got - want).abs() <= ENUMERATION * want.abs().max(1.0),
+                    "bigram {bigram}, b = {b}: {name} = {got}, enumeration {want}"
+                );
+            }
+        }
+    }
+}

@@ -668,8 +668,10 @@ impl MarkovPolicy {
         if let BaseRow::Uniform = self.base_row(t, u) {
             let v = self.pattern.cols[k];
             let n = self.vocab;
-            let p = self.rowscale[t * n + u] * self.scaled[(t + 1) * n + v] * self.exp_theta[k];
-            if p.is_finite() && p > 1e-250 {
+            let base = self.rowscale[t * n + u] * self.scaled[(t + 1) * n + v];
+            let p = base * self.exp_theta[k];
+            // A subnormal `base` has lost its relative precision (a very strong tilt).
+            if base >= f64::MIN_POSITIVE && p.is_finite() && p > 1e-250 {
                 return p;
             }
         }
@@ -810,9 +812,9 @@ impl MarkovPolicy {
                 BaseRow::Uniform => {
                     let s = xu * self.rowscale[t * n + u];
                     coef += s;
-                    let r = self.pattern.range(u);
-                    for (&v, &m1) in self.pattern.row(u).iter().zip(&self.theta_m1[r]) {
-                        y[v] += s * scaled[v] * m1;
+                    for k in self.pattern.range(u) {
+                        let v = self.pattern.cols[k];
+                        y[v] += xu * self.uniform_excess(t, u, k, scaled[v]);
                     }
                 }
             }
@@ -823,6 +825,24 @@ impl MarkovPolicy {
             }
         }
         y
+    }
+
+    /// On a uniform row, entry `k = (u, v)`'s probability above the untilted share:
+    /// `π_t(v|u) − ρ_t(u) s_{t+1}(v) = ρ_t(u) s_{t+1}(v) (e^{θ_k} − 1)` (`ρ` the row scale, `s`
+    /// the scaled next level). The cached product is exact while it is finite; at a very strong
+    /// tilt (`θ` beyond ~700, a frontier's far end) `e^{θ}` overflows while `ρ` underflows, and
+    /// the product is `0 · ∞`: then it is taken as `π_t(v|u) − ρ s` from the log-space step.
+    fn uniform_excess(&self, t: usize, u: usize, k: usize, scaled_v: f64) -> f64 {
+        let base = self.rowscale[t * self.vocab + u] * scaled_v;
+        let m1 = self.theta_m1[k];
+        // A subnormal `base` has lost its relative precision: log space then too.
+        if base >= f64::MIN_POSITIVE && m1.is_finite() {
+            let e = base * m1;
+            if e.is_finite() {
+                return e;
+            }
+        }
+        self.entry_log_step(t, u, k).exp() - base
     }
 
     /// `z = P_t x`, `z(u) = Σ_v π_t(v|u) x(v)`, for every `u`.
@@ -837,15 +857,15 @@ impl MarkovPolicy {
                 }
                 BaseRow::Bigram(_) => (0..n).map(|v| self.log_step(t, u, v).exp() * x[v]).sum(),
                 BaseRow::Uniform => {
-                    let r = self.pattern.range(u);
                     let corr: f64 = self
                         .pattern
-                        .row(u)
-                        .iter()
-                        .zip(&self.theta_m1[r])
-                        .map(|(&v, &m1)| scaled[v] * m1 * x[v])
+                        .range(u)
+                        .map(|k| {
+                            let v = self.pattern.cols[k];
+                            self.uniform_excess(t, u, k, scaled[v]) * x[v]
+                        })
                         .sum();
-                    self.rowscale[t * n + u] * (sx + corr)
+                    self.rowscale[t * n + u] * sx + corr
                 }
             })
             .collect()
@@ -1075,6 +1095,12 @@ impl MarkovPolicy {
                 kl += mu_u * row;
             }
         }
+        if kl.is_nan() {
+            return Err(AihfError::Numerical(
+                "KL by the chain rule is NaN (a probability overflowed)".into(),
+            ));
+        }
+        // Round-off can leave −1e-16 for two equal chains.
         Ok(kl.max(0.0))
     }
 

@@ -502,8 +502,9 @@ pub fn score(
 /// Exact `(KL(π*‖π_ref), E_{π*}[r*])` of the task's `π*`: `E_{π*}[r*]` from the forward
 /// marginals of [`MarkovPolicy::star`] (`O(H (V + nnz))` with a uniform reference) on the
 /// task's support, and `KL(π*‖π_ref) = (E_{π*}[r*] − V_0(y_0))/β` (SPEC §3.1: `V_0` is
-/// `J_β(π*)`). The identity, rather than the chain-rule KL, because at very small `β` (the
-/// frontier's far end, `b = β/64` on the README's task) the chain-rule pass returned 0 here.
+/// `J_β(π*)`): one forward pass for both numbers. (The chain-rule KL agrees; it once returned 0
+/// at the frontier's far end, `b = β/64` on the README's task, when a cached `e^θ` overflowed —
+/// fixed, and tested to `b = 1/1024` in `proofs/truth_policy.rs`.)
 pub fn exact_frontier_point(task: &MarkovTask) -> Result<(f64, f64)> {
     let star = MarkovPolicy::star(task)?;
     let mu = star.marginals();
