@@ -150,6 +150,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!("wrote {}", file.display());
         return Ok(());
     }
-    let res = run_study(&spec, &ro)?;
+    let mut res = run_study(&spec, &ro)?;
+    res.inputs = serde_json::json!({ "spec": aihf::io::input_record(path)? });
     report(&res, &out)
 }

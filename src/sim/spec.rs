@@ -139,11 +139,47 @@ impl EstimatorSpec {
         }
     }
 
-    /// The label used in tables and legends.
+    /// The label used in tables, legends and notes: the spec's `label`, else the method's name
+    /// in upper case followed by every setting that departs from the estimator's defaults, so
+    /// two estimators of one method are told apart everywhere they are shown:
+    /// `AIHF (λ=2)`, `AIHF (normalized, w=0.5)`, `BTL (ridge=0.1)`.
+    ///
+    /// ```
+    /// use aihf::sim::spec::EstimatorSpec;
+    /// let e: EstimatorSpec = toml::from_str("method = \"aihf\"\nlambda = 2.0").unwrap();
+    /// assert_eq!(e.label(), "AIHF (λ=2)");
+    /// let e: EstimatorSpec = toml::from_str("method = \"aihf\"").unwrap();
+    /// assert_eq!(e.label(), "AIHF");
+    /// ```
+    // Exact comparison intended: a setting equal to the default is the default.
+    #[allow(clippy::float_cmp)]
     pub fn label(&self) -> String {
-        self.label
-            .clone()
-            .unwrap_or_else(|| self.method.name().to_uppercase())
+        if let Some(l) = &self.label {
+            return l.clone();
+        }
+        let d = Options::default();
+        let mut parts: Vec<String> = vec![];
+        if let Some(l) = self.lambda.filter(|&l| l != d.lambda) {
+            parts.push(format!("λ={l}"));
+        }
+        let normalized = self.weighting == Some(Weighting::Normalized);
+        if normalized {
+            parts.push(format!(
+                "normalized, w={}",
+                self.demo_weight.unwrap_or(d.demo_weight)
+            ));
+        } else if let Some(w) = self.demo_weight.filter(|&w| w != d.demo_weight) {
+            parts.push(format!("w={w}"));
+        }
+        if let Some(r) = self.ridge.filter(|&r| r != d.ridge) {
+            parts.push(format!("ridge={r}"));
+        }
+        let name = self.method.name().to_uppercase();
+        if parts.is_empty() {
+            name
+        } else {
+            format!("{name} ({})", parts.join(", "))
+        }
     }
 
     fn validate(&self, field: &str) -> Result<()> {

@@ -2,7 +2,7 @@
 //! RLHF's bias floor.
 
 use super::{
-    build, cell_seed, ci, compute, finite_pts, fmt_ci, run_cell_in, Cell, Chart, Ctx, Figure,
+    build, cell_seed, cells_table, ci, compute, finite_pts, fmt_ci, run_cell_in, Cell, Chart, Ctx, Figure,
     RunOpts, Study, Table,
 };
 use crate::error::Result;
@@ -191,7 +191,11 @@ impl Study for Consistency {
                     ]
                 })
                 .collect(),
-        }]
+        }, cells_table(
+            "estimators",
+            "Every estimator at every size (95% CIs; statistics conditional on existence)",
+            &r.cells,
+        )]
     }
 
     fn notes(r: &ConsistencyResult) -> Vec<String> {

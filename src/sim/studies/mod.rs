@@ -82,6 +82,11 @@ pub struct StudyResults {
     pub seed: u64,
     /// The spec as run (after command-line overrides).
     pub spec: Spec,
+    /// The input files read, each with its FNV-1a hash ([`crate::io::input_record`]):
+    /// `{"spec": {"path", "fnv1a", "bytes"}}` from `aihf sim FILE`; `null` when the study was
+    /// run from a spec built in code or merged from shards (whose manifests hash the spec).
+    #[serde(default)]
+    pub inputs: serde_json::Value,
     /// Worker threads used (rayon).
     pub threads: usize,
     pub elapsed_s: f64,
@@ -138,6 +143,34 @@ fn ci(s: &Summary) -> String {
     format!("{} [{}, {}]", sci(s.mean), sci(s.lo), sci(s.hi))
 }
 
+const ESTIMATOR_COLUMNS: [&str; 10] = [
+    "estimator",
+    "exists",
+    "other failures",
+    "Σ bias²",
+    "Σ Var",
+    "MSE E‖π̂−π*‖²",
+    "TV(π*, π̂)",
+    "KL = ∞",
+    "KL (finite)",
+    "uncovered mass",
+];
+
+fn estimator_row(e: &super::summary::EstimatorStats) -> Vec<String> {
+    vec![
+        e.label.clone(),
+        format!("{}/{}", e.ok, e.attempted),
+        e.other_failures.to_string(),
+        sci(e.bias_sq_total),
+        ci(&e.variance_total),
+        ci(&e.mse_total),
+        ci(&e.tv),
+        format!("{}/{}", e.kl.infinite.k, e.kl.infinite.n),
+        sci(e.kl.finite.mean),
+        e.uncovered_mass.as_ref().map_or("–".into(), ci),
+    ]
+}
+
 /// The per-estimator summary table of a cell.
 fn cell_table(name: &str, c: &Cell) -> Table {
     Table {
@@ -146,38 +179,28 @@ fn cell_table(name: &str, c: &Cell) -> Table {
             "{}: N = {}, {} comparisons per pair, {} data sets (95% CIs)",
             c.label, c.demos, c.comparisons_per_pair, c.replications
         ),
-        header: [
-            "estimator",
-            "exists",
-            "other failures",
-            "Σ bias²",
-            "Σ Var",
-            "MSE E‖π̂−π*‖²",
-            "TV(π*, π̂)",
-            "KL = ∞",
-            "KL (finite)",
-            "uncovered mass",
-        ]
-        .iter()
-        .map(|x| x.to_string())
-        .collect(),
-        rows: c
-            .stats
-            .estimators
+        header: ESTIMATOR_COLUMNS.iter().map(|x| x.to_string()).collect(),
+        rows: c.stats.estimators.iter().map(estimator_row).collect(),
+    }
+}
+
+/// One table of every estimator of every cell (a `cell` column first): what a study whose own
+/// table compares only some estimators adds, so every estimator of the spec is in a table.
+fn cells_table(name: &str, title: &str, cells: &[Cell]) -> Table {
+    let mut header = vec!["cell".to_string()];
+    header.extend(ESTIMATOR_COLUMNS.iter().map(|x| x.to_string()));
+    Table {
+        name: name.into(),
+        title: title.into(),
+        header,
+        rows: cells
             .iter()
-            .map(|e| {
-                vec![
-                    e.label.clone(),
-                    format!("{}/{}", e.ok, e.attempted),
-                    e.other_failures.to_string(),
-                    sci(e.bias_sq_total),
-                    ci(&e.variance_total),
-                    ci(&e.mse_total),
-                    ci(&e.tv),
-                    format!("{}/{}", e.kl.infinite.k, e.kl.infinite.n),
-                    sci(e.kl.finite.mean),
-                    e.uncovered_mass.as_ref().map_or("–".into(), ci),
-                ]
+            .flat_map(|c| {
+                c.stats.estimators.iter().map(move |e| {
+                    let mut r = vec![c.label.clone()];
+                    r.extend(estimator_row(e));
+                    r
+                })
             })
             .collect(),
     }
@@ -466,6 +489,7 @@ pub fn run_typed_with(spec: &Spec, ro: &RunOpts, src: &Source) -> Result<(Typed,
         name: spec.name().into(),
         seed: spec.seed(),
         spec: spec.clone(),
+        inputs: serde_json::Value::Null,
         threads,
         elapsed_s,
         solves: o.solves,
