@@ -116,16 +116,22 @@ pub struct Table {
 }
 
 impl Table {
-    /// GitHub-flavoured Markdown.
+    /// GitHub-flavoured Markdown (a `|` inside a cell, as in a label, is escaped).
     pub fn markdown(&self) -> String {
+        let esc = |v: &[String]| -> String {
+            v.iter()
+                .map(|c| c.replace('|', "\\|"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
         let mut s = format!(
             "## {}\n\n| {} |\n|{}\n",
             self.title,
-            self.header.join(" | "),
+            esc(&self.header),
             "---|".repeat(self.header.len())
         );
         for r in &self.rows {
-            s.push_str(&format!("| {} |\n", r.join(" | ")));
+            s.push_str(&format!("| {} |\n", esc(r)));
         }
         s
     }
