@@ -53,9 +53,9 @@ pub fn meta_truth(meta: &Value, beta: f64, n: usize) -> Result<Option<MetaTruth>
         let Some(v) = meta.get(key).filter(|v| !v.is_null()) else {
             return Ok(None);
         };
-        let arr = v
-            .as_array()
-            .ok_or_else(|| AihfError::data(format!("meta.{key}"), "expected an array of numbers"))?;
+        let arr = v.as_array().ok_or_else(|| {
+            AihfError::data(format!("meta.{key}"), "expected an array of numbers")
+        })?;
         if arr.len() != n {
             return Err(AihfError::data(
                 format!("meta.{key}"),
@@ -66,7 +66,10 @@ pub fn meta_truth(meta: &Value, beta: f64, n: usize) -> Result<Option<MetaTruth>
             .enumerate()
             .map(|(i, x)| {
                 x.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
-                    AihfError::data(format!("meta.{key}[{i}]"), format!("{x} is not a finite number"))
+                    AihfError::data(
+                        format!("meta.{key}[{i}]"),
+                        format!("{x} is not a finite number"),
+                    )
                 })
             })
             .collect::<Result<Vec<f64>>>()

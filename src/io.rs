@@ -142,7 +142,9 @@ pub fn csv_beside(json: &Path) -> PathBuf {
 /// Standard input (`-`) cannot be read twice and is recorded without a hash.
 pub fn input_record(path: &Path) -> Result<serde_json::Value> {
     if path.as_os_str() == "-" {
-        return Ok(serde_json::json!({ "path": "-", "fnv1a": null, "note": "standard input (not hashed)" }));
+        return Ok(
+            serde_json::json!({ "path": "-", "fnv1a": null, "note": "standard input (not hashed)" }),
+        );
     }
     let bytes = std::fs::read(path).map_err(|e| AihfError::Io {
         action: "cannot read",

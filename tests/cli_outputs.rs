@@ -51,7 +51,12 @@ fn fnv1a_here_matches_the_published_vector() {
 /// Checks that `rec` (an `input_record`) names `path` and hashes its bytes.
 fn check_input(rec: &Value, path: &Path) {
     let bytes = std::fs::read(path).unwrap();
-    assert_eq!(rec["fnv1a"], fnv1a_hex(&bytes), "hash of {}", path.display());
+    assert_eq!(
+        rec["fnv1a"],
+        fnv1a_hex(&bytes),
+        "hash of {}",
+        path.display()
+    );
     assert_eq!(rec["bytes"], bytes.len());
     assert_eq!(rec["path"], path.display().to_string());
 }
@@ -126,20 +131,49 @@ fn bandit_csv_agrees_with_json_for_a_table_of_commands() {
         d,
         "sampled.json",
         &[
-            "--truth", "linear", "--n-actions", "5", "--demos", "300", "--per-pair", "8",
-            "--covered", "4", "--seed", "7",
+            "--truth",
+            "linear",
+            "--n-actions",
+            "5",
+            "--demos",
+            "300",
+            "--per-pair",
+            "8",
+            "--covered",
+            "4",
+            "--seed",
+            "7",
         ],
     );
     let cases: &[(&str, &Path, &[&str], usize)] = &[
-        ("all estimators, no truth in the file", &plain, &["--method", "all"], 9),
+        (
+            "all estimators, no truth in the file",
+            &plain,
+            &["--method", "all"],
+            9,
+        ),
         ("all estimators, sampled file with truth", &sampled, &[], 9),
         (
             "AIHF λ = 2, normalized weighting",
             &sampled,
-            &["--method", "aihf", "--lambda", "2", "--weighting", "normalized", "--demo-weight", "0.5"],
+            &[
+                "--method",
+                "aihf",
+                "--lambda",
+                "2",
+                "--weighting",
+                "normalized",
+                "--demo-weight",
+                "0.5",
+            ],
             1,
         ),
-        ("BTL with a ridge at β = 2", &sampled, &["--method", "btl", "--ridge", "0.1", "--beta", "2"], 1),
+        (
+            "BTL with a ridge at β = 2",
+            &sampled,
+            &["--method", "btl", "--ridge", "0.1", "--beta", "2"],
+            1,
+        ),
     ];
     for (k, (what, data, args, n_methods)) in cases.iter().enumerate() {
         let (j, c) = (d.join(format!("r{k}.json")), d.join(format!("r{k}.csv")));
@@ -151,14 +185,21 @@ fn bandit_csv_agrees_with_json_for_a_table_of_commands() {
             .arg(&j)
             .arg("--csv")
             .arg(&c));
-        assert!(stdout.contains(&format!("wrote {}", c.display())), "{what}: {stdout}");
+        assert!(
+            stdout.contains(&format!("wrote {}", c.display())),
+            "{what}: {stdout}"
+        );
         let v = read_json(&j);
         let p = &v["parameters"];
         check_input(&p["data"], data);
         let csv = read_csv(&c);
         assert_eq!(csv.header[..2], ["estimator", "action"], "{what}");
         let n = p["n_actions"].as_u64().unwrap() as usize;
-        assert_eq!(csv.rows.len(), n_methods * n, "{what}: one row per estimator × action");
+        assert_eq!(
+            csv.rows.len(),
+            n_methods * n,
+            "{what}: one row per estimator × action"
+        );
         let truth = &p["truth"];
         for r in &csv.rows {
             let (m, a) = (&r["estimator"], r["action"].parse::<usize>().unwrap());
@@ -170,8 +211,16 @@ fn bandit_csv_agrees_with_json_for_a_table_of_commands() {
             if truth.is_null() {
                 assert_eq!(r["true_policy"], "", "{what}: no truth in the file");
             } else {
-                same(num(&r["true_policy"]), jnum(&truth["policy"][a]), &format!("{what}: π*"));
-                same(num(&r["true_reward"]), jnum(&truth["reward"][a]), &format!("{what}: r*"));
+                same(
+                    num(&r["true_policy"]),
+                    jnum(&truth["policy"][a]),
+                    &format!("{what}: π*"),
+                );
+                same(
+                    num(&r["true_reward"]),
+                    jnum(&truth["reward"][a]),
+                    &format!("{what}: r*"),
+                );
             }
             if let Some(e) = o.get("error") {
                 assert_eq!(r["error"], e.as_str().unwrap(), "{what}: {m}");
@@ -190,7 +239,11 @@ fn bandit_csv_agrees_with_json_for_a_table_of_commands() {
             assert_eq!(r["iterations"], o["iterations"].to_string(), "{at}");
             if !truth.is_null() {
                 let t = &o["truth_distance"];
-                let kl = if t["kl_infinite"] == true { f64::INFINITY } else { jnum(&t["kl_truth_to_estimate"]) };
+                let kl = if t["kl_infinite"] == true {
+                    f64::INFINITY
+                } else {
+                    jnum(&t["kl_truth_to_estimate"])
+                };
                 same(num(&r["kl_truth"]), kl, &at);
                 same(num(&r["l1_truth"]), jnum(&t["l1"]), &at);
             }
@@ -210,7 +263,18 @@ fn bandit_reports_the_distance_to_the_truth_the_file_carries() {
         let f = sample(
             d,
             &format!("s{demos}.json"),
-            &["--n-actions", "6", "--demos", demos, "--per-pair", per_pair, "--seed", "11", "--beta", "0.5"],
+            &[
+                "--n-actions",
+                "6",
+                "--demos",
+                demos,
+                "--per-pair",
+                per_pair,
+                "--seed",
+                "11",
+                "--beta",
+                "0.5",
+            ],
         );
         let file = read_json(&f);
         let truth: Vec<f64> = serde_json::from_value(file["meta"]["true_policy"].clone()).unwrap();
@@ -220,7 +284,10 @@ fn bandit_reports_the_distance_to_the_truth_the_file_carries() {
             .args(["bandit", "--json", "--beta", "0.5", "--data"])
             .arg(&f)))
         .unwrap();
-        assert!(v["parameters"]["truth"]["source"].as_str().unwrap().contains("true_reward"));
+        assert!(v["parameters"]["truth"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("true_reward"));
         for m in ["sft", "btl", "rlhf", "aihf"] {
             let p: Vec<f64> = serde_json::from_value(v[m]["policy"].clone()).unwrap();
             let l1: f64 = p.iter().zip(&truth).map(|(a, b)| (a - b).abs()).sum();
@@ -232,11 +299,18 @@ fn bandit_reports_the_distance_to_the_truth_the_file_carries() {
                 .sum();
             let t = &v[m]["truth_distance"];
             // The same sums in another order: agreement to 1e-12.
-            assert!((jnum(&t["l1"]) - l1).abs() < 1e-12, "{m}: l1 {} vs {l1}", t["l1"]);
+            assert!(
+                (jnum(&t["l1"]) - l1).abs() < 1e-12,
+                "{m}: l1 {} vs {l1}",
+                t["l1"]
+            );
             assert!((jnum(&t["tv"]) - l1 / 2.0).abs() < 1e-12, "{m}: tv");
             if kl.is_finite() {
                 let got = jnum(&t["kl_truth_to_estimate"]);
-                assert!((got - kl).abs() < 1e-12 * kl.max(1.0), "{m}: KL {got} vs {kl}");
+                assert!(
+                    (got - kl).abs() < 1e-12 * kl.max(1.0),
+                    "{m}: KL {got} vs {kl}"
+                );
             } else {
                 assert_eq!(t["kl_infinite"], true, "{m}");
             }
@@ -246,7 +320,10 @@ fn bandit_reports_the_distance_to_the_truth_the_file_carries() {
         }
         // The table says it too.
         let table = ok(aihf().args(["bandit", "--beta", "0.5", "--data"]).arg(&f));
-        assert!(table.contains("KL(π_truth‖π̂)") && table.contains("‖π̂ − π_truth‖₁"), "{table}");
+        assert!(
+            table.contains("KL(π_truth‖π̂)") && table.contains("‖π̂ − π_truth‖₁"),
+            "{table}"
+        );
     }
     // 1000× the data: AIHF's ℓ1 error falls well below its small-data value (√1000 ≈ 32 in
     // expectation; a factor 4 leaves room for this one seed).
@@ -259,8 +336,10 @@ fn bandit_reports_the_distance_to_the_truth_the_file_carries() {
         r#"{"n_actions": 3, "demonstrations": [12, 5, 3], "meta": {"true_policy": [0.5, 0.3, 0.2]}}"#,
     )
     .unwrap();
-    let v: Value =
-        serde_json::from_str(&ok(aihf().args(["bandit", "--json", "--method", "sft", "--data"]).arg(&hand))).unwrap();
+    let v: Value = serde_json::from_str(&ok(aihf()
+        .args(["bandit", "--json", "--method", "sft", "--data"])
+        .arg(&hand)))
+    .unwrap();
     assert_eq!(v["parameters"]["truth"]["source"], "meta.true_policy");
     // π_SFT = (0.6, 0.25, 0.15): ℓ1 = 0.1 + 0.05 + 0.05.
     assert!((jnum(&v["sft"]["truth_distance"]["l1"]) - 0.2).abs() < 1e-12);
@@ -271,7 +350,11 @@ fn bandit_reports_the_distance_to_the_truth_the_file_carries() {
         (r#"{"true_policy": [0.5, 0.6, 0.2]}"#, "meta.true_policy"),
         (r#"{"true_reward": [1, "x", 2]}"#, "meta.true_reward[1]"),
     ] {
-        std::fs::write(&hand, format!(r#"{{"n_actions": 3, "demonstrations": [1, 1, 1], "meta": {meta}}}"#)).unwrap();
+        std::fs::write(
+            &hand,
+            format!(r#"{{"n_actions": 3, "demonstrations": [1, 1, 1], "meta": {meta}}}"#),
+        )
+        .unwrap();
         aihf()
             .args(["bandit", "--data"])
             .arg(&hand)
@@ -318,18 +401,35 @@ estimators = [
         .args(["--quiet", "--seed", "5", "--replications", "24", "--out"])
         .arg(&out));
     let (j, c) = (out.join("tiny.json"), out.join("tiny.csv"));
-    assert!(stdout.contains(&format!("wrote {}", c.display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("wrote {}", c.display())),
+        "{stdout}"
+    );
     let v = read_json(&j);
     check_input(&v["inputs"]["spec"], &spec);
     assert_eq!(v["seed"], 5, "the --seed override is recorded");
-    assert_eq!(v["spec"]["replications"], 24, "the --replications override is recorded");
-    let labels = ["SFT", "BTL", "AIHF", "AIHF (λ=2)", "AIHF, \"w\" | half", "DPO"];
+    assert_eq!(
+        v["spec"]["replications"], 24,
+        "the --replications override is recorded"
+    );
+    let labels = [
+        "SFT",
+        "BTL",
+        "AIHF",
+        "AIHF (λ=2)",
+        "AIHF, \"w\" | half",
+        "DPO",
+    ];
     // Every estimator in the Markdown tables, `|` escaped inside a cell.
     let md = std::fs::read_to_string(out.join("tiny_tables.md")).unwrap();
     for l in labels {
         // A row of the estimators table starts `| N=…,k=2 | <label> |`.
         let cell = format!(",k=2 | {} |", l.replace('|', "\\|"));
-        assert_eq!(md.matches(&cell).count(), 2, "{l}: one row per cell (2 cells) in\n{md}");
+        assert_eq!(
+            md.matches(&cell).count(),
+            2,
+            "{l}: one row per cell (2 cells) in\n{md}"
+        );
     }
     for line in md.lines().filter(|l| l.starts_with("| N=")) {
         let cols = line.replace("\\|", "").matches('|').count();
@@ -343,7 +443,12 @@ estimators = [
         let hits: Vec<_> = csv
             .rows
             .iter()
-            .filter(|r| r["cell_path"] == path && r["estimator"] == est && r["action"] == action && r["statistic"] == stat)
+            .filter(|r| {
+                r["cell_path"] == path
+                    && r["estimator"] == est
+                    && r["action"] == action
+                    && r["statistic"] == stat
+            })
             .collect();
         assert_eq!(hits.len(), 1, "{path} {est} {action} {stat}");
         hits[0]
@@ -354,7 +459,11 @@ estimators = [
     for (k, cell) in cells.iter().enumerate() {
         let path = format!("cells[{k}]");
         for (a, t) in cell["truth_policy"].as_array().unwrap().iter().enumerate() {
-            same(num(&find(&path, "truth", &a.to_string(), "true_policy")["value"]), jnum(t), "π*");
+            same(
+                num(&find(&path, "truth", &a.to_string(), "true_policy")["value"]),
+                jnum(t),
+                "π*",
+            );
         }
         let ests = cell["stats"]["estimators"].as_array().unwrap();
         assert_eq!(ests.len(), labels.len());
@@ -368,18 +477,33 @@ estimators = [
                 assert_eq!(r["n"], e["ok"].to_string());
                 assert_eq!(r["cell"], cell["label"].as_str().unwrap());
                 for stat in ["sd", "bias", "variance", "mse"] {
-                    same(num(&find(&path, l, &a.to_string(), stat)["value"]), jnum(&e[stat][a]), stat);
+                    same(
+                        num(&find(&path, l, &a.to_string(), stat)["value"]),
+                        jnum(&e[stat][a]),
+                        stat,
+                    );
                 }
             }
-            for (stat, key) in [("tv", "tv"), ("mse_total", "mse_total"), ("variance_total", "variance_total")] {
+            for (stat, key) in [
+                ("tv", "tv"),
+                ("mse_total", "mse_total"),
+                ("variance_total", "variance_total"),
+            ] {
                 let r = find(&path, l, "", stat);
                 for (col, k2) in [("value", "mean"), ("ci_low", "lo"), ("ci_high", "hi")] {
-                    same(num(&r[col]), jnum(&e[key][k2]), &format!("{l} {stat} {col}"));
+                    same(
+                        num(&r[col]),
+                        jnum(&e[key][k2]),
+                        &format!("{l} {stat} {col}"),
+                    );
                 }
             }
             let r = find(&path, l, "", "existence");
             same(num(&r["value"]), jnum(&e["existence"]["p"]), "existence");
-            assert_eq!(find(&path, l, "", "no_estimator")["value"], e["no_estimator"].to_string());
+            assert_eq!(
+                find(&path, l, "", "no_estimator")["value"],
+                e["no_estimator"].to_string()
+            );
             checked += 1;
         }
         for p in cell["stats"]["paired"].as_array().unwrap() {
@@ -394,7 +518,11 @@ estimators = [
                 })
                 .collect();
             assert_eq!(hits.len(), 1);
-            same(num(&hits[0]["value"]), jnum(&p["variance_diff"]["mean"]), "paired");
+            same(
+                num(&hits[0]["value"]),
+                jnum(&p["variance_diff"]["mean"]),
+                "paired",
+            );
         }
     }
     assert_eq!(checked, 2 * labels.len());
@@ -411,12 +539,31 @@ fn rates_csv_agrees_with_json() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r");
     let stdout = ok(aihf()
-        .args(["rates", "--log2-k", "3,4,5", "--seeds", "2", "--no-progress", "--out"])
+        .args([
+            "rates",
+            "--log2-k",
+            "3,4,5",
+            "--seeds",
+            "2",
+            "--no-progress",
+            "--out",
+        ])
         .arg(&out));
     assert!(stdout.contains("rates.csv"), "{stdout}");
     let v = read_json(&out.join("rates.json"));
-    for key in ["gamma", "beta", "lambda", "alpha", "master_seed", "seeds", "ks"] {
-        assert!(!v["config"][key].is_null(), "rates.json records config.{key}");
+    for key in [
+        "gamma",
+        "beta",
+        "lambda",
+        "alpha",
+        "master_seed",
+        "seeds",
+        "ks",
+    ] {
+        assert!(
+            !v["config"][key].is_null(),
+            "rates.json records config.{key}"
+        );
     }
     let csv = read_csv(&out.join("rates.csv"));
     let mut n_points = 0;
@@ -447,7 +594,11 @@ fn rates_csv_agrees_with_json() {
         ("control", "slope_e_pol", "control_fit_pol"),
         ("control", "slope_e_grad", "control_fit_grad"),
     ] {
-        let r = csv.rows.iter().find(|r| r["schedule"] == schedule && r["quantity"] == q).unwrap();
+        let r = csv
+            .rows
+            .iter()
+            .find(|r| r["schedule"] == schedule && r["quantity"] == q)
+            .unwrap();
         same(num(&r["value"]), jnum(&v[key]["slope"]), key);
         same(num(&r["ci_low"]), jnum(&v[key]["ci_low"]), key);
         same(num(&r["ci_high"]), jnum(&v[key]["ci_high"]), key);
@@ -461,11 +612,25 @@ fn rates_csv_agrees_with_json() {
 fn truth_csvs_agree_with_json_and_inputs_are_hashed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    ok(aihf()
-        .args(["truth", "gen", "--out-dir"])
-        .arg(d)
-        .args(["--vocab", "4", "--horizon", "3", "--nnz-per-row", "2", "--demos", "300", "--comparisons", "300", "--seed", "4"]));
-    let (task, demos, prefs) = (d.join("task.json"), d.join("demos.jsonl"), d.join("prefs.jsonl"));
+    ok(aihf().args(["truth", "gen", "--out-dir"]).arg(d).args([
+        "--vocab",
+        "4",
+        "--horizon",
+        "3",
+        "--nnz-per-row",
+        "2",
+        "--demos",
+        "300",
+        "--comparisons",
+        "300",
+        "--seed",
+        "4",
+    ]));
+    let (task, demos, prefs) = (
+        d.join("task.json"),
+        d.join("demos.jsonl"),
+        d.join("prefs.jsonl"),
+    );
     // estimate
     let c = d.join("est.csv");
     let pol = d.join("pol.json");
@@ -504,7 +669,10 @@ fn truth_csvs_agree_with_json_and_inputs_are_hashed() {
     )
     .unwrap();
     let out = d.join("study");
-    ok(aihf().args(["truth", "study", "--quiet", "--out"]).arg(&out).arg(&spec));
+    ok(aihf()
+        .args(["truth", "study", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&spec));
     let v = read_json(&out.join("t.json"));
     check_input(&v["inputs"]["spec"], &spec);
     let csv = read_csv(&out.join("t.csv"));
@@ -522,8 +690,17 @@ fn truth_csvs_agree_with_json_and_inputs_are_hashed() {
                             && x["statistic"] == stat
                     })
                     .unwrap();
-                for (col, key) in [("mean", "mean"), ("ci_low", "lo"), ("ci_high", "hi"), ("sd", "sd")] {
-                    same(num(&row[col]), jnum(&r[stat][key]), &format!("{m} {stat} {col}"));
+                for (col, key) in [
+                    ("mean", "mean"),
+                    ("ci_low", "lo"),
+                    ("ci_high", "hi"),
+                    ("sd", "sd"),
+                ] {
+                    same(
+                        num(&row[col]),
+                        jnum(&r[stat][key]),
+                        &format!("{m} {stat} {col}"),
+                    );
                 }
                 assert_eq!(row["failures"], r["failures"].to_string());
                 n += 1;
@@ -564,16 +741,33 @@ fn truth_csvs_agree_with_json_and_inputs_are_hashed() {
     check_input(&v["inputs"]["estimate"], &pol);
     assert_eq!(v["inputs"]["estimate_name"], "aihf");
     let csv = read_csv(&sout.join("score.csv"));
-    let get = |q: &str, e: &str| csv.rows.iter().find(|r| r["quantity"] == q && r["estimator"] == e).unwrap();
+    let get = |q: &str, e: &str| {
+        csv.rows
+            .iter()
+            .find(|r| r["quantity"] == q && r["estimator"] == e)
+            .unwrap()
+    };
     for q in ["kl_to_star", "kl_to_ref"] {
         for e in ["k1", "k3"] {
             same(num(&get(q, e)["mean"]), jnum(&v[q][e]["mean"]), q);
             same(num(&get(q, e)["se"]), jnum(&v[q][e]["se"]), q);
         }
     }
-    same(num(&get("true_reward", "mean")["mean"]), jnum(&v["true_reward"]["mean"]), "E r*");
-    same(num(&get("win_rate_vs_star", "mean")["mean"]), jnum(&v["win_rate_vs_star"]["mean"]), "win");
-    same(num(&get("star_kl_to_ref", "exact")["mean"]), jnum(&v["star_kl_to_ref"]), "KL*");
+    same(
+        num(&get("true_reward", "mean")["mean"]),
+        jnum(&v["true_reward"]["mean"]),
+        "E r*",
+    );
+    same(
+        num(&get("win_rate_vs_star", "mean")["mean"]),
+        jnum(&v["win_rate_vs_star"]["mean"]),
+        "win",
+    );
+    same(
+        num(&get("star_kl_to_ref", "exact")["mean"]),
+        jnum(&v["star_kl_to_ref"]),
+        "KL*",
+    );
     same(
         num(&get("estimator_kl_to_star", "exact")["mean"]),
         jnum(&v["to_estimate"]["estimator_kl_to_star"]),
@@ -581,7 +775,16 @@ fn truth_csvs_agree_with_json_and_inputs_are_hashed() {
     );
     // kl-study
     let kout = d.join("kl");
-    ok(aihf().args(["truth", "kl-study", "--replications", "20", "--quiet", "--out"]).arg(&kout));
+    ok(aihf()
+        .args([
+            "truth",
+            "kl-study",
+            "--replications",
+            "20",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&kout));
     let v = read_json(&kout.join("kl_study.json"));
     let csv = read_csv(&kout.join("kl_study.csv"));
     let mut n = 0;
@@ -610,7 +813,11 @@ fn truth_csvs_agree_with_json_and_inputs_are_hashed() {
         let row = csv
             .rows
             .iter()
-            .find(|x| x["target"] == "gradient" && x["estimator"] == g["name"].as_str().unwrap() && x["statistic"] == "cosine")
+            .find(|x| {
+                x["target"] == "gradient"
+                    && x["estimator"] == g["name"].as_str().unwrap()
+                    && x["statistic"] == "cosine"
+            })
             .unwrap();
         same(num(&row["value"]), jnum(&g["cosine"]), "cosine");
     }
@@ -634,13 +841,24 @@ fn verify_report_csv_and_markdown_table() {
         assert_eq!(csv.rows.len(), claims.len(), "{only}: one row per claim");
         for (r, c) in csv.rows.iter().zip(claims) {
             assert_eq!(r["id"], c["id"].as_str().unwrap());
-            assert_eq!(r["statement"], c["statement"].as_str().unwrap(), "quoting round-trips");
+            assert_eq!(
+                r["statement"],
+                c["statement"].as_str().unwrap(),
+                "quoting round-trips"
+            );
             assert_eq!(r["verdict"], c["verdict"].as_str().unwrap());
             assert_eq!(r["measured_kind"], c["measured_kind"].as_str().unwrap());
             assert!(!r["measured_kind"].is_empty());
-            same(num(&r["measured"]), jnum(&c["outcome"]["measured"]), "measured");
+            same(
+                num(&r["measured"]),
+                jnum(&c["outcome"]["measured"]),
+                "measured",
+            );
             same(num(&r["bound"]), jnum(&c["outcome"]["threshold"]), "bound");
-            assert_eq!(r["n"], c["outcome"]["instances"].to_string().replace("null", ""));
+            assert_eq!(
+                r["n"],
+                c["outcome"]["instances"].to_string().replace("null", "")
+            );
         }
         let md = std::fs::read_to_string(out.join("report.md")).unwrap();
         let rows: Vec<&str> = md.lines().filter(|l| l.starts_with("| `")).collect();
@@ -651,11 +869,17 @@ fn verify_report_csv_and_markdown_table() {
             assert_eq!(unescaped, 8, "{row}");
         }
         for c in claims {
-            assert!(md.contains(&format!("Measured: {} = ", c["measured_kind"].as_str().unwrap())));
+            assert!(md.contains(&format!(
+                "Measured: {} = ",
+                c["measured_kind"].as_str().unwrap()
+            )));
         }
     }
     let md = std::fs::read_to_string(dir.path().join("v0/report.md")).unwrap();
-    assert!(md.contains("\\|1 − 1/β\\|"), "the SPIN statement keeps its escaped bars");
+    assert!(
+        md.contains("\\|1 − 1/β\\|"),
+        "the SPIN statement keeps its escaped bars"
+    );
 }
 
 /// `verify --list`: one block per claim (id and paper, statement, what is measured).
@@ -669,7 +893,10 @@ fn verify_list_is_one_claim_per_block() {
         let lines: Vec<&str> = b.trim_end().lines().collect();
         assert_eq!(lines.len(), 3, "{b}");
         assert!(lines[0].contains('.') && lines[0].contains("  ("), "{b}");
-        assert!(lines[1].starts_with("    ") && lines[2].starts_with("    measured: "), "{b}");
+        assert!(
+            lines[1].starts_with("    ") && lines[2].starts_with("    measured: "),
+            "{b}"
+        );
     }
 }
 
@@ -685,13 +912,28 @@ fn mdp_solve_says_the_occupancy_is_unnormalised() {
   "reward": [[0.0, 1.0], [0.5, 0.0]], "initial": [1.0, 0.0], "gamma": 0.9}"#,
     )
     .unwrap();
-    let v: Value = serde_json::from_str(&ok(aihf().args(["mdp", "solve", "--json", "--mdp"]).arg(&f))).unwrap();
+    let v: Value = serde_json::from_str(&ok(aihf()
+        .args(["mdp", "solve", "--json", "--mdp"])
+        .arg(&f)))
+    .unwrap();
     check_input(&v["inputs"]["mdp"], &f);
-    assert!(v["occupancy_normalization"].as_str().unwrap().contains("1/(1−γ)"));
-    let sum: f64 = v["occupancy"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(jnum).sum();
+    assert!(v["occupancy_normalization"]
+        .as_str()
+        .unwrap()
+        .contains("1/(1−γ)"));
+    let sum: f64 = v["occupancy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(jnum)
+        .sum();
     // The occupancy solves a linear system to round-off: 1e-9 of 10.
     assert!((sum - 10.0).abs() < 1e-9, "Σ d = {sum}");
     assert!((jnum(&v["occupancy_total"]) - sum).abs() < 1e-12);
     let text = ok(aihf().args(["mdp", "solve", "--mdp"]).arg(&f));
-    assert!(text.contains("unnormalised") && text.contains("sums to 1/(1−γ)"), "{text}");
+    assert!(
+        text.contains("unnormalised") && text.contains("sums to 1/(1−γ)"),
+        "{text}"
+    );
 }

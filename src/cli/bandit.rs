@@ -249,7 +249,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                     r.extend([
                         csv_num(f.policy[i]),
                         f.reward[i].map_or_else(|| "-Inf".to_string(), csv_num),
-                        truth.as_ref().map_or(String::new(), |t| csv_num(t.policy[i])),
+                        truth
+                            .as_ref()
+                            .map_or(String::new(), |t| csv_num(t.policy[i])),
                         truth
                             .as_ref()
                             .and_then(|t| t.reward.as_ref())
@@ -271,7 +273,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                     let mut r = vec![m.name().to_string(), i.to_string()];
                     r.extend(params.iter().cloned());
                     r.extend(std::iter::repeat_n(String::new(), 2));
-                    r.push(truth.as_ref().map_or(String::new(), |t| csv_num(t.policy[i])));
+                    r.push(
+                        truth
+                            .as_ref()
+                            .map_or(String::new(), |t| csv_num(t.policy[i])),
+                    );
                     r.push(
                         truth
                             .as_ref()
@@ -337,7 +343,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             opts.weighting
         );
         if let Some(t) = &truth {
-            println!("truth: {} (distances KL(π_truth‖π̂) and ‖π̂ − π_truth‖₁)", t.source);
+            println!(
+                "truth: {} (distances KL(π_truth‖π̂) and ‖π̂ − π_truth‖₁)",
+                t.source
+            );
         }
         for r in rows {
             println!("{r}");

@@ -218,7 +218,16 @@ impl RatesResult {
 
 /// Columns of `rates.csv` (README, "rates CSV"), the tidy form of `rates.json`.
 pub const CSV_HEADER: [&str; 10] = [
-    "schedule", "k", "seed_index", "seed", "eta", "quantity", "value", "ci_low", "ci_high", "n",
+    "schedule",
+    "k",
+    "seed_index",
+    "seed",
+    "eta",
+    "quantity",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
 ];
 
 impl RatesResult {
@@ -231,7 +240,11 @@ impl RatesResult {
         let mut rows = vec![];
         for (schedule, pts) in [("main", &self.main), ("control", &self.control)] {
             for p in pts {
-                for (q, v) in [("e_pol", p.e_pol), ("e_grad", p.e_grad), ("seconds", p.seconds)] {
+                for (q, v) in [
+                    ("e_pol", p.e_pol),
+                    ("e_grad", p.e_grad),
+                    ("seconds", p.seconds),
+                ] {
                     rows.push(vec![
                         schedule.into(),
                         p.k.to_string(),
@@ -252,8 +265,16 @@ impl RatesResult {
             ("main", "slope_e_grad", Some(&self.fit_grad)),
             ("control", "slope_e_pol", Some(&self.control_fit_pol)),
             ("control", "slope_e_grad", Some(&self.control_fit_grad)),
-            ("main_upper_half", "slope_e_pol", self.upper_fit_pol.as_ref()),
-            ("main_upper_half", "slope_e_grad", self.upper_fit_grad.as_ref()),
+            (
+                "main_upper_half",
+                "slope_e_pol",
+                self.upper_fit_pol.as_ref(),
+            ),
+            (
+                "main_upper_half",
+                "slope_e_grad",
+                self.upper_fit_grad.as_ref(),
+            ),
         ];
         for (schedule, q, f) in fits {
             if let Some(f) = f {

@@ -51,7 +51,11 @@ pub fn redraw(results: &Path, dir: Option<&Path>) -> Result<Vec<PathBuf>> {
     };
     // The tidy CSV of every cell, beside the results file (`<name>.csv`).
     let csv = dir.join(format!("{name}.csv"));
-    crate::io::write_csv(&csv, &super::summary::CSV_HEADER, &super::summary::long_rows(&v))?;
+    crate::io::write_csv(
+        &csv,
+        &super::summary::CSV_HEADER,
+        &super::summary::long_rows(&v),
+    )?;
     out.push(csv);
     if !tables.is_empty() {
         let text: String = tables.iter().map(|t| t.markdown() + "\n").collect();

@@ -383,7 +383,8 @@ fn walk(v: &serde_json::Value, path: String, rows: &mut Vec<Vec<String>>) {
     use serde_json::Value;
     match v {
         Value::Object(o) => {
-            if o.contains_key("stats") && o.contains_key("truth_policy") && o.contains_key("label") {
+            if o.contains_key("stats") && o.contains_key("truth_policy") && o.contains_key("label")
+            {
                 cell_rows(v, &path, rows);
                 return;
             }
@@ -507,23 +508,54 @@ fn cell_rows(c: &serde_json::Value, path: &str, rows: &mut Vec<Vec<String>>) {
                 ));
             }
         }
-        let prop = |p: &Value| [p["p"].clone(), p["lo"].clone(), p["hi"].clone(), p["n"].clone()];
-        let summ =
-            |s: &Value| [s["mean"].clone(), s["lo"].clone(), s["hi"].clone(), s["n"].clone()];
+        let prop = |p: &Value| {
+            [
+                p["p"].clone(),
+                p["lo"].clone(),
+                p["hi"].clone(),
+                p["n"].clone(),
+            ]
+        };
+        let summ = |s: &Value| {
+            [
+                s["mean"].clone(),
+                s["lo"].clone(),
+                s["hi"].clone(),
+                s["n"].clone(),
+            ]
+        };
         let mut totals: Vec<(&str, [Value; 4])> = vec![
             ("existence", prop(&e["existence"])),
-            ("ok", [ok.clone(), Value::Null, Value::Null, e["attempted"].clone()]),
+            (
+                "ok",
+                [ok.clone(), Value::Null, Value::Null, e["attempted"].clone()],
+            ),
             (
                 "no_estimator",
-                [e["no_estimator"].clone(), Value::Null, Value::Null, e["attempted"].clone()],
+                [
+                    e["no_estimator"].clone(),
+                    Value::Null,
+                    Value::Null,
+                    e["attempted"].clone(),
+                ],
             ),
             (
                 "other_failures",
-                [e["other_failures"].clone(), Value::Null, Value::Null, e["attempted"].clone()],
+                [
+                    e["other_failures"].clone(),
+                    Value::Null,
+                    Value::Null,
+                    e["attempted"].clone(),
+                ],
             ),
             (
                 "bias_sq_total",
-                [e["bias_sq_total"].clone(), Value::Null, Value::Null, ok.clone()],
+                [
+                    e["bias_sq_total"].clone(),
+                    Value::Null,
+                    Value::Null,
+                    ok.clone(),
+                ],
             ),
             ("variance_total", summ(&e["variance_total"])),
             ("mse_total", summ(&e["mse_total"])),
@@ -535,7 +567,17 @@ fn cell_rows(c: &serde_json::Value, path: &str, rows: &mut Vec<Vec<String>>) {
             totals.push(("uncovered_mass", summ(&e["uncovered_mass"])));
         }
         for (stat, [v, lo, hi, n]) in &totals {
-            rows.push(row(path, cell, label, method, "", None, stat, [v, lo, hi], n));
+            rows.push(row(
+                path,
+                cell,
+                label,
+                method,
+                "",
+                None,
+                stat,
+                [v, lo, hi],
+                n,
+            ));
         }
     }
     for p in c["stats"]["paired"].as_array().into_iter().flatten() {

@@ -274,7 +274,13 @@ pub mod csv {
         let n = r.n.to_string();
         let mut rows = vec![];
         let mut ms = |q: &str, e: &str, x: &MeanSe, n: &str| {
-            rows.push(vec![q.into(), e.into(), csv_num(x.mean), csv_num(x.se), n.into()]);
+            rows.push(vec![
+                q.into(),
+                e.into(),
+                csv_num(x.mean),
+                csv_num(x.se),
+                n.into(),
+            ]);
         };
         let mut kls = |q: &str, k: &KlEstimates| {
             ms(q, "k1", &k.k1, &n);
@@ -289,7 +295,13 @@ pub mod csv {
             kls("kl_to_estimate", k);
         }
         let mut ms = |q: &str, e: &str, x: &MeanSe, n: &str| {
-            rows.push(vec![q.into(), e.into(), csv_num(x.mean), csv_num(x.se), n.into()]);
+            rows.push(vec![
+                q.into(),
+                e.into(),
+                csv_num(x.mean),
+                csv_num(x.se),
+                n.into(),
+            ]);
         };
         ms("true_reward", "mean", &r.true_reward, &n);
         ms(
@@ -305,7 +317,13 @@ pub mod csv {
             &r.star_samples.to_string(),
         );
         let mut exact = |q: &str, x: f64| {
-            rows.push(vec![q.into(), "exact".into(), csv_num(x), String::new(), String::new()]);
+            rows.push(vec![
+                q.into(),
+                "exact".into(),
+                csv_num(x),
+                String::new(),
+                String::new(),
+            ]);
         };
         exact("beta", r.beta);
         exact("optimal_objective", r.optimal_objective);
@@ -323,7 +341,8 @@ pub mod csv {
 
     /// Columns of `kl_study.csv`: one row per (target, estimator, n, statistic), then the
     /// gradient estimators (`target` = `gradient`, `n` empty).
-    pub const KL_STUDY_HEADER: [&str; 6] = ["target", "exact", "estimator", "n", "statistic", "value"];
+    pub const KL_STUDY_HEADER: [&str; 6] =
+        ["target", "exact", "estimator", "n", "statistic", "value"];
 
     /// The rows of `kl_study.csv`.
     pub fn kl_study_rows(s: &KlStudy) -> Vec<Vec<String>> {

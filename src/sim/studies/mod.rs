@@ -517,6 +517,18 @@ pub fn run_shard(
     shard: Shard,
     dir: &std::path::Path,
 ) -> Result<std::path::PathBuf> {
+    run_shard_with_inputs(spec, ro, shard, dir, serde_json::Value::Null)
+}
+
+/// [`run_shard`] recording the input files (the results' `inputs`) in the shard's manifest,
+/// so that the merged results record them as the unsharded run does.
+pub fn run_shard_with_inputs(
+    spec: &Spec,
+    ro: &RunOpts,
+    shard: Shard,
+    dir: &std::path::Path,
+    inputs: serde_json::Value,
+) -> Result<std::path::PathBuf> {
     let src = Source::shard(shard);
     run_typed_with(spec, ro, &src)?;
     let blocks = match src {
@@ -539,6 +551,7 @@ pub fn run_shard(
         threads: threads_used(ro),
         payload_bytes: 0,
         payload_fnv1a: String::new(),
+        inputs,
     };
     shard::write_shard(dir, &mut m, &payload)
 }
@@ -549,8 +562,9 @@ pub fn merge(
     dirs: &[std::path::PathBuf],
     ro: &RunOpts,
 ) -> Result<(StudyResults, Vec<std::path::PathBuf>)> {
-    let (spec, src, files) = shard::load_for_merge(dirs)?;
-    let (_, res) = run_typed_with(&spec, ro, &src)?;
+    let (spec, src, files, inputs) = shard::load_for_merge(dirs)?;
+    let (_, mut res) = run_typed_with(&spec, ro, &src)?;
+    res.inputs = inputs;
     if let Source::Replay { calls } = &src {
         let left = calls.lock().map(|c| c.len()).unwrap_or(0);
         if left > 0 {

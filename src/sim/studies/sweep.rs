@@ -2,8 +2,8 @@
 //! demonstration and preference sizes.
 
 use super::{
-    build, cell_seed, cells_table, ci, compute, finite_pts, fmt_ci, run_cell_in, sci, Cell, Chart, Ctx, Figure,
-    RunOpts, Study, Table, EXIST_NOTE,
+    build, cell_seed, cells_table, ci, compute, finite_pts, fmt_ci, run_cell_in, sci, Cell, Chart,
+    Ctx, Figure, RunOpts, Study, Table, EXIST_NOTE,
 };
 use crate::bandit::Method;
 use crate::error::Result;
