@@ -335,3 +335,32 @@ fn markdown(reports: &[ClaimReport], summary: &serde_json::Value) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_print_as_integers_and_others_keep_their_digits() {
+        for (x, s) in [
+            (0.0, "0"),
+            (100.0, "100"),
+            (-3.0, "-3"),
+            (1.0, "1"),
+            (0.5, "0.5000"),
+            (1.0 + 1e-9, "1.0000"),
+            (2.5e-9, "2.500e-9"),
+            (1e20, "1.000e20"),
+        ] {
+            assert_eq!(num(x), s, "{x}");
+        }
+    }
+
+    #[test]
+    fn markdown_cells_escape_bars_and_flatten_lines() {
+        assert_eq!(
+            md_cell("KL(π‖π0(·|s)) and |1 − 1/β|\nnext"),
+            "KL(π‖π0(·\\|s)) and \\|1 − 1/β\\| next"
+        );
+    }
+}

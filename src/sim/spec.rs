@@ -782,7 +782,11 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
                 "truth.slope",
             ),
             (
-                with("{ method = \"sft\" }, ", "{ method = \"aihf\" }, "),
+                // Same method and settings: both are `AIHF (λ=0.5)`.
+                with(
+                    "{ method = \"sft\" }, ",
+                    "{ method = \"aihf\", lambda = 0.5 }, ",
+                ),
                 "estimators[1].label",
             ),
         ];
@@ -794,6 +798,37 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
             };
             assert!(msg.contains(field), "error {msg:?} does not name {field:?}");
         }
+    }
+
+    /// Two estimators of one method with different settings get distinct default labels that
+    /// name the settings (issue 14: λ = 2 is not just "AIHF"); defaults add nothing.
+    #[test]
+    fn default_labels_name_non_default_settings() {
+        let cases = [
+            ("method = \"aihf\"", "AIHF"),
+            ("method = \"aihf\"\nlambda = 1.0", "AIHF"),
+            ("method = \"aihf\"\nlambda = 2.0", "AIHF (λ=2)"),
+            (
+                "method = \"aihf\"\nweighting = \"normalized\"",
+                "AIHF (normalized, w=1)",
+            ),
+            (
+                "method = \"aihf\"\nlambda = 0.5\nweighting = \"normalized\"\ndemo_weight = 0.25",
+                "AIHF (λ=0.5, normalized, w=0.25)",
+            ),
+            ("method = \"btl\"\nridge = 0.1", "BTL (ridge=0.1)"),
+            ("method = \"dpo\"", "DPO"),
+            ("method = \"aihf\"\nlambda = 2.0\nlabel = \"mine\"", "mine"),
+        ];
+        for (text, label) in cases {
+            let e: EstimatorSpec = toml::from_str(text).unwrap();
+            assert_eq!(e.label(), label, "{text}");
+        }
+        let spec = with(
+            "{ method = \"sft\" }, ",
+            "{ method = \"aihf\", lambda = 2.0 }, ",
+        );
+        Spec::from_toml_str(&spec).unwrap().validate().unwrap();
     }
 
     #[test]
