@@ -575,8 +575,8 @@ fn rates_csv_agrees_with_json() {
                     .iter()
                     .filter(|r| {
                         r["schedule"] == schedule
-                            && r["k"] == p["k"].to_string()
-                            && r["seed_index"] == p["seed_index"].to_string()
+                            && r["k"].parse::<u64>().ok() == p["k"].as_u64()
+                            && r["seed_index"].parse::<u64>().ok() == p["seed_index"].as_u64()
                             && r["quantity"] == q
                     })
                     .collect();
@@ -684,8 +684,9 @@ fn truth_csvs_agree_with_json_and_inputs_are_hashed() {
                     .rows
                     .iter()
                     .find(|x| {
-                        x["demos"] == s["size"]["demos"].to_string()
-                            && x["comparisons"] == s["size"]["comparisons"].to_string()
+                        x["demos"].parse::<u64>().ok() == s["size"]["demos"].as_u64()
+                            && x["comparisons"].parse::<u64>().ok()
+                                == s["size"]["comparisons"].as_u64()
                             && x["method"] == *m
                             && x["statistic"] == stat
                     })
@@ -798,7 +799,7 @@ fn truth_csvs_agree_with_json_and_inputs_are_hashed() {
                         .find(|x| {
                             x["target"] == t["target"].as_str().unwrap()
                                 && x["estimator"] == e["name"].as_str().unwrap()
-                                && x["n"] == r["n"].to_string()
+                                && x["n"].parse::<u64>().ok() == r["n"].as_u64()
                                 && x["statistic"] == stat
                         })
                         .unwrap();

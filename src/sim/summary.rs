@@ -296,51 +296,6 @@ impl CellStats {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use approx::assert_relative_eq;
-
-    #[test]
-    fn hand_computed_bias_variance_mse_and_kl_handling() {
-        let truth = [0.5, 0.5];
-        let reps: Vec<Replication> = vec![
-            vec![Ok(vec![0.6, 0.4]), Ok(vec![1.0, 0.0])],
-            vec![Ok(vec![0.4, 0.6]), Err(Failure::NoEstimator("x".into()))],
-            vec![Ok(vec![0.8, 0.2]), Ok(vec![0.5, 0.5])],
-        ];
-        let labels = vec![
-            ("A".to_string(), "a".to_string()),
-            ("B".to_string(), "b".to_string()),
-        ];
-        let c = reduce(&reps, &labels, &truth, &[], 0.95);
-        let a = &c.estimators[0];
-        // mean 0.6, bias 0.1, sample variance ((0)^2+(0.2)^2+(0.2)^2)/2 = 0.04
-        assert_relative_eq!(a.mean[0], 0.6, epsilon = 1e-12);
-        assert_relative_eq!(a.bias[0], 0.1, epsilon = 1e-12);
-        assert_relative_eq!(a.variance[0], 0.04, epsilon = 1e-12);
-        // mse_0 = (0.01 + 0.01 + 0.09)/3; identity mse = bias² + (m−1)/m var
-        assert_relative_eq!(a.mse[0], 0.11 / 3.0, epsilon = 1e-12);
-        assert_relative_eq!(a.mse[0], 0.01 + 2.0 / 3.0 * 0.04, epsilon = 1e-12);
-        assert_relative_eq!(a.variance_total.mean, 0.08, epsilon = 1e-12);
-        assert_relative_eq!(a.mse_total.mean, 2.0 * 0.11 / 3.0, epsilon = 1e-12);
-        let b = &c.estimators[1];
-        assert_eq!((b.ok, b.no_estimator, b.other_failures), (2, 1, 0));
-        assert_eq!(
-            b.kl.infinite.k, 1,
-            "π̂ = (1, 0) has infinite KL to (0.5, 0.5)"
-        );
-        assert_relative_eq!(b.kl.finite.mean, 0.0, epsilon = 1e-12);
-        let p = c.pair("A", "B").unwrap();
-        assert_eq!((p.dropped, p.tv_diff.n), (1, 2));
-        // TV: A {0.1, 0.3}, B {0.5, 0} → differences {−0.4, 0.3}
-        assert_relative_eq!(p.tv_diff.mean, -0.05, epsilon = 1e-12);
-        let q = c.pair("B", "A").unwrap();
-        assert_relative_eq!(q.tv_diff.mean, 0.05, epsilon = 1e-12);
-        assert_relative_eq!(q.tv_diff.lo, -p.tv_diff.hi, epsilon = 1e-12);
-    }
-}
-
 /// Columns of a study's tidy CSV (`<name>.csv` beside `<name>.json`; README, "study CSV").
 pub const CSV_HEADER: [&str; 14] = [
     "cell_path",
@@ -599,5 +554,50 @@ fn cell_rows(c: &serde_json::Value, path: &str, rows: &mut Vec<Vec<String>>) {
                 &s["n"],
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use approx::assert_relative_eq;
+
+    #[test]
+    fn hand_computed_bias_variance_mse_and_kl_handling() {
+        let truth = [0.5, 0.5];
+        let reps: Vec<Replication> = vec![
+            vec![Ok(vec![0.6, 0.4]), Ok(vec![1.0, 0.0])],
+            vec![Ok(vec![0.4, 0.6]), Err(Failure::NoEstimator("x".into()))],
+            vec![Ok(vec![0.8, 0.2]), Ok(vec![0.5, 0.5])],
+        ];
+        let labels = vec![
+            ("A".to_string(), "a".to_string()),
+            ("B".to_string(), "b".to_string()),
+        ];
+        let c = reduce(&reps, &labels, &truth, &[], 0.95);
+        let a = &c.estimators[0];
+        // mean 0.6, bias 0.1, sample variance ((0)^2+(0.2)^2+(0.2)^2)/2 = 0.04
+        assert_relative_eq!(a.mean[0], 0.6, epsilon = 1e-12);
+        assert_relative_eq!(a.bias[0], 0.1, epsilon = 1e-12);
+        assert_relative_eq!(a.variance[0], 0.04, epsilon = 1e-12);
+        // mse_0 = (0.01 + 0.01 + 0.09)/3; identity mse = bias² + (m−1)/m var
+        assert_relative_eq!(a.mse[0], 0.11 / 3.0, epsilon = 1e-12);
+        assert_relative_eq!(a.mse[0], 0.01 + 2.0 / 3.0 * 0.04, epsilon = 1e-12);
+        assert_relative_eq!(a.variance_total.mean, 0.08, epsilon = 1e-12);
+        assert_relative_eq!(a.mse_total.mean, 2.0 * 0.11 / 3.0, epsilon = 1e-12);
+        let b = &c.estimators[1];
+        assert_eq!((b.ok, b.no_estimator, b.other_failures), (2, 1, 0));
+        assert_eq!(
+            b.kl.infinite.k, 1,
+            "π̂ = (1, 0) has infinite KL to (0.5, 0.5)"
+        );
+        assert_relative_eq!(b.kl.finite.mean, 0.0, epsilon = 1e-12);
+        let p = c.pair("A", "B").unwrap();
+        assert_eq!((p.dropped, p.tv_diff.n), (1, 2));
+        // TV: A {0.1, 0.3}, B {0.5, 0} → differences {−0.4, 0.3}
+        assert_relative_eq!(p.tv_diff.mean, -0.05, epsilon = 1e-12);
+        let q = c.pair("B", "A").unwrap();
+        assert_relative_eq!(q.tv_diff.mean, 0.05, epsilon = 1e-12);
+        assert_relative_eq!(q.tv_diff.lo, -p.tv_diff.hi, epsilon = 1e-12);
     }
 }
