@@ -12,6 +12,9 @@
 //!   "meta": { ... }                          // optional, free-form (seed, ground truth...)
 //! }
 //! ```
+//! `meta` is free-form except two documented keys, which `aihf sample` writes and `aihf bandit`
+//! reads ([`meta_truth`]) to report each estimate's distance to the truth: `true_reward` (one
+//! finite number per action) and `true_policy` (a distribution over the actions).
 //! Action indices are 0-based. Either source may be absent, `null` or empty. Counts must be
 //! non-negative integers; the diagonal of the matrix must be zero; records (and repeated
 //! `counts` triplets) are aggregated.
