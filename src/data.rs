@@ -12,6 +12,9 @@
 //!   "meta": { ... }                          // optional, free-form (seed, ground truth...)
 //! }
 //! ```
+//! `meta` is free-form except two documented keys, which `aihf sample` writes and `aihf bandit`
+//! reads ([`meta_truth`]) to report each estimate's distance to the truth: `true_reward` (one
+//! finite number per action) and `true_policy` (a distribution over the actions).
 //! Action indices are 0-based. Either source may be absent, `null` or empty. Counts must be
 //! non-negative integers; the diagonal of the matrix must be zero; records (and repeated
 //! `counts` triplets) are aggregated.
@@ -29,6 +32,76 @@ use rand::Rng;
 use rand_distr::{Binomial, Distribution};
 use serde_json::{json, Value};
 use std::path::Path;
+
+/// The ground truth a data file carries in its `meta` (written by `aihf sample`): the documented
+/// keys `meta.true_reward` (the reward `r*`, one number per action) and `meta.true_policy` (the
+/// policy `π* = softmax(r*/β)` at the sampling temperature `meta.beta`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetaTruth {
+    /// The true policy the estimates are compared with.
+    pub policy: Vec<f64>,
+    /// Where it comes from (`meta.true_reward at β = 2`, or `meta.true_policy`).
+    pub source: String,
+    /// The true reward, when the file carries it.
+    pub reward: Option<Vec<f64>>,
+}
+
+/// The truth of `meta` for a fit at temperature `beta` over `n` actions: `softmax(r*/β)` from
+/// `meta.true_reward` when present (at the fit's `β`, which is `meta.true_policy` when the fit
+/// uses the sampling `β`), else `meta.true_policy` as written. `None` when `meta` carries neither;
+/// a malformed entry (wrong length, not finite numbers, a policy that is not a distribution) is
+/// an error naming the key.
+pub fn meta_truth(meta: &Value, beta: f64, n: usize) -> Result<Option<MetaTruth>> {
+    let vec_of = |key: &str| -> Result<Option<Vec<f64>>> {
+        let Some(v) = meta.get(key).filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let arr = v.as_array().ok_or_else(|| {
+            AihfError::data(format!("meta.{key}"), "expected an array of numbers")
+        })?;
+        if arr.len() != n {
+            return Err(AihfError::data(
+                format!("meta.{key}"),
+                format!("has {} entries but n_actions = {n}", arr.len()),
+            ));
+        }
+        arr.iter()
+            .enumerate()
+            .map(|(i, x)| {
+                x.as_f64().filter(|x| x.is_finite()).ok_or_else(|| {
+                    AihfError::data(
+                        format!("meta.{key}[{i}]"),
+                        format!("{x} is not a finite number"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<f64>>>()
+            .map(Some)
+    };
+    if let Some(r) = vec_of("true_reward")? {
+        let z: Vec<f64> = r.iter().map(|x| x / beta).collect();
+        return Ok(Some(MetaTruth {
+            policy: crate::math::softmax(&z),
+            source: format!("softmax(meta.true_reward / β) at β = {beta}"),
+            reward: Some(r),
+        }));
+    }
+    if let Some(p) = vec_of("true_policy")? {
+        let s: f64 = p.iter().sum();
+        if p.iter().any(|&x| x < 0.0) || (s - 1.0).abs() > crate::tol::STOCHASTIC {
+            return Err(AihfError::data(
+                "meta.true_policy",
+                format!("is not a probability vector (sums to {s})"),
+            ));
+        }
+        return Ok(Some(MetaTruth {
+            policy: p,
+            source: "meta.true_policy".into(),
+            reward: None,
+        }));
+    }
+    Ok(None)
+}
 
 /// The largest number of actions. Indices are stored as `u32`, and each action costs a
 /// (possibly empty) row of the sparse count table.

@@ -63,3 +63,97 @@ pub fn tmp_path(path: &Path) -> PathBuf {
         .unwrap_or_else(|| "out".into());
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
+
+/// A number as a CSV field that pandas (`read_csv`) and R (`read.csv`) both parse: the shortest
+/// representation that round-trips (`0.1`, `1e-12`), `Inf`/`-Inf` for infinities and the empty
+/// field (missing, `NaN`/`NA`) for NaN.
+///
+/// ```
+/// assert_eq!(aihf::io::csv_num(0.25), "0.25");
+/// assert_eq!(aihf::io::csv_num(1.5e-14), "1.5e-14");
+/// assert_eq!(aihf::io::csv_num(f64::NEG_INFINITY), "-Inf");
+/// assert_eq!(aihf::io::csv_num(f64::NAN), "");
+/// ```
+pub fn csv_num(x: f64) -> String {
+    if x.is_nan() {
+        String::new()
+    } else if x.is_infinite() {
+        if x > 0.0 { "Inf" } else { "-Inf" }.into()
+    } else if x != 0.0 && (x.abs() < 1e-4 || x.abs() >= 1e15) {
+        // Exponent form: `{}` would write 1e-14 as 0.00000000000001.
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// [`csv_num`] of a JSON number (`null`, which is how NaN and ±∞ are written in JSON, gives the
+/// empty field; a string or bool is written as is).
+pub fn csv_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => u.to_string(),
+            (None, Some(i), _) => i.to_string(),
+            (_, _, Some(f)) => csv_num(f),
+            _ => n.to_string(),
+        },
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Writes a CSV file atomically: one header row, then `rows` (RFC 4180 quoting by the `csv`
+/// crate; every row must have the header's length).
+pub fn write_csv(path: &Path, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io_err = |e: csv::Error| AihfError::Io {
+        action: "cannot write",
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e),
+    };
+    w.write_record(header).map_err(io_err)?;
+    for (k, r) in rows.iter().enumerate() {
+        if r.len() != header.len() {
+            return Err(AihfError::Numerical(format!(
+                "{}: CSV row {k} has {} fields, the header {}",
+                path.display(),
+                r.len(),
+                header.len()
+            )));
+        }
+        w.write_record(r).map_err(io_err)?;
+    }
+    let bytes = w.into_inner().map_err(|e| AihfError::Io {
+        action: "cannot write",
+        path: path.to_path_buf(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    write_atomic(path, &bytes)
+}
+
+/// The CSV file beside a JSON results file: `dir/name.json` → `dir/name.csv`.
+pub fn csv_beside(json: &Path) -> PathBuf {
+    json.with_extension("csv")
+}
+
+/// What a results file records about an input file it was computed from: the path as given and
+/// the 64-bit FNV-1a ([`crate::seed::fnv1a`]) of its bytes, as 16 hex digits, with its size.
+/// Standard input (`-`) cannot be read twice and is recorded without a hash.
+pub fn input_record(path: &Path) -> Result<serde_json::Value> {
+    if path.as_os_str() == "-" {
+        return Ok(
+            serde_json::json!({ "path": "-", "fnv1a": null, "note": "standard input (not hashed)" }),
+        );
+    }
+    let bytes = std::fs::read(path).map_err(|e| AihfError::Io {
+        action: "cannot read",
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    Ok(serde_json::json!({
+        "path": path.display().to_string(),
+        "fnv1a": format!("{:016x}", crate::seed::fnv1a(&bytes, crate::seed::FNV_OFFSET)),
+        "bytes": bytes.len(),
+    }))
+}

@@ -338,6 +338,8 @@ pub struct ClaimReport {
     pub statement: String,
     /// PASS, FAIL, INCONCLUSIVE or ERROR (the check could not run, or saw NaN or nothing).
     pub verdict: Verdict,
+    /// What the measured number is ([`measured_kind`]).
+    pub measured_kind: String,
     pub outcome: Option<Outcome>,
     pub error: Option<String>,
     pub seconds: f64,
@@ -361,9 +363,58 @@ pub fn run_claim(claim: &Claim, ctx: &Ctx) -> ClaimReport {
         paper_ref: claim.paper_ref.into(),
         statement: claim.statement.into(),
         verdict,
+        measured_kind: measured_kind(claim.id).into(),
         outcome,
         error,
         seconds,
+    }
+}
+
+/// What a claim's measured number is (a slope, a ratio, a distance, a count…), by claim id: the
+/// `measured` column of `aihf verify`'s table, `report.md` and `report.csv` says this next to
+/// the number. One place, so the report never shows a bare number; a claim missing here is
+/// caught by the unit test `every_registered_claim_says_what_it_measures`.
+pub fn measured_kind(id: &str) -> &'static str {
+    match id {
+        "static.sft_stationarity"
+        | "static.btl_stationarity"
+        | "static.aihf_stationarity"
+        | "static.normalized_stationarity"
+        | "static.lambda0_decoupling" => "relative residual, max over data sets",
+        "static.aihf_fixed_point_15" => "relative fixed-point residual, max over data sets",
+        "static.limit_m0"
+        | "static.limit_n0"
+        | "static.dpo_sft_ref_equals_rlhf"
+        | "static.spin_fixed_point"
+        | "static.self_play_aihf_fixed_point" => "TV distance, max over data sets",
+        "static.direct_aihf_equals_aihf" => "TV distance or relative residual, max over data sets",
+        "static.spin_contraction_rate" => "error of the contraction ratio, max over cases",
+        "static.rlhf_limit_is_2r" | "static.aihf_consistent" => "mean TV distance, max over β",
+        "static.rlhf_bias_floor" => "gap between mean TV and its floor, max over β",
+        "sim.fig9_aihf_restores_uncovered_mass" => "fraction of mass restored (95% CI lower end)",
+        "sim.authors_aihf_mse_below_single_source" => "paired MSE difference (mean)",
+        "sim.variance_aihf_below_single_source" => "paired variance difference (mean)",
+        "sim.a23_rlhf_farthest" => "paired TV margin (mean)",
+        "sim.rlhf_bias_floor" => "distance of the TV interval to the floor",
+        "sim.aihf_consistency_slope" | "mdp.theorem_4_1_rate_20a" | "mdp.theorem_4_1_rate_20b" => {
+            "log–log slope"
+        }
+        "mdp.theorem_4_1_control_detected" => "log–log slope (smaller 95% CI lower end)",
+        "mdp.lemma_a3_gibbs_variational" => "relative gap, max over MDPs",
+        "mdp.lemma_a3_contraction" => "ratio ‖TQ − TQ'‖∞/(γ‖Q − Q'‖∞), max",
+        "mdp.lemma_a3_fixed_point" => "distance between fixed points, max over MDPs",
+        "mdp.lemma_a3_geometric_rate" => "ratio of successive residuals to γ, max",
+        "mdp.lemma_a1_lipschitz" => "ratio (1−γ)‖ΔQ*‖∞/‖Δr‖∞, max",
+        "mdp.lemma_4_1_gradient" => "relative error, max over MDPs",
+        "mdp.eq42_prefix_tree" => "|Δ log π|, max",
+        "truth.aihf_vs_two_stage_estimator" => "paired KL difference (95% CI lower end)",
+        "truth.kl_estimators_unbiased" => "|z| of the bias, max over estimators",
+        "truth.kl_gradient_estimators" => "relative bias, max",
+        "neural.crossval_tabular" | "neural.crossval_transformer" | "neural.crossval_rl" => {
+            "TV distance, max over methods"
+        }
+        "neural.ground_truth_aihf_vs_two_stage" => "KL difference over its standard error (z)",
+        _ => "value (see the note)",
     }
 }
 
@@ -517,6 +568,18 @@ mod tests {
         assert_eq!(v(vec![p.clone(), f, e]), Some(Verdict::Error));
         assert_eq!(v(vec![p]), Some(Verdict::Pass));
         assert_eq!(v(vec![]), None);
+    }
+
+    #[test]
+    fn every_registered_claim_says_what_it_measures() {
+        for c in crate::registry::registry() {
+            assert_ne!(
+                measured_kind(c.id),
+                "value (see the note)",
+                "claim {} has no entry in measured_kind",
+                c.id
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use aihf::bandit::{fit, Method, Normalization, Options, Weighting};
 use aihf::data::BanditData;
+use aihf::io::csv_num;
+use aihf::math::{kl, tv};
 use anyhow::Context;
 use clap::{Args as ClapArgs, ValueEnum};
 use serde_json::{json, Map, Value};
@@ -69,6 +71,10 @@ pub struct Args {
     /// Also write the JSON to this file (atomically).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Also write the results as a tidy CSV (one row per estimator × action; columns in the
+    /// README) to this file (atomically).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
     /// Print where the time goes to stderr: reading and parsing the file, the existence
     /// checks (timed on their own; each estimator runs them again inside its fit), each
     /// estimator's fit (checks + solve), and writing the output.
@@ -83,6 +89,61 @@ fn fmt_vec(v: &[f64]) -> String {
         s.push(format!("… ({} in all)", v.len()));
     }
     s.join(" ")
+}
+
+/// Columns of `--csv` (README, "bandit CSV"): one row per estimator × action.
+const CSV_HEADER: [&str; 17] = [
+    "estimator",
+    "action",
+    "beta",
+    "lambda",
+    "weighting",
+    "demo_weight",
+    "ridge",
+    "policy",
+    "reward",
+    "true_policy",
+    "true_reward",
+    "kl_truth",
+    "l1_truth",
+    "objective",
+    "grad_norm",
+    "iterations",
+    "error",
+];
+
+fn weighting_name(w: Weighting) -> &'static str {
+    match w {
+        Weighting::Counts => "counts",
+        Weighting::Normalized => "normalized",
+    }
+}
+
+/// Distances of an estimate to the truth the data file carries.
+struct Distance {
+    /// `KL(π_truth‖π̂)` (`+∞` when π̂ is zero where π_truth is not).
+    kl: f64,
+    /// `‖π̂ − π_truth‖₁` (twice the total variation).
+    l1: f64,
+}
+
+impl Distance {
+    fn of(truth: &[f64], est: &[f64]) -> Self {
+        Distance {
+            kl: kl(truth, est),
+            l1: 2.0 * tv(truth, est),
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            // JSON has no ∞: an infinite KL is null with `kl_infinite` true.
+            "kl_truth_to_estimate": self.kl.is_finite().then_some(self.kl),
+            "kl_infinite": self.kl.is_infinite(),
+            "l1": self.l1,
+            "tv": self.l1 / 2.0,
+        })
+    }
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -111,6 +172,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         m => vec![Method::ALL[m as usize]],
     };
     let single = methods.len() == 1;
+    // The truth the file carries (`aihf sample` writes `meta.true_reward`/`true_policy`).
+    let truth = aihf::data::meta_truth(&data.meta, opts.beta, data.n_actions())?;
     let checks_s = if a.timing {
         let t = std::time::Instant::now();
         // The checks alone (results ignored: each fit runs and reports them again).
@@ -123,6 +186,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let mut fit_times = vec![];
     let mut out = Map::new();
     let mut rows = Vec::new();
+    let mut csv_rows: Vec<Vec<String>> = Vec::new();
+    let n = data.n_actions();
+    let params = [
+        opts.beta.to_string(),
+        opts.lambda.to_string(),
+        weighting_name(opts.weighting).to_string(),
+        opts.demo_weight.to_string(),
+        opts.ridge.to_string(),
+    ];
     for m in methods {
         let t = std::time::Instant::now();
         let res = fit(m, &data, &opts);
@@ -130,6 +202,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         fit_times.push((m.name(), seconds));
         match res {
             Ok(f) => {
+                let dist = truth.as_ref().map(|t| Distance::of(&t.policy, &f.policy));
                 rows.push(format!(
                     "{:<15} objective {:>14.6e}  |grad| {:>9.2e}  iters {:>4}  {:.2e} s\n{:<15} policy  {}\n{:<15} reward  {}",
                     m.name(),
@@ -147,29 +220,115 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                         .collect::<Vec<_>>()
                         .join(" ")
                 ));
-                out.insert(
-                    m.name().into(),
-                    json!({
-                        "policy": f.policy,
-                        "reward": f.reward,
-                        "objective": f.objective,
-                        "grad_norm": f.grad_norm,
-                        "iterations": f.iterations,
-                        "seconds": seconds,
-                    }),
-                );
+                if let Some(d) = &dist {
+                    rows.push(format!(
+                        "{:<15} truth   KL(π_truth‖π̂) {}  ‖π̂ − π_truth‖₁ {:.4e}",
+                        "",
+                        if d.kl.is_finite() {
+                            format!("{:.4e}", d.kl)
+                        } else {
+                            "∞ (π̂ is 0 where π_truth is not)".into()
+                        },
+                        d.l1
+                    ));
+                }
+                let mut o = json!({
+                    "policy": f.policy,
+                    "reward": f.reward,
+                    "objective": f.objective,
+                    "grad_norm": f.grad_norm,
+                    "iterations": f.iterations,
+                    "seconds": seconds,
+                });
+                if let Some(d) = &dist {
+                    o["truth_distance"] = d.json();
+                }
+                for i in 0..n {
+                    let mut r = vec![m.name().to_string(), i.to_string()];
+                    r.extend(params.iter().cloned());
+                    r.extend([
+                        csv_num(f.policy[i]),
+                        f.reward[i].map_or_else(|| "-Inf".to_string(), csv_num),
+                        truth
+                            .as_ref()
+                            .map_or(String::new(), |t| csv_num(t.policy[i])),
+                        truth
+                            .as_ref()
+                            .and_then(|t| t.reward.as_ref())
+                            .map_or(String::new(), |r| csv_num(r[i])),
+                        dist.as_ref().map_or(String::new(), |d| csv_num(d.kl)),
+                        dist.as_ref().map_or(String::new(), |d| csv_num(d.l1)),
+                        csv_num(f.objective),
+                        csv_num(f.grad_norm),
+                        f.iterations.to_string(),
+                        String::new(),
+                    ]);
+                    csv_rows.push(r);
+                }
+                out.insert(m.name().into(), o);
             }
             Err(e) if !single => {
                 rows.push(format!("{:<15} does not exist: {e}", m.name()));
+                for i in 0..n {
+                    let mut r = vec![m.name().to_string(), i.to_string()];
+                    r.extend(params.iter().cloned());
+                    r.extend(std::iter::repeat_n(String::new(), 2));
+                    r.push(
+                        truth
+                            .as_ref()
+                            .map_or(String::new(), |t| csv_num(t.policy[i])),
+                    );
+                    r.push(
+                        truth
+                            .as_ref()
+                            .and_then(|t| t.reward.as_ref())
+                            .map_or(String::new(), |r| csv_num(r[i])),
+                    );
+                    r.extend(std::iter::repeat_n(String::new(), 5));
+                    r.push(e.to_string());
+                    csv_rows.push(r);
+                }
                 out.insert(m.name().into(), json!({ "error": e.to_string() }));
             }
             Err(e) => return Err(e).with_context(|| format!("method {}", m.name())),
         }
     }
     let t_out = std::time::Instant::now();
+    // Every parameter that produced the numbers, and the input file's hash.
+    out.insert(
+        "parameters".into(),
+        json!({
+            "generator": "aihf bandit",
+            "version": env!("CARGO_PKG_VERSION"),
+            "data": aihf::io::input_record(&a.data)?,
+            "n_actions": n,
+            "n_demos": data.n_demos(),
+            "n_comparisons": data.n_comparisons(),
+            "beta": opts.beta,
+            "lambda": opts.lambda,
+            "weighting": weighting_name(opts.weighting),
+            "demo_weight": opts.demo_weight,
+            "ridge": opts.ridge,
+            "beta_pref": opts.beta_pref,
+            "ref_action": a.ref_action,
+            "ref_smoothing": opts.ref_smoothing,
+            "ipo_tau": opts.ipo_tau,
+            "alpha": opts.direct_alpha,
+            "spin_iters": opts.spin_iters,
+            "data_seed": data.meta.get("seed"),
+            "truth": truth.as_ref().map(|t| json!({
+                "source": t.source,
+                "policy": t.policy,
+                "reward": t.reward,
+            })),
+        }),
+    );
     let value = Value::Object(out);
     if let Some(path) = &a.out {
         aihf::io::write_json(path, &value)?;
+    }
+    if let Some(path) = &a.csv {
+        aihf::io::write_csv(path, &CSV_HEADER, &csv_rows)?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&value)?);
@@ -183,8 +342,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             opts.lambda,
             opts.weighting
         );
+        if let Some(t) = &truth {
+            println!(
+                "truth: {} (distances KL(π_truth‖π̂) and ‖π̂ − π_truth‖₁)",
+                t.source
+            );
+        }
         for r in rows {
             println!("{r}");
+        }
+        for p in a.out.iter().chain(&a.csv) {
+            println!("wrote {}", p.display());
         }
     }
     if let Some(checks_s) = checks_s {

@@ -190,6 +190,12 @@ fn rows(x: &[f64], na: usize) -> Vec<Vec<f64>> {
     x.chunks(na).map(<[f64]>::to_vec).collect()
 }
 
+/// What `mdp solve`'s discounted occupancy is (printed and written as `occupancy_normalization`).
+const OCC_NOTE_DISCOUNTED: &str = "unnormalised discounted occupancy d(s,a) = Σ_t γ^t P(s_t = s, a_t = a), which sums to 1/(1−γ); divide by 1/(1−γ) for a distribution";
+
+/// What `mdp solve`'s finite-horizon occupancy is.
+const OCC_NOTE_FINITE: &str = "per-step occupancy d_t(s,a) = P(s_t = s, a_t = a), each step a distribution (sums to 1), undiscounted";
+
 fn solve(a: SolveArgs) -> anyhow::Result<()> {
     aihf::error::check_positive("tol", a.tol)?;
     let mdp = Mdp::from_file(&a.mdp)?;
@@ -217,6 +223,8 @@ fn solve(a: SolveArgs) -> anyhow::Result<()> {
             "kind": "discounted", "gamma": mdp.gamma(), "beta": mdp.beta(),
             "q": rows(&s.q, na), "v": s.v, "policy": probs(&s.log_pi),
             "occupancy": rows(d, na),
+            "occupancy_normalization": OCC_NOTE_DISCOUNTED,
+            "occupancy_total": d.iter().sum::<f64>(),
             "iterations": s.iterations, "error_bound": s.error_bound,
         }),
         (Solution::Finite(f), Occupancy::Finite(d)) => json!({
@@ -225,9 +233,13 @@ fn solve(a: SolveArgs) -> anyhow::Result<()> {
             "v": f.v,
             "policy": f.log_pi.iter().map(|l| probs(l)).collect::<Vec<_>>(),
             "occupancy": d.iter().map(|x| rows(x, na)).collect::<Vec<_>>(),
+            "occupancy_normalization": OCC_NOTE_FINITE,
         }),
         _ => anyhow::bail!("internal: solution and occupancy kinds differ"),
     };
+    let mut value = value;
+    value["inputs"] = json!({ "mdp": aihf::io::input_record(&a.mdp)? });
+    value["tol"] = json!(a.tol);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
@@ -258,6 +270,10 @@ fn solve(a: SolveArgs) -> anyhow::Result<()> {
                 mdp.n_states(), na, mdp.gamma(), mdp.beta(), s.iterations, s.error_bound
             );
             print_table("", &s.v, &s.log_pi, d);
+            println!(
+                "occupancy: {OCC_NOTE_DISCOUNTED}; here Σ d = {:.6}",
+                d.iter().sum::<f64>()
+            );
         }
         (Solution::Finite(f), Occupancy::Finite(d)) => {
             println!(
@@ -267,6 +283,7 @@ fn solve(a: SolveArgs) -> anyhow::Result<()> {
             for (t, (lp, dt)) in f.log_pi.iter().zip(d).enumerate() {
                 print_table(&format!("t = {t}"), &f.v[t], lp, dt);
             }
+            println!("occupancy: {OCC_NOTE_FINITE}");
         }
         _ => {}
     }
@@ -417,7 +434,7 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
         println!("merged {} shard files", files.len());
         write_json(&m.out.join("rates.json"), &res)?;
         println!("wrote {}", m.out.join("rates.json").display());
-        return print_rates(&res, &m.out);
+        return print_rates(&res, &m.out, &m.out.join("rates.csv"));
     }
     let res: RatesResult = match &a.redraw {
         Some(p) => {
@@ -459,10 +476,20 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
             res
         }
     };
-    print_rates(&res, &a.out)
+    // The tidy CSV beside the results JSON (computed, or the one redrawn).
+    let csv = match &a.redraw {
+        Some(p) => aihf::io::csv_beside(p),
+        None => a.out.join("rates.csv"),
+    };
+    print_rates(&res, &a.out, &csv)
 }
 
-fn print_rates(res: &RatesResult, out: &std::path::Path) -> anyhow::Result<()> {
+fn print_rates(
+    res: &RatesResult,
+    out: &std::path::Path,
+    csv: &std::path::Path,
+) -> anyhow::Result<()> {
+    aihf::io::write_csv(csv, &rates::CSV_HEADER, &res.csv_rows())?;
     let figs = rates::render(res, &out.join("rates"))?;
     println!(
         "Theorem 4.1 rate check ({} s); rule: {}",
@@ -496,6 +523,10 @@ fn print_rates(res: &RatesResult, out: &std::path::Path) -> anyhow::Result<()> {
             );
         }
     }
+    if a.redraw.is_none() {
+        println!("wrote {}", a.out.join("rates.json").display());
+    }
+    println!("wrote {}", csv.display());
     for f in figs {
         println!("wrote {}", f.display());
     }

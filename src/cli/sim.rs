@@ -8,7 +8,7 @@
 use aihf::sim::figures::{redraw, write_and_draw};
 use aihf::sim::shard::Shard;
 use aihf::sim::spec::Spec;
-use aihf::sim::studies::{merge, run as run_study, run_shard, RunOpts, StudyResults};
+use aihf::sim::studies::{merge, run as run_study, run_shard_with_inputs, RunOpts, StudyResults};
 use clap::{Args as ClapArgs, Subcommand};
 use std::path::PathBuf;
 
@@ -139,7 +139,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some((sh, from)) = shard {
         eprintln!("shard {}/{} (from {from})", sh.index, sh.count);
         let t = std::time::Instant::now();
-        let file = run_shard(&spec, &ro, sh, &out)?;
+        let inputs = serde_json::json!({ "spec": aihf::io::input_record(path)? });
+        let file = run_shard_with_inputs(&spec, &ro, sh, &out, inputs)?;
         println!(
             "{}: shard {}/{} in {:.2} s",
             spec.name(),
@@ -150,6 +151,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!("wrote {}", file.display());
         return Ok(());
     }
-    let res = run_study(&spec, &ro)?;
+    let mut res = run_study(&spec, &ro)?;
+    res.inputs = serde_json::json!({ "spec": aihf::io::input_record(path)? });
     report(&res, &out)
 }

@@ -104,6 +104,9 @@ pub struct EstimateArgs {
     /// Write every solved policy as [H][V][V] JSON here.
     #[arg(long)]
     pub policy_out: Option<PathBuf>,
+    /// Also write the table as CSV (one row per method; columns in the README) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
 }
 
 /// The task and data sizes of `truth gen` (shared with `neural gen-markov`).
@@ -213,10 +216,27 @@ fn run_estimate(a: EstimateArgs) -> anyhow::Result<()> {
     }
     // The command's own wall time, reading the files included.
     rep.json["total_seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
+    // Every input file, hashed, and the options the JSON does not already carry.
+    rep.json["inputs"] = serde_json::json!({
+        "task": aihf::io::input_record(&a.task)?,
+        "demos": a.demos.as_deref().map(aihf::io::input_record).transpose()?,
+        "prefs": a.prefs.as_deref().map(aihf::io::input_record).transpose()?,
+    });
+    rep.json["method"] = serde_json::json!(format!("{:?}", a.method).to_lowercase());
+    if let Some(p) = &a.csv {
+        aihf::io::write_csv(
+            p,
+            &report::csv::ESTIMATE_HEADER,
+            &report::csv::estimate_rows(&rep.json),
+        )?;
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rep.json)?);
     } else {
         print_table(&rep.json);
+        for p in a.policy_out.iter().chain(&a.csv) {
+            println!("wrote {}", p.display());
+        }
     }
     Ok(())
 }
@@ -284,7 +304,8 @@ fn run_study(a: StudyArgs) -> anyhow::Result<()> {
         spec.replications = r;
     }
     spec.validate()?;
-    let res = study::run(&spec, !a.quiet)?;
+    let mut res = study::run(&spec, !a.quiet)?;
+    res.inputs = serde_json::json!({ "spec": aihf::io::input_record(path)? });
     let out = a.out.unwrap_or_else(|| PathBuf::from("out/truth"));
     for l in study::summary_lines(&res) {
         println!("{l}");

@@ -202,6 +202,12 @@ pub fn run_kl_study(a: &KlStudyArgs) -> anyhow::Result<()> {
         aihf::io::write_json(&a.out.join("kl_study.json"), &s)?;
         s
     };
+    let csv = a.out.join("kl_study.csv");
+    aihf::io::write_csv(
+        &csv,
+        &aihf::truth::report::csv::KL_STUDY_HEADER,
+        &aihf::truth::report::csv::kl_study_rows(&study),
+    )?;
     let files = klstudy::draw(&study, &a.out)?;
     for line in &study.summary {
         println!("{line}");
@@ -211,6 +217,10 @@ pub fn run_kl_study(a: &KlStudyArgs) -> anyhow::Result<()> {
         study.k3_loss_vs_reverse_kl
     );
     println!("({:.1} s)", study.seconds);
+    if !a.redraw {
+        println!("wrote {}", a.out.join("kl_study.json").display());
+    }
+    println!("wrote {}", csv.display());
     for f in files {
         println!("wrote {}", f.display());
     }

@@ -40,8 +40,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .filter(|c| a.only.as_ref().is_none_or(|s| c.id.contains(s.as_str())))
         .collect();
     if a.list {
-        for c in &claims {
-            println!("{:<45} {:<28} {}", c.id, c.paper_ref, c.statement);
+        // One claim per block: the statements are too long for aligned columns.
+        for (k, c) in claims.iter().enumerate() {
+            if k > 0 {
+                println!();
+            }
+            println!("{}  ({})", c.id, c.paper_ref);
+            println!("    {}", c.statement);
+            println!("    measured: {}", aihf::verify::measured_kind(c.id));
         }
         return Ok(());
     }
@@ -87,6 +93,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         "version": env!("CARGO_PKG_VERSION"),
         "seed": a.seed,
         "mode": if a.full { "full" } else { "quick" },
+        "only": a.only,
         "pass": pass, "fail": fail, "inconclusive": inconclusive, "error": error,
         "strict": a.strict,
         "seconds": t0.elapsed().as_secs_f64(),
@@ -109,8 +116,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             &dir.join("report.md"),
             markdown(&reports, &summary).as_bytes(),
         )?;
+        aihf::io::write_csv(&dir.join("report.csv"), &CSV_HEADER, &csv_rows(&reports))?;
         if !a.json {
             println!("report written to {}", dir.join("report.md").display());
+            println!("wrote {}", dir.join("report.json").display());
+            println!("wrote {}", dir.join("report.csv").display());
         }
     }
     if error > 0 || (a.strict && pass < reports.len()) {
@@ -119,9 +129,69 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Columns of `report.csv` (README, "verify CSV"): one row per claim.
+const CSV_HEADER: [&str; 16] = [
+    "id",
+    "paper_ref",
+    "statement",
+    "verdict",
+    "measured",
+    "measured_kind",
+    "relation",
+    "bound",
+    "n",
+    "ci_low",
+    "ci_high",
+    "ci_unit",
+    "units_to_decide",
+    "seconds",
+    "error",
+    "note",
+];
+
+fn csv_rows(reports: &[ClaimReport]) -> Vec<Vec<String>> {
+    use aihf::io::csv_num;
+    reports
+        .iter()
+        .map(|r| {
+            let o = r.outcome.as_ref();
+            let d = o.and_then(|o| o.decision.as_ref());
+            vec![
+                r.id.clone(),
+                r.paper_ref.clone(),
+                r.statement.clone(),
+                r.verdict.to_string(),
+                o.map_or(String::new(), |o| csv_num(o.measured)),
+                r.measured_kind.clone(),
+                o.map_or(String::new(), |o| o.relation.symbol().to_string()),
+                o.map_or(String::new(), |o| csv_num(o.threshold)),
+                o.and_then(|o| o.instances)
+                    .map_or(String::new(), |n| n.to_string()),
+                d.map_or(String::new(), |d| csv_num(d.lo)),
+                d.map_or(String::new(), |d| csv_num(d.hi)),
+                d.map_or(String::new(), |d| d.unit.clone()),
+                d.and_then(|d| d.units_to_decide)
+                    .map_or(String::new(), csv_num),
+                csv_num(r.seconds),
+                r.error.clone().unwrap_or_default(),
+                o.map_or(String::new(), |o| o.note.clone()),
+            ]
+        })
+        .collect()
+}
+
+/// A Markdown table cell: `|` escaped (statements such as `|1 − 1/β|` and `KL(π‖π0(·|s))`
+/// would otherwise split the row) and line breaks flattened.
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
 fn num(x: f64) -> String {
     if x == 0.0 {
         "0".into()
+    } else if x.fract() == 0.0 && x.abs() < 1e15 {
+        // A count (or any whole number): no trailing zeros.
+        format!("{x:.0}")
     } else if x.abs() >= 1e4 || x.abs() < 1e-3 {
         format!("{x:.3e}")
     } else {
@@ -222,7 +292,7 @@ fn markdown(reports: &[ClaimReport], summary: &serde_json::Value) -> String {
     let _ = writeln!(s, "A FAIL is a finding, reported with its numbers. INCONCLUSIVE: a statistical claim whose 95% interval contains its bound — the data cannot decide; the number of units that would is estimated. ERROR: the check could not run, or its aggregation saw a NaN, an empty set or a missing key (never a PASS). `[n = …]`: instances the claim used. `--strict` fails the run unless every claim is PASS. Full numbers: `report.json`.\n");
     let _ = writeln!(
         s,
-        "| claim | paper | statement | measured | threshold | verdict |\n|---|---|---|---|---|---|"
+        "| claim | paper | statement | measured | measured is | threshold | verdict |\n|---|---|---|---|---|---|---|"
     );
     for r in reports {
         let (m, t) = r.outcome.as_ref().map_or(("-".into(), "-".into()), |o| {
@@ -233,13 +303,14 @@ fn markdown(reports: &[ClaimReport], summary: &serde_json::Value) -> String {
         });
         let _ = writeln!(
             s,
-            "| `{}` | {} | {} | {} | {} | **{}** |",
+            "| `{}` | {} | {} | {} | {} | {} | **{}** |",
             r.id,
-            r.paper_ref,
-            r.statement,
+            md_cell(&r.paper_ref),
+            md_cell(&r.statement),
             m,
+            md_cell(&r.measured_kind),
             t,
-            verdict_cell(r)
+            md_cell(&verdict_cell(r))
         );
     }
     let _ = writeln!(s, "\n## Details\n");
@@ -250,6 +321,7 @@ fn markdown(reports: &[ClaimReport], summary: &serde_json::Value) -> String {
             r.id, r.verdict, r.statement, r.paper_ref
         );
         if let Some(o) = &r.outcome {
+            let _ = writeln!(s, "Measured: {} = {}.\n", r.measured_kind, num(o.measured));
             let _ = writeln!(s, "{}\n", o.note);
             for f in &o.figures {
                 if f.extension().is_some_and(|e| e == "png") {
@@ -262,4 +334,33 @@ fn markdown(reports: &[ClaimReport], summary: &serde_json::Value) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_print_as_integers_and_others_keep_their_digits() {
+        for (x, s) in [
+            (0.0, "0"),
+            (100.0, "100"),
+            (-3.0, "-3"),
+            (1.0, "1"),
+            (0.5, "0.5000"),
+            (1.0 + 1e-9, "1.0000"),
+            (2.5e-9, "2.500e-9"),
+            (1e20, "1.000e20"),
+        ] {
+            assert_eq!(num(x), s, "{x}");
+        }
+    }
+
+    #[test]
+    fn markdown_cells_escape_bars_and_flatten_lines() {
+        assert_eq!(
+            md_cell("KL(π‖π0(·|s)) and |1 − 1/β|\nnext"),
+            "KL(π‖π0(·\\|s)) and \\|1 − 1/β\\| next"
+        );
+    }
 }

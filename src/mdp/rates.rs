@@ -216,6 +216,86 @@ impl RatesResult {
     }
 }
 
+/// Columns of `rates.csv` (README, "rates CSV"), the tidy form of `rates.json`.
+pub const CSV_HEADER: [&str; 10] = [
+    "schedule",
+    "k",
+    "seed_index",
+    "seed",
+    "eta",
+    "quantity",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+];
+
+impl RatesResult {
+    /// The rows of `rates.csv`: per run (`schedule` `main` = step α/√K, `control` = constant
+    /// step) its `e_pol` (20a), `e_grad` (20b) and `seconds`; then every log–log fit
+    /// (`slope_e_pol`, `slope_e_grad`, with `schedule` `main`, `control` or `main_upper_half`)
+    /// with its 95% interval and number of points.
+    pub fn csv_rows(&self) -> Vec<Vec<String>> {
+        use crate::io::csv_num;
+        let mut rows = vec![];
+        for (schedule, pts) in [("main", &self.main), ("control", &self.control)] {
+            for p in pts {
+                for (q, v) in [
+                    ("e_pol", p.e_pol),
+                    ("e_grad", p.e_grad),
+                    ("seconds", p.seconds),
+                ] {
+                    rows.push(vec![
+                        schedule.into(),
+                        p.k.to_string(),
+                        p.seed_index.to_string(),
+                        p.seed.to_string(),
+                        csv_num(p.eta),
+                        q.into(),
+                        csv_num(v),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ]);
+                }
+            }
+        }
+        let fits = [
+            ("main", "slope_e_pol", Some(&self.fit_pol)),
+            ("main", "slope_e_grad", Some(&self.fit_grad)),
+            ("control", "slope_e_pol", Some(&self.control_fit_pol)),
+            ("control", "slope_e_grad", Some(&self.control_fit_grad)),
+            (
+                "main_upper_half",
+                "slope_e_pol",
+                self.upper_fit_pol.as_ref(),
+            ),
+            (
+                "main_upper_half",
+                "slope_e_grad",
+                self.upper_fit_grad.as_ref(),
+            ),
+        ];
+        for (schedule, q, f) in fits {
+            if let Some(f) = f {
+                rows.push(vec![
+                    schedule.into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    q.into(),
+                    csv_num(f.slope),
+                    csv_num(f.ci_low),
+                    csv_num(f.ci_high),
+                    f.n.to_string(),
+                ]);
+            }
+        }
+        rows
+    }
+}
+
 /// Runs the experiment (rayon over runs; a progress bar when `progress`).
 pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
     let t0 = std::time::Instant::now();

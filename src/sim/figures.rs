@@ -1,4 +1,4 @@
-//! Drawing a study's figures (and writing its Markdown tables) from its results JSON (never from the computation itself), so a
+//! Drawing a study's figures (and writing its Markdown tables and tidy CSV) from its results JSON (never from the computation itself), so a
 //! figure can be redrawn from the file alone: `aihf sim --redraw DIR/<study>.json`.
 
 use super::studies::{Chart, Figure, StudyResults, Table};
@@ -49,6 +49,14 @@ pub fn redraw(results: &Path, dir: Option<&Path>) -> Result<Vec<PathBuf>> {
         })?,
         None => vec![],
     };
+    // The tidy CSV of every cell, beside the results file (`<name>.csv`).
+    let csv = dir.join(format!("{name}.csv"));
+    crate::io::write_csv(
+        &csv,
+        &super::summary::CSV_HEADER,
+        &super::summary::long_rows(&v),
+    )?;
+    out.push(csv);
     if !tables.is_empty() {
         let text: String = tables.iter().map(|t| t.markdown() + "\n").collect();
         let path = dir.join(format!("{name}_tables.md"));

@@ -230,6 +230,10 @@ pub struct Manifest {
     pub payload_bytes: u64,
     /// FNV-1a of the payload, 16 hex digits (set by [`write_shard`], checked on read).
     pub payload_fnv1a: String,
+    /// The spec file the shard was computed from, with its FNV-1a hash (as in the results'
+    /// `inputs`), so a merged run records it too; `null` in shards written before it existed.
+    #[serde(default)]
+    pub inputs: serde_json::Value,
 }
 
 /// Where a study's replications come from.
@@ -547,7 +551,7 @@ pub fn check_manifests(ms: &[(PathBuf, Manifest)]) -> Result<Vec<usize>> {
 }
 
 /// Reads and checks the shards in `dirs`; returns the spec and a replay source.
-pub fn load_for_merge(dirs: &[PathBuf]) -> Result<(Spec, Source, Vec<PathBuf>)> {
+pub fn load_for_merge(dirs: &[PathBuf]) -> Result<(Spec, Source, Vec<PathBuf>, serde_json::Value)> {
     let paths = find_shards(dirs)?;
     let mut ms = vec![];
     let mut payloads = vec![];
@@ -587,12 +591,14 @@ pub fn load_for_merge(dirs: &[PathBuf]) -> Result<(Spec, Source, Vec<PathBuf>)> 
             calls[c].2 += ms[k].1.calls[c].elapsed_s;
         }
     }
+    let inputs = m0.inputs.clone();
     Ok((
         spec,
         Source::Replay {
             calls: Mutex::new(calls.into()),
         },
         paths,
+        inputs,
     ))
 }
 

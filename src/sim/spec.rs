@@ -164,11 +164,47 @@ impl EstimatorSpec {
         }
     }
 
-    /// The label used in tables and legends.
+    /// The label used in tables, legends and notes: the spec's `label`, else the method's name
+    /// in upper case followed by every setting that departs from the estimator's defaults, so
+    /// two estimators of one method are told apart everywhere they are shown:
+    /// `AIHF (λ=2)`, `AIHF (normalized, w=0.5)`, `BTL (ridge=0.1)`.
+    ///
+    /// ```
+    /// use aihf::sim::spec::EstimatorSpec;
+    /// let e: EstimatorSpec = toml::from_str("method = \"aihf\"\nlambda = 2.0").unwrap();
+    /// assert_eq!(e.label(), "AIHF (λ=2)");
+    /// let e: EstimatorSpec = toml::from_str("method = \"aihf\"").unwrap();
+    /// assert_eq!(e.label(), "AIHF");
+    /// ```
+    // Exact comparison intended: a setting equal to the default is the default.
+    #[allow(clippy::float_cmp)]
     pub fn label(&self) -> String {
-        self.label
-            .clone()
-            .unwrap_or_else(|| self.method.name().to_uppercase())
+        if let Some(l) = &self.label {
+            return l.clone();
+        }
+        let d = Options::default();
+        let mut parts: Vec<String> = vec![];
+        if let Some(l) = self.lambda.filter(|&l| l != d.lambda) {
+            parts.push(format!("λ={l}"));
+        }
+        let normalized = self.weighting == Some(Weighting::Normalized);
+        if normalized {
+            parts.push(format!(
+                "normalized, w={}",
+                self.demo_weight.unwrap_or(d.demo_weight)
+            ));
+        } else if let Some(w) = self.demo_weight.filter(|&w| w != d.demo_weight) {
+            parts.push(format!("w={w}"));
+        }
+        if let Some(r) = self.ridge.filter(|&r| r != d.ridge) {
+            parts.push(format!("ridge={r}"));
+        }
+        let name = self.method.name().to_uppercase();
+        if parts.is_empty() {
+            name
+        } else {
+            format!("{name} ({})", parts.join(", "))
+        }
     }
 
     fn validate(&self, field: &str) -> Result<()> {
@@ -846,7 +882,11 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
                 "truth.slope",
             ),
             (
-                with("{ method = \"sft\" }, ", "{ method = \"aihf\" }, "),
+                // Same method and settings: both are `AIHF (λ=0.5)`.
+                with(
+                    "{ method = \"sft\" }, ",
+                    "{ method = \"aihf\", lambda = 0.5 }, ",
+                ),
                 "estimators[1].label",
             ),
         ];
@@ -858,6 +898,37 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
             };
             assert!(msg.contains(field), "error {msg:?} does not name {field:?}");
         }
+    }
+
+    /// Two estimators of one method with different settings get distinct default labels that
+    /// name the settings (issue 14: λ = 2 is not just "AIHF"); defaults add nothing.
+    #[test]
+    fn default_labels_name_non_default_settings() {
+        let cases = [
+            ("method = \"aihf\"", "AIHF"),
+            ("method = \"aihf\"\nlambda = 1.0", "AIHF"),
+            ("method = \"aihf\"\nlambda = 2.0", "AIHF (λ=2)"),
+            (
+                "method = \"aihf\"\nweighting = \"normalized\"",
+                "AIHF (normalized, w=1)",
+            ),
+            (
+                "method = \"aihf\"\nlambda = 0.5\nweighting = \"normalized\"\ndemo_weight = 0.25",
+                "AIHF (λ=0.5, normalized, w=0.25)",
+            ),
+            ("method = \"btl\"\nridge = 0.1", "BTL (ridge=0.1)"),
+            ("method = \"dpo\"", "DPO"),
+            ("method = \"aihf\"\nlambda = 2.0\nlabel = \"mine\"", "mine"),
+        ];
+        for (text, label) in cases {
+            let e: EstimatorSpec = toml::from_str(text).unwrap();
+            assert_eq!(e.label(), label, "{text}");
+        }
+        let spec = with(
+            "{ method = \"sft\" }, ",
+            "{ method = \"aihf\", lambda = 2.0 }, ",
+        );
+        Spec::from_toml_str(&spec).unwrap().validate().unwrap();
     }
 
     #[test]

@@ -296,6 +296,267 @@ impl CellStats {
     }
 }
 
+/// Columns of a study's tidy CSV (`<name>.csv` beside `<name>.json`; README, "study CSV").
+pub const CSV_HEADER: [&str; 14] = [
+    "cell_path",
+    "cell",
+    "demos",
+    "comparisons_per_pair",
+    "replications",
+    "estimator",
+    "method",
+    "versus",
+    "action",
+    "statistic",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+];
+
+/// The tidy long form of a study's results JSON: one row per (cell, estimator, statistic[,
+/// action]) of every cell found in the results' `body` (a cell is an object with `stats`,
+/// `truth_policy` and `label`; `cell_path` is where it sits, e.g. `cells[3]`,
+/// `situations[1].cell`), plus the per-estimator log–log slopes of a study that has them.
+///
+/// Statistics: per action `true_policy` (estimator `truth`), `mean` (with its t interval),
+/// `sd`, `bias`, `variance`, `mse`; per estimator `existence` (Wilson interval, `n` =
+/// attempted), `ok`, `no_estimator`, `other_failures`, `bias_sq_total`, `variance_total`,
+/// `mse_total`, `tv`, `kl_infinite_fraction`, `kl_finite`, `uncovered_mass`; per pair
+/// (`estimator` − `versus`) `tv_diff`, `mse_diff`, `variance_diff`; and `slope_all`,
+/// `slope_tail` with their 95% intervals. NaN and ±∞ (JSON `null`) are empty fields.
+/// Read from the JSON (like the figures), so `--redraw` rewrites it without recomputing.
+pub fn long_rows(results: &serde_json::Value) -> Vec<Vec<String>> {
+    let mut rows = vec![];
+    if let Some(body) = results.get("body") {
+        walk(body, String::new(), &mut rows);
+    }
+    rows
+}
+
+fn walk(v: &serde_json::Value, path: String, rows: &mut Vec<Vec<String>>) {
+    use serde_json::Value;
+    match v {
+        Value::Object(o) => {
+            if o.contains_key("stats") && o.contains_key("truth_policy") && o.contains_key("label")
+            {
+                cell_rows(v, &path, rows);
+                return;
+            }
+            if let Some(Value::Array(sl)) = o.get("slopes") {
+                for s in sl {
+                    let label = s["label"].as_str().unwrap_or_default();
+                    for (stat, key) in [("slope_all", "all"), ("slope_tail", "tail")] {
+                        let f = &s[key];
+                        rows.push(row(
+                            &path,
+                            None,
+                            label,
+                            "",
+                            "",
+                            None,
+                            stat,
+                            [&f["slope"], &f["lo"], &f["hi"]],
+                            &f["points"],
+                        ));
+                    }
+                }
+            }
+            for (k, x) in o {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                walk(x, p, rows);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                walk(x, format!("{path}[{i}]"), rows);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    path: &str,
+    cell: Option<&serde_json::Value>,
+    estimator: &str,
+    method: &str,
+    versus: &str,
+    action: Option<usize>,
+    statistic: &str,
+    [value, lo, hi]: [&serde_json::Value; 3],
+    n: &serde_json::Value,
+) -> Vec<String> {
+    use crate::io::csv_json;
+    let c = |k: &str| cell.map_or(String::new(), |c| csv_json(&c[k]));
+    vec![
+        path.to_string(),
+        c("label"),
+        c("demos"),
+        c("comparisons_per_pair"),
+        c("replications"),
+        estimator.to_string(),
+        method.to_string(),
+        versus.to_string(),
+        action.map_or(String::new(), |a| a.to_string()),
+        statistic.to_string(),
+        csv_json(value),
+        csv_json(lo),
+        csv_json(hi),
+        csv_json(n),
+    ]
+}
+
+fn cell_rows(c: &serde_json::Value, path: &str, rows: &mut Vec<Vec<String>>) {
+    use serde_json::Value;
+    let null = Value::Null;
+    let cell = Some(c);
+    if let Some(t) = c["truth_policy"].as_array() {
+        for (i, x) in t.iter().enumerate() {
+            rows.push(row(
+                path,
+                cell,
+                "truth",
+                "truth",
+                "",
+                Some(i),
+                "true_policy",
+                [x, &null, &null],
+                &null,
+            ));
+        }
+    }
+    for e in c["stats"]["estimators"].as_array().into_iter().flatten() {
+        let label = e["label"].as_str().unwrap_or_default();
+        let method = e["method"].as_str().unwrap_or_default();
+        let ok = &e["ok"];
+        let n_act = e["mean"].as_array().map_or(0, Vec::len);
+        for i in 0..n_act {
+            let ci = &e["mean_ci"][i];
+            rows.push(row(
+                path,
+                cell,
+                label,
+                method,
+                "",
+                Some(i),
+                "mean",
+                [&e["mean"][i], &ci[0], &ci[1]],
+                ok,
+            ));
+            for stat in ["sd", "bias", "variance", "mse"] {
+                rows.push(row(
+                    path,
+                    cell,
+                    label,
+                    method,
+                    "",
+                    Some(i),
+                    stat,
+                    [&e[stat][i], &null, &null],
+                    ok,
+                ));
+            }
+        }
+        let prop = |p: &Value| {
+            [
+                p["p"].clone(),
+                p["lo"].clone(),
+                p["hi"].clone(),
+                p["n"].clone(),
+            ]
+        };
+        let summ = |s: &Value| {
+            [
+                s["mean"].clone(),
+                s["lo"].clone(),
+                s["hi"].clone(),
+                s["n"].clone(),
+            ]
+        };
+        let mut totals: Vec<(&str, [Value; 4])> = vec![
+            ("existence", prop(&e["existence"])),
+            (
+                "ok",
+                [ok.clone(), Value::Null, Value::Null, e["attempted"].clone()],
+            ),
+            (
+                "no_estimator",
+                [
+                    e["no_estimator"].clone(),
+                    Value::Null,
+                    Value::Null,
+                    e["attempted"].clone(),
+                ],
+            ),
+            (
+                "other_failures",
+                [
+                    e["other_failures"].clone(),
+                    Value::Null,
+                    Value::Null,
+                    e["attempted"].clone(),
+                ],
+            ),
+            (
+                "bias_sq_total",
+                [
+                    e["bias_sq_total"].clone(),
+                    Value::Null,
+                    Value::Null,
+                    ok.clone(),
+                ],
+            ),
+            ("variance_total", summ(&e["variance_total"])),
+            ("mse_total", summ(&e["mse_total"])),
+            ("tv", summ(&e["tv"])),
+            ("kl_infinite_fraction", prop(&e["kl"]["infinite"])),
+            ("kl_finite", summ(&e["kl"]["finite"])),
+        ];
+        if !e["uncovered_mass"].is_null() {
+            totals.push(("uncovered_mass", summ(&e["uncovered_mass"])));
+        }
+        for (stat, [v, lo, hi, n]) in &totals {
+            rows.push(row(
+                path,
+                cell,
+                label,
+                method,
+                "",
+                None,
+                stat,
+                [v, lo, hi],
+                n,
+            ));
+        }
+    }
+    for p in c["stats"]["paired"].as_array().into_iter().flatten() {
+        let (a, b) = (
+            p["a"].as_str().unwrap_or_default(),
+            p["b"].as_str().unwrap_or_default(),
+        );
+        for stat in ["tv_diff", "mse_diff", "variance_diff"] {
+            let s = &p[stat];
+            rows.push(row(
+                path,
+                cell,
+                a,
+                "",
+                b,
+                None,
+                stat,
+                [&s["mean"], &s["lo"], &s["hi"]],
+                &s["n"],
+            ));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

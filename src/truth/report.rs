@@ -174,3 +174,229 @@ pub fn estimate(
     });
     Ok(EstimateReport { json, fits })
 }
+
+/// Tidy CSV forms of the truth commands' results (README, "truth CSV"): the file written beside
+/// each results JSON, and `truth estimate --csv`. NaN and ±∞ (JSON `null`) are empty fields.
+pub mod csv {
+    use super::super::klstudy::KlStudy;
+    use super::super::score::{KlEstimates, MeanSe, ScoreReport};
+    use super::super::study::StudyResults;
+    use crate::io::{csv_json, csv_num};
+    use serde_json::Value;
+
+    /// Columns of `truth estimate --csv`: one row per method.
+    pub const ESTIMATE_HEADER: [&str; 12] = [
+        "method",
+        "lambda",
+        "ridge",
+        "kl_to_star",
+        "kl_star_to",
+        "true_reward",
+        "kl_to_ref",
+        "objective",
+        "grad_norm",
+        "iterations",
+        "seconds",
+        "error",
+    ];
+
+    /// The rows of `truth estimate --csv` from its JSON report (`methods` in report order).
+    pub fn estimate_rows(j: &Value) -> Vec<Vec<String>> {
+        let mut rows = vec![];
+        for (name, r) in j["methods"].as_object().into_iter().flatten() {
+            let mut row = vec![name.clone(), csv_json(&j["lambda"]), csv_json(&j["ridge"])];
+            for k in [
+                "kl_to_star",
+                "kl_star_to",
+                "true_reward",
+                "kl_to_ref",
+                "objective",
+                "grad_norm",
+                "iterations",
+                "seconds",
+            ] {
+                row.push(csv_json(&r[k]));
+            }
+            row.push(r["error"].as_str().unwrap_or_default().to_string());
+            rows.push(row);
+        }
+        rows
+    }
+
+    /// Columns of a truth study's `<name>.csv`: one row per size × method × statistic.
+    pub const STUDY_HEADER: [&str; 11] = [
+        "demos",
+        "comparisons",
+        "method",
+        "statistic",
+        "mean",
+        "sd",
+        "ci_low",
+        "ci_high",
+        "n",
+        "failures",
+        "dropped",
+    ];
+
+    /// The rows of a truth study's CSV: `kl_to_star` (`KL(π̂‖π*)`) and `minus_aihf`
+    /// (`KL(π̂‖π*) − KL(π̂_AIHF‖π*)`, paired) per size and method.
+    pub fn study_rows(res: &StudyResults) -> Vec<Vec<String>> {
+        let f = |x: Option<f64>| x.map_or(String::new(), csv_num);
+        let mut rows = vec![];
+        for s in &res.sizes {
+            for (m, r) in &s.methods {
+                for (stat, st) in [("kl_to_star", &r.kl_to_star), ("minus_aihf", &r.minus_aihf)] {
+                    rows.push(vec![
+                        s.size.demos.to_string(),
+                        s.size.comparisons.to_string(),
+                        m.clone(),
+                        stat.into(),
+                        f(st.mean),
+                        f(st.sd),
+                        f(st.lo),
+                        f(st.hi),
+                        st.n.to_string(),
+                        r.failures.to_string(),
+                        r.dropped.to_string(),
+                    ]);
+                }
+            }
+        }
+        rows
+    }
+
+    /// Columns of `score.csv`: one row per quantity and estimator (`k1`, `k3`, `k3_token_sum`
+    /// for Monte Carlo estimates with their standard error; `exact` for exact numbers).
+    pub const SCORE_HEADER: [&str; 5] = ["quantity", "estimator", "mean", "se", "n"];
+
+    /// The rows of `score.csv`.
+    pub fn score_rows(r: &ScoreReport) -> Vec<Vec<String>> {
+        let n = r.n.to_string();
+        let mut rows = vec![];
+        let mut ms = |q: &str, e: &str, x: &MeanSe, n: &str| {
+            rows.push(vec![
+                q.into(),
+                e.into(),
+                csv_num(x.mean),
+                csv_num(x.se),
+                n.into(),
+            ]);
+        };
+        let mut kls = |q: &str, k: &KlEstimates| {
+            ms(q, "k1", &k.k1, &n);
+            ms(q, "k3", &k.k3, &n);
+            if let Some(t) = &k.k3_token_sum {
+                ms(q, "k3_token_sum", t, &n);
+            }
+        };
+        kls("kl_to_star", &r.kl_to_star);
+        kls("kl_to_ref", &r.kl_to_ref);
+        if let Some(k) = r.to_estimate.as_ref().and_then(|t| t.kl.as_ref()) {
+            kls("kl_to_estimate", k);
+        }
+        let mut ms = |q: &str, e: &str, x: &MeanSe, n: &str| {
+            rows.push(vec![
+                q.into(),
+                e.into(),
+                csv_num(x.mean),
+                csv_num(x.se),
+                n.into(),
+            ]);
+        };
+        ms("true_reward", "mean", &r.true_reward, &n);
+        ms(
+            "regularised_suboptimality",
+            "mean",
+            &r.regularised_suboptimality,
+            &n,
+        );
+        ms(
+            "win_rate_vs_star",
+            "mean",
+            &r.win_rate_vs_star,
+            &r.star_samples.to_string(),
+        );
+        let mut exact = |q: &str, x: f64| {
+            rows.push(vec![
+                q.into(),
+                "exact".into(),
+                csv_num(x),
+                String::new(),
+                String::new(),
+            ]);
+        };
+        exact("beta", r.beta);
+        exact("optimal_objective", r.optimal_objective);
+        exact("star_kl_to_ref", r.star_kl_to_ref);
+        exact("star_true_reward", r.star_true_reward);
+        if let Some(t) = &r.to_estimate {
+            exact("estimator_kl_to_star", t.estimator_kl_to_star);
+            exact(
+                "zero_probability_samples",
+                t.zero_probability_samples as f64,
+            );
+        }
+        rows
+    }
+
+    /// Columns of `kl_study.csv`: one row per (target, estimator, n, statistic), then the
+    /// gradient estimators (`target` = `gradient`, `n` empty).
+    pub const KL_STUDY_HEADER: [&str; 6] =
+        ["target", "exact", "estimator", "n", "statistic", "value"];
+
+    /// The rows of `kl_study.csv`.
+    pub fn kl_study_rows(s: &KlStudy) -> Vec<Vec<String>> {
+        let mut rows = vec![];
+        for t in &s.targets {
+            for e in &t.estimators {
+                for r in &e.rows {
+                    for (stat, v) in [
+                        ("bias", r.bias),
+                        ("bias_se", r.bias_se),
+                        ("sd", r.sd),
+                        ("rmse", r.rmse),
+                    ] {
+                        rows.push(vec![
+                            t.target.clone(),
+                            csv_num(t.exact),
+                            e.name.clone(),
+                            r.n.to_string(),
+                            stat.into(),
+                            csv_num(v),
+                        ]);
+                    }
+                }
+                for (stat, v) in [
+                    ("per_sample_variance", e.per_sample_variance),
+                    ("max_abs_z", e.max_abs_z),
+                ] {
+                    rows.push(vec![
+                        t.target.clone(),
+                        csv_num(t.exact),
+                        e.name.clone(),
+                        String::new(),
+                        stat.into(),
+                        csv_num(v),
+                    ]);
+                }
+            }
+        }
+        for g in &s.gradients {
+            for (stat, v) in [
+                ("relative_bias", g.relative_bias),
+                ("cosine", g.cosine),
+                ("variance", g.variance),
+            ] {
+                rows.push(vec![
+                    "gradient".into(),
+                    String::new(),
+                    g.name.clone(),
+                    String::new(),
+                    stat.into(),
+                    csv_num(v),
+                ]);
+            }
+        }
+        rows
+    }
+}

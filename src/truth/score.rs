@@ -123,6 +123,10 @@ pub struct ScoreReport {
     /// Draws from `π*` for the win rate, and their seed.
     pub star_samples: usize,
     pub seed: u64,
+    /// The files read, each with its FNV-1a hash ([`crate::io::input_record`]): `task`,
+    /// `samples` and `estimate` (with `estimate_name`), set by [`score_files`].
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub inputs: serde_json::Value,
 }
 
 /// Options of [`score`].
@@ -496,6 +500,7 @@ pub fn score(
         star_true_reward,
         star_samples: opts.star_samples,
         seed: opts.seed,
+        inputs: serde_json::Value::Null,
     })
 }
 
@@ -651,7 +656,7 @@ pub fn score_files(
             Some((p, kl))
         }
     };
-    let report = score(
+    let mut report = score(
         &task,
         &samples,
         p_hat
@@ -659,6 +664,13 @@ pub fn score_files(
             .map(|(p, kl)| (p as &dyn SequenceLogProb, *kl)),
         opts,
     )?;
+    report.inputs = serde_json::json!({
+        "task": crate::io::input_record(files.task)?,
+        "samples": crate::io::input_record(files.samples)?,
+        "estimate": files.estimate.map(|(p, _)| crate::io::input_record(p)).transpose()?,
+        "estimate_name": files.estimate.and_then(|(_, n)| n),
+        "label": files.label,
+    });
     let fig = FrontierFigure {
         frontier: frontier(&task)?,
         policy: (report.kl_to_ref.k1, report.true_reward),
@@ -673,9 +685,18 @@ pub fn write_outputs(
     fig: &FrontierFigure,
     out: &Path,
 ) -> Result<Vec<PathBuf>> {
-    let mut files = vec![out.join("score.json"), out.join("frontier.json")];
+    let mut files = vec![
+        out.join("score.json"),
+        out.join("score.csv"),
+        out.join("frontier.json"),
+    ];
     crate::io::write_json(&files[0], report)?;
-    crate::io::write_json(&files[1], fig)?;
+    crate::io::write_csv(
+        &files[1],
+        &super::report::csv::SCORE_HEADER,
+        &super::report::csv::score_rows(report),
+    )?;
+    crate::io::write_json(&files[2], fig)?;
     files.extend(draw_frontier(fig, &out.join("frontier"))?);
     Ok(files)
 }

@@ -192,6 +192,10 @@ pub struct StudyResults {
     pub star_kl_to_ref: f64,
     pub sizes: Vec<SizeResult>,
     pub seconds: f64,
+    /// The spec file read, with its FNV-1a hash (`{"spec": {"path", "fnv1a", "bytes"}}`, set by
+    /// `aihf truth study`; `null` for a spec built in code).
+    #[serde(default)]
+    pub inputs: serde_json::Value,
 }
 
 /// Runs the study (replications in parallel; the results do not depend on the thread count).
@@ -302,6 +306,7 @@ pub fn run(spec: &StudySpec, progress: bool) -> Result<StudyResults> {
         star_kl_to_ref: star.kl_to_ref,
         sizes,
         seconds: t0.elapsed().as_secs_f64(),
+        inputs: serde_json::Value::Null,
     })
 }
 
@@ -321,7 +326,16 @@ pub fn redraw(results: &Path, out: Option<&Path>) -> Result<Vec<PathBuf>> {
         .map(Path::to_path_buf)
         .or_else(|| results.parent().map(Path::to_path_buf))
         .unwrap_or_else(|| PathBuf::from("."));
-    draw(&res, &dir)
+    // The tidy CSV (`<name>.csv`), like the figures from the JSON alone.
+    let csv = dir.join(format!("{}.csv", res.spec.name));
+    crate::io::write_csv(
+        &csv,
+        &super::report::csv::STUDY_HEADER,
+        &super::report::csv::study_rows(&res),
+    )?;
+    let mut paths = vec![csv];
+    paths.extend(draw(&res, &dir)?);
+    Ok(paths)
 }
 
 /// The sweep figures: mean `KL(π̂‖π*)` with intervals against `N` (at the first size's `M`) and

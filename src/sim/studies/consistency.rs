@@ -2,8 +2,8 @@
 //! RLHF's bias floor.
 
 use super::{
-    build, cell_seed, ci, compute, finite_pts, fmt_ci, run_cell_in, Cell, Chart, Ctx, Figure,
-    RunOpts, Study, Table,
+    build, cell_seed, cells_table, ci, compute, finite_pts, fmt_ci, run_cell_in, Cell, Chart, Ctx,
+    Figure, RunOpts, Study, Table,
 };
 use crate::error::Result;
 use crate::plot::{LineChart, Series, Style};
@@ -164,34 +164,41 @@ impl Study for Consistency {
     }
 
     fn tables(r: &ConsistencyResult) -> Vec<Table> {
-        vec![Table {
-            name: "slopes".into(),
-            title: format!(
+        vec![
+            Table {
+                name: "slopes".into(),
+                title: format!(
                 "Slopes of log mean TV on log(N + M) (95% CI); RLHF's limit TV(π*, π_2r*) = {:.5}",
                 r.rlhf_floor
             ),
-            header: [
-                "estimator",
-                "slope (all sizes)",
-                "slope (last 3)",
-                "TV at the largest size",
-            ]
-            .iter()
-            .map(|x| x.to_string())
-            .collect(),
-            rows: r
-                .slopes
+                header: [
+                    "estimator",
+                    "slope (all sizes)",
+                    "slope (last 3)",
+                    "TV at the largest size",
+                ]
                 .iter()
-                .map(|s| {
-                    vec![
-                        s.label.clone(),
-                        format!("{:.3} [{:.3}, {:.3}]", s.all.slope, s.all.lo, s.all.hi),
-                        format!("{:.3} [{:.3}, {:.3}]", s.tail.slope, s.tail.lo, s.tail.hi),
-                        ci(&s.tv_last),
-                    ]
-                })
+                .map(|x| x.to_string())
                 .collect(),
-        }]
+                rows: r
+                    .slopes
+                    .iter()
+                    .map(|s| {
+                        vec![
+                            s.label.clone(),
+                            format!("{:.3} [{:.3}, {:.3}]", s.all.slope, s.all.lo, s.all.hi),
+                            format!("{:.3} [{:.3}, {:.3}]", s.tail.slope, s.tail.lo, s.tail.hi),
+                            ci(&s.tv_last),
+                        ]
+                    })
+                    .collect(),
+            },
+            cells_table(
+                "estimators",
+                "Every estimator at every size (95% CIs; statistics conditional on existence)",
+                &r.cells,
+            ),
+        ]
     }
 
     fn notes(r: &ConsistencyResult) -> Vec<String> {

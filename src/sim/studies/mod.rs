@@ -82,6 +82,11 @@ pub struct StudyResults {
     pub seed: u64,
     /// The spec as run (after command-line overrides).
     pub spec: Spec,
+    /// The input files read, each with its FNV-1a hash ([`crate::io::input_record`]):
+    /// `{"spec": {"path", "fnv1a", "bytes"}}` from `aihf sim FILE`; `null` when the study was
+    /// run from a spec built in code or merged from shards (whose manifests hash the spec).
+    #[serde(default)]
+    pub inputs: serde_json::Value,
     /// Worker threads used (rayon).
     pub threads: usize,
     pub elapsed_s: f64,
@@ -111,16 +116,22 @@ pub struct Table {
 }
 
 impl Table {
-    /// GitHub-flavoured Markdown.
+    /// GitHub-flavoured Markdown (a `|` inside a cell, as in a label, is escaped).
     pub fn markdown(&self) -> String {
+        let esc = |v: &[String]| -> String {
+            v.iter()
+                .map(|c| c.replace('|', "\\|"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
         let mut s = format!(
             "## {}\n\n| {} |\n|{}\n",
             self.title,
-            self.header.join(" | "),
+            esc(&self.header),
             "---|".repeat(self.header.len())
         );
         for r in &self.rows {
-            s.push_str(&format!("| {} |\n", r.join(" | ")));
+            s.push_str(&format!("| {} |\n", esc(r)));
         }
         s
     }
@@ -138,6 +149,34 @@ fn ci(s: &Summary) -> String {
     format!("{} [{}, {}]", sci(s.mean), sci(s.lo), sci(s.hi))
 }
 
+const ESTIMATOR_COLUMNS: [&str; 10] = [
+    "estimator",
+    "exists",
+    "other failures",
+    "Σ bias²",
+    "Σ Var",
+    "MSE E‖π̂−π*‖²",
+    "TV(π*, π̂)",
+    "KL = ∞",
+    "KL (finite)",
+    "uncovered mass",
+];
+
+fn estimator_row(e: &super::summary::EstimatorStats) -> Vec<String> {
+    vec![
+        e.label.clone(),
+        format!("{}/{}", e.ok, e.attempted),
+        e.other_failures.to_string(),
+        sci(e.bias_sq_total),
+        ci(&e.variance_total),
+        ci(&e.mse_total),
+        ci(&e.tv),
+        format!("{}/{}", e.kl.infinite.k, e.kl.infinite.n),
+        sci(e.kl.finite.mean),
+        e.uncovered_mass.as_ref().map_or("–".into(), ci),
+    ]
+}
+
 /// The per-estimator summary table of a cell.
 fn cell_table(name: &str, c: &Cell) -> Table {
     Table {
@@ -146,38 +185,28 @@ fn cell_table(name: &str, c: &Cell) -> Table {
             "{}: N = {}, {} comparisons per pair, {} data sets (95% CIs)",
             c.label, c.demos, c.comparisons_per_pair, c.replications
         ),
-        header: [
-            "estimator",
-            "exists",
-            "other failures",
-            "Σ bias²",
-            "Σ Var",
-            "MSE E‖π̂−π*‖²",
-            "TV(π*, π̂)",
-            "KL = ∞",
-            "KL (finite)",
-            "uncovered mass",
-        ]
-        .iter()
-        .map(|x| x.to_string())
-        .collect(),
-        rows: c
-            .stats
-            .estimators
+        header: ESTIMATOR_COLUMNS.iter().map(|x| x.to_string()).collect(),
+        rows: c.stats.estimators.iter().map(estimator_row).collect(),
+    }
+}
+
+/// One table of every estimator of every cell (a `cell` column first): what a study whose own
+/// table compares only some estimators adds, so every estimator of the spec is in a table.
+fn cells_table(name: &str, title: &str, cells: &[Cell]) -> Table {
+    let mut header = vec!["cell".to_string()];
+    header.extend(ESTIMATOR_COLUMNS.iter().map(|x| x.to_string()));
+    Table {
+        name: name.into(),
+        title: title.into(),
+        header,
+        rows: cells
             .iter()
-            .map(|e| {
-                vec![
-                    e.label.clone(),
-                    format!("{}/{}", e.ok, e.attempted),
-                    e.other_failures.to_string(),
-                    sci(e.bias_sq_total),
-                    ci(&e.variance_total),
-                    ci(&e.mse_total),
-                    ci(&e.tv),
-                    format!("{}/{}", e.kl.infinite.k, e.kl.infinite.n),
-                    sci(e.kl.finite.mean),
-                    e.uncovered_mass.as_ref().map_or("–".into(), ci),
-                ]
+            .flat_map(|c| {
+                c.stats.estimators.iter().map(move |e| {
+                    let mut r = vec![c.label.clone()];
+                    r.extend(estimator_row(e));
+                    r
+                })
             })
             .collect(),
     }
@@ -466,6 +495,7 @@ pub fn run_typed_with(spec: &Spec, ro: &RunOpts, src: &Source) -> Result<(Typed,
         name: spec.name().into(),
         seed: spec.seed(),
         spec: spec.clone(),
+        inputs: serde_json::Value::Null,
         threads,
         elapsed_s,
         solves: o.solves,
@@ -486,6 +516,18 @@ pub fn run_shard(
     ro: &RunOpts,
     shard: Shard,
     dir: &std::path::Path,
+) -> Result<std::path::PathBuf> {
+    run_shard_with_inputs(spec, ro, shard, dir, serde_json::Value::Null)
+}
+
+/// [`run_shard`] recording the input files (the results' `inputs`) in the shard's manifest,
+/// so that the merged results record them as the unsharded run does.
+pub fn run_shard_with_inputs(
+    spec: &Spec,
+    ro: &RunOpts,
+    shard: Shard,
+    dir: &std::path::Path,
+    inputs: serde_json::Value,
 ) -> Result<std::path::PathBuf> {
     let src = Source::shard(shard);
     run_typed_with(spec, ro, &src)?;
@@ -509,6 +551,7 @@ pub fn run_shard(
         threads: threads_used(ro),
         payload_bytes: 0,
         payload_fnv1a: String::new(),
+        inputs,
     };
     shard::write_shard(dir, &mut m, &payload)
 }
@@ -519,8 +562,9 @@ pub fn merge(
     dirs: &[std::path::PathBuf],
     ro: &RunOpts,
 ) -> Result<(StudyResults, Vec<std::path::PathBuf>)> {
-    let (spec, src, files) = shard::load_for_merge(dirs)?;
-    let (_, res) = run_typed_with(&spec, ro, &src)?;
+    let (spec, src, files, inputs) = shard::load_for_merge(dirs)?;
+    let (_, mut res) = run_typed_with(&spec, ro, &src)?;
+    res.inputs = inputs;
     if let Source::Replay { calls } = &src {
         let left = calls.lock().map(|c| c.len()).unwrap_or(0);
         if left > 0 {

@@ -2,8 +2,8 @@
 //! demonstration and preference sizes.
 
 use super::{
-    build, cell_seed, ci, compute, finite_pts, fmt_ci, run_cell_in, sci, Cell, Chart, Ctx, Figure,
-    RunOpts, Study, Table, EXIST_NOTE,
+    build, cell_seed, cells_table, ci, compute, finite_pts, fmt_ci, run_cell_in, sci, Cell, Chart,
+    Ctx, Figure, RunOpts, Study, Table, EXIST_NOTE,
 };
 use crate::bandit::Method;
 use crate::error::Result;
@@ -280,7 +280,11 @@ impl Study for Sweep {
                 t.aihf.clone(), t.cell.clone(), sci(t.ratio), t.against.clone(), ci(&t.variance_diff),
                 t.variance.clone(), ci(&t.mse_diff), t.mse.clone(), t.dropped.to_string(),
             ]).collect(),
-        }]
+        }, cells_table(
+            "estimators",
+            "Every estimator in every cell (95% CIs; statistics conditional on existence)",
+            &r.cells,
+        )]
     }
 
     fn notes(r: &SweepResult) -> Vec<String> {
