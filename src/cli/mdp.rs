@@ -432,9 +432,9 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
     if let Some(RatesCommand::Merge(m)) = &a.command {
         let (res, files) = aihf::sim::rates_shard::merge(&m.dirs)?;
         println!("merged {} shard files", files.len());
-        write_json(&m.out.join("rates.json"), &res)?;
-        println!("wrote {}", m.out.join("rates.json").display());
-        return print_rates(&res, &m.out, &m.out.join("rates.csv"));
+        let json = m.out.join("rates.json");
+        write_json(&json, &res)?;
+        return print_rates(&res, &m.out, Some(&json), &m.out.join("rates.csv"));
     }
     let res: RatesResult = match &a.redraw {
         Some(p) => {
@@ -481,12 +481,21 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
         Some(p) => aihf::io::csv_beside(p),
         None => a.out.join("rates.csv"),
     };
-    print_rates(&res, &a.out, &csv)
+    let json = a.out.join("rates.json");
+    print_rates(
+        &res,
+        &a.out,
+        a.redraw.is_none().then_some(json.as_path()),
+        &csv,
+    )
 }
 
+/// Writes the CSV and the figure of `res` into `out` and prints the verdicts and one line per
+/// file written (`json`: the results file, when this command wrote it).
 fn print_rates(
     res: &RatesResult,
     out: &std::path::Path,
+    json: Option<&std::path::Path>,
     csv: &std::path::Path,
 ) -> anyhow::Result<()> {
     aihf::io::write_csv(csv, &rates::CSV_HEADER, &res.csv_rows())?;
@@ -523,8 +532,8 @@ fn print_rates(
             );
         }
     }
-    if a.redraw.is_none() {
-        println!("wrote {}", a.out.join("rates.json").display());
+    if let Some(j) = json {
+        println!("wrote {}", j.display());
     }
     println!("wrote {}", csv.display());
     for f in figs {

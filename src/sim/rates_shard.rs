@@ -116,6 +116,8 @@ pub fn run_shard(cfg: &RatesConfig, shard: Shard, dir: &Path, progress: bool) ->
         threads: rayon::current_num_threads(),
         payload_bytes: 0,
         payload_fnv1a: String::new(),
+        // The configuration is the whole input (it is also the manifest's `spec`).
+        inputs: serde_json::Value::Null,
     };
     write_shard(dir, &mut manifest, &encode(&points))
 }
