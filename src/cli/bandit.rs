@@ -24,7 +24,8 @@ pub enum MethodArg {
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
-    /// Data set (JSON; see `aihf::data` or the README for the format).
+    /// Data set (JSON; see `aihf::data` or the README for the format); `-` reads standard
+    /// input.
     #[arg(long)]
     pub data: PathBuf,
     /// Estimator, or `all`.
@@ -39,9 +40,10 @@ pub struct Args {
     /// AIHF weighting of the two sources.
     #[arg(long, value_enum, default_value = "counts")]
     pub weighting: Weighting,
-    /// Demonstration weight w of the `normalized` weighting.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    pub demo_weight: f64,
+    /// Demonstration weight w of the `normalized` weighting (default 1; only with `--weighting
+    /// normalized`).
+    #[arg(long, allow_negative_numbers = true)]
+    pub demo_weight: Option<f64>,
     /// Ridge α ≥ 0 (makes BTL/AIHF/DPO exist on any data).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub ridge: f64,
@@ -66,7 +68,8 @@ pub struct Args {
     /// Print one JSON object per method instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Also write the JSON to this file (atomically).
+    /// Also write the JSON to this file (atomically); `-` writes it to standard output and the
+    /// table to standard error.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Print where the time goes to stderr: reading and parsing the file, the existence
@@ -86,6 +89,19 @@ fn fmt_vec(v: &[f64]) -> String {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    let json_to_stdout = a.out.as_deref().is_some_and(aihf::io::is_stdio);
+    if a.json && json_to_stdout {
+        anyhow::bail!(
+            "invalid options `--json` and `--out -`: both write the JSON to standard output; use one"
+        );
+    }
+    if a.demo_weight.is_some() && a.weighting != Weighting::Normalized {
+        return Err(aihf::error::AihfError::param(
+            "demo-weight",
+            "applies only to --weighting normalized (it would be ignored)",
+        )
+        .into());
+    }
     let t_parse = std::time::Instant::now();
     let data = BanditData::from_file(&a.data)?;
     let parse_s = t_parse.elapsed().as_secs_f64();
@@ -93,7 +109,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         beta: a.beta,
         lambda: a.lambda,
         weighting: a.weighting,
-        demo_weight: a.demo_weight,
+        demo_weight: a.demo_weight.unwrap_or(1.0),
         ridge: a.ridge,
         beta_pref: a.beta_pref,
         normalization: a
@@ -171,10 +187,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(path) = &a.out {
         aihf::io::write_json(path, &value)?;
     }
+    // When the JSON goes to standard output, the table goes to standard error.
+    let say = |line: &str| {
+        if json_to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!(
+        say(&format!(
             "{} actions, N = {} demonstrations, M = {} comparisons; β = {}, λ = {}, weighting = {:?}",
             data.n_actions(),
             data.n_demos(),
@@ -182,10 +206,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             opts.beta,
             opts.lambda,
             opts.weighting
-        );
+        ));
         for r in rows {
-            println!("{r}");
+            say(&r);
         }
+    }
+    if let Some(path) = &a.out {
+        super::wrote(path, a.json);
     }
     if let Some(checks_s) = checks_s {
         let fits: Vec<String> = fit_times

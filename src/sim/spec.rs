@@ -307,16 +307,16 @@ pub enum Spec {
 }
 
 impl Spec {
-    /// Parses a `.toml` or `.json` file (by extension) and validates it.
+    /// Parses a `.toml` or `.json` file (by extension; standard input when `path` is `-`, JSON
+    /// when it starts with `{`) and validates it.
     pub fn from_file(path: &Path) -> Result<Spec> {
-        let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-            action: "cannot read",
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let text = crate::io::read_input(path)?;
+        // Standard input (`-`) has no extension: a JSON object starts with `{`, which no TOML
+        // document does.
         let is_json = path
             .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            || (crate::io::is_stdio(path) && text.trim_start().starts_with('{'));
         let spec = if is_json {
             Spec::from_json_str(&text)?
         } else {
