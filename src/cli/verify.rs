@@ -26,12 +26,15 @@ pub struct Args {
     #[arg(long)]
     pub only: Option<String>,
     /// List the claims and exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["full", "json", "out", "seed", "strict", "quiet"])]
     pub list: bool,
     /// Exit with status 1 unless every claim is PASS: FAIL, INCONCLUSIVE and ERROR all fail the
     /// run (default: only ERROR — a check that could not run or saw NaN or nothing — does).
     #[arg(long)]
     pub strict: bool,
+    /// No progress bar (`--no-progress` is an alias; `--json` implies it).
+    #[arg(long, alias = "no-progress")]
+    pub quiet: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -56,9 +59,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         full: a.full,
         seed: a.seed,
         out_dir: a.out.clone(),
-        progress: !a.json,
+        progress: !(a.json || a.quiet),
     };
-    let bar = if a.json {
+    let bar = if a.json || a.quiet {
         ProgressBar::hidden()
     } else {
         let b = ProgressBar::new(claims.len() as u64);
@@ -109,8 +112,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             &dir.join("report.md"),
             markdown(&reports, &summary).as_bytes(),
         )?;
-        if !a.json {
-            println!("report written to {}", dir.join("report.md").display());
+        // The figures the claims drew, then the report's two files.
+        let mut files: Vec<PathBuf> = reports
+            .iter()
+            .filter_map(|r| r.outcome.as_ref())
+            .flat_map(|o| o.figures.iter())
+            .map(|f| if f.starts_with(dir) { f.clone() } else { dir.join(f) })
+            .collect();
+        files.extend([dir.join("report.json"), dir.join("report.md")]);
+        for f in &files {
+            super::wrote(f, a.json);
         }
     }
     if error > 0 || (a.strict && pass < reports.len()) {

@@ -111,6 +111,10 @@ pub struct EstimatorSpec {
     pub demo_weight: Option<f64>,
     #[serde(default)]
     pub ridge: Option<f64>,
+    /// Smoothing ε > 0 of the DPO family's `π_ref = π_SFT`: `(N_i + ε)/(N + nε)` (the
+    /// `--ref-smoothing` of `aihf bandit`).
+    #[serde(default)]
+    pub ref_smoothing: Option<f64>,
 }
 
 impl EstimatorSpec {
@@ -132,6 +136,7 @@ impl EstimatorSpec {
         if let Some(r) = self.ridge {
             o.ridge = r;
         }
+        o.ref_smoothing = self.ref_smoothing;
         super::engine::Estimator {
             label: self.label(),
             method: self.method,
@@ -165,6 +170,7 @@ impl EstimatorSpec {
         chk("lambda", self.lambda, false)?;
         chk("demo_weight", self.demo_weight, true)?;
         chk("ridge", self.ridge, false)?;
+        chk("ref_smoothing", self.ref_smoothing, true)?;
         if let Some(l) = &self.label {
             if l.trim().is_empty() {
                 return Err(AihfError::spec(

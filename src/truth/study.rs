@@ -251,7 +251,7 @@ pub fn run(spec: &StudySpec, progress: bool) -> Result<StudyResults> {
                                 Err("KL(π̂‖π*) is infinite".to_string())
                             }
                         }
-                        Err(e) => Err(e.to_string()),
+                        Err(e) => Err(crate::error::spec_hints(&e.to_string())),
                     };
                     out.insert(name, v);
                 }
