@@ -102,9 +102,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         )
         .into());
     }
-    let t_parse = std::time::Instant::now();
-    let data = BanditData::from_file(&a.data)?;
-    let parse_s = t_parse.elapsed().as_secs_f64();
     let opts = Options {
         beta: a.beta,
         lambda: a.lambda,
@@ -121,6 +118,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         spin_iters: a.spin_iters,
         ..Options::default()
     };
+    // The scalar options are checked before the data are read (`--beta -1` is a parameter
+    // error even when the file is missing); the action-dependent ones once `n` is known.
+    opts.validate(a.ref_action.map_or(1, |k| k.saturating_add(1)))?;
+    let t_parse = std::time::Instant::now();
+    let data = BanditData::from_file(&a.data)?;
+    let parse_s = t_parse.elapsed().as_secs_f64();
     opts.validate(data.n_actions())?;
     let methods: Vec<Method> = match a.method {
         MethodArg::All => Method::ALL.to_vec(),

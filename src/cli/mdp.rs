@@ -181,7 +181,7 @@ pub struct RatesArgs {
     /// Override the number of seeds.
     #[arg(long)]
     pub seeds: Option<usize>,
-    /// No progress bar (`--no-progress` is an alias).
+    /// No progress bar.
     #[arg(long, alias = "no-progress")]
     pub quiet: bool,
 }
@@ -355,21 +355,19 @@ fn sample(a: SampleArgs) -> anyhow::Result<()> {
         write_output(po, text.as_bytes())?;
     }
     // One line per output; on standard error, since standard output may carry the data.
-    let name = |p: &std::path::Path| {
+    let say = |p: &std::path::Path, what: String| {
         if is_stdio(p) {
-            "standard output".to_string()
+            eprintln!("{what} written to standard output");
         } else {
-            p.display().to_string()
+            eprintln!("wrote {} ({what})", p.display());
         }
     };
-    eprintln!(
-        "wrote {} demonstrations of length {len} (seed {}) to {}",
-        a.n,
-        a.seed,
-        name(&a.out)
+    say(
+        &a.out,
+        format!("{} demonstrations of length {len}, seed {}", a.n, a.seed),
     );
     if let Some(p) = &a.prefs_out {
-        eprintln!("wrote {} preference pairs to {}", a.prefs, name(p));
+        say(p, format!("{} preference pairs", a.prefs));
     }
     Ok(())
 }

@@ -47,15 +47,18 @@ pub enum Command {
 
 /// The command tree with the conventions every subcommand shares applied to every option that
 /// takes a value: a negative number is a value, not a flag (`--beta -1` reaches the validator
-/// and gets its typed error), and a list may start with one (`--reward -1,0.5`).
+/// and gets its typed error), and so is a list or a real number that starts with `-`
+/// (`--reward -1,0.5`, `--ridge -1e-3`, which clap's negative-number test does not recognise).
 pub fn command() -> clap::Command {
     fn conventions(cmd: clap::Command) -> clap::Command {
         cmd.mut_args(|a| {
             if a.is_positional() || !a.get_action().takes_values() {
                 return a;
             }
+            let real = a.get_value_parser().type_id() == std::any::TypeId::of::<f64>();
             let list = a.get_value_delimiter().is_some();
-            a.allow_negative_numbers(true).allow_hyphen_values(list)
+            a.allow_negative_numbers(true)
+                .allow_hyphen_values(real || list)
         })
         .mut_subcommands(conventions)
     }

@@ -34,7 +34,7 @@ pub struct Args {
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// No progress bars (`--no-progress` is an alias).
+    /// No progress bars.
     #[arg(long, alias = "no-progress")]
     pub quiet: bool,
     /// Redraw the figures of an existing results JSON (into `--out` if given, else beside it;

@@ -41,7 +41,7 @@ pub struct StudyArgs {
     /// Override the spec's replication count.
     #[arg(long)]
     pub replications: Option<usize>,
-    /// No progress bar (`--no-progress` is an alias).
+    /// No progress bar.
     #[arg(long, alias = "no-progress")]
     pub quiet: bool,
     /// Redraw the figures of an existing results JSON (into --out if given, else beside it;
@@ -171,8 +171,8 @@ pub fn run_gen(a: &GenArgs) -> anyhow::Result<()> {
         a.seed,
     )?;
     println!(
-        "wrote {} (V = {}, H = {}, {} demonstrations from π*, {} BTL-labelled pairs; V0 = {:.6}; \
-         train with --vocab {} --context {} --truth task.json)",
+        "generated {}: V = {}, H = {}, {} demonstrations from π*, {} BTL-labelled pairs; V0 = {:.6}; \
+         train with --vocab {} --context {} --truth task.json",
         a.out_dir.display(),
         a.vocab,
         a.horizon,

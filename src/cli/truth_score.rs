@@ -85,7 +85,7 @@ pub struct KlStudyArgs {
     /// Redraw the figures from an existing kl_study.json in --out instead of recomputing.
     #[arg(long, conflicts_with_all = ["full", "seed", "replications", "quiet"])]
     pub redraw: bool,
-    /// No progress bar (`--no-progress` is an alias).
+    /// No progress bar.
     #[arg(long, alias = "no-progress")]
     pub quiet: bool,
 }

@@ -32,7 +32,7 @@ pub struct Args {
     /// run (default: only ERROR — a check that could not run or saw NaN or nothing — does).
     #[arg(long)]
     pub strict: bool,
-    /// No progress bar (`--no-progress` is an alias; `--json` implies it).
+    /// No progress bar (`--json` implies it).
     #[arg(long, alias = "no-progress")]
     pub quiet: bool,
 }
