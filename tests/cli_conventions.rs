@@ -96,9 +96,15 @@ fn fixtures() -> Fixtures {
     // Samples of the policy under test for `truth score`: the demonstrations with a
     // log-probability (its value does not matter to the convention tests).
     let mut s = String::new();
-    for l in std::fs::read_to_string(p.join("tg/demos.jsonl")).unwrap().lines() {
+    for l in std::fs::read_to_string(p.join("tg/demos.jsonl"))
+        .unwrap()
+        .lines()
+    {
         let v: Value = serde_json::from_str(l).unwrap();
-        s.push_str(&serde_json::json!({"completion_ids": v["completion_ids"], "logprob": -3.0}).to_string());
+        s.push_str(
+            &serde_json::json!({"completion_ids": v["completion_ids"], "logprob": -3.0})
+                .to_string(),
+        );
         s.push('\n');
     }
     std::fs::write(p.join("samples.jsonl"), s).unwrap();
@@ -139,11 +145,18 @@ fn dash_is_standard_input_wherever_a_file_is_read() {
         let (ok, out, err) = run(f, &args, Some(&f.join(input)));
         let all = String::from_utf8_lossy(&out).into_owned() + &err;
         assert!(ok, "`{l}` < {input} failed: {err}");
-        assert!(all.contains(fragment), "`{l}` < {input}: no {fragment:?} in {all}");
+        assert!(
+            all.contains(fragment),
+            "`{l}` < {input}: no {fragment:?} in {all}"
+        );
         assert!(!f.join("-").exists(), "`{l}` wrote a file named -");
     }
     // A redraw from standard input has no folder beside it: --out is required.
-    for l in ["rates --redraw -", "sim --redraw -", "truth study --redraw -"] {
+    for l in [
+        "rates --redraw -",
+        "sim --redraw -",
+        "truth study --redraw -",
+    ] {
         let (ok, _, err) = run(f, &line(f, l), Some(&f.join("rates/rates.json")));
         assert!(!ok && err.contains("needs --out"), "`{l}`: {err}");
     }
@@ -213,16 +226,29 @@ fn dash_is_standard_output_wherever_a_file_is_written() {
         if *timed {
             let a: Value = serde_json::from_slice(&written).unwrap();
             let b: Value = serde_json::from_slice(&out).unwrap_or_else(|e| {
-                panic!("`{l}`: stdout is not the JSON alone ({e}): {}", String::from_utf8_lossy(&out))
+                panic!(
+                    "`{l}`: stdout is not the JSON alone ({e}): {}",
+                    String::from_utf8_lossy(&out)
+                )
             });
             assert_eq!(untimed(a), untimed(b), "`{l}`");
         } else {
-            let (a, b) = (String::from_utf8_lossy(&written), String::from_utf8_lossy(&out));
-            assert_eq!(a.trim_end(), b.trim_end(), "`{l}`: stdout differs from the file");
+            let (a, b) = (
+                String::from_utf8_lossy(&written),
+                String::from_utf8_lossy(&out),
+            );
+            assert_eq!(
+                a.trim_end(),
+                b.trim_end(),
+                "`{l}`: stdout differs from the file"
+            );
         }
         if let Some(h) = human {
             assert!(err.contains(h), "`{l}`: {h:?} not on stderr: {err}");
-            assert!(!String::from_utf8_lossy(&out).contains(h), "`{l}`: {h:?} on stdout");
+            assert!(
+                !String::from_utf8_lossy(&out).contains(h),
+                "`{l}`: {h:?} on stdout"
+            );
         }
     }
     // The same data on both channels would interleave: refused.
@@ -242,29 +268,68 @@ fn negative_numbers_reach_the_validators() {
     // (command line, fragment of the typed error). None of these may fail in the parser with
     // "unexpected argument".
     let cases: &[(&str, &str)] = &[
-        ("bandit --data {}/data.json --beta -1", "`beta`: must be finite and > 0, got -1"),
-        ("bandit --data {}/missing.json --beta -1", "`beta`: must be finite and > 0, got -1"),
-        ("bandit --data {}/data.json --lambda -0.5", "`lambda`: must be finite and >= 0, got -0.5"),
-        ("bandit --data {}/data.json --ridge -1e-3", "`ridge`: must be finite and >= 0, got -0.001"),
+        (
+            "bandit --data {}/data.json --beta -1",
+            "`beta`: must be finite and > 0, got -1",
+        ),
+        (
+            "bandit --data {}/missing.json --beta -1",
+            "`beta`: must be finite and > 0, got -1",
+        ),
+        (
+            "bandit --data {}/data.json --lambda -0.5",
+            "`lambda`: must be finite and >= 0, got -0.5",
+        ),
+        (
+            "bandit --data {}/data.json --ridge -1e-3",
+            "`ridge`: must be finite and >= 0, got -0.001",
+        ),
         ("bandit --data {}/data.json --ipo-tau -1", "`ipo_tau`"),
-        ("bandit --data {}/data.json --weighting normalized --demo-weight -2", "`demo_weight`"),
+        (
+            "bandit --data {}/data.json --weighting normalized --demo-weight -2",
+            "`demo_weight`",
+        ),
         ("bandit --data {}/data.json --beta-pref -1", "`beta_pref`"),
-        ("bandit --data {}/data.json --ref-smoothing -1", "`ref_smoothing`"),
+        (
+            "bandit --data {}/data.json --ref-smoothing -1",
+            "`ref_smoothing`",
+        ),
         ("sample --beta -1", "`beta`"),
         ("sample --sd -1", "`sd`: must be finite and > 0, got -1"),
         ("mdp solve --mdp {}/mdp.json --tol -1", "`tol`"),
-        ("rates --alpha -1 --log2-k 3,4 --seeds 2", "`alpha`: must be finite and > 0, got -1"),
+        (
+            "rates --alpha -1 --log2-k 3,4 --seeds 2",
+            "`alpha`: must be finite and > 0, got -1",
+        ),
         ("rates --lambda -1 --log2-k 3,4 --seeds 2", "`lambda`"),
-        ("rates --gamma -0.5 --log2-k 3,4 --seeds 2", "`gamma`: must be in [0, 1), got -0.5"),
-        ("rates --control-step -0.1 --log2-k 3,4 --seeds 2", "`control-step`"),
-        ("truth estimate --task {}/tg/task.json --demos {}/tg/demos.jsonl --lambda -1", "lambda"),
-        ("truth estimate --task {}/tg/task.json --demos {}/tg/demos.jsonl --ridge -1", "ridge"),
-        ("truth gen --out-dir {}/o/g --vocab 4 --horizon 3 --nnz-per-row 2 --beta -1", "beta"),
+        (
+            "rates --gamma -0.5 --log2-k 3,4 --seeds 2",
+            "`gamma`: must be in [0, 1), got -0.5",
+        ),
+        (
+            "rates --control-step -0.1 --log2-k 3,4 --seeds 2",
+            "`control-step`",
+        ),
+        (
+            "truth estimate --task {}/tg/task.json --demos {}/tg/demos.jsonl --lambda -1",
+            "lambda",
+        ),
+        (
+            "truth estimate --task {}/tg/task.json --demos {}/tg/demos.jsonl --ridge -1",
+            "ridge",
+        ),
+        (
+            "truth gen --out-dir {}/o/g --vocab 4 --horizon 3 --nnz-per-row 2 --beta -1",
+            "beta",
+        ),
     ];
     for (l, fragment) in cases {
         let (ok, _, err) = run(f, &line(f, l), None);
         assert!(!ok, "`{l}` succeeded");
-        assert!(!err.contains("unexpected argument"), "`{l}`: parsed as a flag: {err}");
+        assert!(
+            !err.contains("unexpected argument"),
+            "`{l}`: parsed as a flag: {err}"
+        );
         assert!(err.contains(fragment), "`{l}`: no {fragment:?} in {err}");
         assert!(!err.contains("panicked"), "`{l}` panicked: {err}");
     }
@@ -272,7 +337,10 @@ fn negative_numbers_reach_the_validators() {
     let cases: &[(&str, &[f64])] = &[
         ("sample --reward -1,0.5,2", &[-1.0, 0.5, 2.0]),
         ("sample --reward -0.25,-3e-1", &[-0.25, -0.3]),
-        ("sample --truth linear --slope -0.2 --n-actions 3", &[-0.2, -0.4, -0.6]),
+        (
+            "sample --truth linear --slope -0.2 --n-actions 3",
+            &[-0.2, -0.4, -0.6],
+        ),
     ];
     for (l, want) in cases {
         let (ok, out, err) = run(f, &line(f, l), None);
@@ -407,7 +475,11 @@ fn every_command_prints_one_line_per_file_it_wrote() {
         let text = String::from_utf8_lossy(&out).into_owned() + &err;
         let lines = wrote_lines(&text);
         let listed: BTreeSet<PathBuf> = lines.iter().cloned().collect();
-        assert_eq!(listed.len(), lines.len(), "`{l}`: a file listed twice: {lines:?}");
+        assert_eq!(
+            listed.len(),
+            lines.len(),
+            "`{l}`: a file listed twice: {lines:?}"
+        );
         let new: BTreeSet<PathBuf> = files_under(&d).difference(&before).cloned().collect();
         assert!(!new.is_empty(), "`{l}` wrote nothing");
         assert_eq!(listed, new, "`{l}`: `wrote` lines ≠ files written\n{text}");
@@ -424,17 +496,27 @@ fn rates_redraw_draws_beside_its_json_and_not_in_the_default_folder() {
     std::fs::copy(f.join("rates/rates.json"), d.join("rates.json")).unwrap();
     let (ok, out, err) = run(
         cwd.path(),
-        &["rates".into(), "--redraw".into(), "elsewhere/rates.json".into()],
+        &[
+            "rates".into(),
+            "--redraw".into(),
+            "elsewhere/rates.json".into(),
+        ],
         None,
     );
     assert!(ok, "{err}");
     assert!(d.join("rates.png").exists() && d.join("rates.svg").exists());
-    assert!(!cwd.path().join("results").exists(), "redraw wrote into results/rates");
+    assert!(
+        !cwd.path().join("results").exists(),
+        "redraw wrote into results/rates"
+    );
     assert!(String::from_utf8_lossy(&out).contains("wrote elsewhere/rates.png"));
     // With --out, there instead.
     let (ok, _, err) = run(
         cwd.path(),
-        &line(cwd.path(), "rates --redraw elsewhere/rates.json --out {}/other"),
+        &line(
+            cwd.path(),
+            "rates --redraw elsewhere/rates.json --out {}/other",
+        ),
         None,
     );
     assert!(ok, "{err}");
@@ -448,23 +530,51 @@ fn rates_refuses_a_grid_too_small_for_a_slope() {
     // (grid options, fragment of the typed error). All are refused before any computation:
     // nothing is written.
     let cases: &[(&str, &str)] = &[
-        ("--log2-k 5 --seeds 4", "a slope needs at least two distinct K, got 1"),
-        ("--log2-k 5,5,5 --seeds 4", "a slope needs at least two distinct K, got 1"),
+        (
+            "--log2-k 5 --seeds 4",
+            "a slope needs at least two distinct K, got 1",
+        ),
+        (
+            "--log2-k 5,5,5 --seeds 4",
+            "a slope needs at least two distinct K, got 1",
+        ),
         ("--log2-k 3,5 --seeds 1", "2 K × 1 seed(s) = 2 runs per fit"),
         ("--log2-k 3,5 --seeds 0", "`seeds`: must be at least 1"),
         ("--log2-k 31,3", "exponents must be at most 30, got 31"),
-        ("--log2-k 3,5 --seeds 2 --mdp {}/horizon.json", "needs a discounted MDP; this one has horizon 3"),
-        ("--log2-k 3,5 --seeds 2 --mdp {}/bad.json", "unknown field `Beta`"),
+        (
+            "--log2-k 3,5 --seeds 2 --mdp {}/horizon.json",
+            "needs a discounted MDP; this one has horizon 3",
+        ),
+        (
+            "--log2-k 3,5 --seeds 2 --mdp {}/bad.json",
+            "unknown field `Beta`",
+        ),
     ];
-    std::fs::write(c.join("horizon.json"), MDP.replace("0.9}", "1.0, \"horizon\": 3}")).unwrap();
-    std::fs::write(c.join("bad.json"), MDP.replace("0.9}", "0.9, \"Beta\": 0.3}")).unwrap();
+    std::fs::write(
+        c.join("horizon.json"),
+        MDP.replace("0.9}", "1.0, \"horizon\": 3}"),
+    )
+    .unwrap();
+    std::fs::write(
+        c.join("bad.json"),
+        MDP.replace("0.9}", "0.9, \"Beta\": 0.3}"),
+    )
+    .unwrap();
     for (opts, fragment) in cases {
-        let mut args = vec!["rates".to_string(), "--quiet".into(), "--out".into(), "r".into()];
+        let mut args = vec![
+            "rates".to_string(),
+            "--quiet".into(),
+            "--out".into(),
+            "r".into(),
+        ];
         args.extend(line(c, opts));
         let (ok, out, err) = run(c, &args, None);
         assert!(!ok, "{opts} succeeded: {}", String::from_utf8_lossy(&out));
         assert!(err.contains(fragment), "{opts}: no {fragment:?} in {err}");
-        assert!(!String::from_utf8_lossy(&out).contains("PASS"), "{opts}: a verdict");
+        assert!(
+            !String::from_utf8_lossy(&out).contains("PASS"),
+            "{opts}: a verdict"
+        );
         assert!(!c.join("r").exists(), "{opts}: wrote output");
     }
     // A negative exponent is a value error, not a flag.
@@ -490,10 +600,19 @@ fn rates_on_the_users_own_mdp() {
         let (ok, stdout, err) = run(c, &line(c, &l), None);
         assert!(ok, "`{l}`: {err}");
         let text = String::from_utf8_lossy(&stdout);
-        assert!(text.contains(&format!("{s} states, {a} actions, γ = {gamma}")), "{text}");
-        let r: Value = serde_json::from_str(&std::fs::read_to_string(c.join(&out).join("rates.json")).unwrap()).unwrap();
+        assert!(
+            text.contains(&format!("{s} states, {a} actions, γ = {gamma}")),
+            "{text}"
+        );
+        let r: Value = serde_json::from_str(
+            &std::fs::read_to_string(c.join(&out).join("rates.json")).unwrap(),
+        )
+        .unwrap();
         let cfg = &r["config"];
-        assert!(cfg["mdp_file"].as_str().unwrap().ends_with(".json"), "{cfg}");
+        assert!(
+            cfg["mdp_file"].as_str().unwrap().ends_with(".json"),
+            "{cfg}"
+        );
         assert_eq!(cfg["n_states"], *s);
         assert_eq!(cfg["n_actions"], *a);
         assert_eq!(cfg["feature_dim"], *dim);
@@ -534,7 +653,11 @@ fn hints_name_what_exists_where_the_error_appears() {
         r#"{"n_actions": 3, "demonstrations": [5, 3, 0], "preferences": [[0, 3, 1], [2, 0, 4], [1, 1, 0]]}"#,
     )
     .unwrap();
-    let (ok, _, err) = run(f, &line(f, "bandit --data {}/uncovered.json --method dpo"), None);
+    let (ok, _, err) = run(
+        f,
+        &line(f, "bandit --data {}/uncovered.json --method dpo"),
+        None,
+    );
     assert!(!ok && err.contains("--ref-smoothing ε"), "{err}");
     // Inside a study, the same failure names the spec's key, which the spec accepts.
     let spec = SIM_SPEC
@@ -544,14 +667,26 @@ fn hints_name_what_exists_where_the_error_appears() {
     let (ok, _, err) = run(f, &line(f, "sim {}/dpo.toml --quiet --out {}/o/dpo"), None);
     assert!(ok, "{err}");
     let res = std::fs::read_to_string(f.join("o/dpo/dpo.json")).unwrap();
-    assert!(res.contains("ref_smoothing = ε"), "no spec-key hint in the results");
-    assert!(!res.contains("--ref-smoothing"), "a command-line hint inside a study");
-    let fixed = spec.replace("{ method = \"dpo\" }", "{ method = \"dpo\", ref_smoothing = 0.5 }");
+    assert!(
+        res.contains("ref_smoothing = ε"),
+        "no spec-key hint in the results"
+    );
+    assert!(
+        !res.contains("--ref-smoothing"),
+        "a command-line hint inside a study"
+    );
+    let fixed = spec.replace(
+        "{ method = \"dpo\" }",
+        "{ method = \"dpo\", ref_smoothing = 0.5 }",
+    );
     std::fs::write(f.join("dpo.toml"), fixed).unwrap();
     let (ok, _, err) = run(f, &line(f, "sim {}/dpo.toml --quiet --out {}/o/dpo2"), None);
     assert!(ok, "{err}");
     let v: Value =
         serde_json::from_str(&std::fs::read_to_string(f.join("o/dpo2/dpo.json")).unwrap()).unwrap();
     let text = v.to_string();
-    assert!(!text.contains("ref_smoothing = ε"), "DPO still fails with a smoothed reference");
+    assert!(
+        !text.contains("ref_smoothing = ε"),
+        "DPO still fails with a smoothed reference"
+    );
 }

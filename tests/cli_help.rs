@@ -44,7 +44,10 @@ fn the_tree_has_every_command() {
         "aihf truth estimate",
         "aihf truth study",
     ] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }
 
@@ -99,7 +102,10 @@ fn every_value_option_accepts_negative_numbers() {
             }
         }
     }
-    assert!(lists >= 2, "expected the list options (--reward, --log2-k), saw {lists}");
+    assert!(
+        lists >= 2,
+        "expected the list options (--reward, --log2-k), saw {lists}"
+    );
     assert!(bad.is_empty(), "{bad:#?}");
 }
 
@@ -112,20 +118,77 @@ fn parse(line: &[&str]) -> Result<clap::ArgMatches, clap::Error> {
 fn negative_values_and_lists_parse() {
     // (command line, a subcommand path to the matches, the option, its expected value(s)).
     let floats: &[(&[&str], &[&str], &str, &[f64])] = &[
-        (&["sample", "--reward", "-1,0.5"], &["sample"], "reward", &[-1.0, 0.5]),
-        (&["sample", "--reward", "-1,-2,3"], &["sample"], "reward", &[-1.0, -2.0, 3.0]),
-        (&["sample", "--reward=-1,0.5"], &["sample"], "reward", &[-1.0, 0.5]),
+        (
+            &["sample", "--reward", "-1,0.5"],
+            &["sample"],
+            "reward",
+            &[-1.0, 0.5],
+        ),
+        (
+            &["sample", "--reward", "-1,-2,3"],
+            &["sample"],
+            "reward",
+            &[-1.0, -2.0, 3.0],
+        ),
+        (
+            &["sample", "--reward=-1,0.5"],
+            &["sample"],
+            "reward",
+            &[-1.0, 0.5],
+        ),
         (&["sample", "--beta", "-1"], &["sample"], "beta", &[-1.0]),
-        (&["sample", "--slope", "-0.1", "--truth", "linear"], &["sample"], "slope", &[-0.1]),
-        (&["bandit", "--data", "x", "--beta", "-1"], &["bandit"], "beta", &[-1.0]),
-        (&["bandit", "--data", "x", "--lambda", "-2"], &["bandit"], "lambda", &[-2.0]),
-        (&["bandit", "--data", "x", "--ridge", "-1e-3"], &["bandit"], "ridge", &[-1e-3]),
-        (&["mdp", "train", "--mdp", "m", "--demos", "d", "--out", "o", "--alpha", "-1"], &["mdp", "train"], "alpha", &[-1.0]),
-        (&["mdp", "solve", "--mdp", "m", "--tol", "-1"], &["mdp", "solve"], "tol", &[-1.0]),
+        (
+            &["sample", "--slope", "-0.1", "--truth", "linear"],
+            &["sample"],
+            "slope",
+            &[-0.1],
+        ),
+        (
+            &["bandit", "--data", "x", "--beta", "-1"],
+            &["bandit"],
+            "beta",
+            &[-1.0],
+        ),
+        (
+            &["bandit", "--data", "x", "--lambda", "-2"],
+            &["bandit"],
+            "lambda",
+            &[-2.0],
+        ),
+        (
+            &["bandit", "--data", "x", "--ridge", "-1e-3"],
+            &["bandit"],
+            "ridge",
+            &[-1e-3],
+        ),
+        (
+            &[
+                "mdp", "train", "--mdp", "m", "--demos", "d", "--out", "o", "--alpha", "-1",
+            ],
+            &["mdp", "train"],
+            "alpha",
+            &[-1.0],
+        ),
+        (
+            &["mdp", "solve", "--mdp", "m", "--tol", "-1"],
+            &["mdp", "solve"],
+            "tol",
+            &[-1.0],
+        ),
         (&["rates", "--gamma", "-0.5"], &["rates"], "gamma", &[-0.5]),
         (&["rates", "--lambda", "-1"], &["rates"], "lambda", &[-1.0]),
-        (&["truth", "estimate", "--task", "t", "--lambda", "-1"], &["truth", "estimate"], "lambda", &[-1.0]),
-        (&["truth", "gen", "--out-dir", "o", "--beta", "-1"], &["truth", "gen"], "beta", &[-1.0]),
+        (
+            &["truth", "estimate", "--task", "t", "--lambda", "-1"],
+            &["truth", "estimate"],
+            "lambda",
+            &[-1.0],
+        ),
+        (
+            &["truth", "gen", "--out-dir", "o", "--beta", "-1"],
+            &["truth", "gen"],
+            "beta",
+            &[-1.0],
+        ),
     ];
     for (line, path, id, want) in floats {
         let m = parse(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
@@ -136,12 +199,19 @@ fn negative_values_and_lists_parse() {
         let got: Vec<f64> = sub.get_many::<f64>(id).unwrap().copied().collect();
         assert_eq!(got.len(), want.len(), "{line:?}");
         for (g, w) in got.iter().zip(*want) {
-            assert!((g - w).abs() <= 1e-12, "{line:?}: {id} = {got:?}, expected {want:?}");
+            assert!(
+                (g - w).abs() <= 1e-12,
+                "{line:?}: {id} = {got:?}, expected {want:?}"
+            );
         }
     }
     // `-` alone is a value (standard input/output), never a flag.
     let m = parse(&["bandit", "--data", "-"]).unwrap();
-    let data: &std::path::PathBuf = m.subcommand_matches("bandit").unwrap().get_one("data").unwrap();
+    let data: &std::path::PathBuf = m
+        .subcommand_matches("bandit")
+        .unwrap()
+        .get_one("data")
+        .unwrap();
     assert_eq!(data.to_str(), Some("-"));
     // A negative count reaches the value parser (a typed "invalid value"), not "unexpected
     // argument '-3'".
@@ -153,7 +223,11 @@ fn negative_values_and_lists_parse() {
     ] {
         let e = parse(line).expect_err("a negative count is refused");
         let msg = e.to_string();
-        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{line:?}: {msg}");
+        assert_eq!(
+            e.kind(),
+            clap::error::ErrorKind::ValueValidation,
+            "{line:?}: {msg}"
+        );
         assert!(msg.contains("invalid value '-"), "{line:?}: {msg}");
     }
 }
@@ -183,6 +257,9 @@ fn progress_switch_is_quiet_with_a_hidden_no_progress_alias() {
     }
     for (name, cmd) in commands() {
         let help = cmd.clone().render_long_help().to_string();
-        assert!(!help.contains("--no-progress"), "{name} shows --no-progress");
+        assert!(
+            !help.contains("--no-progress"),
+            "{name} shows --no-progress"
+        );
     }
 }

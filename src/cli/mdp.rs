@@ -303,7 +303,10 @@ fn default_length(mdp: &Mdp, length: Option<usize>) -> anyhow::Result<usize> {
 }
 
 fn sample(a: SampleArgs) -> anyhow::Result<()> {
-    at_most_one_stdio(&[("--out", Some(&a.out)), ("--prefs-out", a.prefs_out.as_deref())])?;
+    at_most_one_stdio(&[
+        ("--out", Some(&a.out)),
+        ("--prefs-out", a.prefs_out.as_deref()),
+    ])?;
     if a.prefs > 0 && a.prefs_out.is_none() {
         return Err(AihfError::param("prefs", "--prefs needs --prefs-out").into());
     }
@@ -442,7 +445,10 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
 }
 
 pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
-    at_most_one_stdio(&[("--mdp", a.mdp.as_deref()), ("--redraw", a.redraw.as_deref())])?;
+    at_most_one_stdio(&[
+        ("--mdp", a.mdp.as_deref()),
+        ("--redraw", a.redraw.as_deref()),
+    ])?;
     let mut written = vec![];
     let (res, out): (RatesResult, PathBuf) = match &a.redraw {
         Some(p) => {
@@ -517,7 +523,10 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
                 }
                 None => rates::run(&cfg, !a.quiet)?,
             };
-            let out = a.out.clone().unwrap_or_else(|| PathBuf::from("results/rates"));
+            let out = a
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("results/rates"));
             write_json(&out.join("rates.json"), &res)?;
             written.push(out.join("rates.json"));
             (res, out)
@@ -526,7 +535,10 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
     written.extend(rates::render(&res, &out.join("rates"))?);
     println!(
         "Theorem 4.1 rate check on {} ({} states, {} actions, γ = {}; {} s); rule: {}",
-        res.config.mdp_file.as_deref().unwrap_or("the built-in random MDP"),
+        res.config
+            .mdp_file
+            .as_deref()
+            .unwrap_or("the built-in random MDP"),
         res.config.n_states,
         res.config.n_actions,
         res.config.gamma,

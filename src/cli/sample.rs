@@ -106,10 +106,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         if given && kind != used_by {
             return Err(AihfError::param(
                 name,
-                format!(
-                    "--{name} applies only to --truth {}",
-                    used_by.name()
-                ),
+                format!("--{name} applies only to --truth {}", used_by.name()),
             )
             .into());
         }

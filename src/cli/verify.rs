@@ -117,7 +117,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             .iter()
             .filter_map(|r| r.outcome.as_ref())
             .flat_map(|o| o.figures.iter())
-            .map(|f| if f.starts_with(dir) { f.clone() } else { dir.join(f) })
+            .map(|f| {
+                if f.starts_with(dir) {
+                    f.clone()
+                } else {
+                    dir.join(f)
+                }
+            })
             .collect();
         files.extend([dir.join("report.json"), dir.join("report.md")]);
         for f in &files {

@@ -268,9 +268,9 @@ fn fit_full(
             }
         }
         // Hints name the spec's keys, not command-line options a spec does not have.
-        Err(AihfError::NoEstimator { reason, .. }) => Err(Failure::NoEstimator(
-            crate::error::spec_hints(&reason),
-        )),
+        Err(AihfError::NoEstimator { reason, .. }) => {
+            Err(Failure::NoEstimator(crate::error::spec_hints(&reason)))
+        }
         Err(other) => Err(Failure::Other(crate::error::spec_hints(&other.to_string()))),
     }
 }
