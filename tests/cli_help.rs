@@ -117,7 +117,8 @@ fn parse(line: &[&str]) -> Result<clap::ArgMatches, clap::Error> {
 #[test]
 fn negative_values_and_lists_parse() {
     // (command line, a subcommand path to the matches, the option, its expected value(s)).
-    let floats: &[(&[&str], &[&str], &str, &[f64])] = &[
+    type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a str, &'a [f64]);
+    let floats: &[Case] = &[
         (
             &["sample", "--reward", "-1,0.5"],
             &["sample"],
