@@ -390,6 +390,7 @@ fn conflicting_flags_are_errors() {
         ("truth score --task {}/tg/task.json --samples {}/samples.jsonl --estimate-name aihf", "--estimate"),
         ("truth kl-study --out {}/o/kl --redraw --full", "cannot be used with"),
         ("truth kl-study --out {}/o/kl --redraw --replications 3", "cannot be used with"),
+        ("mdp solve --mdp {}/horizon.json --stopping span", "solved exactly by backward induction"),
         ("verify --list --full", "cannot be used with"),
         ("verify --list --out {}/o/v", "cannot be used with"),
     ];
@@ -460,6 +461,7 @@ fn every_command_prints_one_line_per_file_it_wrote() {
         ("truth study {}/truth.toml --quiet --out D", None),
         ("truth study --redraw D/in/t.json", Some(("truth/t.json", "in/t.json"))),
         ("verify --only static.limit_m0 --quiet --out D", None),
+        ("verify --only static.rlhf_bias_floor --quiet --out D", None),
     ];
     for (k, (l, copy)) in cases.iter().enumerate() {
         let d = f.join(format!("w{k}"));

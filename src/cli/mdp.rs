@@ -37,9 +37,10 @@ pub struct SolveArgs {
     /// Certified bound on ‖V − V*‖∞ for value iteration.
     #[arg(long, default_value_t = aihf::tol::VI_TOL)]
     pub tol: f64,
-    /// Certified stopping rule: `sup` (contraction bound γ/(1−γ)‖ΔV‖∞) or `span` (MacQueen).
-    #[arg(long, value_enum, default_value_t = StopRule::Sup)]
-    pub stopping: StopRule,
+    /// Certified stopping rule of value iteration: `sup` (contraction bound γ/(1−γ)‖ΔV‖∞, the
+    /// default) or `span` (MacQueen); not for a finite horizon (solved by backward induction).
+    #[arg(long, value_enum)]
+    pub stopping: Option<StopRule>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -201,6 +202,16 @@ fn rows(x: &[f64], na: usize) -> Vec<Vec<f64>> {
 fn solve(a: SolveArgs) -> anyhow::Result<()> {
     aihf::error::check_positive("tol", a.tol)?;
     let mdp = Mdp::from_file(&a.mdp)?;
+    if let (Some(t), Some(_)) = (mdp.horizon(), a.stopping) {
+        return Err(AihfError::param(
+            "stopping",
+            format!(
+                "the MDP has horizon {t}: it is solved exactly by backward induction, with no \
+                 stopping rule"
+            ),
+        )
+        .into());
+    }
     let na = mdp.n_actions();
     let sol = match mdp.horizon() {
         None => Solution::Discounted(bellman::value_iteration(
@@ -209,7 +220,7 @@ fn solve(a: SolveArgs) -> anyhow::Result<()> {
             None,
             &bellman::ViOptions {
                 tol: a.tol,
-                stopping: match a.stopping {
+                stopping: match a.stopping.unwrap_or(StopRule::Sup) {
                     StopRule::Sup => bellman::Stopping::Sup,
                     StopRule::Span => bellman::Stopping::Span,
                 },

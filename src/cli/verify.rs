@@ -55,6 +55,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create report folder {}: {e}", dir.display()))?;
     }
+    let before = a.out.as_deref().map(snapshot).unwrap_or_default();
     let ctx = Ctx {
         full: a.full,
         seed: a.seed,
@@ -112,21 +113,16 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             &dir.join("report.md"),
             markdown(&reports, &summary).as_bytes(),
         )?;
-        // The figures the claims drew, then the report's two files.
-        let mut files: Vec<PathBuf> = reports
-            .iter()
-            .filter_map(|r| r.outcome.as_ref())
-            .flat_map(|o| o.figures.iter())
-            .map(|f| {
-                if f.starts_with(dir) {
-                    f.clone()
-                } else {
-                    dir.join(f)
-                }
-            })
-            .collect();
-        files.extend([dir.join("report.json"), dir.join("report.md")]);
-        for f in &files {
+        // Every file this run created or rewrote in the folder (the claims write figures and
+        // data files of their own), then the report's two.
+        let after = snapshot(dir);
+        let report = [dir.join("report.json"), dir.join("report.md")];
+        for (f, t) in &after {
+            if before.get(f) != Some(t) && !report.contains(f) {
+                super::wrote(f, a.json);
+            }
+        }
+        for f in &report {
             super::wrote(f, a.json);
         }
     }
@@ -134,6 +130,28 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Every file under `dir` with its modification time (to tell which ones a run wrote).
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, std::time::SystemTime> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(p),
+                Ok(m) => {
+                    out.insert(p, m.modified().unwrap_or(std::time::UNIX_EPOCH));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    out
 }
 
 fn num(x: f64) -> String {
