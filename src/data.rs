@@ -67,7 +67,9 @@ pub struct BanditData {
 /// One unordered pair `i < j` with its counts in both directions.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PairCount {
+    /// The smaller action index of the pair (0-based).
     pub i: usize,
+    /// The larger action index of the pair (0-based), `j > i`.
     pub j: usize,
     /// `M_ij`: times `i` preferred to `j`.
     pub m_ij: u64,

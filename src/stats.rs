@@ -115,10 +115,15 @@ pub fn paired(a: &[Option<f64>], b: &[Option<f64>], level: f64) -> (Summary, usi
 /// `k = 0` or `k = n`, where the Wald interval collapses).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Proportion {
+    /// Number of successes.
     pub k: usize,
+    /// Number of trials (`k ≤ n` expected).
     pub n: usize,
+    /// Point estimate `k/n` (NaN when `n = 0`).
     pub p: f64,
+    /// Lower end of the Wilson interval, clamped to `≥ 0` (NaN when `n = 0`).
     pub lo: f64,
+    /// Upper end of the Wilson interval, clamped to `≤ 1` (NaN when `n = 0`).
     pub hi: f64,
 }
 
@@ -152,11 +157,16 @@ pub fn wilson(k: usize, n: usize, level: f64) -> Proportion {
 /// A least-squares line `y = slope·x + intercept` with the slope's t interval (`n − 2` d.f.).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SlopeFit {
+    /// Least-squares slope (NaN with fewer than 2 finite points); in the log–log fits of the
+    /// studies, the convergence rate exponent.
     pub slope: f64,
+    /// Least-squares intercept (NaN with fewer than 2 finite points).
     pub intercept: f64,
     /// Standard error of the slope (NaN with fewer than 3 points).
     pub se: f64,
+    /// Lower end of the slope's t interval at the requested level (NaN with fewer than 3 points).
     pub lo: f64,
+    /// Upper end of the slope's t interval (NaN with fewer than 3 points).
     pub hi: f64,
     /// Number of points.
     pub points: usize,

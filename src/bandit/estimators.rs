@@ -179,7 +179,7 @@ pub fn btl_reward(data: &BanditData, opts: &Options) -> Result<super::problem::S
         s: 1.0,
         ridge: opts.ridge,
     };
-    obj.solve(obj.win_ratio_start(), tol::GRAD_REL, "BTL")
+    obj.solve(obj.logit_start(), tol::GRAD_REL, "BTL")
 }
 
 fn policy_of(log_pi0: &[f64], r: &[f64], beta: f64) -> Vec<f64> {

@@ -238,6 +238,7 @@ pub fn check_distribution(name: &str, r: &[f64], n: usize, positive: bool) -> Re
 /// What an estimator returns.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Fit {
+    /// The estimator that produced this fit.
     pub method: Method,
     /// `π̂`.
     pub policy: Vec<f64>,

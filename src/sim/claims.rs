@@ -15,11 +15,23 @@ use std::path::PathBuf;
 
 /// The spec files, compiled in.
 pub mod files {
+    /// `sims/fig9_gaussian.toml`: Example 2 / Fig. 9 with `r*_i ∼ N(0, 1)` (50 actions, 45
+    /// covered, 2000 demonstrations, 200 comparisons per pair).
     pub const FIG9_GAUSSIAN: &str = include_str!("../../sims/fig9_gaussian.toml");
+    /// `sims/fig9_linear.toml`: Example 2 / Fig. 9 with `r*_i = i/10` (1-based `i`).
     pub const FIG9_LINEAR: &str = include_str!("../../sims/fig9_linear.toml");
+    /// `sims/authors_3action.toml`: the authors' example, `r* = (0, −0.075, −1)`, 30
+    /// demonstrations, 10 comparisons per pair, `normalized` AIHF with `w = 1`, plus the `w` and
+    /// size sweeps.
     pub const AUTHORS: &str = include_str!("../../sims/authors_3action.toml");
+    /// `sims/variance_sweep.toml`: the A.2.3 variance claim over `N ∈ 10..10⁴` and `1..10³`
+    /// comparisons per pair on the authors' 3-action truth.
     pub const SWEEP: &str = include_str!("../../sims/variance_sweep.toml");
+    /// `sims/a23_situations.toml`: the toolkit's instances of A.2.3's two situations (more
+    /// demonstrations than preferences, and the reverse).
     pub const SITUATIONS: &str = include_str!("../../sims/a23_situations.toml");
+    /// `sims/consistency.toml`: TV to the truth as both sizes grow (`N = 20·s`, `k = 2·s`,
+    /// `s = 1..512`, 10 Gaussian actions), showing RLHF's bias floor at `π_{2r*}`.
     pub const CONSISTENCY: &str = include_str!("../../sims/consistency.toml");
 }
 

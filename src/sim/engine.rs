@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The data-generating process of one study cell (SPEC §4): `demos` draws from `π_{r*}`
-/// restricted to `covered` (renormalised), and `k` BTL comparisons `σ((r*_i − r*_j)/β)` for
+/// restricted to `covered` (renormalised), and `k` BTL comparisons `σ(r*_i − r*_j)` for
 /// each listed pair.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Scenario {
@@ -116,8 +116,11 @@ impl Scenario {
 /// One estimator of a study: a method, its options and a label for tables and legends.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Estimator {
+    /// Label in tables, legends and failure messages (distinct within a study).
     pub label: String,
+    /// The estimator (SPEC §1.1–§1.5).
     pub method: Method,
+    /// Its hyper-parameters (`β` is the study's).
     pub options: Options,
 }
 
@@ -136,6 +139,8 @@ pub type Replication = Vec<std::result::Result<Vec<f64>, Failure>>;
 /// The raw output of a Monte Carlo run, in replication order.
 #[derive(Clone, Debug)]
 pub struct McRun {
+    /// One entry per replication, in replication index order; each lists the estimators in
+    /// the order given.
     pub replications: Vec<Replication>,
     /// Seconds spent (drawing + solving).
     pub elapsed_s: f64,
@@ -146,7 +151,9 @@ pub struct McRun {
 /// How to run: replications, seed, threads, progress.
 #[derive(Clone, Debug)]
 pub struct McConfig {
+    /// Number of replications `R` (data sets drawn).
     pub replications: usize,
+    /// The run's seed: replication `k` draws from `ChaCha8Rng` seeded by [`rep_seed`]`(seed, k)`.
     pub seed: u64,
     /// Worker threads (None: rayon's default, one per core).
     pub threads: Option<usize>,

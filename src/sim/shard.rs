@@ -48,7 +48,9 @@ pub const EXTENSION: &str = "aihfshard";
 /// `JOB_COMPLETION_INDEX` are).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
+    /// This shard's 0-based index `I`, `I < count`.
     pub index: usize,
+    /// Number of shards `N ≥ 1` the study is split into.
     pub count: usize,
 }
 
@@ -166,6 +168,7 @@ pub fn spec_hash(spec: &Spec) -> Result<String> {
 /// One Monte Carlo run's replications computed by a shard.
 #[derive(Clone, Debug)]
 pub struct Block {
+    /// The run, and the replication range `start..end` this block holds.
     pub call: CallInfo,
     /// Replications `call.start..call.end`, in order.
     pub reps: Vec<Replication>,
@@ -174,11 +177,18 @@ pub struct Block {
 /// The identity of one Monte Carlo run of a study and the range a shard holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallInfo {
+    /// The run's label (the study's cell label, or its name for a single-run study); it must
+    /// match on merge.
     pub label: String,
+    /// The run's seed: replication `k` draws from `rep_seed(seed, k)`.
     pub seed: u64,
+    /// Total replications `R` of the run (over all shards).
     pub replications: usize,
+    /// Estimators per replication: the entries of each [`Replication`] in the payload.
     pub estimators: usize,
+    /// First replication index this shard holds.
     pub start: usize,
+    /// One past the last replication index this shard holds (`start..end`, possibly empty).
     pub end: usize,
     /// Seconds this shard spent on the run (a timing field).
     pub elapsed_s: f64,
@@ -196,19 +206,29 @@ impl CallInfo {
 /// The manifest: the first line of a shard file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The format tag, [`FORMAT`]; other values are rejected on read.
     pub format: String,
     /// What the payload holds (`sim`: Monte Carlo replications).
     pub kind: String,
+    /// The `aihf` crate version that wrote the shard; all shards of a merge must agree.
     pub aihf_version: String,
+    /// [`spec_hash`] of `spec` (16 hex digits): the identity of the run being sharded.
     pub spec_hash: String,
+    /// The spec as run (after command-line overrides), as JSON; the merge re-runs it.
     pub spec: serde_json::Value,
+    /// The study's name (the shard file is named after it).
     pub name: String,
+    /// The study's master seed.
     pub seed: u64,
+    /// Which shard of how many this file is.
     pub shard: Shard,
+    /// Every Monte Carlo run of the study, in the study's order, with this shard's range.
     pub calls: Vec<CallInfo>,
     /// Worker threads of the shard (a timing field).
     pub threads: usize,
+    /// Length in bytes of the binary payload after the manifest line (set by [`write_shard`]).
     pub payload_bytes: u64,
+    /// FNV-1a of the payload, 16 hex digits (set by [`write_shard`], checked on read).
     pub payload_fnv1a: String,
 }
 
@@ -218,11 +238,15 @@ pub enum Source {
     Compute,
     /// Only this shard's slice is computed; the blocks are collected for the shard file.
     Shard {
+        /// The shard to compute.
         shard: Shard,
+        /// The blocks computed so far, one per Monte Carlo run, in the study's order.
         blocks: Mutex<Vec<Block>>,
     },
     /// Taken, call by call, from merged shards.
     Replay {
+        /// The runs still to replay, in the study's order: the run's identity, its `R`
+        /// replications in index order, and the shards' summed seconds on it.
         calls: Mutex<std::collections::VecDeque<(CallInfo, Vec<Replication>, f64)>>,
     },
 }

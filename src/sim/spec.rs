@@ -9,10 +9,18 @@ use std::path::Path;
 
 /// Upper bounds that keep a study within memory and reason (each error message quotes them).
 pub mod limits {
+    /// Largest `replications` of a study (every study also needs at least 2, for variances).
     pub const MAX_REPLICATIONS: usize = 1_000_000;
+    /// Largest number of actions `n` of a study's truth (studies need at least 2).
     pub const MAX_ACTIONS: usize = 500;
+    /// Largest demonstration count `N` or per-pair comparison count of any cell (including
+    /// `base_* × scales` of a consistency study).
     pub const MAX_COUNT: u64 = 1_000_000_000;
+    /// Largest `|r*_i|` of an explicit reward vector, and largest `|slope| · n` of a linear
+    /// truth (a Gaussian truth is not bounded).
     pub const MAX_ABS_REWARD: f64 = 30.0;
+    /// Largest number of entries of a grid (sweep sizes, `w_sweep`, `size_sweep`, situations,
+    /// `scales`).
     pub const MAX_GRID: usize = 40;
 }
 
@@ -21,14 +29,23 @@ pub mod limits {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Truth {
     /// `r*_i ∼ N(0, 1)` i.i.d., drawn with ChaCha8 from `seed`.
-    Gaussian { seed: u64 },
+    Gaussian {
+        /// Seed of the ChaCha8 generator of `r*` (independent of the study's data seed).
+        seed: u64,
+    },
     /// `r*_i = slope · (i + 1)` for the 0-based action `i` (the paper's `i/10` with 1-based `i`).
     Linear {
+        /// The increment between consecutive actions' rewards (default 0.1, the paper's
+        /// `i/10`); `|slope| · n_actions` must stay within [`limits::MAX_ABS_REWARD`].
         #[serde(default = "default_slope")]
         slope: f64,
     },
     /// Explicit values (their count must equal `n_actions`).
-    Explicit { values: Vec<f64> },
+    Explicit {
+        /// `r*_i` for action `i` (0-based), each finite with `|r*_i| ≤`
+        /// [`limits::MAX_ABS_REWARD`].
+        values: Vec<f64>,
+    },
 }
 
 fn default_slope() -> f64 {
@@ -99,16 +116,24 @@ fn check_rewards(values: &[f64], field: &str) -> Result<()> {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EstimatorSpec {
+    /// The estimator (SPEC §1.1–§1.5), run with the study's temperature `β`.
     pub method: Method,
     /// Legend/table label (default: the method's name in upper case).
     #[serde(default)]
     pub label: Option<String>,
+    /// AIHF's (and Self-Play AIHF's) preference weight `λ ≥ 0` (SPEC §1.4); `None`: the
+    /// default 1.
     #[serde(default)]
     pub lambda: Option<f64>,
+    /// AIHF's weighting of the two sources, `counts` or `normalized` (SPEC §1.4); `None`:
+    /// `counts`.
     #[serde(default)]
     pub weighting: Option<Weighting>,
+    /// Demonstration weight `w > 0` of the `normalized` weighting (SPEC §1.4); `None`: 1.
     #[serde(default)]
     pub demo_weight: Option<f64>,
+    /// Ridge `α ≥ 0` (the term `−(α/2)‖r‖²` of BTL/AIHF, SPEC §1.2; on `log π_θ/π_ref` in the
+    /// DPO family); `None`: 0, no ridge.
     #[serde(default)]
     pub ridge: Option<f64>,
     /// Smoothing ε > 0 of the DPO family's `π_ref = π_SFT`: `(N_i + ε)/(N + nε)` (the
@@ -194,19 +219,35 @@ fn default_beta() -> f64 {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Fig9Spec {
+    /// The study's name: letters, digits, `_` and `-` only; the results file is `<name>.json`.
     pub name: String,
+    /// Master seed of the data draws: replication `k` of a Monte Carlo cell draws from a
+    /// generator seeded by `(cell seed, k)`, the cell seed being this one or derived from it
+    /// and the cell's label.
     pub seed: u64,
+    /// Monte Carlo replications (data sets drawn) per cell, in
+    /// `2..=`[`limits::MAX_REPLICATIONS`].
     pub replications: usize,
+    /// Confidence level of the reported intervals, in `(0.5, 1)` (default 0.95).
     #[serde(default = "default_level")]
     pub level: f64,
+    /// Temperature `β > 0` of the truth `π* ∝ exp(r*/β)` and of every estimator (SPEC §1;
+    /// default 1).
     #[serde(default = "default_beta")]
     pub beta: f64,
+    /// Number of actions `n` of the truth, in `2..=`[`limits::MAX_ACTIONS`].
     pub n_actions: usize,
     /// Demonstrations cover actions `0..covered` (the paper's 1–45).
     pub covered: usize,
+    /// Demonstrations `N` per data set, drawn from `π*` restricted to the covered actions and
+    /// renormalised (the paper's 2000).
     pub demos: u64,
+    /// BTL comparisons drawn for every pair `i < j`, `P(i ≻ j) = σ(r*_i − r*_j)` (the
+    /// paper's 200).
     pub comparisons_per_pair: u64,
+    /// The ground-truth reward `r*` over the `n_actions` actions.
     pub truth: Truth,
+    /// The estimators run on every data set (1 to 12, with distinct labels).
     pub estimators: Vec<EstimatorSpec>,
 }
 
@@ -214,19 +255,30 @@ pub struct Fig9Spec {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AuthorsSpec {
+    /// The study's name: letters, digits, `_` and `-` only; the results file is `<name>.json`.
     pub name: String,
+    /// Master seed of the data draws: replication `k` of a Monte Carlo cell draws from a
+    /// generator seeded by `(cell seed, k)`, the cell seed being this one or derived from it
+    /// and the cell's label.
     pub seed: u64,
     /// Repetitions of the extended study (the first `first_repetitions` are the authors' run).
     pub replications: usize,
+    /// Confidence level of the reported intervals, in `(0.5, 1)` (default 0.95).
     #[serde(default = "default_level")]
     pub level: f64,
+    /// Temperature `β > 0` of the truth `π* ∝ exp(r*/β)` and of every estimator (SPEC §1;
+    /// default 1).
     #[serde(default = "default_beta")]
     pub beta: f64,
     /// The authors' number of repetitions (10).
     pub first_repetitions: usize,
+    /// The true reward `r*` (2 to [`limits::MAX_ACTIONS`] actions; the authors' `(0, −0.075, −1)`).
     pub reward: Vec<f64>,
+    /// Demonstrations `N` per data set, drawn from `π* ∝ exp(r*/β)` (the authors' 30).
     pub demos: u64,
+    /// BTL comparisons per pair `i < j`, `P(i ≻ j) = σ(r*_i − r*_j)` (the authors' 10).
     pub comparisons_per_pair: u64,
+    /// The estimators run on every data set (1 to 12, with distinct labels).
     pub estimators: Vec<EstimatorSpec>,
     /// Values of `w` for the normalized-AIHF sweep.
     #[serde(default)]
@@ -240,17 +292,32 @@ pub struct AuthorsSpec {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
+    /// The study's name: letters, digits, `_` and `-` only; the results file is `<name>.json`.
     pub name: String,
+    /// Master seed of the data draws: replication `k` of a Monte Carlo cell draws from a
+    /// generator seeded by `(cell seed, k)`, the cell seed being this one or derived from it
+    /// and the cell's label.
     pub seed: u64,
+    /// Monte Carlo replications (data sets drawn) per cell, in
+    /// `2..=`[`limits::MAX_REPLICATIONS`].
     pub replications: usize,
+    /// Confidence level of the reported intervals, in `(0.5, 1)` (default 0.95).
     #[serde(default = "default_level")]
     pub level: f64,
+    /// Temperature `β > 0` of the truth `π* ∝ exp(r*/β)` and of every estimator (SPEC §1;
+    /// default 1).
     #[serde(default = "default_beta")]
     pub beta: f64,
+    /// Number of actions `n` of the truth, in `2..=`[`limits::MAX_ACTIONS`].
     pub n_actions: usize,
+    /// The ground-truth reward `r*` over the `n_actions` actions.
     pub truth: Truth,
+    /// Grid of demonstration counts `N` (1 to [`limits::MAX_GRID`] values); every `N` is
+    /// crossed with every `comparisons_per_pair`, skipping the cell with no data.
     pub demos: Vec<u64>,
+    /// Grid of BTL comparisons per pair `i < j` (1 to [`limits::MAX_GRID`] values).
     pub comparisons_per_pair: Vec<u64>,
+    /// The estimators run on every data set (1 to 12, with distinct labels).
     pub estimators: Vec<EstimatorSpec>,
 }
 
@@ -258,9 +325,13 @@ pub struct SweepSpec {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Situation {
+    /// The situation's label in tables (it also derives the cell's seed).
     pub name: String,
+    /// Its true reward `r*` (2 to [`limits::MAX_ACTIONS`] actions).
     pub reward: Vec<f64>,
+    /// Demonstrations `N` per data set, drawn from `π* ∝ exp(r*/β)`.
     pub demos: u64,
+    /// BTL comparisons per pair `i < j`, `P(i ≻ j) = σ(r*_i − r*_j)`.
     pub comparisons_per_pair: u64,
 }
 
@@ -268,14 +339,25 @@ pub struct Situation {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SituationsSpec {
+    /// The study's name: letters, digits, `_` and `-` only; the results file is `<name>.json`.
     pub name: String,
+    /// Master seed of the data draws: replication `k` of a Monte Carlo cell draws from a
+    /// generator seeded by `(cell seed, k)`, the cell seed being this one or derived from it
+    /// and the cell's label.
     pub seed: u64,
+    /// Monte Carlo replications (data sets drawn) per cell, in
+    /// `2..=`[`limits::MAX_REPLICATIONS`].
     pub replications: usize,
+    /// Confidence level of the reported intervals, in `(0.5, 1)` (default 0.95).
     #[serde(default = "default_level")]
     pub level: f64,
+    /// Temperature `β > 0` of the truth `π* ∝ exp(r*/β)` and of every estimator (SPEC §1;
+    /// default 1).
     #[serde(default = "default_beta")]
     pub beta: f64,
+    /// The situations, one Monte Carlo cell each (1 to [`limits::MAX_GRID`]).
     pub situations: Vec<Situation>,
+    /// The estimators run on every data set (1 to 12, with distinct labels).
     pub estimators: Vec<EstimatorSpec>,
 }
 
@@ -283,14 +365,25 @@ pub struct SituationsSpec {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencySpec {
+    /// The study's name: letters, digits, `_` and `-` only; the results file is `<name>.json`.
     pub name: String,
+    /// Master seed of the data draws: replication `k` of a Monte Carlo cell draws from a
+    /// generator seeded by `(cell seed, k)`, the cell seed being this one or derived from it
+    /// and the cell's label.
     pub seed: u64,
+    /// Monte Carlo replications (data sets drawn) per cell, in
+    /// `2..=`[`limits::MAX_REPLICATIONS`].
     pub replications: usize,
+    /// Confidence level of the reported intervals, in `(0.5, 1)` (default 0.95).
     #[serde(default = "default_level")]
     pub level: f64,
+    /// Temperature `β > 0` of the truth `π* ∝ exp(r*/β)` and of every estimator (SPEC §1;
+    /// default 1).
     #[serde(default = "default_beta")]
     pub beta: f64,
+    /// Number of actions `n` of the truth, in `2..=`[`limits::MAX_ACTIONS`].
     pub n_actions: usize,
+    /// The ground-truth reward `r*` over the `n_actions` actions.
     pub truth: Truth,
     /// Demonstrations at scale 1.
     pub base_demos: u64,
@@ -298,6 +391,7 @@ pub struct ConsistencySpec {
     pub base_comparisons_per_pair: u64,
     /// Multipliers of both sizes (increasing, at least 3).
     pub scales: Vec<u64>,
+    /// The estimators run on every data set (1 to 12, with distinct labels).
     pub estimators: Vec<EstimatorSpec>,
 }
 
@@ -305,10 +399,16 @@ pub struct ConsistencySpec {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "study", rename_all = "snake_case")]
 pub enum Spec {
+    /// `study = "fig9"`: Example 2 / Figure 9, partial demonstration coverage (A.2.3).
     Fig9(Fig9Spec),
+    /// `study = "authors"`: the authors' public 3-action example and its extensions.
     Authors(AuthorsSpec),
+    /// `study = "sweep"`: the A.2.3 variance claim over a grid of data sizes.
     Sweep(SweepSpec),
+    /// `study = "situations"`: A.2.3's two 3-action situations (own instances).
     Situations(SituationsSpec),
+    /// `study = "consistency"`: TV to the truth as both data sizes grow (SPEC §1.3's
+    /// RLHF-inconsistency point).
     Consistency(ConsistencySpec),
 }
 

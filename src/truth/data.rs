@@ -22,8 +22,11 @@ use std::path::Path;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
+    /// Vocabulary size `|V|` (token ids `0..V`).
     pub vocab: usize,
+    /// Response length `H ≥ 1` in tokens (every response has exactly `H`).
     pub horizon: usize,
+    /// Temperature `β > 0` of the truth `π* ∝ π_ref · exp(r*/β)` (SPEC §3.1).
     pub beta: f64,
     /// The prompt's (last) token `y_0`.
     pub y0: usize,
@@ -148,8 +151,11 @@ pub fn sample_records(
 /// What [`generate`] wrote.
 #[derive(Clone, Debug)]
 pub struct Generated {
+    /// The task as written to `task.json`.
     pub spec: TaskSpec,
+    /// The same task built and solved (its exact `π*`).
     pub task: MarkovTask,
+    /// The data written to `demos.jsonl` and `prefs.jsonl`.
     pub records: Records,
 }
 

@@ -54,11 +54,18 @@ pub const W_BOUND: f64 = 200.0;
 /// An estimator (SPEC §3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
+    /// The policy-class MLE: time-indexed empirical conditionals `count_t(u,v)/count_t(u)`,
+    /// `π_ref` on rows without data.
     Sft,
+    /// `argmax L_D`: maximum-likelihood IRL from the demonstrations (AIHF with `λ = 0`).
     Irl,
+    /// `w_P = argmax L_P` (BTL reward model on the pairs); policy `π_{w_P}`.
     Btl,
+    /// `π ∝ ref · exp(R_{w_P}/β)` with `ref = π_SFT` (the paper's pipeline) or `π_ref`.
     Rlhf,
+    /// DPO over the class `π_ref_dpo · exp(R_w/β)`, `π_ref_dpo = π_SFT` or `π_ref`.
     Dpo,
+    /// `argmax L_D + λ L_P` (counts weighting; needs demonstrations).
     Aihf,
 }
 
@@ -135,6 +142,7 @@ pub struct Options {
     pub lambda: f64,
     /// Ridge `α ≥ 0` on `w` (every likelihood estimator).
     pub ridge: f64,
+    /// The bigram set `B` the reward `w` lives on (default: the task's own support).
     pub support: Support,
 }
 
@@ -153,15 +161,20 @@ impl Default for Options {
 pub struct Fit {
     /// `sft`, `irl`, `btl`, `rlhf_sft`, `rlhf_ref`, `dpo_sft`, `dpo_ref` or `aihf`.
     pub name: String,
+    /// The estimated time-indexed Markov policy `π̂_t(v|u)` from `y_0`.
     pub policy: MarkovPolicy,
     /// The reward `w` on the support (likelihood estimators and RLHF: `w_P`).
     pub reward: Option<Vec<f64>>,
     /// The maximised objective (`sft`: `Σ_d log π_SFT(y_d)`; `rlhf`: `E_π[R_{w_P}] − β KL(π‖ref)`).
     pub objective: f64,
+    /// `‖∇J‖₂` at the solution (at most `tol::GRAD_REL · (N + λM + 1)`); 0 for the closed forms
+    /// (`sft`, `rlhf`).
     pub grad_norm: f64,
+    /// Newton iterations (0 for the closed forms `sft` and `rlhf`).
     pub iterations: usize,
     /// Conjugate-gradient iterations (operator products) over all Newton steps.
     pub cg_iterations: usize,
+    /// Wall-clock seconds of this fit (`rlhf` includes its BTL solve).
     pub seconds: f64,
     /// A remark for the output (rows that fell back to `π_ref`).
     pub note: Option<String>,

@@ -68,10 +68,15 @@ pub fn tokenizer_json(vocab: usize) -> Value {
 /// The data to export: responses are `H` token ids below `V` to the prompt `[y_0]`.
 #[derive(Clone, Debug)]
 pub struct ExportData<'a> {
+    /// Vocabulary size `V ≥ 1`: words `t0 … t{V−1}`; the special tokens take ids `V..V+3`.
     pub vocab: usize,
+    /// Response length `H ≥ 1`: every demonstration, chosen and rejected response has `H` ids.
     pub horizon: usize,
+    /// The prompt token `y_0 < V` (the prompt is `"t{y_0}"`).
     pub y0: usize,
+    /// Temperature `β` of the task, recorded in `export.json` for the trainer.
     pub beta: f64,
+    /// Demonstration responses (drawn from `π*`), one `sft.jsonl` record each.
     pub demos: &'a [Vec<usize>],
     /// `(chosen, rejected)`.
     pub prefs: &'a [(Vec<usize>, Vec<usize>)],
@@ -80,12 +85,20 @@ pub struct ExportData<'a> {
 /// What [`export_trl`] wrote.
 #[derive(Clone, Debug, Serialize)]
 pub struct ExportSummary {
+    /// The files written, in order: `sft.jsonl`, `dpo.jsonl`, `tokenizer.json`,
+    /// `tokenizer_config.json`, `special_tokens_map.json`, `export.json`.
     pub files: Vec<PathBuf>,
+    /// Lines of `sft.jsonl` (one per demonstration).
     pub sft_records: usize,
+    /// Lines of `dpo.jsonl` (one per preference pair).
     pub dpo_records: usize,
+    /// Vocabulary size `V` of the task (the tokenizer has `V + 3` ids).
     pub vocab: usize,
+    /// Response length `H` in tokens.
     pub horizon: usize,
+    /// Id of `<eos>`, `V`.
     pub eos_id: usize,
+    /// Id of `<pad>`, `V + 1`.
     pub pad_id: usize,
 }
 
