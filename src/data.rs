@@ -405,11 +405,7 @@ impl BanditData {
 
     /// Reads a data set file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-            action: "cannot read",
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let text = crate::io::read_input(path)?;
         if let Ok(d) = fast::parse(text.as_bytes()) {
             return Ok(d);
         }

@@ -144,6 +144,32 @@ impl AihfError {
     }
 }
 
+/// The hints of library messages name the command-line option that fixes the failure
+/// (`--ridge`); a study spec spells the same setting as a key. Each pair is (hint as the library
+/// writes it, the same hint inside a spec), so that [`spec_hints`] can name only what a spec
+/// accepts.
+pub const SPEC_SPELLINGS: [(&str, &str); 3] = [
+    (
+        "--ref-smoothing ε",
+        "the estimator key `ref_smoothing = ε` in the spec",
+    ),
+    ("--ridge", "the key `ridge` in the spec"),
+    ("--support task", "`support = \"task\"` in the spec"),
+];
+
+/// A library message as shown inside a study (`aihf sim`, `aihf truth study`): its hints name
+/// the spec's keys instead of command-line options the spec does not have.
+///
+/// ```
+/// let m = aihf::error::spec_hints("actions {2} never win (use --ridge to regularise)");
+/// assert_eq!(m, "actions {2} never win (use the key `ridge` in the spec to regularise)");
+/// ```
+pub fn spec_hints(msg: &str) -> String {
+    SPEC_SPELLINGS
+        .iter()
+        .fold(msg.to_string(), |m, (cli, spec)| m.replace(cli, spec))
+}
+
 /// Checks that `x` is finite and strictly positive (temperatures such as `β`).
 pub fn check_positive(name: &str, x: f64) -> Result<()> {
     if x.is_finite() && x > 0.0 {

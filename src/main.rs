@@ -3,8 +3,6 @@
 
 mod cli;
 
-use clap::Parser;
-
 fn main() {
     // Behave like a Unix filter: `aihf ... | head` ends quietly instead of panicking on a closed
     // pipe.
@@ -13,7 +11,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     if let Err(e) = cli::run(args) {
         eprintln!("error: {}", chain_message(&e));
         std::process::exit(1);

@@ -346,9 +346,7 @@ pub fn dpo_log_ref(data: &BanditData, opts: &Options, estimator: &str) -> Result
         }
         (None, None) => log_sft(data, estimator).map_err(|_| AihfError::NoEstimator {
             estimator: estimator.into(),
-            reason:
-                "π_ref = π_SFT needs demonstrations (N = 0); pass a reference or --ref-smoothing"
-                    .into(),
+            reason: "π_ref = π_SFT needs demonstrations (N = 0); pass --ref-smoothing ε".into(),
             witness: (0..n).collect(),
         })?,
     };

@@ -307,7 +307,7 @@ pub fn check_reference(log_ref: &[f64], estimator: &str) -> Result<()> {
         estimator: estimator.into(),
         reason: format!(
             "the reference policy puts zero mass on actions {} (uncovered by demonstrations when \
-             π_ref = π_SFT); pass --ref-smoothing ε or another reference",
+             π_ref = π_SFT); pass --ref-smoothing ε",
             fmt_set(&s)
         ),
         witness: s,

@@ -26,7 +26,8 @@ pub enum MethodArg {
 
 #[derive(ClapArgs, Debug)]
 pub struct Args {
-    /// Data set (JSON; see `aihf::data` or the README for the format).
+    /// Data set (JSON; see `aihf::data` or the README for the format); `-` reads standard
+    /// input.
     #[arg(long)]
     pub data: PathBuf,
     /// Estimator, or `all`.
@@ -41,9 +42,10 @@ pub struct Args {
     /// AIHF weighting of the two sources.
     #[arg(long, value_enum, default_value = "counts")]
     pub weighting: Weighting,
-    /// Demonstration weight w of the `normalized` weighting.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    pub demo_weight: f64,
+    /// Demonstration weight w of the `normalized` weighting (default 1; only with `--weighting
+    /// normalized`).
+    #[arg(long, allow_negative_numbers = true)]
+    pub demo_weight: Option<f64>,
     /// Ridge α ≥ 0 (makes BTL/AIHF/DPO exist on any data).
     #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub ridge: f64,
@@ -68,7 +70,8 @@ pub struct Args {
     /// Print one JSON object per method instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Also write the JSON to this file (atomically).
+    /// Also write the JSON to this file (atomically); `-` writes it to standard output and the
+    /// table to standard error.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Also write the results as a tidy CSV (one row per estimator × action; columns in the
@@ -147,14 +150,24 @@ impl Distance {
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let t_parse = std::time::Instant::now();
-    let data = BanditData::from_file(&a.data)?;
-    let parse_s = t_parse.elapsed().as_secs_f64();
+    let json_to_stdout = a.out.as_deref().is_some_and(aihf::io::is_stdio);
+    if a.json && json_to_stdout {
+        anyhow::bail!(
+            "invalid options `--json` and `--out -`: both write the JSON to standard output; use one"
+        );
+    }
+    if a.demo_weight.is_some() && a.weighting != Weighting::Normalized {
+        return Err(aihf::error::AihfError::param(
+            "demo-weight",
+            "applies only to --weighting normalized (it would be ignored)",
+        )
+        .into());
+    }
     let opts = Options {
         beta: a.beta,
         lambda: a.lambda,
         weighting: a.weighting,
-        demo_weight: a.demo_weight,
+        demo_weight: a.demo_weight.unwrap_or(1.0),
         ridge: a.ridge,
         beta_pref: a.beta_pref,
         normalization: a
@@ -166,6 +179,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         spin_iters: a.spin_iters,
         ..Options::default()
     };
+    // The scalar options are checked before the data are read (`--beta -1` is a parameter
+    // error even when the file is missing); the action-dependent ones once `n` is known.
+    opts.validate(a.ref_action.map_or(1, |k| k.saturating_add(1)))?;
+    let t_parse = std::time::Instant::now();
+    let data = BanditData::from_file(&a.data)?;
+    let parse_s = t_parse.elapsed().as_secs_f64();
     opts.validate(data.n_actions())?;
     let methods: Vec<Method> = match a.method {
         MethodArg::All => Method::ALL.to_vec(),
@@ -330,10 +349,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(path) = &a.csv {
         aihf::io::write_csv(path, &CSV_HEADER, &csv_rows)?;
     }
+    // When the JSON goes to standard output, the table goes to standard error.
+    let say = |line: &str| {
+        if json_to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!(
+        say(&format!(
             "{} actions, N = {} demonstrations, M = {} comparisons; β = {}, λ = {}, weighting = {:?}",
             data.n_actions(),
             data.n_demos(),
@@ -341,19 +368,19 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             opts.beta,
             opts.lambda,
             opts.weighting
-        );
+        ));
         if let Some(t) = &truth {
-            println!(
+            say(&format!(
                 "truth: {} (distances KL(π_truth‖π̂) and ‖π̂ − π_truth‖₁)",
                 t.source
-            );
+            ));
         }
         for r in rows {
-            println!("{r}");
+            say(&r);
         }
-        for p in a.out.iter().chain(&a.csv) {
-            println!("wrote {}", p.display());
-        }
+    }
+    for path in a.out.iter().chain(&a.csv) {
+        super::wrote(path, a.json || json_to_stdout);
     }
     if let Some(checks_s) = checks_s {
         let fits: Vec<String> = fit_times

@@ -1,5 +1,6 @@
 //! `aihf mdp solve|sample|train` and `aihf rates` (SPEC §2).
-use aihf::io::{read_json, write_atomic, write_json};
+use aihf::error::AihfError;
+use aihf::io::{at_most_one_stdio, is_stdio, read_json, write_json, write_output};
 use aihf::mdp::algorithm1::{Options, StepRule};
 use aihf::mdp::bellman::{self, Solution};
 use aihf::mdp::fit;
@@ -28,7 +29,7 @@ pub enum MdpCommand {
 
 #[derive(ClapArgs, Debug)]
 pub struct SolveArgs {
-    /// MDP JSON file (format: `aihf::mdp` documentation, README).
+    /// MDP JSON file (format: `aihf::mdp` documentation, README); `-` reads standard input.
     #[arg(long)]
     pub mdp: PathBuf,
     /// Print JSON instead of a table.
@@ -37,14 +38,17 @@ pub struct SolveArgs {
     /// Certified bound on ‖V − V*‖∞ for value iteration.
     #[arg(long, default_value_t = aihf::tol::VI_TOL)]
     pub tol: f64,
-    /// Certified stopping rule: `sup` (contraction bound γ/(1−γ)‖ΔV‖∞) or `span` (MacQueen).
-    #[arg(long, value_enum, default_value_t = StopRule::Sup)]
-    pub stopping: StopRule,
+    /// Certified stopping rule of value iteration: `sup` (contraction bound γ/(1−γ)‖ΔV‖∞, the
+    /// default) or `span` (MacQueen); not for a finite horizon (solved by backward induction).
+    #[arg(long, value_enum)]
+    pub stopping: Option<StopRule>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum StopRule {
+    /// Stop when γ/(1−γ)‖ΔV‖∞ ≤ tol.
     Sup,
+    /// MacQueen's span bounds.
     Span,
 }
 
@@ -58,6 +62,7 @@ pub enum PairPolicy {
 
 #[derive(ClapArgs, Debug)]
 pub struct SampleArgs {
+    /// MDP JSON file; `-` reads standard input.
     #[arg(long)]
     pub mdp: PathBuf,
     /// Number of demonstrations.
@@ -66,18 +71,19 @@ pub struct SampleArgs {
     /// Trajectory length (default: the horizon, else the first L with γ^L < 1e-3).
     #[arg(long)]
     pub length: Option<usize>,
-    /// Demonstrations output (JSONL).
+    /// Demonstrations output (JSONL); `-` writes standard output.
     #[arg(long)]
     pub out: PathBuf,
     /// Number of preference pairs.
     #[arg(long, default_value_t = 0)]
     pub prefs: usize,
-    /// Preferences output (JSONL; required with --prefs).
-    #[arg(long)]
+    /// Preferences output (JSONL; required with --prefs); `-` writes standard output.
+    #[arg(long, requires = "prefs")]
     pub prefs_out: Option<PathBuf>,
-    /// Policy the compared trajectories are drawn from.
-    #[arg(long, value_enum, default_value_t = PairPolicy::Reference)]
-    pub pair_policy: PairPolicy,
+    /// Policy the compared trajectories are drawn from (default `reference`; needs --prefs).
+    #[arg(long, value_enum, requires = "prefs")]
+    pub pair_policy: Option<PairPolicy>,
+    /// Seed (recorded on every line).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -86,12 +92,14 @@ pub use aihf::mdp::fit::RewardKind;
 
 #[derive(ClapArgs, Debug)]
 pub struct TrainArgs {
+    /// MDP JSON file (its reward is the ground truth); `-` reads standard input.
     #[arg(long)]
     pub mdp: PathBuf,
-    /// Demonstrations (JSONL, `{"steps": [[s, a], ...]}` per line).
+    /// Demonstrations (JSONL, `{"steps": [[s, a], ...]}` per line); `-` reads standard input.
     #[arg(long)]
     pub demos: PathBuf,
-    /// Preferences (JSONL, `{"winner": [...], "loser": [...]}` per line).
+    /// Preferences (JSONL, `{"winner": [...], "loser": [...]}` per line); `-` reads standard
+    /// input.
     #[arg(long)]
     pub prefs: Option<PathBuf>,
     /// Output folder (theta.json, policy.json, trace.json, summary.json).
@@ -103,16 +111,19 @@ pub struct TrainArgs {
     /// α (step α/√K, or α with --constant-step).
     #[arg(long, default_value_t = 1.0)]
     pub alpha: f64,
+    /// Constant step α instead of α/√K.
     #[arg(long)]
     pub constant_step: bool,
     /// λ, weight of the preference term.
     #[arg(long, default_value_t = 1.0)]
     pub lambda: f64,
+    /// Demonstration trajectories per stochastic gradient.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
     /// Soft Bellman steps per iteration.
     #[arg(long, default_value_t = 1)]
     pub policy_steps: usize,
+    /// Reward model: tabular θ ∈ R^{S·A}, or linear in the MDP file's features.
     #[arg(long, value_enum, default_value_t = RewardKind::Tabular)]
     pub reward: RewardKind,
     /// Record the Theorem 4.1 quantities per iteration (an exact solve per iteration).
@@ -121,6 +132,7 @@ pub struct TrainArgs {
     /// Ridge of the two-stage baseline's BTL fit (makes it unique when pairs do not identify θ).
     #[arg(long, default_value_t = 1e-3)]
     pub ridge: f64,
+    /// Seed of the stochastic gradients.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -136,20 +148,47 @@ pub struct RatesArgs {
     /// Master seed; the default is `aihf verify`'s, so both run the same experiment.
     #[arg(long, default_value_t = aihf::verify::DEFAULT_SEED)]
     pub seed: u64,
-    /// Output folder (rates.json, rates.png, rates.svg).
-    #[arg(long, default_value = "results/rates")]
-    pub out: PathBuf,
-    /// Redraw the figure from an existing rates.json instead of computing.
+    /// Output folder (rates.json, rates.png, rates.svg); default `results/rates`, or with
+    /// --redraw the folder of its JSON.
     #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Redraw the figure from an existing rates.json instead of computing (`-` reads standard
+    /// input; then --out is required).
+    #[arg(long, conflicts_with_all = [
+        "full", "seed", "log2_k", "seeds", "quiet", "mdp", "gamma", "lambda", "alpha",
+        "control_step", "pairs",
+    ])]
     pub redraw: Option<PathBuf>,
-    /// Override the K grid's exponents, e.g. `--log2-k 8,10,12`.
+    /// Run the experiment on this discounted MDP (JSON, the `mdp solve` format; its reward is
+    /// the truth, linear in its `features` when given) instead of the built-in random one;
+    /// `-` reads standard input.
+    #[arg(long)]
+    pub mdp: Option<PathBuf>,
+    /// Discount γ ∈ [0, 1): of the built-in MDP, or replacing the --mdp file's `gamma`.
+    #[arg(long)]
+    pub gamma: Option<f64>,
+    /// λ, weight of the preference term (default 1).
+    #[arg(long)]
+    pub lambda: Option<f64>,
+    /// α of the step α/√K (default 1).
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Constant step of the negative control (default 0.1).
+    #[arg(long)]
+    pub control_step: Option<f64>,
+    /// Size of the fixed preference-pair set (default 200).
+    #[arg(long)]
+    pub pairs: Option<usize>,
+    /// Override the K grid's exponents, e.g. `--log2-k 8,10,12` (at least two distinct K and
+    /// three runs in all).
     #[arg(long, value_delimiter = ',')]
     pub log2_k: Option<Vec<u32>>,
     /// Override the number of seeds.
     #[arg(long)]
     pub seeds: Option<usize>,
-    #[arg(long)]
-    pub no_progress: bool,
+    /// No progress bar.
+    #[arg(long, alias = "no-progress")]
+    pub quiet: bool,
     /// Compute only shard I of N (0-based) of the experiment's runs and write
     /// `OUT/rates.shard-I-of-N.aihfshard`; merge with `aihf rates merge`. Default: AIHF_SHARD=I/N,
     /// or Slurm's SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or Kubernetes'
@@ -163,8 +202,8 @@ pub struct RatesArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum RatesCommand {
-    /// Merge rates shard files into the rates.json and figure of the unsharded run; checks that
-    /// every run is present exactly once and from the same configuration.
+    /// Merge rates shard files into the rates.json, rates.csv and figure of the unsharded run;
+    /// checks that every run is present exactly once and from the same configuration.
     Merge(RatesMergeArgs),
 }
 
@@ -173,7 +212,7 @@ pub struct RatesMergeArgs {
     /// Folders holding the shard files (`rates.shard-I-of-N.aihfshard`).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
-    /// Output folder for rates.json and the figure.
+    /// Output folder for rates.json, rates.csv and the figure.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -199,6 +238,16 @@ const OCC_NOTE_FINITE: &str = "per-step occupancy d_t(s,a) = P(s_t = s, a_t = a)
 fn solve(a: SolveArgs) -> anyhow::Result<()> {
     aihf::error::check_positive("tol", a.tol)?;
     let mdp = Mdp::from_file(&a.mdp)?;
+    if let (Some(t), Some(_)) = (mdp.horizon(), a.stopping) {
+        return Err(AihfError::param(
+            "stopping",
+            format!(
+                "the MDP has horizon {t}: it is solved exactly by backward induction, with no \
+                 stopping rule"
+            ),
+        )
+        .into());
+    }
     let na = mdp.n_actions();
     let sol = match mdp.horizon() {
         None => Solution::Discounted(bellman::value_iteration(
@@ -207,7 +256,7 @@ fn solve(a: SolveArgs) -> anyhow::Result<()> {
             None,
             &bellman::ViOptions {
                 tol: a.tol,
-                stopping: match a.stopping {
+                stopping: match a.stopping.unwrap_or(StopRule::Sup) {
                     StopRule::Sup => bellman::Stopping::Sup,
                     StopRule::Span => bellman::Stopping::Span,
                 },
@@ -312,11 +361,22 @@ fn default_length(mdp: &Mdp, length: Option<usize>) -> anyhow::Result<usize> {
 }
 
 fn sample(a: SampleArgs) -> anyhow::Result<()> {
+    at_most_one_stdio(&[
+        ("--out", Some(&a.out)),
+        ("--prefs-out", a.prefs_out.as_deref()),
+    ])?;
+    if a.prefs > 0 && a.prefs_out.is_none() {
+        return Err(AihfError::param("prefs", "--prefs needs --prefs-out").into());
+    }
+    if a.prefs == 0 && (a.prefs_out.is_some() || a.pair_policy.is_some()) {
+        return Err(AihfError::param(
+            "prefs",
+            "--prefs-out and --pair-policy need --prefs N with N ≥ 1 (nothing would be sampled)",
+        )
+        .into());
+    }
     let mdp = Mdp::from_file(&a.mdp)?;
     let len = default_length(&mdp, a.length)?;
-    if a.prefs > 0 && a.prefs_out.is_none() {
-        anyhow::bail!("--prefs needs --prefs-out");
-    }
     let sol = bellman::solve(&mdp, mdp.reward(), aihf::tol::VI_TOL)?;
     let pis: Vec<Vec<f64>> = sol
         .log_pis()
@@ -332,10 +392,10 @@ fn sample(a: SampleArgs) -> anyhow::Result<()> {
         text.push_str(&traj::demo_line(&t, a.seed, i));
         text.push('\n');
     }
-    write_atomic(&a.out, text.as_bytes())?;
+    write_output(&a.out, text.as_bytes())?;
     if let Some(po) = &a.prefs_out {
         let ref_pi: Vec<f64> = mdp.log_ref().iter().map(|l| l.exp()).collect();
-        let pp: Vec<&[f64]> = match a.pair_policy {
+        let pp: Vec<&[f64]> = match a.pair_policy.unwrap_or(PairPolicy::Reference) {
             PairPolicy::Reference => vec![&ref_pi],
             PairPolicy::Optimal => pi_refs.clone(),
         };
@@ -353,22 +413,32 @@ fn sample(a: SampleArgs) -> anyhow::Result<()> {
             text.push_str(&traj::pref_line(p, a.seed, i));
             text.push('\n');
         }
-        write_atomic(po, text.as_bytes())?;
+        write_output(po, text.as_bytes())?;
     }
-    eprintln!(
-        "wrote {} demonstrations of length {len} to {}{} (seed {})",
-        a.n,
-        a.out.display(),
-        a.prefs_out
-            .as_ref()
-            .map(|p| format!(" and {} preference pairs to {}", a.prefs, p.display()))
-            .unwrap_or_default(),
-        a.seed
+    // One line per output; on standard error, since standard output may carry the data.
+    let say = |p: &std::path::Path, what: String| {
+        if is_stdio(p) {
+            eprintln!("{what} written to standard output");
+        } else {
+            eprintln!("wrote {} ({what})", p.display());
+        }
+    };
+    say(
+        &a.out,
+        format!("{} demonstrations of length {len}, seed {}", a.n, a.seed),
     );
+    if let Some(p) = &a.prefs_out {
+        say(p, format!("{} preference pairs", a.prefs));
+    }
     Ok(())
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
+    at_most_one_stdio(&[
+        ("--mdp", Some(&a.mdp)),
+        ("--demos", Some(&a.demos)),
+        ("--prefs", a.prefs.as_deref()),
+    ])?;
     let mdp = Mdp::from_file(&a.mdp)?;
     let demos = traj::read_demos(&a.demos, &mdp)?;
     let prefs = match &a.prefs {
@@ -393,6 +463,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     let f = fit::fit(
         &mdp, a.reward, &demos, &prefs, &opts, a.ridge, a.seed, &mut rng,
     )?;
+    let mut written = vec![];
     for (name, v) in [
         ("theta.json", f.theta_json()),
         ("policy.json", f.policy_json(&mdp)),
@@ -400,6 +471,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         ("summary.json", f.summary_json()),
     ] {
         write_json(&a.out.join(name), &v)?;
+        written.push(a.out.join(name));
     }
     let tr = &f.trace;
     println!(
@@ -424,7 +496,9 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     if let Some((m, v)) = f.rlhf_distance {
         println!("  two-stage RLHF       {m:.4} / {v:.4}");
     }
-    println!("wrote {}", a.out.display());
+    for p in &written {
+        super::wrote(p, false);
+    }
     Ok(())
 }
 
@@ -434,13 +508,35 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
         println!("merged {} shard files", files.len());
         let json = m.out.join("rates.json");
         write_json(&json, &res)?;
-        return print_rates(&res, &m.out, Some(&json), &m.out.join("rates.csv"));
+        return report_rates(&res, &m.out, vec![json], &m.out.join("rates.csv"));
     }
-    let res: RatesResult = match &a.redraw {
+    at_most_one_stdio(&[
+        ("--mdp", a.mdp.as_deref()),
+        ("--redraw", a.redraw.as_deref()),
+    ])?;
+    let mut written = vec![];
+    let (res, out): (RatesResult, PathBuf) = match &a.redraw {
         Some(p) => {
+            // Beside the JSON unless --out says otherwise (never over the default run's figure).
+            let out = match (&a.out, is_stdio(p)) {
+                (Some(o), _) => o.clone(),
+                (None, true) => {
+                    return Err(AihfError::param(
+                        "out",
+                        "--redraw - (standard input) needs --out: there is no folder beside it",
+                    )
+                    .into())
+                }
+                (None, false) => p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map_or_else(|| PathBuf::from("."), PathBuf::from),
+            };
             let mut r: RatesResult = read_json(p)?;
+            r.config.validate()?;
             r.refit();
-            r
+            r.check_finite()?;
+            (r, out)
         }
         None => {
             let mut cfg = if a.full {
@@ -449,17 +545,53 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
                 RatesConfig::quick(a.seed)
             };
             if let Some(e) = &a.log2_k {
-                if e.len() < 2 || e.iter().any(|&x| x > 30) {
-                    anyhow::bail!("invalid parameter `log2-k`: need at least two exponents <= 30");
+                if let Some(x) = e.iter().find(|&&x| x > 30) {
+                    return Err(AihfError::param(
+                        "log2-k",
+                        format!("exponents must be at most 30, got {x}"),
+                    )
+                    .into());
                 }
                 cfg.ks = e.iter().map(|&x| 1usize << x).collect();
             }
             if let Some(s) = a.seeds {
-                if s == 0 {
-                    anyhow::bail!("invalid parameter `seeds`: must be at least 1");
-                }
                 cfg.seeds = s;
             }
+            if let Some(g) = a.gamma {
+                cfg.gamma = g;
+            }
+            if let Some(l) = a.lambda {
+                cfg.lambda = l;
+            }
+            if let Some(x) = a.alpha {
+                cfg.alpha = x;
+            }
+            if let Some(x) = a.control_step {
+                cfg.control_step = x;
+            }
+            if let Some(n) = a.pairs {
+                cfg.n_pairs = n;
+            }
+            // Everything is checked before the MDP is read or anything is computed.
+            cfg.validate()?;
+            let (problem, cfg) = match &a.mdp {
+                Some(path) => {
+                    let mut v: serde_json::Value = read_json(path)?;
+                    if let (Some(g), Some(obj)) = (a.gamma, v.as_object_mut()) {
+                        obj.insert("gamma".into(), json!(g));
+                    }
+                    let mdp = Mdp::from_value(&v).map_err(|e| {
+                        anyhow::Error::new(e).context(format!("--mdp {}", path.display()))
+                    })?;
+                    cfg.mdp_file = Some(path.display().to_string());
+                    rates::setup_on(&mdp, &cfg)?
+                }
+                None => (rates::setup(&cfg)?, cfg),
+            };
+            let out = a
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("results/rates"));
             let shard = match (&a.shard, a.no_shard) {
                 (Some(s), _) => Some((Shard::parse(s)?, "--shard".to_string())),
                 (None, true) => None,
@@ -467,41 +599,44 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
             };
             if let Some((sh, from)) = shard {
                 eprintln!("shard {}/{} (from {from})", sh.index, sh.count);
-                let file = aihf::sim::rates_shard::run_shard(&cfg, sh, &a.out, !a.no_progress)?;
-                println!("wrote {}", file.display());
+                let file = aihf::sim::rates_shard::run_shard(&cfg, &problem, sh, &out, !a.quiet)?;
+                super::wrote(&file, false);
                 return Ok(());
             }
-            let res = rates::run(&cfg, !a.no_progress)?;
-            write_json(&a.out.join("rates.json"), &res)?;
-            res
+            let res = rates::run_problem(&cfg, &problem, !a.quiet)?;
+            write_json(&out.join("rates.json"), &res)?;
+            written.push(out.join("rates.json"));
+            (res, out)
         }
     };
     // The tidy CSV beside the results JSON (computed, or the one redrawn).
-    let csv = match &a.redraw {
-        Some(p) => aihf::io::csv_beside(p),
-        None => a.out.join("rates.csv"),
+    let csv = match (&a.redraw, &a.out) {
+        (Some(p), None) if !is_stdio(p) => aihf::io::csv_beside(p),
+        _ => out.join("rates.csv"),
     };
-    let json = a.out.join("rates.json");
-    print_rates(
-        &res,
-        &a.out,
-        a.redraw.is_none().then_some(json.as_path()),
-        &csv,
-    )
+    report_rates(&res, &out, written, &csv)
 }
 
-/// Writes the CSV and the figure of `res` into `out` and prints the verdicts and one line per
-/// file written (`json`: the results file, when this command wrote it).
-fn print_rates(
+/// Writes the CSV and the figure of `res` into `out`, prints the verdicts, then one line per
+/// file written (`written`: the files already written, such as the results JSON).
+fn report_rates(
     res: &RatesResult,
     out: &std::path::Path,
-    json: Option<&std::path::Path>,
+    mut written: Vec<PathBuf>,
     csv: &std::path::Path,
 ) -> anyhow::Result<()> {
     aihf::io::write_csv(csv, &rates::CSV_HEADER, &res.csv_rows())?;
-    let figs = rates::render(res, &out.join("rates"))?;
+    written.push(csv.to_path_buf());
+    written.extend(rates::render(res, &out.join("rates"))?);
     println!(
-        "Theorem 4.1 rate check ({} s); rule: {}",
+        "Theorem 4.1 rate check on {} ({} states, {} actions, γ = {}; {} s); rule: {}",
+        res.config
+            .mdp_file
+            .as_deref()
+            .unwrap_or("the built-in random MDP"),
+        res.config.n_states,
+        res.config.n_actions,
+        res.config.gamma,
         res.seconds.round(),
         res.rule
     );
@@ -532,12 +667,8 @@ fn print_rates(
             );
         }
     }
-    if let Some(j) = json {
-        println!("wrote {}", j.display());
-    }
-    println!("wrote {}", csv.display());
-    for f in figs {
-        println!("wrote {}", f.display());
+    for f in &written {
+        super::wrote(f, false);
     }
     Ok(())
 }

@@ -10,7 +10,8 @@ pub(crate) mod truth;
 mod truth_score;
 mod verify;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::path::Path;
 
 /// Numerical checks of the AIHF paper: exact estimators, MDPs, studies and the claims report.
 #[derive(Parser, Debug)]
@@ -42,6 +43,44 @@ pub enum Command {
     #[cfg(feature = "neural")]
     #[command(subcommand)]
     Neural(neural::NeuralCommand),
+}
+
+/// The command tree with the conventions every subcommand shares applied to every option that
+/// takes a value: a negative number is a value, not a flag (`--beta -1` reaches the validator
+/// and gets its typed error), and so is a list or a real number that starts with `-`
+/// (`--reward -1,0.5`, `--ridge -1e-3`, which clap's negative-number test does not recognise).
+pub fn command() -> clap::Command {
+    fn conventions(cmd: clap::Command) -> clap::Command {
+        cmd.mut_args(|a| {
+            if a.is_positional() || !a.get_action().takes_values() {
+                return a;
+            }
+            let real = a.get_value_parser().type_id() == std::any::TypeId::of::<f64>();
+            let list = a.get_value_delimiter().is_some();
+            a.allow_negative_numbers(true)
+                .allow_hyphen_values(real || list)
+        })
+        .mut_subcommands(conventions)
+    }
+    conventions(Cli::command())
+}
+
+/// Parses the process's arguments with [`command`]'s conventions (exits on a usage error).
+pub fn parse() -> Cli {
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
+/// Prints the line of a file a command wrote (`wrote PATH`): on standard error when standard
+/// output carries data, else on standard output. Nothing for `-` (no file was written).
+pub(crate) fn wrote(path: &Path, stdout_is_data: bool) {
+    if aihf::io::is_stdio(path) {
+        return;
+    }
+    if stdout_is_data {
+        eprintln!("wrote {}", path.display());
+    } else {
+        println!("wrote {}", path.display());
+    }
 }
 
 /// Dispatches a parsed command line.

@@ -20,26 +20,43 @@ pub enum Truth {
     Explicit,
 }
 
+impl Truth {
+    /// The value's name on the command line.
+    fn name(self) -> &'static str {
+        match self {
+            Truth::Gaussian => "gaussian",
+            Truth::Linear => "linear",
+            Truth::Explicit => "explicit",
+        }
+    }
+}
+
 #[derive(ClapArgs, Debug)]
 pub struct Args {
-    /// Ground-truth generator.
-    #[arg(long, value_enum, default_value = "gaussian")]
-    pub truth: Truth,
-    /// Explicit reward vector, comma separated (implies `--truth explicit`).
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    /// Ground-truth generator (default `gaussian`; `explicit` when `--reward` is given).
+    #[arg(long, value_enum)]
+    pub truth: Option<Truth>,
+    /// Explicit reward vector, comma separated, e.g. `--reward -1,0.5,2` (implies `--truth
+    /// explicit`; the number of actions is its length).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        allow_hyphen_values = true,
+        conflicts_with_all = ["n_actions", "mean", "sd", "slope"]
+    )]
     pub reward: Option<Vec<f64>>,
     /// Number of actions (gaussian, linear).
     #[arg(long, default_value_t = 10)]
     pub n_actions: usize,
-    /// Mean of the gaussian truth.
-    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
-    pub mean: f64,
-    /// Standard deviation of the gaussian truth.
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
-    pub sd: f64,
-    /// Slope of the linear truth.
-    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
-    pub slope: f64,
+    /// Mean of the gaussian truth (default 0).
+    #[arg(long, allow_negative_numbers = true)]
+    pub mean: Option<f64>,
+    /// Standard deviation of the gaussian truth (default 1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub sd: Option<f64>,
+    /// Slope of the linear truth (default 0.1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub slope: Option<f64>,
     /// Temperature β: demonstrations from π ∝ exp(r*/β), comparisons σ(r*_i − r*_j) (SPEC §1.4).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub beta: f64,
@@ -58,7 +75,7 @@ pub struct Args {
     /// Seed (recorded in the file).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Output file (atomic write); stdout when absent.
+    /// Output file (atomic write); standard output when absent or `-`.
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -66,7 +83,35 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     aihf::bandit::check_temperature("beta", a.beta)?;
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let (truth, reward) = match (&a.reward, a.truth) {
+    let kind = match (&a.reward, a.truth) {
+        (Some(_), None | Some(Truth::Explicit)) => Truth::Explicit,
+        (Some(_), Some(t)) => {
+            return Err(AihfError::param(
+                "reward",
+                format!(
+                    "--reward gives an explicit truth, which conflicts with --truth {}",
+                    t.name()
+                ),
+            )
+            .into())
+        }
+        (None, t) => t.unwrap_or(Truth::Gaussian),
+    };
+    // The parameters of the other generators would be ignored silently.
+    for (name, given, used_by) in [
+        ("mean", a.mean.is_some(), Truth::Gaussian),
+        ("sd", a.sd.is_some(), Truth::Gaussian),
+        ("slope", a.slope.is_some(), Truth::Linear),
+    ] {
+        if given && kind != used_by {
+            return Err(AihfError::param(
+                name,
+                format!("--{name} applies only to --truth {}", used_by.name()),
+            )
+            .into());
+        }
+    }
+    let (truth, reward) = match (&a.reward, kind) {
         (Some(r), _) => ("explicit", r.clone()),
         (None, Truth::Explicit) => {
             return Err(
@@ -74,23 +119,25 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             )
         }
         (None, Truth::Gaussian) => {
-            check_positive("sd", a.sd)?;
-            if !a.mean.is_finite() {
+            let (mean, sd) = (a.mean.unwrap_or(0.0), a.sd.unwrap_or(1.0));
+            check_positive("sd", sd)?;
+            if !mean.is_finite() {
                 return Err(AihfError::param("mean", "must be finite").into());
             }
-            let d = Normal::new(a.mean, a.sd).map_err(|e| AihfError::param("sd", e.to_string()))?;
+            let d = Normal::new(mean, sd).map_err(|e| AihfError::param("sd", e.to_string()))?;
             (
                 "gaussian",
                 (0..a.n_actions).map(|_| d.sample(&mut rng)).collect(),
             )
         }
         (None, Truth::Linear) => {
-            if !a.slope.is_finite() {
+            let slope = a.slope.unwrap_or(0.1);
+            if !slope.is_finite() {
                 return Err(AihfError::param("slope", "must be finite").into());
             }
             (
                 "linear",
-                (0..a.n_actions).map(|i| a.slope * (i + 1) as f64).collect(),
+                (0..a.n_actions).map(|i| slope * (i + 1) as f64).collect(),
             )
         }
     };
@@ -170,7 +217,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     });
     let v = data.to_value();
     match &a.out {
-        Some(p) => aihf::io::write_json(p, &v)?,
+        Some(p) => {
+            aihf::io::write_json(p, &v)?;
+            super::wrote(p, false);
+        }
         None => println!("{}", serde_json::to_string_pretty(&v)?),
     }
     Ok(())

@@ -17,7 +17,8 @@ use std::path::PathBuf;
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<SimCommand>,
-    /// Study spec file (`sims/*.toml` or `.json`).
+    /// Study spec file (`sims/*.toml` or `.json`); `-` reads standard input (JSON when it
+    /// starts with `{`, else TOML).
     #[arg(required_unless_present = "redraw", conflicts_with = "redraw")]
     pub spec: Option<PathBuf>,
     /// Output folder for `<name>.json` and the figures (default `out/sims`; with `--redraw`,
@@ -34,10 +35,15 @@ pub struct Args {
     #[arg(long)]
     pub threads: Option<usize>,
     /// No progress bars.
-    #[arg(long)]
+    #[arg(long, alias = "no-progress")]
     pub quiet: bool,
-    /// Redraw the figures of an existing results JSON (into `--out` if given, else beside it).
-    #[arg(long, value_name = "RESULTS_JSON")]
+    /// Redraw the figures of an existing results JSON (into `--out` if given, else beside it;
+    /// `-` reads standard input and needs `--out`).
+    #[arg(
+        long,
+        value_name = "RESULTS_JSON",
+        conflicts_with_all = ["replications", "seed", "threads", "quiet", "no_shard"]
+    )]
     pub redraw: Option<PathBuf>,
     /// Compute only shard I of N (0-based) of every Monte Carlo run and write it as a shard
     /// file; merge with `aihf sim merge`. Default: AIHF_SHARD=I/N, or Slurm's
@@ -84,9 +90,9 @@ fn report(res: &StudyResults, out: &std::path::Path) -> anyhow::Result<()> {
         res.wall_us_per_solve,
         res.core_us_per_solve
     );
-    println!("wrote {}", json.display());
+    super::wrote(&json, false);
     for f in figs {
-        println!("wrote {}", f.display());
+        super::wrote(&f, false);
     }
     Ok(())
 }
@@ -105,8 +111,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         return report(&res, &m.out);
     }
     if let Some(r) = &a.redraw {
+        if aihf::io::is_stdio(r) && a.out.is_none() {
+            return Err(aihf::error::AihfError::param(
+                "out",
+                "--redraw - (standard input) needs --out: there is no folder beside it",
+            )
+            .into());
+        }
         for p in redraw(r, a.out.as_deref())? {
-            println!("{}", p.display());
+            super::wrote(&p, false);
         }
         return Ok(());
     }
@@ -148,7 +161,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             sh.count,
             t.elapsed().as_secs_f64()
         );
-        println!("wrote {}", file.display());
+        super::wrote(&file, false);
         return Ok(());
     }
     let mut res = run_study(&spec, &ro)?;

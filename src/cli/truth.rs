@@ -32,7 +32,7 @@ pub enum TruthCommand {
 
 #[derive(Args, Debug)]
 pub struct StudyArgs {
-    /// Spec file (sims/truth_*.toml).
+    /// Spec file (sims/truth_*.toml); `-` reads standard input.
     #[arg(required_unless_present = "redraw", conflicts_with = "redraw")]
     pub spec: Option<PathBuf>,
     /// Output folder (default out/truth).
@@ -42,21 +42,33 @@ pub struct StudyArgs {
     #[arg(long)]
     pub replications: Option<usize>,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(long, alias = "no-progress")]
     pub quiet: bool,
-    /// Redraw the figures of an existing results JSON.
-    #[arg(long, value_name = "RESULTS_JSON")]
+    /// Redraw the figures of an existing results JSON (into --out if given, else beside it;
+    /// `-` reads standard input and needs --out).
+    #[arg(
+        long,
+        value_name = "RESULTS_JSON",
+        conflicts_with_all = ["replications", "quiet"]
+    )]
     pub redraw: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MethodArg {
+    /// Supervised fine-tuning on the demonstrations.
     Sft,
+    /// Inverse RL (maximum likelihood of the demonstrations).
     Irl,
+    /// The BTL reward fit on the preferences.
     Btl,
+    /// Two-stage RLHF (BTL, then KL-regularised policy).
     Rlhf,
+    /// Direct preference optimisation.
     Dpo,
+    /// AIHF (demonstrations and preferences together).
     Aihf,
+    /// Every estimator.
     All,
 }
 
@@ -70,21 +82,24 @@ pub enum SupportArg {
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum RefArg {
+    /// The SFT policy.
     Sft,
+    /// The task's reference policy π_ref.
     Ref,
 }
 
 #[derive(Args, Debug)]
 pub struct EstimateArgs {
-    /// task.json (from `truth gen`).
+    /// task.json (from `truth gen`); `-` reads standard input.
     #[arg(long)]
     pub task: PathBuf,
-    /// demos.jsonl.
+    /// demos.jsonl; `-` reads standard input.
     #[arg(long)]
     pub demos: Option<PathBuf>,
-    /// prefs.jsonl.
+    /// prefs.jsonl; `-` reads standard input.
     #[arg(long)]
     pub prefs: Option<PathBuf>,
+    /// Estimator, or `all`.
     #[arg(long, value_enum, default_value = "all")]
     pub method: MethodArg,
     /// Weight λ of the preference likelihood in AIHF.
@@ -93,15 +108,18 @@ pub struct EstimateArgs {
     /// Ridge α on w (needed where the likelihood has no finite maximiser).
     #[arg(long, default_value_t = 0.0)]
     pub ridge: f64,
+    /// Reward support of the sequence-level fits.
     #[arg(long, value_enum, default_value = "task")]
     pub support: SupportArg,
-    /// Reference of RLHF's KL term and DPO's ratio for a single --method (all reports both).
-    #[arg(long, value_enum, default_value = "sft")]
-    pub rlhf_reference: RefArg,
+    /// Reference of RLHF's KL term and DPO's ratio (default `sft`; only with --method rlhf or
+    /// dpo: `all` reports both).
+    #[arg(long, value_enum)]
+    pub rlhf_reference: Option<RefArg>,
     /// Print the JSON report.
     #[arg(long)]
     pub json: bool,
-    /// Write every solved policy as [H][V][V] JSON here.
+    /// Write every solved policy as [H][V][V] JSON here; `-` writes standard output (and the
+    /// table to standard error).
     #[arg(long)]
     pub policy_out: Option<PathBuf>,
     /// Also write the table as CSV (one row per method; columns in the README) to this file.
@@ -143,6 +161,7 @@ pub struct GenArgs {
 
 /// Runs `truth gen`/`neural gen-markov`: generates and writes, then prints one summary line.
 pub fn run_gen(a: &GenArgs) -> anyhow::Result<()> {
+    use std::io::Write as _;
     let g = data::generate(
         &a.out_dir,
         a.vocab,
@@ -155,8 +174,8 @@ pub fn run_gen(a: &GenArgs) -> anyhow::Result<()> {
         a.seed,
     )?;
     println!(
-        "wrote {} (V = {}, H = {}, {} demonstrations from π*, {} BTL-labelled pairs; V0 = {:.6}; \
-         train with --vocab {} --context {} --truth task.json)",
+        "generated {}: V = {}, H = {}, {} demonstrations from π*, {} BTL-labelled pairs; V0 = {:.6}; \
+         train with --vocab {} --context {} --truth task.json",
         a.out_dir.display(),
         a.vocab,
         a.horizon,
@@ -166,6 +185,10 @@ pub fn run_gen(a: &GenArgs) -> anyhow::Result<()> {
         a.vocab,
         a.horizon + 1
     );
+    for name in ["task.json", "demos.jsonl", "prefs.jsonl"] {
+        super::wrote(&a.out_dir.join(name), false);
+    }
+    let _ = std::io::stdout().flush();
     Ok(())
 }
 
@@ -181,6 +204,24 @@ pub fn run(c: TruthCommand) -> anyhow::Result<()> {
 }
 
 fn run_estimate(a: EstimateArgs) -> anyhow::Result<()> {
+    aihf::io::at_most_one_stdio(&[
+        ("--task", Some(&a.task)),
+        ("--demos", a.demos.as_deref()),
+        ("--prefs", a.prefs.as_deref()),
+    ])?;
+    let policy_to_stdout = a.policy_out.as_deref().is_some_and(aihf::io::is_stdio);
+    if a.json && policy_to_stdout {
+        anyhow::bail!(
+            "invalid options `--json` and `--policy-out -`: both write to standard output; use one"
+        );
+    }
+    if a.rlhf_reference.is_some() && !matches!(a.method, MethodArg::Rlhf | MethodArg::Dpo) {
+        return Err(aihf::error::AihfError::param(
+            "rlhf-reference",
+            "applies only to --method rlhf or dpo (`all` reports both references)",
+        )
+        .into());
+    }
     let t0 = std::time::Instant::now();
     let task = TaskSpec::read(&a.task)?.task()?;
     let records = data::read_records(&task, a.demos.as_deref(), a.prefs.as_deref())?;
@@ -201,7 +242,7 @@ fn run_estimate(a: EstimateArgs) -> anyhow::Result<()> {
         MethodArg::Dpo => Some(Method::Dpo),
         MethodArg::Aihf => Some(Method::Aihf),
     };
-    let reference = match a.rlhf_reference {
+    let reference = match a.rlhf_reference.unwrap_or(RefArg::Sft) {
         RefArg::Sft => RefKind::Sft,
         RefArg::Ref => RefKind::Ref,
     };
@@ -213,6 +254,7 @@ fn run_estimate(a: EstimateArgs) -> anyhow::Result<()> {
             .map(|f| (f.name.as_str(), &f.policy))
             .collect();
         policy::write_policies(f, &named)?;
+        super::wrote(f, a.json);
     }
     // The command's own wall time, reading the files included.
     rep.json["total_seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
@@ -229,23 +271,27 @@ fn run_estimate(a: EstimateArgs) -> anyhow::Result<()> {
             &report::csv::ESTIMATE_HEADER,
             &report::csv::estimate_rows(&rep.json),
         )?;
+        super::wrote(p, a.json || policy_to_stdout);
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rep.json)?);
     } else {
-        print_table(&rep.json);
-        for p in a.policy_out.iter().chain(&a.csv) {
-            println!("wrote {}", p.display());
-        }
+        print_table(&rep.json, policy_to_stdout);
     }
     Ok(())
 }
 
-fn print_table(j: &serde_json::Value) {
+/// The estimate table, on standard error when standard output carries the policies.
+fn print_table(j: &serde_json::Value, to_stderr: bool) {
     let f = |v: &serde_json::Value| match v.as_f64() {
         Some(x) => format!("{x:.6}"),
         None => "∞".to_string(),
     };
+    macro_rules! println {
+        ($($t:tt)*) => {
+            if to_stderr { eprintln!($($t)*) } else { std::println!($($t)*) }
+        };
+    }
     println!(
         "V = {}, H = {}, N = {}, M = {}, support: {} ({} bigrams), λ = {}, ridge = {}",
         j["task"]["vocab"],
@@ -290,8 +336,15 @@ fn print_table(j: &serde_json::Value) {
 fn run_study(a: StudyArgs) -> anyhow::Result<()> {
     use aihf::truth::study;
     if let Some(r) = &a.redraw {
+        if aihf::io::is_stdio(r) && a.out.is_none() {
+            return Err(aihf::error::AihfError::param(
+                "out",
+                "--redraw - (standard input) needs --out: there is no folder beside it",
+            )
+            .into());
+        }
         for p in study::redraw(r, a.out.as_deref())? {
-            println!("{}", p.display());
+            super::wrote(&p, false);
         }
         return Ok(());
     }
@@ -311,7 +364,7 @@ fn run_study(a: StudyArgs) -> anyhow::Result<()> {
         println!("{l}");
     }
     for p in study::write_and_draw(&res, &out)? {
-        println!("{}", p.display());
+        super::wrote(&p, false);
     }
     println!(
         "{} replications × {} sizes in {:.2} s",

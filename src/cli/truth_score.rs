@@ -8,18 +8,20 @@ use std::path::PathBuf;
 /// `truth score`.
 #[derive(Args, Debug)]
 pub struct ScoreArgs {
-    /// The task (task.json of `truth gen`).
+    /// The task (task.json of `truth gen`); `-` reads standard input.
     #[arg(long)]
     pub task: PathBuf,
     /// Responses sampled from the policy under test, one JSON object per line:
-    /// {"completion_ids": [...], "logprob": x} or "token_logprobs": [...] (prompt_ids optional).
+    /// {"completion_ids": [...], "logprob": x} or "token_logprobs": [...] (prompt_ids optional);
+    /// `-` reads standard input.
     #[arg(long)]
     pub samples: PathBuf,
-    /// An exact estimator's policy (`truth estimate --policy-out`): also report KL(π‖π̂).
+    /// An exact estimator's policy (`truth estimate --policy-out`): also report KL(π‖π̂); `-`
+    /// reads standard input.
     #[arg(long)]
     pub estimate: Option<PathBuf>,
     /// Which policy of a multi-policy --estimate file (e.g. `aihf`).
-    #[arg(long)]
+    #[arg(long, requires = "estimate")]
     pub estimate_name: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
@@ -48,14 +50,16 @@ pub enum Format {
 /// `truth export`.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
+    /// The task (task.json of `truth gen`); `-` reads standard input.
     #[arg(long)]
     pub task: PathBuf,
-    /// Demonstrations (demos.jsonl of `truth gen`).
+    /// Demonstrations (demos.jsonl of `truth gen`); `-` reads standard input.
     #[arg(long)]
     pub demos: Option<PathBuf>,
-    /// Preferences (prefs.jsonl of `truth gen`).
+    /// Preferences (prefs.jsonl of `truth gen`); `-` reads standard input.
     #[arg(long)]
     pub prefs: Option<PathBuf>,
+    /// Export format.
     #[arg(long, value_enum, default_value_t = Format::Trl)]
     pub format: Format,
     /// Output folder.
@@ -72,16 +76,17 @@ pub struct KlStudyArgs {
     /// The published sizes (4,000 replications, n up to 1,024) instead of the quick ones.
     #[arg(long)]
     pub full: bool,
+    /// Seed of the study.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Replications (overrides the preset).
     #[arg(long)]
     pub replications: Option<usize>,
     /// Redraw the figures from an existing kl_study.json in --out instead of recomputing.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["full", "seed", "replications", "quiet"])]
     pub redraw: bool,
     /// No progress bar.
-    #[arg(long)]
+    #[arg(long, alias = "no-progress")]
     pub quiet: bool,
 }
 
@@ -91,6 +96,11 @@ fn ms(x: &score::MeanSe) -> String {
 
 /// Runs `truth score`.
 pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
+    aihf::io::at_most_one_stdio(&[
+        ("--task", Some(&a.task)),
+        ("--samples", Some(&a.samples)),
+        ("--estimate", a.estimate.as_deref()),
+    ])?;
     let files = score::ScoreFiles {
         task: &a.task,
         samples: &a.samples,
@@ -111,6 +121,9 @@ pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
     };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rep)?);
+        for f in &written {
+            super::wrote(f, true);
+        }
         return Ok(());
     }
     println!(
@@ -163,8 +176,8 @@ pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
             rep.sanity.flags.join("; ")
         }
     );
-    for f in written {
-        println!("wrote {}", f.display());
+    for f in &written {
+        super::wrote(f, false);
     }
     Ok(())
 }
@@ -172,9 +185,14 @@ pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
 /// Runs `truth export`.
 pub fn run_export(a: &ExportArgs) -> anyhow::Result<()> {
     let Format::Trl = a.format;
+    aihf::io::at_most_one_stdio(&[
+        ("--task", Some(&a.task)),
+        ("--demos", a.demos.as_deref()),
+        ("--prefs", a.prefs.as_deref()),
+    ])?;
     let s = export::export_files(&a.task, a.demos.as_deref(), a.prefs.as_deref(), &a.out)?;
     println!(
-        "wrote {} ({} SFT records, {} DPO records; vocabulary t0..t{} + <eos> = {}, <pad> = {})",
+        "exported to {}: {} SFT records, {} DPO records; vocabulary t0..t{} + <eos> = {}, <pad> = {}",
         a.out.display(),
         s.sft_records,
         s.dpo_records,
@@ -182,6 +200,9 @@ pub fn run_export(a: &ExportArgs) -> anyhow::Result<()> {
         s.eos_id,
         s.pad_id
     );
+    for f in &s.files {
+        super::wrote(f, false);
+    }
     Ok(())
 }
 
@@ -200,6 +221,7 @@ pub fn run_kl_study(a: &KlStudyArgs) -> anyhow::Result<()> {
         }
         let s = klstudy::run(&cfg, !a.quiet)?;
         aihf::io::write_json(&a.out.join("kl_study.json"), &s)?;
+        super::wrote(&a.out.join("kl_study.json"), false);
         s
     };
     let csv = a.out.join("kl_study.csv");
@@ -217,12 +239,9 @@ pub fn run_kl_study(a: &KlStudyArgs) -> anyhow::Result<()> {
         study.k3_loss_vs_reverse_kl
     );
     println!("({:.1} s)", study.seconds);
-    if !a.redraw {
-        println!("wrote {}", a.out.join("kl_study.json").display());
-    }
-    println!("wrote {}", csv.display());
-    for f in files {
-        println!("wrote {}", f.display());
+    super::wrote(&csv, false);
+    for f in &files {
+        super::wrote(f, false);
     }
     Ok(())
 }

@@ -26,12 +26,15 @@ pub struct Args {
     #[arg(long)]
     pub only: Option<String>,
     /// List the claims and exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["full", "json", "out", "seed", "strict", "quiet"])]
     pub list: bool,
     /// Exit with status 1 unless every claim is PASS: FAIL, INCONCLUSIVE and ERROR all fail the
     /// run (default: only ERROR — a check that could not run or saw NaN or nothing — does).
     #[arg(long)]
     pub strict: bool,
+    /// No progress bar (`--json` implies it).
+    #[arg(long, alias = "no-progress")]
+    pub quiet: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -58,13 +61,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)
             .map_err(|e| anyhow::anyhow!("cannot create report folder {}: {e}", dir.display()))?;
     }
+    let before = a.out.as_deref().map(snapshot).unwrap_or_default();
     let ctx = Ctx {
         full: a.full,
         seed: a.seed,
         out_dir: a.out.clone(),
-        progress: !a.json,
+        progress: !(a.json || a.quiet),
     };
-    let bar = if a.json {
+    let bar = if a.json || a.quiet {
         ProgressBar::hidden()
     } else {
         let b = ProgressBar::new(claims.len() as u64);
@@ -117,10 +121,21 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             markdown(&reports, &summary).as_bytes(),
         )?;
         aihf::io::write_csv(&dir.join("report.csv"), &CSV_HEADER, &csv_rows(&reports))?;
-        if !a.json {
-            println!("report written to {}", dir.join("report.md").display());
-            println!("wrote {}", dir.join("report.json").display());
-            println!("wrote {}", dir.join("report.csv").display());
+        // Every file this run created or rewrote in the folder (the claims write figures and
+        // data files of their own), then the report's three.
+        let after = snapshot(dir);
+        let report = [
+            dir.join("report.json"),
+            dir.join("report.md"),
+            dir.join("report.csv"),
+        ];
+        for (f, t) in &after {
+            if before.get(f) != Some(t) && !report.contains(f) {
+                super::wrote(f, a.json);
+            }
+        }
+        for f in &report {
+            super::wrote(f, a.json);
         }
     }
     if error > 0 || (a.strict && pass < reports.len()) {
@@ -184,6 +199,28 @@ fn csv_rows(reports: &[ClaimReport]) -> Vec<Vec<String>> {
 /// would otherwise split the row) and line breaks flattened.
 fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// Every file under `dir` with its modification time (to tell which ones a run wrote).
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<PathBuf, std::time::SystemTime> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(p),
+                Ok(m) => {
+                    out.insert(p, m.modified().unwrap_or(std::time::UNIX_EPOCH));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    out
 }
 
 fn num(x: f64) -> String {

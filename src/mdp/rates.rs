@@ -25,14 +25,20 @@
 //! pre-asymptotic drift) and do not enter the verdict. `aihf rates` and `aihf verify` run the
 //! same experiment for the same seed (both default to [`crate::verify::DEFAULT_SEED`]).
 //!
-//! Computing (→ JSON) and drawing (← JSON) are separate: [`run`] and [`render`].
+//! Computing (→ JSON) and drawing (← JSON) are separate: [`run`] and [`render`]. [`run_on`] runs
+//! the same experiment on a user's own discounted MDP (`aihf rates --mdp FILE`).
+//!
+//! The `K` grid must be able to carry a slope ([`RatesConfig::validate`]): at least two distinct
+//! `K` and three runs per fit; a fit that still comes out non-finite is a typed numerical error,
+//! never a verdict.
 
 use super::algorithm1::{self, Data, Options, StepRule};
 use super::bellman::{self, ViOptions};
 use super::gen::{random_mdp, RandomMdp};
 use super::irl::{self, RewardModel};
 use super::traj::{self, Length, Sampler};
-use crate::error::Result;
+use super::Mdp;
+use crate::error::{AihfError, Result};
 use crate::plot::{render_line, LineChart, Series, Style};
 use crate::verify::derive_seed;
 use rand::SeedableRng;
@@ -75,6 +81,10 @@ pub struct RatesConfig {
     pub n_pairs: usize,
     /// Tolerance of the exact solves behind the metrics.
     pub exact_tol: f64,
+    /// The user's MDP file when the experiment ran on one (`aihf rates --mdp`); `None`: the
+    /// built-in random MDP of `n_states`, `n_actions`, `feature_dim`, `gamma`, `beta`.
+    #[serde(default)]
+    pub mdp_file: Option<String>,
 }
 
 impl RatesConfig {
@@ -95,7 +105,55 @@ impl RatesConfig {
             batch: 1,
             n_pairs: 200,
             exact_tol: 1e-10,
+            mdp_file: None,
         }
+    }
+
+    /// Checks the sizes and constants before any computation: a `K` grid too small to fit a
+    /// slope (fewer than two distinct `K`, or fewer than three runs) is refused, since its
+    /// verdict would rest on `NaN`.
+    pub fn validate(&self) -> Result<()> {
+        let mut distinct = self.ks.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() < 2 {
+            return Err(AihfError::param(
+                "log2-k",
+                format!(
+                    "a slope needs at least two distinct K, got {} ({:?})",
+                    distinct.len(),
+                    self.ks
+                ),
+            ));
+        }
+        if distinct[0] == 0 {
+            return Err(AihfError::param("log2-k", "K must be at least 1"));
+        }
+        if self.seeds == 0 {
+            return Err(AihfError::param("seeds", "must be at least 1"));
+        }
+        if distinct.len() * self.seeds < 3 {
+            return Err(AihfError::param(
+                "log2-k",
+                format!(
+                    "{} K × {} seed(s) = {} runs per fit: the 95% interval of a slope needs at \
+                     least 3 (add a K or a seed)",
+                    distinct.len(),
+                    self.seeds,
+                    distinct.len() * self.seeds
+                ),
+            ));
+        }
+        crate::error::check_positive("alpha", self.alpha)?;
+        crate::error::check_positive("control-step", self.control_step)?;
+        crate::error::check_nonneg("lambda", self.lambda)?;
+        if !(0.0..1.0).contains(&self.gamma) {
+            return Err(AihfError::param(
+                "gamma",
+                format!("must be in [0, 1), got {}", self.gamma),
+            ));
+        }
+        Ok(())
     }
 
     /// The published sizes (`--full`): `K = 2^8 … 2^16`, 8 seeds.
@@ -211,8 +269,28 @@ impl RatesResult {
         self.fit_grad = fit(&pts(&self.main, |p| p.e_grad));
         self.control_fit_pol = fit(&pts(&self.control, |p| p.e_pol));
         self.control_fit_grad = fit(&pts(&self.control, |p| p.e_grad));
-        self.upper_fit_pol = Some(fit(&upper(&pts(&self.main, |p| p.e_pol))));
-        self.upper_fit_grad = Some(fit(&upper(&pts(&self.main, |p| p.e_grad))));
+        self.upper_fit_pol = upper_fit(&pts(&self.main, |p| p.e_pol));
+        self.upper_fit_grad = upper_fit(&pts(&self.main, |p| p.e_grad));
+    }
+
+    /// A typed error when a verdict would rest on a non-finite slope or interval (a grid too
+    /// small, a run whose average is 0 or infinite).
+    pub fn check_finite(&self) -> Result<()> {
+        for (name, f) in [
+            ("E_pol (20a)", &self.fit_pol),
+            ("E_grad (20b)", &self.fit_grad),
+            ("E_pol, constant step", &self.control_fit_pol),
+            ("E_grad, constant step", &self.control_fit_grad),
+        ] {
+            if ![f.slope, f.ci_low, f.ci_high].iter().all(|x| x.is_finite()) {
+                return Err(AihfError::Numerical(format!(
+                    "the slope fit of {name} is not finite (slope {}, 95% CI [{}, {}], {} runs): \
+                     the K grid cannot decide the rate",
+                    f.slope, f.ci_low, f.ci_high, f.n
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -296,26 +374,55 @@ impl RatesResult {
     }
 }
 
-/// Runs the experiment (rayon over runs; a progress bar when `progress`).
+/// Runs the experiment on the built-in random MDP of `cfg` (rayon over runs; a progress bar
+/// when `progress`).
 pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
-    let t0 = std::time::Instant::now();
     let problem = setup(cfg)?;
-    let all = jobs(cfg);
-    let points = run_jobs(cfg, &problem, &all, progress)?;
-    Ok(assemble(cfg, points, t0.elapsed().as_secs_f64()))
+    run_problem(cfg, &problem, progress)
 }
 
-/// The fixed problem every run of the experiment shares: the MDP, its linear reward model, and
-/// the data (the expert's exact occupancy and the fixed preference pairs), all drawn from the
-/// master seed alone.
+/// Runs the experiment on a user's discounted MDP: its reward (tabular, or linear when the file
+/// gives `features`) is the truth, its `S`, `A`, `γ`, `β` replace those of `cfg` in the result;
+/// the grid, seeds, `α`, control step, `λ`, batch and pair count come from `cfg`.
+///
+/// ```
+/// use aihf::mdp::rates::{run_on, RatesConfig};
+/// use aihf::mdp::Mdp;
+/// let mdp = Mdp::from_json_str(r#"{"transitions": [[[0.9, 0.1], [0.2, 0.8]], [[1.0, 0.0], [0.5, 0.5]]],
+///   "reward": [[0.0, 1.0], [0.5, 0.0]], "initial": [1.0, 0.0], "gamma": 0.5}"#).unwrap();
+/// let cfg = RatesConfig { ks: vec![4, 16], seeds: 2, n_pairs: 5, ..RatesConfig::quick(0) };
+/// let res = run_on(&mdp, &cfg, false).unwrap();
+/// assert_eq!((res.config.n_states, res.main.len()), (2, 4));
+/// assert!(res.fit_pol.slope.is_finite());
+/// ```
+pub fn run_on(mdp: &Mdp, cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
+    let (problem, cfg) = setup_on(mdp, cfg)?;
+    run_problem(&cfg, &problem, progress)
+}
+
+/// Every run of `cfg` on `problem` ([`setup`] or [`setup_on`]), assembled and checked (a
+/// non-finite fit is an error, never a verdict).
+pub fn run_problem(cfg: &RatesConfig, problem: &Problem, progress: bool) -> Result<RatesResult> {
+    let t0 = std::time::Instant::now();
+    let points = run_jobs(cfg, problem, &jobs(cfg), progress)?;
+    let res = assemble(cfg, points, t0.elapsed().as_secs_f64());
+    res.check_finite()?;
+    Ok(res)
+}
+
+/// The fixed problem every run of the experiment shares: the MDP, its reward model (linear or
+/// tabular), and the data (the expert's exact occupancy and the fixed preference pairs), all
+/// drawn from the master seed alone.
 pub struct Problem {
-    mdp: super::Mdp,
+    mdp: Mdp,
     model: RewardModel,
     data: Data,
 }
 
-/// Builds the experiment's [`Problem`] from `cfg` (deterministic in `cfg.master_seed`).
+/// Builds the experiment's [`Problem`] on the built-in random MDP of `cfg` (deterministic in
+/// `cfg.master_seed`), after checking `cfg`.
 pub fn setup(cfg: &RatesConfig) -> Result<Problem> {
+    cfg.validate()?;
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(cfg.master_seed, "rates/problem"));
     let mdp = random_mdp(
         &RandomMdp {
@@ -332,31 +439,61 @@ pub fn setup(cfg: &RatesConfig) -> Result<Problem> {
         },
         &mut rng,
     )?;
-    let model = RewardModel::linear(&mdp)?;
-    let expert = bellman::value_iteration(
-        &mdp,
-        mdp.reward(),
-        None,
-        &ViOptions {
-            tol: crate::tol::VI_EXACT,
-            ..ViOptions::default()
-        },
-    )?;
-    // Preference pairs: trajectories of the reference policy, BTL labels on the true return.
-    let sampler = Sampler::new(&mdp);
-    let pi_ref: Vec<f64> = mdp.log_ref().iter().map(|l| l.exp()).collect();
-    let prefs = traj::sample_preferences(
-        &mdp,
-        &sampler,
-        &[&pi_ref],
-        Length::Geometric { max: 10_000 },
-        mdp.reward(),
-        cfg.n_pairs,
-        &mut rng,
-    );
-    let diffs = irl::pref_diffs(&model, &prefs, mdp.n_actions(), mdp.gamma());
-    let data = Data::from_expert(&mdp, &expert.log_pi, diffs)?;
-    Ok(Problem { mdp, model, data })
+    Problem::build(mdp, cfg, &mut rng)
+}
+
+/// Builds the [`Problem`] on a user's discounted MDP and the configuration as run (its `S`,
+/// `A`, `γ`, `β` and reward dimension taken from the MDP), after checking both.
+pub fn setup_on(mdp: &Mdp, cfg: &RatesConfig) -> Result<(Problem, RatesConfig)> {
+    if let Some(t) = mdp.horizon() {
+        return Err(AihfError::Mdp(format!(
+            "the Theorem 4.1 rate experiment needs a discounted MDP; this one has horizon {t}"
+        )));
+    }
+    let mut cfg = cfg.clone();
+    cfg.n_states = mdp.n_states();
+    cfg.n_actions = mdp.n_actions();
+    cfg.gamma = mdp.gamma();
+    cfg.beta = mdp.beta();
+    cfg.feature_dim = mdp.features().map_or(mdp.n_sa(), |f| f.dim);
+    cfg.validate()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(cfg.master_seed, "rates/problem"));
+    Ok((Problem::build(mdp.clone(), &cfg, &mut rng)?, cfg))
+}
+
+impl Problem {
+    /// The reward model, the expert's exact occupancy and the fixed preference pairs on `mdp`;
+    /// `rng` draws the pairs.
+    fn build(mdp: Mdp, cfg: &RatesConfig, rng: &mut ChaCha8Rng) -> Result<Self> {
+        let model = match mdp.features() {
+            Some(_) => RewardModel::linear(&mdp)?,
+            None => RewardModel::tabular(&mdp),
+        };
+        let expert = bellman::value_iteration(
+            &mdp,
+            mdp.reward(),
+            None,
+            &ViOptions {
+                tol: crate::tol::VI_EXACT,
+                ..ViOptions::default()
+            },
+        )?;
+        // Preference pairs: trajectories of the reference policy, BTL labels on the true return.
+        let sampler = Sampler::new(&mdp);
+        let pi_ref: Vec<f64> = mdp.log_ref().iter().map(|l| l.exp()).collect();
+        let prefs = traj::sample_preferences(
+            &mdp,
+            &sampler,
+            &[&pi_ref],
+            Length::Geometric { max: 10_000 },
+            mdp.reward(),
+            cfg.n_pairs,
+            rng,
+        );
+        let diffs = irl::pref_diffs(&model, &prefs, mdp.n_actions(), mdp.gamma());
+        let data = Data::from_expert(&mdp, &expert.log_pi, diffs)?;
+        Ok(Problem { mdp, model, data })
+    }
 }
 
 /// One run of the experiment: Algorithm 1 for `k` iterations, the `seed_index`-th seed, with
@@ -504,8 +641,8 @@ pub fn assemble(cfg: &RatesConfig, points: Vec<(bool, RunPoint)>, seconds: f64) 
     RatesResult {
         config: cfg.clone(),
         rule: RULE.into(),
-        upper_fit_pol: Some(fit(&upper(&pts(&main, |p| p.e_pol)))),
-        upper_fit_grad: Some(fit(&upper(&pts(&main, |p| p.e_grad)))),
+        upper_fit_pol: upper_fit(&pts(&main, |p| p.e_pol)),
+        upper_fit_grad: upper_fit(&pts(&main, |p| p.e_grad)),
         fit_pol: fit(&pts(&main, |p| p.e_pol)),
         fit_grad: fit(&pts(&main, |p| p.e_grad)),
         control_fit_pol: fit(&pts(&control, |p| p.e_pol)),
@@ -522,6 +659,16 @@ fn upper(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     ks.sort_by(f64::total_cmp);
     let med = ks.get(ks.len() / 2).copied().unwrap_or(0.0);
     points.iter().copied().filter(|p| p.0 >= med).collect()
+}
+
+/// The supplementary fit over the upper half of the grid, when that half can carry one (at
+/// least two distinct `K` and three runs).
+fn upper_fit(points: &[(f64, f64)]) -> Option<SlopeFit> {
+    let up = upper(points);
+    let mut ks: Vec<f64> = up.iter().map(|p| p.0).collect();
+    ks.sort_by(f64::total_cmp);
+    ks.dedup();
+    (ks.len() >= 2 && up.len() >= 3).then(|| fit(&up))
 }
 
 type Points = Vec<(f64, f64)>;

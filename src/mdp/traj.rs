@@ -239,11 +239,7 @@ fn parse_steps(
 }
 
 fn read_lines(path: &Path) -> Result<Vec<(usize, Value)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-        action: "cannot read",
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let text = crate::io::read_input(path)?;
     let mut out = vec![];
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

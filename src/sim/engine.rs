@@ -274,8 +274,11 @@ fn fit_full(
                 Err(Failure::Other(format!("{}: non-finite policy", e.label)))
             }
         }
-        Err(AihfError::NoEstimator { reason, .. }) => Err(Failure::NoEstimator(reason)),
-        Err(other) => Err(Failure::Other(other.to_string())),
+        // Hints name the spec's keys, not command-line options a spec does not have.
+        Err(AihfError::NoEstimator { reason, .. }) => {
+            Err(Failure::NoEstimator(crate::error::spec_hints(&reason)))
+        }
+        Err(other) => Err(Failure::Other(crate::error::spec_hints(&other.to_string()))),
     }
 }
 

@@ -21,7 +21,7 @@ use super::shard::{
     check_manifests, find_shards, fnv1a, read_shard, write_shard, CallInfo, Manifest, Shard, FORMAT,
 };
 use crate::error::{AihfError, Result};
-use crate::mdp::rates::{self, RatesConfig, RatesResult, RunPoint};
+use crate::mdp::rates::{self, Problem, RatesConfig, RatesResult, RunPoint};
 use std::path::{Path, PathBuf};
 
 /// The manifest `kind` of a rates shard.
@@ -84,14 +84,20 @@ fn decode(bytes: &[u8], file: &Path) -> Result<Vec<(bool, RunPoint)>> {
         .collect())
 }
 
-/// Computes shard `shard` of the experiment `cfg` and writes `DIR/rates.shard-I-of-N.aihfshard`
+/// Computes shard `shard` of the experiment `cfg` on `problem` (from [`rates::setup`], or
+/// [`rates::setup_on`] for a user's MDP) and writes `DIR/rates.shard-I-of-N.aihfshard`
 /// atomically (a re-run overwrites it). Returns the file's path.
-pub fn run_shard(cfg: &RatesConfig, shard: Shard, dir: &Path, progress: bool) -> Result<PathBuf> {
+pub fn run_shard(
+    cfg: &RatesConfig,
+    problem: &Problem,
+    shard: Shard,
+    dir: &Path,
+    progress: bool,
+) -> Result<PathBuf> {
     let t0 = std::time::Instant::now();
     let all = rates::jobs(cfg);
     let range = shard.range(all.len());
-    let problem = rates::setup(cfg)?;
-    let points = rates::run_jobs(cfg, &problem, &all[range.clone()], progress)?;
+    let points = rates::run_jobs(cfg, problem, &all[range.clone()], progress)?;
     let mut manifest = Manifest {
         format: FORMAT.into(),
         kind: KIND.into(),
@@ -184,7 +190,9 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(RatesResult, Vec<PathBuf>)> {
         seconds += call.elapsed_s;
         points.extend(got);
     }
-    Ok((rates::assemble(&cfg, points, seconds), paths))
+    let res = rates::assemble(&cfg, points, seconds);
+    res.check_finite()?;
+    Ok((res, paths))
 }
 
 #[cfg(test)]
@@ -218,13 +226,14 @@ mod tests {
     fn one_and_three_shards_merge_to_the_unsharded_result() {
         let cfg = tiny();
         let whole = rates::run(&cfg, false).unwrap();
+        let problem = rates::setup(&cfg).unwrap();
         for n in [1, 3, 5] {
             let dir = tempfile::tempdir().unwrap();
             for i in 0..n {
-                run_shard(&cfg, Shard::new(i, n).unwrap(), dir.path(), false).unwrap();
+                run_shard(&cfg, &problem, Shard::new(i, n).unwrap(), dir.path(), false).unwrap();
             }
             // A retried shard overwrites its file: still every run exactly once.
-            run_shard(&cfg, Shard::new(0, n).unwrap(), dir.path(), false).unwrap();
+            run_shard(&cfg, &problem, Shard::new(0, n).unwrap(), dir.path(), false).unwrap();
             let (merged, files) = merge(&[dir.path().to_path_buf()]).unwrap();
             assert_eq!(files.len(), n);
             assert_eq!(untimed(&merged), untimed(&whole), "{n} shards");
@@ -234,9 +243,10 @@ mod tests {
     #[test]
     fn a_missing_or_foreign_shard_is_refused() {
         let cfg = tiny();
+        let problem = rates::setup(&cfg).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        run_shard(&cfg, Shard::new(0, 3).unwrap(), dir.path(), false).unwrap();
-        run_shard(&cfg, Shard::new(2, 3).unwrap(), dir.path(), false).unwrap();
+        run_shard(&cfg, &problem, Shard::new(0, 3).unwrap(), dir.path(), false).unwrap();
+        run_shard(&cfg, &problem, Shard::new(2, 3).unwrap(), dir.path(), false).unwrap();
         let e = merge(&[dir.path().to_path_buf()]).unwrap_err().to_string();
         assert!(e.contains("1/3"), "{e}");
         // Shard 1 of another configuration (another seed).
@@ -244,7 +254,15 @@ mod tests {
             master_seed: 4,
             ..tiny()
         };
-        run_shard(&other, Shard::new(1, 3).unwrap(), dir.path(), false).unwrap();
+        let other_problem = rates::setup(&other).unwrap();
+        run_shard(
+            &other,
+            &other_problem,
+            Shard::new(1, 3).unwrap(),
+            dir.path(),
+            false,
+        )
+        .unwrap();
         let e = merge(&[dir.path().to_path_buf()]).unwrap_err().to_string();
         assert!(e.contains("another spec"), "{e}");
     }

@@ -136,6 +136,10 @@ pub struct EstimatorSpec {
     /// DPO family); `None`: 0, no ridge.
     #[serde(default)]
     pub ridge: Option<f64>,
+    /// Smoothing ε > 0 of the DPO family's `π_ref = π_SFT`: `(N_i + ε)/(N + nε)` (the
+    /// `--ref-smoothing` of `aihf bandit`).
+    #[serde(default)]
+    pub ref_smoothing: Option<f64>,
 }
 
 impl EstimatorSpec {
@@ -157,6 +161,7 @@ impl EstimatorSpec {
         if let Some(r) = self.ridge {
             o.ridge = r;
         }
+        o.ref_smoothing = self.ref_smoothing;
         super::engine::Estimator {
             label: self.label(),
             method: self.method,
@@ -226,6 +231,7 @@ impl EstimatorSpec {
         chk("lambda", self.lambda, false)?;
         chk("demo_weight", self.demo_weight, true)?;
         chk("ridge", self.ridge, false)?;
+        chk("ref_smoothing", self.ref_smoothing, true)?;
         if let Some(l) = &self.label {
             if l.trim().is_empty() {
                 return Err(AihfError::spec(
@@ -443,16 +449,16 @@ pub enum Spec {
 }
 
 impl Spec {
-    /// Parses a `.toml` or `.json` file (by extension) and validates it.
+    /// Parses a `.toml` or `.json` file (by extension; standard input when `path` is `-`, JSON
+    /// when it starts with `{`) and validates it.
     pub fn from_file(path: &Path) -> Result<Spec> {
-        let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-            action: "cannot read",
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let text = crate::io::read_input(path)?;
+        // Standard input (`-`) has no extension: a JSON object starts with `{`, which no TOML
+        // document does.
         let is_json = path
             .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+            || (crate::io::is_stdio(path) && text.trim_start().starts_with('{'));
         let spec = if is_json {
             Spec::from_json_str(&text)?
         } else {

@@ -85,11 +85,7 @@ impl TaskSpec {
 
     /// Reads `task.json`; a file that is not a task is a typed error naming the file and key.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-            action: "cannot read",
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let text = crate::io::read_input(path)?;
         serde_json::from_str(&text).map_err(|e| {
             AihfError::data(
                 format!(
@@ -207,11 +203,7 @@ pub fn write_records(dir: &Path, y0: usize, r: &Records) -> Result<()> {
 }
 
 fn read_lines(path: &Path) -> Result<Vec<(String, serde_json::Map<String, Value>)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-        action: "cannot read",
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let text = crate::io::read_input(path)?;
     let name = path.display().to_string();
     let mut out = Vec::new();
     for (k, line) in text.lines().enumerate() {

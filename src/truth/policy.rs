@@ -1208,7 +1208,8 @@ fn draw_weighted_cached(weights: &[f64], total: f64, rng: &mut impl Rng) -> usiz
 }
 
 /// Writes policies as `{"y0": y0, "vocab": V, "horizon": H, "policies": {name: [H][V][V]}}`
-/// (`policy[t][u][v] = π_t(v|u)`), streamed to `path` and renamed into place.
+/// (`policy[t][u][v] = π_t(v|u)`), streamed to `path` and renamed into place (streamed to
+/// standard output when `path` is `-`).
 pub fn write_policies(path: &Path, policies: &[(&str, &MarkovPolicy)]) -> Result<()> {
     use std::io::Write;
     let Some((_, first)) = policies.first() else {
@@ -1219,12 +1220,17 @@ pub fn write_policies(path: &Path, policies: &[(&str, &MarkovPolicy)]) -> Result
         path: path.to_path_buf(),
         source: e,
     };
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io_err)?;
-    }
+    let stdout = crate::io::is_stdio(path);
     let tmp = crate::io::tmp_path(path);
-    let f = std::fs::File::create(&tmp).map_err(io_err)?;
-    let mut w = std::io::BufWriter::new(f);
+    let sink: Box<dyn Write> = if stdout {
+        Box::new(std::io::stdout().lock())
+    } else {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io_err)?;
+        }
+        Box::new(std::fs::File::create(&tmp).map_err(io_err)?)
+    };
+    let mut w = std::io::BufWriter::new(sink);
     let res = (|| -> Result<()> {
         write!(
             w,
@@ -1268,7 +1274,10 @@ pub fn write_policies(path: &Path, policies: &[(&str, &MarkovPolicy)]) -> Result
         w.flush().map_err(io_err)?;
         Ok(())
     })();
+    drop(w);
     match res {
+        Ok(()) if stdout => Ok(()),
+        Err(e) if stdout => Err(e),
         Ok(()) => std::fs::rename(&tmp, path).map_err(io_err),
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
@@ -1288,11 +1297,7 @@ pub fn read_policy(
     y0: usize,
 ) -> Result<MarkovPolicy> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-        action: "cannot read",
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let text = crate::io::read_input(path)?;
     let v: Value = serde_json::from_str(&text).map_err(|e| AihfError::Json {
         context: file.clone(),
         source: e,

@@ -327,11 +327,7 @@ pub fn parse_samples(text: &str, source: &str, task: &MarkovTask) -> Result<Vec<
 
 /// Reads and parses a samples file ([`parse_samples`]).
 pub fn read_samples(path: &Path, task: &MarkovTask) -> Result<Vec<Sample>> {
-    let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-        action: "cannot read",
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let text = crate::io::read_input(path)?;
     parse_samples(&text, &path.display().to_string(), task)
 }
 

@@ -73,11 +73,7 @@ pub struct StudySpec {
 impl StudySpec {
     /// Reads and validates a TOML spec; errors name the file and field.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| AihfError::Io {
-            action: "cannot read",
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let text = crate::io::read_input(path)?;
         let s: StudySpec = toml::from_str(&text).map_err(|e| AihfError::Spec {
             field: None,
             reason: format!("{}: {e}", path.display()),
@@ -259,7 +255,7 @@ pub fn run(spec: &StudySpec, progress: bool) -> Result<StudyResults> {
                                 Err("KL(π̂‖π*) is infinite".to_string())
                             }
                         }
-                        Err(e) => Err(e.to_string()),
+                        Err(e) => Err(crate::error::spec_hints(&e.to_string())),
                     };
                     out.insert(name, v);
                 }

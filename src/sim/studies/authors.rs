@@ -112,6 +112,7 @@ impl Study for Authors {
                     weighting: None,
                     demo_weight: None,
                     ridge: None,
+                    ref_smoothing: None,
                 },
                 EstimatorSpec {
                     method: Method::Btl,
@@ -120,6 +121,7 @@ impl Study for Authors {
                     weighting: None,
                     demo_weight: None,
                     ridge: None,
+                    ref_smoothing: None,
                 },
                 EstimatorSpec {
                     method: Method::Aihf,
@@ -128,6 +130,7 @@ impl Study for Authors {
                     weighting: Some(crate::bandit::Weighting::Normalized),
                     demo_weight: Some(w),
                     ridge: None,
+                    ref_smoothing: None,
                 },
             ]
             .iter()
