@@ -659,6 +659,8 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
             .collect(),
         err: None,
         style: Style::LinePoints,
+        key: None,
+        lighten: 0.0,
     };
     let floor = rows
         .first()
@@ -681,8 +683,13 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
                 points: xs.iter().map(|&x| (x, floor)).collect(),
                 err: None,
                 style: Style::Dashed,
+                key: None,
+                lighten: 0.0,
             },
         ],
+        shade_x: vec![],
+        shade_label: None,
+        dodge: 0.0,
     }
 }
 

@@ -426,6 +426,8 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
                     points: vec![(first.0, c / first.0.sqrt()), (last.0, c / last.0.sqrt())],
                     err: None,
                     style: Style::Dashed,
+                    key: None,
+                    lighten: 0.0,
                 });
             }
         }
@@ -437,6 +439,8 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
             points: pts,
             err: Some(err),
             style: Style::LinePoints,
+            key: None,
+            lighten: 0.0,
         });
     }
     let chart = LineChart {
@@ -449,6 +453,9 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
         x_log: true,
         y_log: true,
         series,
+        shade_x: vec![],
+        shade_label: None,
+        dodge: 0.0,
     };
     render_line(&chart, stem)
 }

@@ -227,6 +227,8 @@ impl Study for Authors {
                     } else {
                         Style::Dashed
                     },
+                    key: None,
+                    lighten: 0.0,
                 });
             }
             v.push(Figure {
@@ -239,6 +241,9 @@ impl Study for Authors {
                     x_log: true,
                     y_log: true,
                     series,
+                    shade_x: vec![],
+                    shade_label: None,
+                    dodge: 0.0,
                 }),
             });
         }

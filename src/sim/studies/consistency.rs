@@ -125,6 +125,8 @@ impl Study for Consistency {
                 points: pts,
                 err: Some(err),
                 style: Style::LinePoints,
+                key: None,
+                lighten: 0.0,
             });
         }
         if let (Some(&x0), Some(&x1)) = (r.sizes.first(), r.sizes.last()) {
@@ -141,6 +143,8 @@ impl Study for Consistency {
                     points: finite_pts(vec![(x0, y0), (x1, y0 * (x1 / x0).powf(-0.5))]),
                     err: None,
                     style: Style::Dashed,
+                    key: None,
+                    lighten: 0.0,
                 });
             }
             series.push(Series {
@@ -148,6 +152,8 @@ impl Study for Consistency {
                 points: finite_pts(vec![(x0, r.rlhf_floor), (x1, r.rlhf_floor)]),
                 err: None,
                 style: Style::Dashed,
+                key: None,
+                lighten: 0.0,
             });
         }
         vec![Figure {
@@ -159,6 +165,9 @@ impl Study for Consistency {
                 x_log: true,
                 y_log: true,
                 series,
+                shade_x: vec![],
+                shade_label: None,
+                dodge: 0.0,
             }),
         }]
     }

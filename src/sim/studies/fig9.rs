@@ -91,6 +91,8 @@ impl Study for Fig9 {
                 .collect(),
             err: None,
             style: Style::LinePoints,
+            key: None,
+            lighten: 0.0,
         }];
         for e in &c.stats.estimators {
             let (pts, err): (Vec<_>, Vec<_>) = e
@@ -106,6 +108,8 @@ impl Study for Fig9 {
                 points: pts,
                 err: Some(err),
                 style: Style::Points,
+                key: None,
+                lighten: 0.0,
             });
         }
         let first_unc = r.uncovered.first().map_or(0, |i| i + 1);
@@ -121,6 +125,9 @@ impl Study for Fig9 {
         x_log: false,
         y_log: false,
         series,
+        shade_x: vec![],
+        shade_label: None,
+        dodge: 0.0,
     };
         let mut cats = vec!["truth".to_string()];
         let mut vals = vec![r.truth_uncovered_mass];
@@ -156,6 +163,8 @@ impl Study for Fig9 {
                 .collect(),
             err: None,
             style: Style::LinePoints,
+            key: None,
+            lighten: 0.0,
         }];
         for (label, p) in &r.first_data_set {
             if let Some(p) = p {
@@ -169,6 +178,8 @@ impl Study for Fig9 {
                     ),
                     err: None,
                     style: Style::Points,
+                    key: None,
+                    lighten: 0.0,
                 });
             }
         }
@@ -182,6 +193,9 @@ impl Study for Fig9 {
             x_log: false,
             y_log: false,
             series: one,
+            shade_x: vec![],
+            shade_label: None,
+            dodge: 0.0,
         };
         vec![
             Figure {

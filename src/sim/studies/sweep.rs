@@ -186,6 +186,8 @@ impl Study for Sweep {
                         points: pts,
                         err: Some(err),
                         style: Style::LinePoints,
+                        key: None,
+                        lighten: 0.0,
                     }
                 })
                 .collect();
@@ -200,6 +202,9 @@ impl Study for Sweep {
                     x_log: true,
                     y_log: true,
                     series,
+                    shade_x: vec![],
+                    shade_label: None,
+                    dodge: 0.0,
                 }),
             });
         }
@@ -230,6 +235,8 @@ impl Study for Sweep {
                         } else {
                             Style::Dashed
                         },
+                        key: None,
+                        lighten: 0.0,
                     });
                 }
             }
@@ -248,6 +255,8 @@ impl Study for Sweep {
                 },
                 err: None,
                 style: Style::Dashed,
+                key: None,
+                lighten: 0.0,
             });
             figs.push(Figure {
                 name: if ai == 0 {
@@ -264,6 +273,9 @@ impl Study for Sweep {
                     x_log: true,
                     y_log: true,
                     series,
+                    shade_x: vec![],
+                    shade_label: None,
+                    dodge: 0.0,
                 }),
             });
         }
