@@ -669,7 +669,7 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
         .unwrap_or(f64::NAN);
     let xs: Vec<f64> = rows.iter().filter_map(|r| r["size"].as_f64()).collect();
     LineChart {
-        title: "RLHF converges to π_{2r*}, AIHF to π* (β = 1)".into(),
+        title: "RLHF converges to the policy of reward 2r*, AIHF to π* (β = 1)".into(),
         x_label: "data size (demonstrations ≈ comparisons)".into(),
         y_label: "mean total variation".into(),
         x_log: true,
@@ -679,7 +679,7 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
             series("TV(π_RLHF, π_2r*)", "tv_rlhf_2r"),
             series("TV(π_AIHF, π*)", "tv_aihf_truth"),
             Series {
-                name: "TV(π_2r*, π*)".into(),
+                name: "TV(policy of reward 2r*, π*)".into(),
                 points: xs.iter().map(|&x| (x, floor)).collect(),
                 err: None,
                 style: Style::Dashed,
@@ -690,6 +690,7 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
         shade_x: vec![],
         shade_label: None,
         dodge: 0.0,
+        wide: false,
     }
 }
 

@@ -456,6 +456,7 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
         shade_x: vec![],
         shade_label: None,
         dodge: 0.0,
+        wide: false,
     };
     render_line(&chart, stem)
 }

@@ -829,6 +829,7 @@ pub fn figures(rep: &GroundTruthReport, dir: &Path) -> Result<Vec<PathBuf>> {
             shade_x: vec![],
             shade_label: None,
             dodge: 0.0,
+            wide: false,
         },
         &dir.join("reward_kl_path"),
     )?;
@@ -864,6 +865,7 @@ pub fn figures(rep: &GroundTruthReport, dir: &Path) -> Result<Vec<PathBuf>> {
             shade_x: vec![],
             shade_label: None,
             dodge: 0.0,
+            wide: false,
         },
         &dir.join("kl_to_star"),
     )?);

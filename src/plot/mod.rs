@@ -118,6 +118,10 @@ pub struct LineChart {
     /// `0`: no offset.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dodge: f64,
+    /// Draw [`WIDE`] pixels wide instead of [`WIDTH`] (many x positions, such as Fig. 9's 50
+    /// actions with four estimators each).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wide: bool,
 }
 
 impl LineChart {
@@ -139,6 +143,7 @@ impl LineChart {
             shade_x: vec![],
             shade_label: None,
             dodge: 0.0,
+            wide: false,
         }
     }
 }
@@ -160,6 +165,8 @@ pub struct BarChart {
 
 /// Width of every figure, pixels.
 pub const WIDTH: u32 = 1000;
+/// Width of a [`LineChart::wide`] figure, pixels.
+pub const WIDE: u32 = 1500;
 /// Height of the title and plotting area (axes included); the legend is added below it.
 pub const PLOT_HEIGHT: u32 = 650;
 const LEGEND_FONT: u32 = 15;
@@ -305,11 +312,15 @@ const SHADE: RGBColor = RGBColor(225, 225, 225);
 /// The legend layout a line chart is drawn with (public for tests: the legend lies below the
 /// plotting area).
 pub fn line_legend_layout(c: &LineChart) -> LegendLayout {
-    let w: Vec<u32> = line_legend(c)
-        .iter()
-        .map(|(l, _)| text_width(l, LEGEND_FONT))
-        .collect();
-    LegendLayout::new(&w, WIDTH)
+    layout_of(&line_legend(c), line_width(c))
+}
+
+fn line_width(c: &LineChart) -> u32 {
+    if c.wide {
+        WIDE
+    } else {
+        WIDTH
+    }
 }
 
 /// Writes `stem.png` and `stem.svg`; returns both paths.
@@ -317,19 +328,20 @@ pub fn render_line(chart: &LineChart, stem: &Path) -> Result<Vec<PathBuf>> {
     register_font();
     let legend = line_legend(chart);
     let (png, svg) = prepare(stem)?;
-    let lay = layout_of(&legend);
-    let size = (WIDTH, PLOT_HEIGHT + lay.height);
+    let width = line_width(chart);
+    let lay = layout_of(&legend, width);
+    let size = (width, PLOT_HEIGHT + lay.height);
     {
         let root = BitMapBackend::new(&png, size).into_drawing_area();
         draw_line(chart, &root)
-            .and_then(|_| draw_legend(&root, &legend, &lay))
+            .and_then(|_| draw_legend(&root, &legend, &lay, size.0))
             .map_err(|e| plot_err(&png, e))?;
         root.present().map_err(|e| plot_err(&png, e))?;
     }
     {
         let root = SVGBackend::new(&svg, size).into_drawing_area();
         draw_line(chart, &root)
-            .and_then(|_| draw_legend(&root, &legend, &lay))
+            .and_then(|_| draw_legend(&root, &legend, &lay, size.0))
             .map_err(|e| plot_err(&svg, e))?;
         root.present().map_err(|e| plot_err(&svg, e))?;
     }
@@ -341,31 +353,31 @@ pub fn render_bars(chart: &BarChart, stem: &Path) -> Result<Vec<PathBuf>> {
     register_font();
     let legend = bar_legend(chart);
     let (png, svg) = prepare(stem)?;
-    let lay = layout_of(&legend);
+    let lay = layout_of(&legend, WIDTH);
     let size = (WIDTH, PLOT_HEIGHT + lay.height);
     {
         let root = BitMapBackend::new(&png, size).into_drawing_area();
         draw_bars(chart, &root)
-            .and_then(|_| draw_legend(&root, &legend, &lay))
+            .and_then(|_| draw_legend(&root, &legend, &lay, size.0))
             .map_err(|e| plot_err(&png, e))?;
         root.present().map_err(|e| plot_err(&png, e))?;
     }
     {
         let root = SVGBackend::new(&svg, size).into_drawing_area();
         draw_bars(chart, &root)
-            .and_then(|_| draw_legend(&root, &legend, &lay))
+            .and_then(|_| draw_legend(&root, &legend, &lay, size.0))
             .map_err(|e| plot_err(&svg, e))?;
         root.present().map_err(|e| plot_err(&svg, e))?;
     }
     Ok(vec![png, svg])
 }
 
-fn layout_of(legend: &[(String, Glyph)]) -> LegendLayout {
+fn layout_of(legend: &[(String, Glyph)], width: u32) -> LegendLayout {
     let w: Vec<u32> = legend
         .iter()
         .map(|(l, _)| text_width(l, LEGEND_FONT))
         .collect();
-    LegendLayout::new(&w, WIDTH)
+    LegendLayout::new(&w, width)
 }
 
 fn prepare(stem: &Path) -> Result<(PathBuf, PathBuf)> {
@@ -469,9 +481,9 @@ fn axis_points(lo: f64, hi: f64, log: bool, data: &[f64], target: usize) -> (Vec
 }
 
 /// The caption font size: 22 px, smaller (down to 14) for a title that would not fit.
-fn title_size(title: &str) -> u32 {
+fn title_size(title: &str, width: u32) -> u32 {
     let mut s = 22;
-    while s > 14 && text_width(title, s) > WIDTH - 30 {
+    while s > 14 && text_width(title, s) > width - 30 {
         s -= 1;
     }
     s
@@ -533,7 +545,10 @@ where
     let (xb, xlight) = axis_points(x0, x1, xl, &xdata, 10);
     let (yb, ylight) = axis_points(y0, y1, yl, &ys, 8);
     let mut chart = ChartBuilder::on(&area)
-        .caption(&c.title, ("sans-serif", title_size(&c.title)))
+        .caption(
+            &c.title,
+            ("sans-serif", title_size(&c.title, line_width(c))),
+        )
         .margin(15)
         .x_label_area_size(50)
         .y_label_area_size(80)
@@ -579,29 +594,24 @@ where
         }
         if matches!(s.style, Style::Points | Style::LinePoints) {
             // Smaller markers where series are dodged (Fig. 9: 50 actions × several series).
-            let r = if dotted || pts.len() > 30 { 4 } else { 5 };
+            let r = if dotted {
+                3
+            } else if pts.len() > 30 {
+                4
+            } else {
+                5
+            };
             for &p in &pts {
                 draw_marker(chart.plotting_area(), p, look.marker, r, col)?;
             }
         }
         if let Some(err) = &s.err {
-            let bars: Vec<_> = s
-                .points
-                .iter()
-                .zip(err)
-                .filter_map(|(p, e)| Some((tr(p.0, xl)? + dx, tr(e.0, yl)?, tr(e.1, yl)?)))
-                .map(|(x, lo, hi)| {
-                    ErrorBar::new_vertical(
-                        x,
-                        lo,
-                        (lo + hi) / 2.0,
-                        hi,
-                        ShapeStyle::from(&col).stroke_width(2),
-                        if dotted { 4 } else { 8 },
-                    )
-                })
-                .collect();
-            chart.draw_series(bars)?;
+            let half = if dotted { 3 } else { 5 };
+            for (p, e) in s.points.iter().zip(err) {
+                if let (Some(x), Some(lo), Some(hi)) = (tr(p.0, xl), tr(e.0, yl), tr(e.1, yl)) {
+                    draw_err_bar(chart.plotting_area(), x + dx, lo, hi, half, col)?;
+                }
+            }
         }
     }
     Ok(())
@@ -613,6 +623,24 @@ fn fmt_tick(v: f64, log: bool) -> String {
     } else {
         ticks::tick_label(v)
     }
+}
+
+/// Draws a vertical error bar from `lo` to `hi` at `x` (data coordinates) with whiskers
+/// `half` pixels to each side (no centre mark: the series' own marker shows the estimate).
+fn draw_err_bar<DB: DrawingBackend, CT: plotters::coord::CoordTranslate<From = (f64, f64)>>(
+    area: &DrawingArea<DB, CT>,
+    x: f64,
+    lo: f64,
+    hi: f64,
+    half: i32,
+    col: RGBColor,
+) -> std::result::Result<(), plotters::drawing::DrawingAreaErrorKind<DB::ErrorType>> {
+    let st = col.stroke_width(2);
+    area.draw(&PathElement::new(vec![(x, lo), (x, hi)], st))?;
+    for y in [lo, hi] {
+        area.draw(&(EmptyElement::at((x, y)) + PathElement::new(vec![(-half, 0), (half, 0)], st)))?;
+    }
+    Ok(())
 }
 
 /// Draws a marker of radius `r` pixels at `at` (data coordinates of `area`).
@@ -689,6 +717,7 @@ fn draw_legend<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     legend: &[(String, Glyph)],
     lay: &LegendLayout,
+    width: u32,
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -701,7 +730,7 @@ where
         [
             (LEGEND_PAD as i32 / 2, top + 2),
             (
-                WIDTH as i32 - LEGEND_PAD as i32 / 2,
+                width as i32 - LEGEND_PAD as i32 / 2,
                 top + lay.height as i32 - 2,
             ),
         ],
@@ -732,7 +761,11 @@ where
                 }
                 draw_marker(root, (gm, yc), marker, 5, color)?;
             }
-            Glyph::Marker { color, marker } => draw_marker(root, (gm, yc), marker, 5, color)?,
+            Glyph::Marker { color, marker } => {
+                // A ring is drawn around a marker, at about twice its size: smaller here.
+                let r = if marker == Marker::Ring { 3 } else { 5 };
+                draw_marker(root, (gm, yc), marker, r, color)?
+            }
             Glyph::Band(color) => {
                 root.draw(&Rectangle::new(
                     [(gx0, yc - 7), (gx1, yc + 7)],
@@ -784,7 +817,7 @@ where
     let cats = c.categories.clone();
     let centres: Vec<f64> = (0..ncat).map(|k| k as f64 + 0.5).collect();
     let mut chart = ChartBuilder::on(&area)
-        .caption(&c.title, ("sans-serif", title_size(&c.title)))
+        .caption(&c.title, ("sans-serif", title_size(&c.title, WIDTH)))
         .margin(15)
         .x_label_area_size(50)
         .y_label_area_size(80)
@@ -824,11 +857,12 @@ where
         });
         chart.draw_series(rects)?;
         if let Some(e) = err {
-            let bars = vals.iter().zip(e).enumerate().map(|(k, (&v, &h))| {
+            for (k, (&v, &h)) in vals.iter().zip(e).enumerate() {
                 let x = k as f64 + 0.1 + g as f64 * w + w * 0.475;
-                ErrorBar::new_vertical(x, v - h, v, v + h, BLACK.stroke_width(2), 8)
-            });
-            chart.draw_series(bars)?;
+                if h > 0.0 && h.is_finite() {
+                    draw_err_bar(chart.plotting_area(), x, v - h, v + h, 6, BLACK)?;
+                }
+            }
         }
     }
     Ok(())

@@ -74,6 +74,7 @@ pub const KNOWN: &[(&str, RGBColor, Marker)] = &[
     ),
     ("reference", RGBColor(110, 110, 110), Marker::None),
     ("highlight", RGBColor(0, 0, 0), Marker::Ring),
+    ("off-scale", RGBColor(110, 110, 110), Marker::TriangleUp),
 ];
 
 /// Colours and markers for labels that name no known estimator (picked by a hash of the label).
@@ -215,7 +216,7 @@ mod tests {
     fn distinct_estimators_have_distinct_colours_and_markers() {
         let est: Vec<&(&str, RGBColor, Marker)> = KNOWN
             .iter()
-            .filter(|(k, _, _)| !matches!(*k, "reference" | "highlight"))
+            .filter(|(k, _, _)| !matches!(*k, "reference" | "highlight" | "off-scale"))
             .collect();
         for (i, a) in est.iter().enumerate() {
             for b in &est[i + 1..] {

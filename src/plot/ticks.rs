@@ -35,7 +35,8 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
 }
 
 /// The ticks of a log axis: the data's own distinct values when there are between two and six
-/// of them (e.g. `w = 0.25, 1, 4`), else [`log_ticks`] over `[lo, hi]`.
+/// of them and each has at most three significant digits (e.g. `w = 0.25, 1, 4`), else
+/// [`log_ticks`] over `[lo, hi]`.
 pub fn log_axis_ticks(lo: f64, hi: f64, data: &[f64]) -> Vec<f64> {
     let mut v: Vec<f64> = data
         .iter()
@@ -44,7 +45,12 @@ pub fn log_axis_ticks(lo: f64, hi: f64, data: &[f64]) -> Vec<f64> {
         .collect();
     v.sort_by(f64::total_cmp);
     v.dedup_by(|a, b| (*a - *b).abs() <= SAME_REL * b.abs());
-    if (2..=6).contains(&v.len()) {
+    // Data values label the axis only if they print short (0.25, 4, 1000 — not 3.333).
+    let short = |x: &f64| {
+        let m = x / 10f64.powf(x.log10().floor());
+        ((m * 100.0).round() - m * 100.0).abs() < 1e-6 * m * 100.0
+    };
+    if (2..=6).contains(&v.len()) && v.iter().all(short) {
         v
     } else {
         log_ticks(lo, hi)
@@ -169,6 +175,12 @@ mod tests {
         assert_eq!(
             labels(&log_axis_ticks(0.2, 5.0, &[1.0, 0.25, 4.0, 4.0])),
             ["0.25", "1", "4"]
+        );
+        // 10/3, 100/3, …: not short, so round ticks.
+        let thirds = [10.0 / 3.0, 100.0 / 3.0, 1000.0 / 3.0];
+        assert_eq!(
+            labels(&log_axis_ticks(3.0, 400.0, &thirds)),
+            ["5", "10", "20", "50", "100", "200"]
         );
         let many: Vec<f64> = (0..10).map(|i| 2f64.powi(i)).collect();
         assert_eq!(

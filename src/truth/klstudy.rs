@@ -647,6 +647,7 @@ pub fn draw(study: &KlStudy, out: &Path) -> Result<Vec<PathBuf>> {
         shade_x: vec![],
         shade_label: None,
         dodge: 0.0,
+        wide: false,
     };
     let mut files = render_line(&chart, &out.join("kl_study_rmse"))?;
     let bars = BarChart {

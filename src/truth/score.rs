@@ -621,6 +621,7 @@ pub fn draw_frontier(fig: &FrontierFigure, stem: &Path) -> Result<Vec<PathBuf>> 
         shade_x: vec![],
         shade_label: None,
         dodge: 0.0,
+        wide: false,
     };
     render_line(&chart, stem)
 }

@@ -404,6 +404,7 @@ pub fn draw(res: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
                 shade_x: vec![],
                 shade_label: None,
                 dodge: 0.0,
+                wide: false,
             };
             paths.extend(render_line(
                 &chart,

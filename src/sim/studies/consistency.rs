@@ -148,7 +148,10 @@ impl Study for Consistency {
                 });
             }
             series.push(Series {
-                name: format!("RLHF limit TV(π*, π_2r*) = {:.4}", r.rlhf_floor),
+                name: format!(
+                    "RLHF limit: TV(π*, policy of reward 2r*) = {:.4}",
+                    r.rlhf_floor
+                ),
                 points: finite_pts(vec![(x0, r.rlhf_floor), (x1, r.rlhf_floor)]),
                 err: None,
                 style: Style::Dashed,
@@ -159,7 +162,8 @@ impl Study for Consistency {
         vec![Figure {
             name: "tv_vs_size".into(),
             chart: Chart::Line(LineChart {
-                title: "Consistency: mean TV(π*, π̂) against data size (log–log, 95% CI)".into(),
+                title: "Consistency: mean TV(π*, estimate) against data size (log–log, 95% CI)"
+                    .into(),
                 x_label: "N + M (demonstrations + comparisons)".into(),
                 y_label: "mean TV to the truth".into(),
                 x_log: true,
@@ -167,7 +171,8 @@ impl Study for Consistency {
                 series,
                 shade_x: vec![],
                 shade_label: None,
-                dodge: 0.0,
+                dodge: 0.06,
+                wide: false,
             }),
         }]
     }

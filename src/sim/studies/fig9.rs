@@ -22,6 +22,46 @@ pub struct Fig9Result {
     /// The estimates on the first data set alone (the paper's Figure 9 shows one data set):
     /// `(label, policy)`, `None` where the estimator did not exist.
     pub first_data_set: Vec<(String, Option<Vec<f64>>)>,
+    /// The ground truth in words (`"Gaussian ground truth r* ∼ N(0, 1) i.i.d. (seed 7)"`), for the figures'
+    /// titles; empty in results written before it was recorded.
+    #[serde(default)]
+    pub truth: String,
+}
+
+/// "1 comparison per pair", "200 comparisons per pair".
+fn per_pair(k: u64) -> String {
+    format!("{k} comparison{} per pair", if k == 1 { "" } else { "s" })
+}
+
+/// The shaded x bands (1-based actions, ± 0.5) of the uncovered actions, and their legend label.
+fn uncovered_bands(uncovered: &[usize]) -> (Vec<(f64, f64)>, Option<String>) {
+    let mut bands: Vec<(f64, f64)> = vec![];
+    for &i in uncovered {
+        let x = (i + 1) as f64;
+        match bands.last_mut() {
+            Some(b) if (b.1 - (x - 0.5)).abs() < 1e-9 => b.1 = x + 0.5,
+            _ => bands.push((x - 0.5, x + 0.5)),
+        }
+    }
+    let label = (!bands.is_empty()).then(|| {
+        format!(
+            "uncovered action{} (no demonstrations)",
+            if uncovered.len() == 1 { "" } else { "s" }
+        )
+    });
+    (bands, label)
+}
+
+/// The ground truth in words, for titles: it names the kind (Gaussian, linear, explicit).
+pub fn describe_truth(t: &crate::sim::spec::Truth) -> String {
+    use crate::sim::spec::Truth;
+    match t {
+        Truth::Gaussian { seed } => {
+            format!("Gaussian ground truth r* ∼ N(0, 1) i.i.d. (seed {seed})")
+        }
+        Truth::Linear { slope } => format!("linear ground truth r*(i) = {slope}·i"),
+        Truth::Explicit { .. } => "explicit ground truth r*".into(),
+    }
 }
 
 /// Figure 9 (A.2.3, Example 2) over `replications` data sets.
@@ -76,24 +116,24 @@ impl Study for Fig9 {
             uncovered,
             truth_uncovered_mass,
             first_data_set,
+            truth: describe_truth(&s.truth),
         })
     }
 
     fn figures(r: &Fig9Result) -> Vec<Figure> {
         let c = &r.cell;
-        let mut series = vec![Series {
-            name: "truth π*".into(),
-            points: c
-                .truth_policy
-                .iter()
-                .enumerate()
-                .map(|(i, p)| ((i + 1) as f64, *p))
-                .collect(),
-            err: None,
-            style: Style::LinePoints,
-            key: None,
-            lighten: 0.0,
-        }];
+        let truth = || {
+            Series::new(
+                "truth π*",
+                c.truth_policy
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| ((i + 1) as f64, *p))
+                    .collect(),
+                Style::LinePoints,
+            )
+        };
+        let mut series = vec![truth()];
         for e in &c.stats.estimators {
             let (pts, err): (Vec<_>, Vec<_>) = e
                 .mean
@@ -104,31 +144,52 @@ impl Study for Fig9 {
                 .map(|(i, (m, ci))| (((i + 1) as f64, *m), *ci))
                 .unzip();
             series.push(Series {
-                name: format!("{} (mean, {} reps)", e.label, e.ok),
-                points: pts,
                 err: Some(err),
-                style: Style::Points,
-                key: None,
-                lighten: 0.0,
+                ..Series::new(
+                    format!("{} (mean of {} data sets)", e.label, e.ok),
+                    pts,
+                    Style::Points,
+                )
             });
         }
+        // Are all intervals too short to show beside a marker (below 1% of the y range, about
+        // 5 pixels)? Then the axis says so rather than leave the reader looking for them.
+        let top = c.truth_policy.iter().copied().fold(0.0, f64::max);
+        let narrow = series
+            .iter()
+            .flat_map(|s| s.err.iter().flatten())
+            .all(|e| e.1 - e.0 < 0.01 * top);
         let first_unc = r.uncovered.first().map_or(0, |i| i + 1);
+        let (shade_x, shade_label) = uncovered_bands(&r.uncovered);
+        let truth_words = if r.truth.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", r.truth)
+        };
         let policy = LineChart {
-        title: format!(
-            "Example 2 / Fig. 9: demonstrations cover actions 1–{}, N = {}, {} comparisons per pair",
-            first_unc.saturating_sub(1),
-            c.demos,
-            c.comparisons_per_pair
-        ),
-        x_label: "action (1-based)".into(),
-        y_label: "policy probability (mean over data sets, 95% CI)".into(),
-        x_log: false,
-        y_log: false,
-        series,
-        shade_x: vec![],
-        shade_label: None,
-        dodge: 0.0,
-    };
+            shade_x: shade_x.clone(),
+            shade_label: shade_label.clone(),
+            // Four estimators side by side within each action (spacing 1), so that none hides
+            // another's interval (AIHF and BTL nearly coincide on the uncovered actions).
+            dodge: 0.8,
+            wide: true,
+            ..LineChart::new(
+                format!(
+                    "Fig. 9 (Example 2){truth_words}: N = {} demonstrations on actions 1–{}, {}",
+                    c.demos,
+                    first_unc.saturating_sub(1),
+                    per_pair(c.comparisons_per_pair)
+                ),
+                "action (1-based)",
+                if narrow {
+                    "policy probability: mean over data sets, 95% CI (narrower than the markers)"
+                } else {
+                    "policy probability: mean over data sets, 95% CI"
+                },
+                (false, false),
+                series,
+            )
+        };
         let mut cats = vec!["truth".to_string()];
         let mut vals = vec![r.truth_uncovered_mass];
         let mut errs = vec![0.0];
@@ -145,57 +206,43 @@ impl Study for Fig9 {
         }
         let mass = BarChart {
             title: format!(
-                "Mass on the uncovered actions {}–{} (mean ± 95% CI half-width)",
+                "Mass on the uncovered actions {}–{}{truth_words} (mean ± 95% CI)",
                 first_unc,
                 c.truth_policy.len()
             ),
-            y_label: "Σ π̂ over uncovered actions".into(),
+            y_label: "estimated probability of the uncovered actions".into(),
             categories: cats,
             groups: vec![("uncovered mass".into(), vals, Some(errs))],
         };
-        let mut one = vec![Series {
-            name: "truth π*".into(),
-            points: c
-                .truth_policy
-                .iter()
-                .enumerate()
-                .map(|(i, p)| ((i + 1) as f64, *p))
-                .collect(),
-            err: None,
-            style: Style::LinePoints,
-            key: None,
-            lighten: 0.0,
-        }];
+        let mut one = vec![truth()];
         for (label, p) in &r.first_data_set {
             if let Some(p) = p {
-                one.push(Series {
-                    name: label.clone(),
-                    points: finite_pts(
+                one.push(Series::new(
+                    label.clone(),
+                    finite_pts(
                         p.iter()
                             .enumerate()
                             .map(|(i, x)| ((i + 1) as f64, *x))
                             .collect(),
                     ),
-                    err: None,
-                    style: Style::Points,
-                    key: None,
-                    lighten: 0.0,
-                });
+                    Style::Points,
+                ));
             }
         }
         let one_chart = LineChart {
-            title: format!(
-                "Example 2 / Fig. 9 on one data set (as in the paper): actions 1–{} covered",
-                first_unc.saturating_sub(1)
-            ),
-            x_label: "action (1-based)".into(),
-            y_label: "policy probability".into(),
-            x_log: false,
-            y_log: false,
-            series: one,
-            shade_x: vec![],
-            shade_label: None,
-            dodge: 0.0,
+            shade_x,
+            shade_label,
+            wide: true,
+            ..LineChart::new(
+                format!(
+                    "Fig. 9 on one data set (as in the paper){truth_words}: actions 1–{} covered",
+                    first_unc.saturating_sub(1)
+                ),
+                "action (1-based)",
+                "policy probability",
+                (false, false),
+                one,
+            )
         };
         vec![
             Figure {
