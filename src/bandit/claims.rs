@@ -651,16 +651,16 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
                 .is_none_or(|b| (b - 1.0).abs() < f64::EPSILON)
         })
         .collect();
-    let series = |name: &str, key: &str| Series {
+    let series = |name: &str, field: &str, lighten: f64| Series {
         name: name.into(),
         points: rows
             .iter()
-            .filter_map(|r| Some((r["size"].as_f64()?, r[key].as_f64()?)))
+            .filter_map(|r| Some((r["size"].as_f64()?, r[field].as_f64()?)))
             .collect(),
         err: None,
         style: Style::LinePoints,
         key: None,
-        lighten: 0.0,
+        lighten,
     };
     let floor = rows
         .first()
@@ -675,15 +675,15 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
         x_log: true,
         y_log: true,
         series: vec![
-            series("TV(π_RLHF, π*)", "tv_rlhf_truth"),
-            series("TV(π_RLHF, π_2r*)", "tv_rlhf_2r"),
-            series("TV(π_AIHF, π*)", "tv_aihf_truth"),
+            series("RLHF: TV to π*", "tv_rlhf_truth", 0.0),
+            series("RLHF: TV to the policy of reward 2r*", "tv_rlhf_2r", 0.5),
+            series("AIHF: TV to π*", "tv_aihf_truth", 0.0),
             Series {
-                name: "TV(policy of reward 2r*, π*)".into(),
+                name: "TV(policy of reward 2r*, π*): RLHF's limit".into(),
                 points: xs.iter().map(|&x| (x, floor)).collect(),
                 err: None,
                 style: Style::Dashed,
-                key: None,
+                key: Some("reference".into()),
                 lighten: 0.0,
             },
         ],

@@ -12,6 +12,7 @@ pub mod ticks;
 use crate::error::{AihfError, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -114,8 +115,8 @@ pub struct LineChart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shade_label: Option<String>,
     /// Total horizontal spread (in x units; `log10` units on a log x axis) over which the
-    /// series with error bars are offset from one another so that none hides another's bars;
-    /// `0`: no offset.
+    /// series with error bars (without any: the marker-only series) are offset from one
+    /// another so that none hides another; `0`: no offset.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dodge: f64,
     /// Draw [`WIDE`] pixels wide instead of [`WIDTH`] (many x positions, such as Fig. 9's 50
@@ -254,6 +255,37 @@ fn text_width(text: &str, size: u32) -> u32 {
         .map(|(w, _)| w)
         // Without the font (it is bundled, so never in practice) assume DejaVu's mean advance.
         .unwrap_or(text.chars().count() as u32 * size * 6 / 10)
+}
+
+/// The colour and marker of each series of a chart: [`Series::look`], except that a series
+/// whose colour an earlier, differently named series of the chart already has is told apart — a
+/// lighter shade of its estimator's colour (two RLHF variants), or, for a label that names no
+/// estimator, the next unused spare colour and marker.
+pub fn looks(c: &LineChart) -> Vec<EstimatorStyle> {
+    let mut out: Vec<EstimatorStyle> = vec![];
+    for (k, s) in c.series.iter().enumerate() {
+        let mut look = s.look();
+        let clash = |l: &EstimatorStyle, out: &[EstimatorStyle]| {
+            out.iter()
+                .zip(&c.series)
+                .any(|(o, t)| o.color == l.color && t.name != s.name)
+        };
+        let known = s.key.is_some() || style::estimator_key(&s.name).is_some();
+        let mut n = 0;
+        while clash(&look, &out) && n < 24 {
+            n += 1;
+            look = if known {
+                EstimatorStyle {
+                    color: lighten(s.look().color, 0.35 * n as f64),
+                    marker: look.marker,
+                }
+            } else {
+                style::spare(k + n)
+            };
+        }
+        out.push(look);
+    }
+    out
 }
 
 /// The legend entries of a line chart: one per named series, then the shaded band.
@@ -497,9 +529,15 @@ where
     let (area, _) = root.split_vertically(PLOT_HEIGHT);
     let (xl, yl) = (c.x_log, c.y_log);
     // Offsets in x of the series with error bars (dodge), centred on 0.
-    let with_err: Vec<usize> = (0..c.series.len())
+    let mut with_err: Vec<usize> = (0..c.series.len())
         .filter(|&k| c.series[k].err.is_some())
         .collect();
+    if with_err.is_empty() {
+        // No error bars: spread the marker-only series, which would hide one another.
+        with_err = (0..c.series.len())
+            .filter(|&k| c.series[k].style == Style::Points)
+            .collect();
+    }
     let offset = |k: usize| -> f64 {
         match with_err.iter().position(|&j| j == k) {
             Some(p) if with_err.len() > 1 && c.dodge > 0.0 => {
@@ -573,8 +611,9 @@ where
         }
     }
     let dotted = c.dodge > 0.0;
+    let looks = looks(c);
     for (k, s) in c.series.iter().enumerate() {
-        let look = s.look();
+        let look = looks[k];
         let col = look.color;
         let dx = offset(k);
         let pts: Vec<(f64, f64)> = s
@@ -785,8 +824,11 @@ where
         }
         root.draw(&Text::new(
             label.clone(),
-            (x0 + LEGEND_GLYPH as i32, yc - (LEGEND_FONT as i32 * 6) / 10),
-            ("sans-serif", LEGEND_FONT).into_font().color(&BLACK),
+            (x0 + LEGEND_GLYPH as i32, yc),
+            ("sans-serif", LEGEND_FONT)
+                .into_font()
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Left, VPos::Center)),
         ))?;
     }
     Ok(())
@@ -912,6 +954,33 @@ mod tests {
                 assert!(disjoint, "entries {k} {r:?} and {j} {q:?} overlap");
             }
         }
+    }
+
+    #[test]
+    fn two_series_of_one_chart_never_look_the_same() {
+        let pts = vec![(1.0, 1.0), (2.0, 2.0)];
+        let names = [
+            "rlhf_sft", "rlhf_ref", "k1", "tok_k2", "k2", "k3", "tok_k3", "AIHF",
+        ];
+        let c = LineChart::new(
+            "t",
+            "x",
+            "y",
+            (false, false),
+            names
+                .iter()
+                .map(|n| Series::new(*n, pts.clone(), Style::LinePoints))
+                .collect(),
+        );
+        let l = looks(&c);
+        for i in 0..l.len() {
+            for j in i + 1..l.len() {
+                assert_ne!(l[i].color, l[j].color, "{} and {}", names[i], names[j]);
+            }
+        }
+        // The RLHF variants stay in RLHF's colour family (same marker); AIHF keeps its own look.
+        assert_eq!(l[1].marker, l[0].marker);
+        assert_eq!(l[7], style::style_for(None, "AIHF"));
     }
 
     #[test]

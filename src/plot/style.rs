@@ -53,7 +53,7 @@ pub struct EstimatorStyle {
 
 /// The known estimators: `(key, colour, marker)`. Keys are what [`estimator_key`] returns.
 pub const KNOWN: &[(&str, RGBColor, Marker)] = &[
-    ("truth", RGBColor(0, 0, 0), Marker::Plus),
+    ("truth", RGBColor(60, 60, 60), Marker::Plus),
     ("SFT", RGBColor(0, 114, 178), Marker::Circle),
     ("BTL", RGBColor(230, 159, 0), Marker::Square),
     ("RLHF", RGBColor(0, 158, 115), Marker::TriangleUp),
@@ -158,6 +158,15 @@ pub fn style_for(key: Option<&str>, label: &str) -> EstimatorStyle {
     match key {
         Some(k) => style_of_key(k),
         None => style_of_key(estimator_key(label).unwrap_or(label)),
+    }
+}
+
+/// The `k`-th spare look (for labels that name no estimator), cycling through the spare colours
+/// and markers together.
+pub fn spare(k: usize) -> EstimatorStyle {
+    EstimatorStyle {
+        color: SPARE_COLORS[k % SPARE_COLORS.len()],
+        marker: SPARE_MARKERS[k % SPARE_MARKERS.len()],
     }
 }
 

@@ -86,7 +86,7 @@ pub fn linear_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
 }
 
 /// The label of a tick: at most four significant digits, no trailing zeros (`0.25`, `1`,
-/// `1000`), scientific for magnitudes `≥ 10^5` or `< 10^-3` (`1e-4`, `2e5`).
+/// `1000`), scientific for magnitudes `≥ 10^5` or `< 10^-3` (`10⁻⁴`, `2×10⁵`).
 pub fn tick_label(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return if v.is_finite() {
@@ -106,10 +106,30 @@ pub fn tick_label(v: f64) -> String {
         } else {
             (m, e)
         };
-        return format!("{}e{}", trim(m, 3), e);
+        let p = superscript(e);
+        let m = trim(m, 3);
+        return if m == "1" {
+            format!("10{p}")
+        } else if m == "-1" {
+            format!("-10{p}")
+        } else {
+            format!("{m}×10{p}")
+        };
     }
     let decimals = (3 - e).max(0) as usize;
     trim(v, decimals)
+}
+
+/// `-4` as `⁻⁴` (DejaVu Sans has the superscript digits and minus).
+fn superscript(e: i32) -> String {
+    e.to_string()
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            d => ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹']
+                [d.to_digit(10).unwrap_or(0) as usize],
+        })
+        .collect()
 }
 
 fn trim(v: f64, decimals: usize) -> String {
@@ -204,8 +224,10 @@ mod tests {
 
     #[test]
     fn tick_labels_are_short() {
-        assert_eq!(tick_label(1e-4), "1e-4");
-        assert_eq!(tick_label(2e5), "2e5");
+        assert_eq!(tick_label(1e-4), "10⁻⁴");
+        assert_eq!(tick_label(2e5), "2×10⁵");
+        assert_eq!(tick_label(1e6), "10⁶");
+        assert_eq!(tick_label(-2.5e-5), "-2.5×10⁻⁵");
         assert_eq!(tick_label(10f64.powf(0.25f64.log10())), "0.25");
         assert_eq!(tick_label(0.001), "0.001");
         assert_eq!(tick_label(65536.0), "65536");

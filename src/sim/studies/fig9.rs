@@ -233,6 +233,7 @@ impl Study for Fig9 {
             shade_x,
             shade_label,
             wide: true,
+            dodge: 0.8,
             ..LineChart::new(
                 format!(
                     "Fig. 9 on one data set (as in the paper){truth_words}: actions 1–{} covered",
