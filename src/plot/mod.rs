@@ -262,12 +262,16 @@ fn text_width(text: &str, size: u32) -> u32 {
 /// lighter shade of its estimator's colour (two RLHF variants), or, for a label that names no
 /// estimator, the next unused spare colour and marker.
 pub fn looks(c: &LineChart) -> Vec<EstimatorStyle> {
+    distinct(&c.series)
+}
+
+fn distinct(series: &[Series]) -> Vec<EstimatorStyle> {
     let mut out: Vec<EstimatorStyle> = vec![];
-    for (k, s) in c.series.iter().enumerate() {
+    for (k, s) in series.iter().enumerate() {
         let mut look = s.look();
         let clash = |l: &EstimatorStyle, out: &[EstimatorStyle]| {
             out.iter()
-                .zip(&c.series)
+                .zip(series)
                 .any(|(o, t)| o.color == l.color && t.name != s.name)
         };
         let known = s.key.is_some() || style::estimator_key(&s.name).is_some();
@@ -286,6 +290,14 @@ pub fn looks(c: &LineChart) -> Vec<EstimatorStyle> {
         out.push(look);
     }
     out
+}
+
+/// The colours of bars named `names` (by estimator, told apart as in [`looks`]).
+fn bar_colors<'a>(names: impl Iterator<Item = &'a String>) -> Vec<RGBColor> {
+    let pseudo: Vec<Series> = names
+        .map(|n| Series::new(n.clone(), vec![], Style::Points))
+        .collect();
+    distinct(&pseudo).into_iter().map(|l| l.color).collect()
 }
 
 /// The legend entries of a line chart: one per named series, then the shaded band.
@@ -333,9 +345,11 @@ fn bar_legend(c: &BarChart) -> Vec<(String, Glyph)> {
     if c.groups.len() <= 1 {
         return vec![];
     }
+    let cols = bar_colors(c.groups.iter().map(|g| &g.0));
     c.groups
         .iter()
-        .map(|(n, _, _)| (n.clone(), Glyph::Bar(style_for(None, n).color)))
+        .zip(cols)
+        .map(|((n, _, _), col)| (n.clone(), Glyph::Bar(col)))
         .collect()
 }
 
@@ -656,6 +670,16 @@ where
     Ok(())
 }
 
+/// A bar's value: `0`, or four significant digits (`0.3571`, `1.2×10⁻⁵`).
+fn value_label(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return ticks::tick_label(v);
+    }
+    let e = v.abs().log10().floor() as i32;
+    let r = 10f64.powi(e - 3);
+    ticks::tick_label((v / r).round() * r)
+}
+
 fn fmt_tick(v: f64, log: bool) -> String {
     if log {
         ticks::tick_label(10f64.powf(v))
@@ -882,22 +906,44 @@ where
         .draw()?;
     let w = 0.8 / ng as f64;
     let single = c.groups.len() == 1;
-    for (g, (name, vals, err)) in c.groups.iter().enumerate() {
-        let group_col = style_for(None, name).color;
+    let group_cols = bar_colors(c.groups.iter().map(|g| &g.0));
+    let cat_cols = bar_colors(c.categories.iter());
+    for (g, (_, vals, err)) in c.groups.iter().enumerate() {
         let rects = vals.iter().enumerate().map(|(k, &v)| {
             let x = k as f64 + 0.1 + g as f64 * w;
             let col = if single {
-                style_for(
-                    None,
-                    &c.categories[k.min(c.categories.len().saturating_sub(1))],
-                )
-                .color
+                cat_cols.get(k).copied().unwrap_or(BLACK)
             } else {
-                group_col
+                group_cols[g]
             };
             Rectangle::new([(x, 0.0), (x + w * 0.95, v)], col.filled())
         });
         chart.draw_series(rects)?;
+        if single {
+            // One bar per category: print each value above its bar, so that a bar of height 0
+            // (SFT's mass on actions it never saw, an unbiased gradient) is read as 0, not missed.
+            for (k, &v) in vals.iter().enumerate() {
+                let h = err
+                    .as_ref()
+                    .and_then(|e| e.get(k))
+                    .copied()
+                    .filter(|h| h.is_finite())
+                    .unwrap_or(0.0);
+                let x = k as f64 + 0.1 + w * 0.475;
+                let top = if v >= 0.0 { v + h } else { v - h };
+                chart.plotting_area().draw(
+                    &(EmptyElement::at((x, top))
+                        + Text::new(
+                            value_label(v),
+                            (0, if v >= 0.0 { -12 } else { 12 }),
+                            ("sans-serif", 15)
+                                .into_font()
+                                .color(&BLACK)
+                                .pos(Pos::new(HPos::Center, VPos::Center)),
+                        )),
+                )?;
+            }
+        }
         if let Some(e) = err {
             for (k, (&v, &h)) in vals.iter().zip(e).enumerate() {
                 let x = k as f64 + 0.1 + g as f64 * w + w * 0.475;

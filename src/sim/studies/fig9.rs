@@ -171,7 +171,7 @@ impl Study for Fig9 {
             shade_label: shade_label.clone(),
             // Four estimators side by side within each action (spacing 1), so that none hides
             // another's interval (AIHF and BTL nearly coincide on the uncovered actions).
-            dodge: 0.8,
+            dodge: 0.9,
             wide: true,
             ..LineChart::new(
                 format!(
@@ -182,9 +182,9 @@ impl Study for Fig9 {
                 ),
                 "action (1-based)",
                 if narrow {
-                    "policy probability: mean over data sets, 95% CI (narrower than the markers)"
+                    "mean policy probability (95% CIs narrower than markers)"
                 } else {
-                    "policy probability: mean over data sets, 95% CI"
+                    "mean policy probability over data sets (95% CI)"
                 },
                 (false, false),
                 series,
