@@ -651,14 +651,16 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
                 .is_none_or(|b| (b - 1.0).abs() < f64::EPSILON)
         })
         .collect();
-    let series = |name: &str, key: &str| Series {
+    let series = |name: &str, field: &str, lighten: f64| Series {
         name: name.into(),
         points: rows
             .iter()
-            .filter_map(|r| Some((r["size"].as_f64()?, r[key].as_f64()?)))
+            .filter_map(|r| Some((r["size"].as_f64()?, r[field].as_f64()?)))
             .collect(),
         err: None,
         style: Style::LinePoints,
+        key: None,
+        lighten,
     };
     let floor = rows
         .first()
@@ -667,22 +669,28 @@ pub fn consistency_chart(t: &serde_json::Value) -> crate::plot::LineChart {
         .unwrap_or(f64::NAN);
     let xs: Vec<f64> = rows.iter().filter_map(|r| r["size"].as_f64()).collect();
     LineChart {
-        title: "RLHF converges to π_{2r*}, AIHF to π* (β = 1)".into(),
+        title: "RLHF converges to the policy of reward 2r*, AIHF to π* (β = 1)".into(),
         x_label: "data size (demonstrations ≈ comparisons)".into(),
         y_label: "mean total variation".into(),
         x_log: true,
         y_log: true,
         series: vec![
-            series("TV(π_RLHF, π*)", "tv_rlhf_truth"),
-            series("TV(π_RLHF, π_2r*)", "tv_rlhf_2r"),
-            series("TV(π_AIHF, π*)", "tv_aihf_truth"),
+            series("RLHF: TV to π*", "tv_rlhf_truth", 0.0),
+            series("RLHF: TV to the policy of reward 2r*", "tv_rlhf_2r", 0.5),
+            series("AIHF: TV to π*", "tv_aihf_truth", 0.0),
             Series {
-                name: "TV(π_2r*, π*)".into(),
+                name: "TV(policy of reward 2r*, π*): RLHF's limit".into(),
                 points: xs.iter().map(|&x| (x, floor)).collect(),
                 err: None,
                 style: Style::Dashed,
+                key: Some("reference".into()),
+                lighten: 0.0,
             },
         ],
+        shade_x: vec![],
+        shade_label: None,
+        dodge: 0.0,
+        wide: false,
     }
 }
 

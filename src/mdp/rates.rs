@@ -699,13 +699,13 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
     type Case<'a> = (&'a str, &'a [RunPoint], fn(&RunPoint) -> f64, &'a SlopeFit);
     let cases: [Case; 4] = [
         (
-            "E_pol (20a), step a/sqrt(K)",
+            "E_pol (20a), step α/√K",
             &res.main,
             |p| p.e_pol,
             &res.fit_pol,
         ),
         (
-            "E_grad (20b), step a/sqrt(K)",
+            "E_grad (20b), step α/√K",
             &res.main,
             |p| p.e_grad,
             &res.fit_grad,
@@ -730,12 +730,14 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
                 let c = first.1 * first.0.sqrt();
                 series.push(Series {
                     name: format!(
-                        "K^-1/2 reference ({})",
+                        "∝ 1/√K reference ({})",
                         if i == 0 { "E_pol" } else { "E_grad" }
                     ),
                     points: vec![(first.0, c / first.0.sqrt()), (last.0, c / last.0.sqrt())],
                     err: None,
                     style: Style::Dashed,
+                    key: Some("reference".into()),
+                    lighten: if i == 0 { 0.0 } else { 0.45 },
                 });
             }
         }
@@ -747,11 +749,15 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
             points: pts,
             err: Some(err),
             style: Style::LinePoints,
+            // The decreasing step is the AIHF algorithm (AIHF's colour); the constant-step
+            // control is grey; E_grad is the lighter shade of each.
+            key: Some(if i < 2 { "AIHF" } else { "reference" }.into()),
+            lighten: if i % 2 == 0 { 0.0 } else { 0.45 },
         });
     }
     let chart = LineChart {
         title: format!(
-            "Theorem 4.1 rates: {} states, {} actions, gamma {}, {} seeds",
+            "Theorem 4.1 rates: {} states, {} actions, γ = {}, {} seeds",
             res.config.n_states, res.config.n_actions, res.config.gamma, res.config.seeds
         ),
         x_label: "K (iterations)".into(),
@@ -759,6 +765,10 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
         x_log: true,
         y_log: true,
         series,
+        shade_x: vec![],
+        shade_label: None,
+        dodge: 0.0,
+        wide: false,
     };
     render_line(&chart, stem)
 }

@@ -799,6 +799,8 @@ pub fn figures(rep: &GroundTruthReport, dir: &Path) -> Result<Vec<PathBuf>> {
                     .collect(),
             ),
             style: Style::LinePoints,
+            key: None,
+            lighten: 0.0,
         })
         .collect();
     path_series.push(Series {
@@ -809,6 +811,8 @@ pub fn figures(rep: &GroundTruthReport, dir: &Path) -> Result<Vec<PathBuf>> {
             rep.pi_star.true_reward.hi,
         )]),
         style: Style::Points,
+        key: None,
+        lighten: 0.0,
     });
     let c = &rep.config;
     let mut out = crate::plot::render_line(
@@ -822,6 +826,10 @@ pub fn figures(rep: &GroundTruthReport, dir: &Path) -> Result<Vec<PathBuf>> {
             x_log: false,
             y_log: false,
             series: path_series,
+            shade_x: vec![],
+            shade_label: None,
+            dodge: 0.0,
+            wide: false,
         },
         &dir.join("reward_kl_path"),
     )?;
@@ -842,6 +850,8 @@ pub fn figures(rep: &GroundTruthReport, dir: &Path) -> Result<Vec<PathBuf>> {
                     .collect(),
             ),
             style: Style::LinePoints,
+            key: None,
+            lighten: 0.0,
         })
         .collect();
     out.extend(crate::plot::render_line(
@@ -852,6 +862,10 @@ pub fn figures(rep: &GroundTruthReport, dir: &Path) -> Result<Vec<PathBuf>> {
             x_log: false,
             y_log: false,
             series: kl_series,
+            shade_x: vec![],
+            shade_label: None,
+            dodge: 0.0,
+            wide: false,
         },
         &dir.join("kl_to_star"),
     )?);

@@ -640,8 +640,14 @@ pub fn draw(study: &KlStudy, out: &Path) -> Result<Vec<PathBuf>> {
                 points: e.rows.iter().map(|r| (r.n as f64, r.rmse)).collect(),
                 err: None,
                 style: Style::LinePoints,
+                key: None,
+                lighten: 0.0,
             })
             .collect(),
+        shade_x: vec![],
+        shade_label: None,
+        dodge: 0.0,
+        wide: false,
     };
     let mut files = render_line(&chart, &out.join("kl_study_rmse"))?;
     let bars = BarChart {

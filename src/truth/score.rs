@@ -597,12 +597,16 @@ pub fn draw_frontier(fig: &FrontierFigure, stem: &Path) -> Result<Vec<PathBuf>> 
                     .collect(),
                 err: None,
                 style: Style::LinePoints,
+                key: None,
+                lighten: 0.0,
             },
             Series {
                 name: format!("{} (± 2 se)", fig.label),
                 points: vec![(kl.mean, r.mean)],
                 err: Some(vec![(r.mean - 2.0 * r.se, r.mean + 2.0 * r.se)]),
                 style: Style::Points,
+                key: None,
+                lighten: 0.0,
             },
             Series {
                 name: "± 2 se in KL".into(),
@@ -612,8 +616,14 @@ pub fn draw_frontier(fig: &FrontierFigure, stem: &Path) -> Result<Vec<PathBuf>> 
                 ],
                 err: None,
                 style: Style::Line,
+                key: None,
+                lighten: 0.0,
             },
         ],
+        shade_x: vec![],
+        shade_label: None,
+        dodge: 0.0,
+        wide: false,
     };
     render_line(&chart, stem)
 }

@@ -396,6 +396,8 @@ pub fn draw(res: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
                         points,
                         err: Some(err),
                         style: Style::LinePoints,
+                        key: None,
+                        lighten: 0.0,
                     });
                 }
             }
@@ -409,6 +411,10 @@ pub fn draw(res: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
                 x_log: true,
                 y_log,
                 series,
+                shade_x: vec![],
+                shade_label: None,
+                dodge: 0.0,
+                wide: false,
             };
             paths.extend(render_line(
                 &chart,

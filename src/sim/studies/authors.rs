@@ -230,18 +230,25 @@ impl Study for Authors {
                     } else {
                         Style::Dashed
                     },
+                    key: None,
+                    lighten: 0.0,
                 });
             }
             v.push(Figure {
                 name: "w_sweep".into(),
                 chart: Chart::Line(LineChart {
-                    title: "Authors' example: MSE E‖π̂ − π*‖² against the demonstration weight w"
-                        .into(),
+                    title:
+                        "Authors' example: MSE E‖estimate − π*‖² against the demonstration weight w"
+                            .into(),
                     x_label: "w (normalized weighting)".into(),
                     y_label: "MSE (95% CI)".into(),
                     x_log: true,
                     y_log: true,
                     series,
+                    shade_x: vec![],
+                    shade_label: None,
+                    dodge: 0.04,
+                    wide: false,
                 }),
             });
         }

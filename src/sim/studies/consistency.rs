@@ -125,6 +125,8 @@ impl Study for Consistency {
                 points: pts,
                 err: Some(err),
                 style: Style::LinePoints,
+                key: None,
+                lighten: 0.0,
             });
         }
         if let (Some(&x0), Some(&x1)) = (r.sizes.first(), r.sizes.last()) {
@@ -137,28 +139,40 @@ impl Study for Consistency {
             if let Some(c0) = r.cells.first() {
                 let y0 = c0.stats.estimators[j].tv.mean;
                 series.push(Series {
-                    name: "∝ (N+M)^(-1/2)".into(),
+                    name: "∝ 1/√(N+M)".into(),
                     points: finite_pts(vec![(x0, y0), (x1, y0 * (x1 / x0).powf(-0.5))]),
                     err: None,
                     style: Style::Dashed,
+                    key: Some("reference".into()),
+                    lighten: 0.0,
                 });
             }
             series.push(Series {
-                name: format!("RLHF limit TV(π*, π_2r*) = {:.4}", r.rlhf_floor),
+                name: format!(
+                    "RLHF limit: TV(π*, policy of reward 2r*) = {:.4}",
+                    r.rlhf_floor
+                ),
                 points: finite_pts(vec![(x0, r.rlhf_floor), (x1, r.rlhf_floor)]),
                 err: None,
                 style: Style::Dashed,
+                key: None,
+                lighten: 0.0,
             });
         }
         vec![Figure {
             name: "tv_vs_size".into(),
             chart: Chart::Line(LineChart {
-                title: "Consistency: mean TV(π*, π̂) against data size (log–log, 95% CI)".into(),
+                title: "Consistency: mean TV(π*, estimate) against data size (log–log, 95% CI)"
+                    .into(),
                 x_label: "N + M (demonstrations + comparisons)".into(),
                 y_label: "mean TV to the truth".into(),
                 x_log: true,
                 y_log: true,
                 series,
+                shade_x: vec![],
+                shade_label: None,
+                dodge: 0.06,
+                wide: false,
             }),
         }]
     }

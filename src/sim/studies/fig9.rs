@@ -22,6 +22,46 @@ pub struct Fig9Result {
     /// The estimates on the first data set alone (the paper's Figure 9 shows one data set):
     /// `(label, policy)`, `None` where the estimator did not exist.
     pub first_data_set: Vec<(String, Option<Vec<f64>>)>,
+    /// The ground truth in words (`"Gaussian ground truth r* ∼ N(0, 1) i.i.d. (seed 7)"`), for the figures'
+    /// titles; empty in results written before it was recorded.
+    #[serde(default)]
+    pub truth: String,
+}
+
+/// "1 comparison per pair", "200 comparisons per pair".
+fn per_pair(k: u64) -> String {
+    format!("{k} comparison{} per pair", if k == 1 { "" } else { "s" })
+}
+
+/// The shaded x bands (1-based actions, ± 0.5) of the uncovered actions, and their legend label.
+fn uncovered_bands(uncovered: &[usize]) -> (Vec<(f64, f64)>, Option<String>) {
+    let mut bands: Vec<(f64, f64)> = vec![];
+    for &i in uncovered {
+        let x = (i + 1) as f64;
+        match bands.last_mut() {
+            Some(b) if (b.1 - (x - 0.5)).abs() < 1e-9 => b.1 = x + 0.5,
+            _ => bands.push((x - 0.5, x + 0.5)),
+        }
+    }
+    let label = (!bands.is_empty()).then(|| {
+        format!(
+            "uncovered action{} (no demonstrations)",
+            if uncovered.len() == 1 { "" } else { "s" }
+        )
+    });
+    (bands, label)
+}
+
+/// The ground truth in words, for titles: it names the kind (Gaussian, linear, explicit).
+pub fn describe_truth(t: &crate::sim::spec::Truth) -> String {
+    use crate::sim::spec::Truth;
+    match t {
+        Truth::Gaussian { seed } => {
+            format!("Gaussian ground truth r* ∼ N(0, 1) i.i.d. (seed {seed})")
+        }
+        Truth::Linear { slope } => format!("linear ground truth r*(i) = {slope}·i"),
+        Truth::Explicit { .. } => "explicit ground truth r*".into(),
+    }
 }
 
 /// Figure 9 (A.2.3, Example 2) over `replications` data sets.
@@ -76,22 +116,24 @@ impl Study for Fig9 {
             uncovered,
             truth_uncovered_mass,
             first_data_set,
+            truth: describe_truth(&s.truth),
         })
     }
 
     fn figures(r: &Fig9Result) -> Vec<Figure> {
         let c = &r.cell;
-        let mut series = vec![Series {
-            name: "truth π*".into(),
-            points: c
-                .truth_policy
-                .iter()
-                .enumerate()
-                .map(|(i, p)| ((i + 1) as f64, *p))
-                .collect(),
-            err: None,
-            style: Style::LinePoints,
-        }];
+        let truth = || {
+            Series::new(
+                "truth π*",
+                c.truth_policy
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| ((i + 1) as f64, *p))
+                    .collect(),
+                Style::LinePoints,
+            )
+        };
+        let mut series = vec![truth()];
         for e in &c.stats.estimators {
             let (pts, err): (Vec<_>, Vec<_>) = e
                 .mean
@@ -102,26 +144,52 @@ impl Study for Fig9 {
                 .map(|(i, (m, ci))| (((i + 1) as f64, *m), *ci))
                 .unzip();
             series.push(Series {
-                name: format!("{} (mean, {} reps)", e.label, e.ok),
-                points: pts,
                 err: Some(err),
-                style: Style::Points,
+                ..Series::new(
+                    format!("{} (mean of {} data sets)", e.label, e.ok),
+                    pts,
+                    Style::Points,
+                )
             });
         }
+        // Are all intervals too short to show beside a marker (below 1% of the y range, about
+        // 5 pixels)? Then the axis says so rather than leave the reader looking for them.
+        let top = c.truth_policy.iter().copied().fold(0.0, f64::max);
+        let narrow = series
+            .iter()
+            .flat_map(|s| s.err.iter().flatten())
+            .all(|e| e.1 - e.0 < 0.01 * top);
         let first_unc = r.uncovered.first().map_or(0, |i| i + 1);
+        let (shade_x, shade_label) = uncovered_bands(&r.uncovered);
+        let truth_words = if r.truth.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", r.truth)
+        };
         let policy = LineChart {
-        title: format!(
-            "Example 2 / Fig. 9: demonstrations cover actions 1–{}, N = {}, {} comparisons per pair",
-            first_unc.saturating_sub(1),
-            c.demos,
-            c.comparisons_per_pair
-        ),
-        x_label: "action (1-based)".into(),
-        y_label: "policy probability (mean over data sets, 95% CI)".into(),
-        x_log: false,
-        y_log: false,
-        series,
-    };
+            shade_x: shade_x.clone(),
+            shade_label: shade_label.clone(),
+            // Four estimators side by side within each action (spacing 1), so that none hides
+            // another's interval (AIHF and BTL nearly coincide on the uncovered actions).
+            dodge: 0.9,
+            wide: true,
+            ..LineChart::new(
+                format!(
+                    "Fig. 9 (Example 2){truth_words}: N = {} demonstrations on actions 1–{}, {}",
+                    c.demos,
+                    first_unc.saturating_sub(1),
+                    per_pair(c.comparisons_per_pair)
+                ),
+                "action (1-based)",
+                if narrow {
+                    "mean policy probability (95% CIs narrower than markers)"
+                } else {
+                    "mean policy probability over data sets (95% CI)"
+                },
+                (false, false),
+                series,
+            )
+        };
         let mut cats = vec!["truth".to_string()];
         let mut vals = vec![r.truth_uncovered_mass];
         let mut errs = vec![0.0];
@@ -138,50 +206,44 @@ impl Study for Fig9 {
         }
         let mass = BarChart {
             title: format!(
-                "Mass on the uncovered actions {}–{} (mean ± 95% CI half-width)",
+                "Mass on the uncovered actions {}–{}{truth_words} (mean ± 95% CI)",
                 first_unc,
                 c.truth_policy.len()
             ),
-            y_label: "Σ π̂ over uncovered actions".into(),
+            y_label: "estimated probability of the uncovered actions".into(),
             categories: cats,
             groups: vec![("uncovered mass".into(), vals, Some(errs))],
         };
-        let mut one = vec![Series {
-            name: "truth π*".into(),
-            points: c
-                .truth_policy
-                .iter()
-                .enumerate()
-                .map(|(i, p)| ((i + 1) as f64, *p))
-                .collect(),
-            err: None,
-            style: Style::LinePoints,
-        }];
+        let mut one = vec![truth()];
         for (label, p) in &r.first_data_set {
             if let Some(p) = p {
-                one.push(Series {
-                    name: label.clone(),
-                    points: finite_pts(
+                one.push(Series::new(
+                    label.clone(),
+                    finite_pts(
                         p.iter()
                             .enumerate()
                             .map(|(i, x)| ((i + 1) as f64, *x))
                             .collect(),
                     ),
-                    err: None,
-                    style: Style::Points,
-                });
+                    Style::Points,
+                ));
             }
         }
         let one_chart = LineChart {
-            title: format!(
-                "Example 2 / Fig. 9 on one data set (as in the paper): actions 1–{} covered",
-                first_unc.saturating_sub(1)
-            ),
-            x_label: "action (1-based)".into(),
-            y_label: "policy probability".into(),
-            x_log: false,
-            y_log: false,
-            series: one,
+            shade_x,
+            shade_label,
+            wide: true,
+            dodge: 0.8,
+            ..LineChart::new(
+                format!(
+                    "Fig. 9 on one data set (as in the paper){truth_words}: actions 1–{} covered",
+                    first_unc.saturating_sub(1)
+                ),
+                "action (1-based)",
+                "policy probability",
+                (false, false),
+                one,
+            )
         };
         vec![
             Figure {
@@ -228,5 +290,74 @@ impl Study for Fig9 {
 
     fn solves(r: &Fig9Result) -> usize {
         r.cell.solves
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::spec::Spec;
+
+    fn run(text: &str) -> Fig9Result {
+        let Spec::Fig9(mut s) = Spec::from_toml_str(text).expect("spec") else {
+            panic!("not a fig9 spec");
+        };
+        s.replications = 8;
+        fig9(
+            &s,
+            &RunOpts {
+                threads: Some(1),
+                progress: false,
+            },
+        )
+        .expect("fig9")
+    }
+
+    #[test]
+    fn fig9_chart_json_shades_the_uncovered_actions_and_names_the_truth() {
+        for (text, truth) in [
+            (include_str!("../../../sims/fig9_gaussian.toml"), "gaussian"),
+            (include_str!("../../../sims/fig9_linear.toml"), "linear"),
+        ] {
+            let r = run(text);
+            let figs = Fig9::figures(&r);
+            // The figures are drawn from their JSON: check the JSON, and that it reads back.
+            let json = serde_json::to_value(&figs).expect("json");
+            let back: Vec<Figure> = serde_json::from_value(json.clone()).expect("read back");
+            assert_eq!(back.len(), figs.len());
+            for name in ["policy", "one_data_set"] {
+                let f = json
+                    .as_array()
+                    .and_then(|a| a.iter().find(|f| f["name"] == name))
+                    .unwrap_or_else(|| panic!("no figure {name}"));
+                let title = f["chart"]["title"].as_str().unwrap_or_default();
+                assert!(
+                    title.to_lowercase().contains(truth),
+                    "{name} title {title:?} does not name the {truth} truth"
+                );
+                // Actions 46–50 (1-based) uncovered: one band from 45.5 to 50.5.
+                let band = &f["chart"]["shade_x"];
+                assert_eq!(band.as_array().map(Vec::len), Some(1), "{name}: {band}");
+                let (a, b) = (band[0][0].as_f64(), band[0][1].as_f64());
+                assert!(
+                    a.is_some_and(|a| (a - 45.5).abs() < 1e-12)
+                        && b.is_some_and(|b| (b - 50.5).abs() < 1e-12),
+                    "{name}: band {band}"
+                );
+                assert!(f["chart"]["shade_label"].is_string());
+            }
+            let policy = &json[0]["chart"];
+            assert!(policy["dodge"].as_f64().is_some_and(|d| d > 0.0));
+        }
+    }
+
+    #[test]
+    fn uncovered_bands_merge_runs_of_actions() {
+        let (b, l) = uncovered_bands(&[2, 3, 4, 7]);
+        assert_eq!(b, vec![(2.5, 5.5), (7.5, 8.5)]);
+        assert_eq!(l.as_deref(), Some("uncovered actions (no demonstrations)"));
+        assert_eq!(uncovered_bands(&[]), (vec![], None));
+        assert_eq!(per_pair(1), "1 comparison per pair");
+        assert_eq!(per_pair(200), "200 comparisons per pair");
     }
 }

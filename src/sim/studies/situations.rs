@@ -156,7 +156,7 @@ impl Study for Situations {
         vec![Figure {
             name: "tv".into(),
             chart: Chart::Bars(BarChart {
-                title: "A.2.3 situations: mean TV(π*, π̂) over data sets (± 95% CI)".into(),
+                title: "A.2.3 situations: mean TV(π*, estimate) over data sets (± 95% CI)".into(),
                 y_label: "mean total variation to the truth".into(),
                 categories: cats,
                 groups,

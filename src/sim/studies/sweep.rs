@@ -34,6 +34,21 @@ pub struct Verdict {
     pub dropped: usize,
 }
 
+/// Variance ratios above this are drawn at it, marked as off the scale.
+const OFF_SCALE: f64 = 1000.0;
+
+/// "1 comparison per pair", "10 comparisons per pair".
+fn per_pair(k: u64) -> String {
+    format!("{k} comparison{} per pair", if k == 1 { "" } else { "s" })
+}
+
+/// The style key of an estimator label (its own label when it names no known estimator).
+fn style_key(label: &str) -> String {
+    crate::plot::style::estimator_key(label)
+        .unwrap_or(label)
+        .to_string()
+}
+
 fn verdict(s: &Summary) -> String {
     // A NaN interval (too few common replications) decides nothing: say so.
     if !(s.lo.is_finite() && s.hi.is_finite()) {
@@ -186,6 +201,8 @@ impl Study for Sweep {
                         points: pts,
                         err: Some(err),
                         style: Style::LinePoints,
+                        key: None,
+                        lighten: 0.0,
                     }
                 })
                 .collect();
@@ -193,61 +210,138 @@ impl Study for Sweep {
                 name: format!("mse_k{k}"),
                 chart: Chart::Line(LineChart {
                     title: format!(
-                        "MSE E‖π̂ − π*‖² against N/M, {k} comparisons per pair (N varies)"
+                        "MSE E‖estimate − π*‖² against N/M, {} (N varies)",
+                        per_pair(k)
                     ),
                     x_label: "N / M (demonstrations per comparison)".into(),
                     y_label: "MSE (95% CI; conditional on existence)".into(),
                     x_log: true,
                     y_log: true,
                     series,
+                    shade_x: vec![],
+                    shade_label: None,
+                    // Five estimators side by side at each N/M (log10 units).
+                    dodge: 0.1,
+                    wide: false,
                 }),
             });
         }
-        // AIHF's variance relative to each single-source estimator, against the ratio.
+        // AIHF's variance relative to each single-source estimator, against the ratio, with the
+        // interval of the paired difference the verdict is read from, scaled by Var(other):
+        // 1 + (Var(AIHF) − Var(other)) / Var(other). Every cell is drawn (also where the other
+        // estimator rarely exists); the cells whose verdict is not "below" are ringed: they are
+        // the ones that decide the claim.
+        let xs: Vec<f64> = r
+            .cells
+            .iter()
+            .map(|c| c.ratio)
+            .filter(|x| x.is_finite() && *x > 0.0)
+            .collect();
+        let (xlo, xhi) = (
+            xs.iter().copied().fold(f64::INFINITY, f64::min),
+            xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        );
         for (ai, aihf) in r.aihf_all.iter().enumerate() {
-            let mut series = vec![];
-            for o in &r.single_source {
-                for &k in &ks {
-                    let pts: Vec<(f64, f64)> = r
+            // The bottom of the axis: a third of the smallest ratio.
+            let floor = r
+                .table
+                .iter()
+                .filter(|t| t.aihf == *aihf)
+                .filter_map(|t| {
+                    let v = r
                         .cells
                         .iter()
-                        .filter(|c| c.comparisons_per_pair == k)
-                        .filter_map(|c| {
-                            let a = c.stats.get(aihf)?.variance_total.mean;
-                            let other = c.stats.get(o)?;
-                            // A single source that rarely exists (BTL at k = 1 exists only on cyclic
-                            // outcomes, and is then uniform with variance 0) has no meaningful ratio.
-                            (other.existence.p >= 0.5)
-                                .then_some((c.ratio, a / other.variance_total.mean))
-                        })
-                        .collect();
+                        .find(|c| c.label == t.cell)?
+                        .stats
+                        .get(&t.against)?
+                        .variance_total
+                        .mean;
+                    let y = 1.0 + t.variance_diff.mean / v;
+                    (y.is_finite() && y > 0.0).then_some(y / 3.0)
+                })
+                .fold(1.0, f64::min);
+            let mut series = vec![];
+            let mut ringed = vec![];
+            let mut off = vec![];
+            for o in &r.single_source {
+                for (ki, &k) in ks.iter().enumerate() {
+                    let mut pts = vec![];
+                    let mut err = vec![];
+                    for t in r.table.iter().filter(|t| {
+                        t.aihf == *aihf && t.against == *o && t.comparisons_per_pair == k
+                    }) {
+                        let Some(other) = r
+                            .cells
+                            .iter()
+                            .find(|c| c.label == t.cell)
+                            .and_then(|c| c.stats.get(o))
+                        else {
+                            continue;
+                        };
+                        let v = other.variance_total.mean;
+                        let d = &t.variance_diff;
+                        let y = 1.0 + d.mean / v;
+                        if !(t.ratio.is_finite() && t.ratio > 0.0 && y.is_finite() && y > 0.0) {
+                            continue;
+                        }
+                        if y > OFF_SCALE {
+                            // BTL at k = 1 exists only on cyclic outcomes, and is then uniform
+                            // with variance ≈ 0: a ratio of 1e28 says nothing but "above".
+                            off.push((t.ratio, OFF_SCALE));
+                            if t.variance != "below" {
+                                ringed.push((t.ratio, OFF_SCALE));
+                            }
+                            continue;
+                        }
+                        // A lower end at or below 0 (the ratio cannot be negative) is drawn
+                        // down to the bottom of the axis.
+                        let lo = (1.0 + d.lo / v).max(floor);
+                        let hi = (1.0 + d.hi / v).min(OFF_SCALE);
+                        pts.push((t.ratio, y));
+                        err.push((lo, if hi.is_finite() { hi } else { y }));
+                        if t.variance != "below" {
+                            ringed.push((t.ratio, y));
+                        }
+                    }
                     series.push(Series {
-                        name: format!("Var({aihf})/Var({o}), k={k}"),
-                        points: finite_pts(pts),
-                        err: None,
-                        style: if o.contains("SFT") {
-                            Style::LinePoints
-                        } else {
-                            Style::Dashed
-                        },
+                        err: Some(err),
+                        key: Some(style_key(o)),
+                        lighten: 0.7 * ki as f64 / ks.len().saturating_sub(1).max(1) as f64,
+                        ..Series::new(format!("vs {o}, {}", per_pair(k)), pts, Style::LinePoints)
                     });
                 }
             }
+            if !off.is_empty() {
+                series.push(Series {
+                    key: Some("off-scale".into()),
+                    ..Series::new(
+                        format!(
+                            "ratio above {} (Var(other) ≈ 0: it rarely exists), drawn at {}",
+                            OFF_SCALE, OFF_SCALE
+                        ),
+                        off,
+                        Style::Points,
+                    )
+                });
+            }
             series.push(Series {
-                name: "ratio 1".into(),
-                points: {
-                    let xs: Vec<f64> = r
-                        .cells
-                        .iter()
-                        .map(|c| c.ratio)
-                        .filter(|x| x.is_finite() && *x > 0.0)
-                        .collect();
-                    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
-                    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    finite_pts(vec![(lo, 1.0), (hi, 1.0)])
-                },
-                err: None,
-                style: Style::Dashed,
+                key: Some("highlight".into()),
+                ..Series::new(
+                    format!(
+                        "ringed: not significantly below (decides the verdict, {} cells)",
+                        ringed.len()
+                    ),
+                    ringed,
+                    Style::Points,
+                )
+            });
+            series.push(Series {
+                key: Some("reference".into()),
+                ..Series::new(
+                    "ratio 1",
+                    finite_pts(vec![(xlo, 1.0), (xhi, 1.0)]),
+                    Style::Dashed,
+                )
             });
             figs.push(Figure {
                 name: if ai == 0 {
@@ -255,16 +349,15 @@ impl Study for Sweep {
                 } else {
                     format!("variance_ratio_{}", ai + 1)
                 },
-                chart: Chart::Line(LineChart {
-                    title: format!(
-                "Var({aihf}) / Var(single source) (< 1: lower; cells where it exists < 50% omitted)"
-            ),
-                    x_label: "N / M (demonstrations per comparison)".into(),
-                    y_label: "Var(AIHF) / Var(single source)".into(),
-                    x_log: true,
-                    y_log: true,
+                chart: Chart::Line(LineChart::new(
+                    format!("Var({aihf}) / Var(single source): paired 95% CI, every cell"),
+                    "N / M (demonstrations per comparison)",
+                    format!(
+                        "Var({aihf}) / Var(other) (< 1: AIHF lower; bars at the bottom reach 0)"
+                    ),
+                    (true, true),
                     series,
-                }),
+                )),
             });
         }
         figs
