@@ -18,9 +18,13 @@ use std::path::PathBuf;
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
+    /// The measurement decides the claim true.
     Pass,
+    /// The measurement decides the claim false.
     Fail,
+    /// A statistical claim whose interval contains the bound: the data cannot decide.
     Inconclusive,
+    /// The check could not run or saw NaN, an empty set or a missing key.
     Error,
 }
 
@@ -107,10 +111,13 @@ pub struct Decision {
     pub verdict: Verdict,
     /// The estimate and its interval.
     pub estimate: f64,
+    /// Lower end of the two-sided confidence interval of the estimate.
     pub lo: f64,
+    /// Upper end of the two-sided confidence interval of the estimate.
     pub hi: f64,
     /// The bound the claim is judged against, and the comparison.
     pub bound: f64,
+    /// How the estimate must compare with `bound` for the claim to hold.
     pub relation: Relation,
     /// Independent units behind the interval (runs, data sets, replications).
     pub n: usize,
@@ -333,15 +340,21 @@ pub struct Claim {
 /// The result of one claim in a report.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClaimReport {
+    /// The claim's stable identifier ([`Claim::id`]).
     pub id: String,
+    /// Where the paper states the claim ([`Claim::paper_ref`]).
     pub paper_ref: String,
+    /// The claim in words and formula ([`Claim::statement`]).
     pub statement: String,
     /// PASS, FAIL, INCONCLUSIVE or ERROR (the check could not run, or saw NaN or nothing).
     pub verdict: Verdict,
     /// What the measured number is ([`measured_kind`]).
     pub measured_kind: String,
+    /// The runner's measurement; `None` when the runner returned an error.
     pub outcome: Option<Outcome>,
+    /// The runner's error, or why its outcome was judged `ERROR`; `None` otherwise.
     pub error: Option<String>,
+    /// Wall-clock seconds the claim's runner took.
     pub seconds: f64,
 }
 

@@ -64,18 +64,25 @@ pub struct RatesConfig {
     pub ks: Vec<usize>,
     /// Independent runs per `K`.
     pub seeds: usize,
+    /// Master seed from which the problem's seed and every run's seed are derived ([`Job::seed`]).
     pub master_seed: u64,
+    /// Number of states `|S|` of the built-in random MDP.
     pub n_states: usize,
+    /// Number of actions `|A|` of the built-in random MDP.
     pub n_actions: usize,
     /// Linear reward dimension.
     pub feature_dim: usize,
+    /// Discount factor `γ ∈ [0, 1)`.
     pub gamma: f64,
+    /// KL temperature `β > 0` of the soft (entropy-regularised) policy.
     pub beta: f64,
     /// `α` of `η = α/√K`.
     pub alpha: f64,
     /// Constant step of the negative control.
     pub control_step: f64,
+    /// `λ ≥ 0`, weight of the BTL preference term in the objective `L`.
     pub lambda: f64,
+    /// Mini-batch size `B` (demonstrations, agent trajectories and pairs per iteration).
     pub batch: usize,
     /// Size of the fixed preference set.
     pub n_pairs: usize,
@@ -169,23 +176,36 @@ impl RatesConfig {
 /// One run's two averages.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunPoint {
+    /// Iterations `K` of this run.
     pub k: usize,
+    /// Which of the `seeds` independent runs at this `K` (0-based).
     pub seed_index: usize,
+    /// The run's RNG seed, derived from the master seed and the job ([`Job::seed`]).
     pub seed: u64,
+    /// Step size `η` used: `α/√K` for the main experiment, the constant `control_step` for the control.
     pub eta: f64,
+    /// `E_pol(K)` of (20a): mean over iterations of `‖log π_{k+1} − log π_{θ_k}‖∞`.
     pub e_pol: f64,
+    /// `E_grad(K)` of (20b): mean over iterations of the squared gradient norm `‖∇L(θ_k)‖²`.
     pub e_grad: f64,
+    /// Wall-clock seconds the run took.
     pub seconds: f64,
 }
 
 /// A log–log least-squares slope with its 95% confidence interval.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SlopeFit {
+    /// Least-squares slope `b` of `log E = a + b log K` (Theorem 4.1 claims `≤ −1/2`).
     pub slope: f64,
+    /// Intercept `a` of the fit (natural logs).
     pub intercept: f64,
+    /// Standard error of the slope `b`.
     pub se: f64,
+    /// Lower end of the 95% interval `b − t_{0.975, n−2} · se` (`NaN` when `n ≤ 2`).
     pub ci_low: f64,
+    /// Upper end of the 95% interval `b + t_{0.975, n−2} · se` (`NaN` when `n ≤ 2`).
     pub ci_high: f64,
+    /// Number of `(K, value)` points (runs) in the fit.
     pub n: usize,
 }
 
@@ -240,20 +260,30 @@ pub fn fit(points: &[(f64, f64)]) -> SlopeFit {
 /// The written result.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RatesResult {
+    /// The configuration the experiment ran with.
     pub config: RatesConfig,
+    /// The verdict rule in words ([`RULE`]).
     pub rule: String,
+    /// Runs with the theorem's step `η = α/√K`, sorted by `(K, seed_index)`.
     pub main: Vec<RunPoint>,
+    /// Negative-control runs with the constant step, sorted by `(K, seed_index)`.
     pub control: Vec<RunPoint>,
+    /// Log–log fit of `E_pol` over every main run: the verdict for (20a).
     pub fit_pol: SlopeFit,
+    /// Log–log fit of `E_grad` over every main run: the verdict for (20b).
     pub fit_grad: SlopeFit,
+    /// Fit of `E_pol` over the control runs (must FAIL).
     pub control_fit_pol: SlopeFit,
+    /// Fit of `E_grad` over the control runs (must FAIL).
     pub control_fit_grad: SlopeFit,
     /// Supplementary (not the verdict): the same fits over the upper half of the `K` grid,
     /// which show whether the slope is still drifting (pre-asymptotic behaviour).
     #[serde(default)]
     pub upper_fit_pol: Option<SlopeFit>,
+    /// Supplementary fit of `E_grad` over the upper half of the `K` grid; `None` when that half has fewer than two distinct `K` or three runs.
     #[serde(default)]
     pub upper_fit_grad: Option<SlopeFit>,
+    /// Total wall-clock seconds of the experiment.
     pub seconds: f64,
 }
 

@@ -216,10 +216,13 @@ impl CrossvalReport {
 /// "max over seeds" numbers of the README come from here.
 #[derive(Clone, Debug, Serialize)]
 pub struct SeedsReport {
+    /// The master seeds run, in the order given.
     pub seeds: Vec<u64>,
+    /// One cross-validation report per seed, in the order of `seeds`.
     pub reports: Vec<CrossvalReport>,
     /// `(method, model, max TV over seeds, threshold)`, NaN-propagating.
     pub max_over_seeds: Vec<(String, ModelKind, f64, f64)>,
+    /// Every `(method, model)`'s max TV over the seeds is at most its threshold (false if any is NaN).
     pub all_pass: bool,
 }
 

@@ -35,7 +35,9 @@ pub struct KlStats {
 /// Everything reported for one estimator in one study cell.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EstimatorStats {
+    /// The estimator's label in the spec (unique within the study).
     pub label: String,
+    /// The estimator's method name (`sft`, `btl`, `aihf`, …).
     pub method: String,
     /// Replications attempted.
     pub attempted: usize,
@@ -55,8 +57,11 @@ pub struct EstimatorStats {
     pub mean_ci: Vec<(f64, f64)>,
     /// Per action: standard deviation of π̂.
     pub sd: Vec<f64>,
+    /// Per action: bias `mean_i − π*_i` of π̂ over the replications where it exists.
     pub bias: Vec<f64>,
+    /// Per action: sample variance of π̂_i (`sd_i²`, unbiased `m − 1` denominator).
     pub variance: Vec<f64>,
+    /// Per action: mean squared error `(1/m) Σ (π̂_i − π*_i)²`; `NaN` when no replication succeeded.
     pub mse: Vec<f64>,
     /// `Σ_i bias_i²`.
     pub bias_sq_total: f64,
@@ -75,7 +80,9 @@ pub struct EstimatorStats {
 /// A paired comparison `A − B` over the replications where both exist.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PairedStats {
+    /// Label of estimator `A`.
     pub a: String,
+    /// Label of estimator `B` (after `A` in the study's estimator order).
     pub b: String,
     /// Replications where one of the two does not exist (excluded from the pairing).
     pub dropped: usize,
@@ -91,7 +98,9 @@ pub struct PairedStats {
 /// The reduction of one cell.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CellStats {
+    /// Per-estimator statistics, in the study's estimator order.
     pub estimators: Vec<EstimatorStats>,
+    /// Paired comparisons `A − B` of every unordered pair of estimators, `A` before `B`.
     pub paired: Vec<PairedStats>,
 }
 

@@ -38,9 +38,13 @@ use std::path::{Path, PathBuf};
 /// check that both give the same chain-rule KL).
 #[derive(Clone, Debug)]
 pub struct TabularMarkov {
+    /// Vocabulary size `V` (tokens `0..V`).
     pub vocab: usize,
+    /// Number of steps `H` (response length).
     pub horizon: usize,
+    /// Start token `y_0 < V` that conditions the first step.
     pub y0: usize,
+    /// `log π_t(v|u)` at index `(t·V + u)·V + v`; each row `(t, u)` is log-normalised.
     pub logp: Vec<f64>,
 }
 
@@ -227,19 +231,29 @@ pub fn estimator_values(pi: &TabularMarkov, q: &TabularMarkov, y: &[usize]) -> [
 /// Settings of the study.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KlStudyConfig {
+    /// Vocabulary size `V` of the estimator study's Markov task.
     pub vocab: usize,
+    /// Horizon `H` of the estimator study's Markov task.
     pub horizon: usize,
+    /// Nonzero reward entries `w(u, ·)` per row of the task's random reward.
     pub nnz_per_row: usize,
+    /// Scale `σ_r` of the reward entries, each `σ_r · N(0, 1)`.
     pub reward_scale: f64,
+    /// KL temperature `β > 0` of the task, defining `π* ∝ π_ref e^{r*/β}`.
     pub beta: f64,
     /// The policy: `log π ∝ log π_ref + α (log π* − log π_ref) + σ ε`, `ε ∼ N(0, 1)` per logit.
     pub alpha: f64,
+    /// Noise scale `σ` of the per-logit Gaussian perturbation in that policy.
     pub noise: f64,
+    /// Sample sizes `n` at which every estimator is averaged and assessed.
     pub sizes: Vec<usize>,
+    /// Independent replications of each size-`n` average (for bias, its SE and the RMSE).
     pub replications: usize,
     /// `V^H` of the gradient study's (smaller) task, enumerated exactly.
     pub grad_vocab: usize,
+    /// Horizon `H` of the gradient study's task (see `grad_vocab`).
     pub grad_horizon: usize,
+    /// RNG seed for the task, the policy and every draw.
     pub seed: u64,
 }
 
@@ -274,22 +288,28 @@ impl KlStudyConfig {
 /// Bias and spread of one estimator at one sample size.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct EstimatorRow {
+    /// Sample size `n` of each replicated average.
     pub n: usize,
     /// Mean over replications minus the exact KL, and its standard error.
     pub bias: f64,
+    /// Standard error of `bias` (sample SD of the replicated means over `√replications`).
     pub bias_se: f64,
     /// Standard deviation of the estimate over replications, and root mean square error.
     pub sd: f64,
+    /// Root mean square error of the averages against the exact KL.
     pub rmse: f64,
 }
 
 /// One estimator of one target.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EstimatorResult {
+    /// Estimator name, one of [`ESTIMATORS`] (`k1`, `k2`, `k3`, `tok_k1`, `tok_k2`, `tok_k3`).
     pub name: String,
+    /// Whether SPEC §3.2 says the estimator is unbiased ([`UNBIASED`]).
     pub unbiased_by_theory: bool,
     /// Single-sample variance (from every draw of the study).
     pub per_sample_variance: f64,
+    /// Bias and spread at each size of `config.sizes`, in order.
     pub rows: Vec<EstimatorRow>,
     /// Largest `|bias| / se` over the sizes.
     pub max_abs_z: f64,
@@ -298,14 +318,18 @@ pub struct EstimatorResult {
 /// All estimators of one target KL.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TargetResult {
+    /// Which KL: `"KL(π‖π*)"` or `"KL(π‖π_ref)"`.
     pub target: String,
+    /// The exact value of the target KL, by the chain rule (nats).
     pub exact: f64,
+    /// The six estimators of [`ESTIMATORS`], in that order.
     pub estimators: Vec<EstimatorResult>,
 }
 
 /// One gradient estimator's exact expectation against the exact gradient.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GradientRow {
+    /// Gradient estimator name, one of [`GRADIENTS`].
     pub name: String,
     /// `‖E[g] − ∇KL(π‖π_ref)‖ / ‖∇KL‖`.
     pub relative_bias: f64,
@@ -318,14 +342,20 @@ pub struct GradientRow {
 /// The study's results (written as `kl_study.json`; figures are redrawn from it).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KlStudy {
+    /// The settings the study ran with.
     pub config: KlStudyConfig,
+    /// Estimator results for the two targets, `KL(π‖π*)` then `KL(π‖π_ref)`.
     pub targets: Vec<TargetResult>,
+    /// Exact bias of each gradient estimator of [`GRADIENTS`] on the small enumerated task.
     pub gradients: Vec<GradientRow>,
     /// `‖E[∇k3 loss] − ∇KL(π_ref‖π)‖ / ‖∇KL(π_ref‖π)‖`: the k3 loss's gradient is that of the
     /// reverse KL.
     pub k3_loss_vs_reverse_kl: f64,
+    /// `‖∇_θ KL(π‖π_ref)‖` on the gradient study's task (the denominator of the relative biases).
     pub grad_norm: f64,
+    /// Human-readable findings, one sentence each (the first two head the report).
     pub summary: Vec<String>,
+    /// Wall-clock seconds of the study.
     pub seconds: f64,
 }
 

@@ -26,10 +26,15 @@ pub struct Scores {
 
 /// The truth a policy is scored against: `π*`, its marginals, `π_ref` and `r*`.
 pub struct Truth {
+    /// The task's optimal policy `π*` (exact, SPEC §3.1).
     pub star: MarkovPolicy,
+    /// Forward marginals `μ_t(u)` of `π*` at `t·V + u`, `t = 0..=H` (for `KL(π*‖π̂)`).
     pub star_mu: Vec<f64>,
+    /// The task's reference policy `π_ref`.
     pub reference: MarkovPolicy,
+    /// The bigrams `(u, v)` where the true reward `r*` is nonzero.
     pub support: Bigrams,
+    /// The true reward's values on `support`, in its order (`r*(u, v) = w`).
     pub w: Vec<f64>,
 }
 
@@ -106,7 +111,9 @@ fn fit_json(f: &Fit, s: &Scores, table: bool) -> Result<Value> {
 
 /// The result of [`estimate`]: the JSON report and the solved policies.
 pub struct EstimateReport {
+    /// The report written by `aihf truth estimate`: task, data sizes, `π*`'s scores and, under `methods`, each estimator's scores or `{"error"}`.
     pub json: Value,
+    /// The estimators that exist on the data, solved, in the order they appear in `json`.
     pub fits: Vec<Fit>,
 }
 

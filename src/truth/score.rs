@@ -55,7 +55,9 @@ pub struct Sample {
 /// A mean and its standard error.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MeanSe {
+    /// Sample mean over the scored responses.
     pub mean: f64,
+    /// Standard error of the mean (sample SD over `√n`).
     pub se: f64,
 }
 
@@ -72,7 +74,9 @@ impl MeanSe {
 /// The k1 and k3 estimates of one KL divergence (sequence level).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KlEstimates {
+    /// Mean of `k1 = −log ρ`, `ρ = q(y)/π(y)`: unbiased for `KL(π‖q)` (SPEC §3.2).
     pub k1: MeanSe,
+    /// Mean of `k3 = (ρ − 1) − log ρ`: unbiased for `KL(π‖q)`, nonnegative per sample (SPEC §3.2).
     pub k3: MeanSe,
     /// `Σ_t k3_t` with the per-token conditionals (only with `token_logprobs`): unbiased too,
     /// with another variance (SPEC §3.2).
@@ -105,23 +109,34 @@ pub struct ToEstimate {
 /// Everything `aihf truth score` reports.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ScoreReport {
+    /// Number of responses `y_k ∼ π` scored.
     pub n: usize,
+    /// Estimates of `KL(π‖π*)` (nats).
     pub kl_to_star: KlEstimates,
+    /// Estimates of `KL(π‖π_ref)` (nats).
     pub kl_to_ref: KlEstimates,
+    /// Mean true reward `E_π[r*]` of the responses.
     pub true_reward: MeanSe,
+    /// `J_β(π*) − J_β(π)`, estimated per sample; equals `β KL(π‖π*)` (SPEC §3.1).
     pub regularised_suboptimality: MeanSe,
+    /// Two-sample U-statistic `(1/nm) Σ σ(r*(y_k) − r*(y'_j))` against `m` draws from `π*`, with its SE.
     pub win_rate_vs_star: MeanSe,
+    /// Sanity checks on the supplied log-probabilities.
     pub sanity: Sanity,
+    /// Distances to an exact estimator's policy `π̂`, when one was given; `None` otherwise.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub to_estimate: Option<ToEstimate>,
     /// The task's `β` and `J_β(π*) = V_0(y_0)`.
     pub beta: f64,
+    /// `J_β(π*) = V_0(y_0)`, the optimal regularised objective (exact).
     pub optimal_objective: f64,
     /// Exact `KL(π*‖π_ref)` and `E_{π*}[r*]` (the frontier's point at `b = β`).
     pub star_kl_to_ref: f64,
+    /// Exact `E_{π*}[r*]` of the task.
     pub star_true_reward: f64,
     /// Draws from `π*` for the win rate, and their seed.
     pub star_samples: usize,
+    /// Seed of the draws from `π*`.
     pub seed: u64,
     /// The files read, each with its FNV-1a hash ([`crate::io::input_record`]): `task`,
     /// `samples` and `estimate` (with `estimate_name`), set by [`score_files`].
@@ -132,7 +147,9 @@ pub struct ScoreReport {
 /// Options of [`score`].
 #[derive(Clone, Copy, Debug)]
 pub struct ScoreOptions {
+    /// Number `m` of exact draws from `π*` for the win rate.
     pub star_samples: usize,
+    /// Seed of those draws.
     pub seed: u64,
 }
 
@@ -538,8 +555,11 @@ pub fn exact_kl_to_star(task: &MarkovTask, p_hat: &MarkovPolicy) -> Result<f64> 
 /// One point of the exact frontier `{(KL(π*_b‖π_ref), E_{π*_b}[r*]) : b > 0}`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FrontierPoint {
+    /// Temperature `b > 0` at which `π*_b` is solved.
     pub b: f64,
+    /// Exact `KL(π*_b‖π_ref)` (nats).
     pub kl_to_ref: f64,
+    /// Exact `E_{π*_b}[r*]`.
     pub true_reward: f64,
 }
 
@@ -571,9 +591,11 @@ pub fn frontier(task: &MarkovTask) -> Result<Vec<FrontierPoint>> {
 /// The figure's data (written next to it as JSON, redrawable with [`draw_frontier`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FrontierFigure {
+    /// The exact frontier, by increasing `b` (see [`frontier`]).
     pub frontier: Vec<FrontierPoint>,
     /// The policy's `(KL(π‖π_ref) k1, E_π[r*])` with standard errors.
     pub policy: (MeanSe, MeanSe),
+    /// Legend label of the policy's point.
     pub label: String,
 }
 

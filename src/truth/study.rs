@@ -27,7 +27,9 @@ pub const METHODS: [&str; 6] = ["sft", "irl", "btl", "rlhf_sft", "rlhf_ref", "ai
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Size {
+    /// Number `N` of demonstrations `y ∼ π*` per data set.
     pub demos: usize,
+    /// Number `M` of BTL-labelled comparison pairs per data set.
     pub comparisons: usize,
 }
 
@@ -45,14 +47,22 @@ fn task_support() -> String {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StudySpec {
+    /// Study name; the results are written to `D/<name>.json`.
     pub name: String,
+    /// Master seed of the task and of every replicated data set.
     pub seed: u64,
+    /// Replications `R` (fresh data sets) per size.
     pub replications: usize,
+    /// Vocabulary size `V` of the Markov task.
     pub vocab: usize,
+    /// Horizon `H` (response length) of the Markov task.
     pub horizon: usize,
+    /// Nonzero reward entries per row of the task's random reward.
     pub nnz_per_row: usize,
+    /// Scale of the reward entries, each `scale · N(0, 1)` (default 1).
     #[serde(default = "one")]
     pub reward_scale: f64,
+    /// KL temperature `β > 0` of the task (default 1).
     #[serde(default = "one")]
     pub beta: f64,
     /// AIHF's `λ`.
@@ -67,6 +77,7 @@ pub struct StudySpec {
     /// Confidence level of every interval.
     #[serde(default = "level")]
     pub level: f64,
+    /// The data sizes `(N, M)` of the sweep.
     pub sizes: Vec<Size>,
 }
 
@@ -136,10 +147,15 @@ impl StudySpec {
 /// A [`Summary`] as JSON: non-finite numbers (a sample of one has no interval) are `null`.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Stat {
+    /// Sample size (replications) summarised.
     pub n: usize,
+    /// Sample mean; `None` when not finite (e.g. no sample).
     pub mean: Option<f64>,
+    /// Sample standard deviation; `None` when not finite (fewer than two samples).
     pub sd: Option<f64>,
+    /// Lower end of the t interval at the spec's `level`; `None` when undefined.
     pub lo: Option<f64>,
+    /// Upper end of the t interval at the spec's `level`; `None` when undefined.
     pub hi: Option<f64>,
 }
 
@@ -174,19 +190,26 @@ pub struct MethodResult {
 /// One size.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SizeResult {
+    /// The data size `(N, M)`.
     pub size: Size,
+    /// Results keyed by method name (those of [`METHODS`]).
     pub methods: BTreeMap<String, MethodResult>,
 }
 
 /// Everything the study writes (`D/<name>.json`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StudyResults {
+    /// The spec the study ran.
     pub spec: StudySpec,
+    /// Version of `aihf` (`CARGO_PKG_VERSION`) that produced the results.
     pub version: String,
     /// `E_{π*}[r*]` and `KL(π*‖π_ref)` of the task.
     pub star_true_reward: f64,
+    /// `KL(π*‖π_ref)` of the task (nats); `star_true_reward` is `E_{π*}[r*]`.
     pub star_kl_to_ref: f64,
+    /// Results per size, in the spec's order.
     pub sizes: Vec<SizeResult>,
+    /// Wall-clock seconds of the study.
     pub seconds: f64,
     /// The spec file read, with its FNV-1a hash (`{"spec": {"path", "fnv1a", "bytes"}}`, set by
     /// `aihf truth study`; `null` for a spec built in code).

@@ -24,6 +24,8 @@ pub struct AuthorsResult {
     pub w_sweep: Vec<(f64, Cell)>,
     /// Cells of the size sweep.
     pub size_sweep: Vec<Cell>,
+    /// Estimator solves of the whole study: the main run (`full`, of which `first` is a prefix)
+    /// plus both sweeps.
     pub solves: usize,
 }
 

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Per-estimator fit of `log mean TV` on `log (N + M)`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SlopeResult {
+    /// Estimator label.
     pub label: String,
     /// All sizes.
     pub all: SlopeFit,
@@ -27,9 +28,11 @@ pub struct SlopeResult {
 /// Result of the consistency study.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ConsistencyResult {
+    /// One cell per scale `m` (`N = m·N₀`, `k = m·k₀`), by increasing size.
     pub cells: Vec<Cell>,
     /// Total data sizes `N + M`.
     pub sizes: Vec<f64>,
+    /// Per-estimator log–log fits of mean TV on `N + M`, in estimator order.
     pub slopes: Vec<SlopeResult>,
     /// `TV(π*, π_{2r*})`: RLHF's limit at β = 1 (SPEC §1.3).
     pub rlhf_floor: f64,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 /// Result of the Figure 9 study.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Fig9Result {
+    /// The single cell of the Figure 9 reproduction: sizes, truth and every estimator's statistics.
     pub cell: Cell,
     /// 0-based uncovered actions (the paper's 46–50).
     pub uncovered: Vec<usize>,

@@ -32,7 +32,9 @@ use serde::{Deserialize, Serialize};
 /// How to run a study (from the command line or a claim).
 #[derive(Clone, Debug)]
 pub struct RunOpts {
+    /// Worker threads for rayon; `None`: rayon's default (all cores).
     pub threads: Option<usize>,
+    /// Whether to draw progress bars on stderr.
     pub progress: bool,
 }
 
@@ -40,35 +42,47 @@ pub struct RunOpts {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Chart {
+    /// A line chart (series against a numeric axis).
     Line(LineChart),
+    /// A grouped bar chart.
     Bars(BarChart),
 }
 
 /// A named figure of a study (files `<study name>_<name>.png/.svg`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Figure {
+    /// Figure name, the suffix of the files `<study name>_<name>.png/.svg`.
     pub name: String,
+    /// The chart's data.
     pub chart: Chart,
 }
 
 /// One cell of a study: a data-generating process and the statistics of every estimator.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Cell {
+    /// The cell's label in tables and progress bars.
     pub label: String,
     /// Demonstrations `N`.
     pub demos: u64,
+    /// Comparisons `k` drawn per unordered pair of the `n` responses.
     pub comparisons_per_pair: u64,
     /// Total comparisons `M = k · n(n−1)/2`.
     pub comparisons: u64,
     /// `N / M` (∞ when `M = 0`, serialised as null).
     pub ratio: f64,
+    /// The true reward `r*` of the cell's `n` responses.
     pub truth_reward: Vec<f64>,
+    /// The true policy `π* = softmax(r*/β)` (uniform reference) the estimators are scored against.
     pub truth_policy: Vec<f64>,
+    /// Replications actually run in this cell.
     pub replications: usize,
     /// Seed of this cell (replication `k` uses `rep_seed(seed, k)`).
     pub seed: u64,
+    /// Per-estimator statistics over the replications ([`reduce`]).
     pub stats: CellStats,
+    /// Wall-clock seconds spent on this cell.
     pub elapsed_s: f64,
+    /// Estimator solves in this cell (replications × estimators).
     pub solves: usize,
 }
 
@@ -77,8 +91,11 @@ pub struct Cell {
 pub struct StudyResults {
     /// `aihf` crate version that computed the file.
     pub aihf_version: String,
+    /// Kind of study: `fig9`, `authors`, `sweep`, `situations` or `consistency`.
     pub study: String,
+    /// The study's name from its spec (the results file is `<name>.json`).
     pub name: String,
+    /// The spec's master seed, from which every cell's seed derives.
     pub seed: u64,
     /// The spec as run (after command-line overrides).
     pub spec: Spec,
@@ -89,6 +106,7 @@ pub struct StudyResults {
     pub inputs: serde_json::Value,
     /// Worker threads used (rayon).
     pub threads: usize,
+    /// Wall-clock seconds of the whole study.
     pub elapsed_s: f64,
     /// Estimator solves (replications × estimators, over all cells).
     pub solves: usize,
@@ -100,6 +118,7 @@ pub struct StudyResults {
     pub body: serde_json::Value,
     /// Sentences on how things were measured and what the numbers say.
     pub notes: Vec<String>,
+    /// Figures drawn from this JSON (redrawable without recomputing).
     pub figures: Vec<Figure>,
     /// Tables rendered as Markdown (`<name>_<table>.md`) from this JSON, like the figures.
     #[serde(default)]
@@ -109,9 +128,13 @@ pub struct StudyResults {
 /// A table of a study (rendered to Markdown from the results JSON).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Table {
+    /// Table name, the suffix of the file `<study name>_<name>.md`.
     pub name: String,
+    /// Title printed above the table.
     pub title: String,
+    /// Column headings.
     pub header: Vec<String>,
+    /// Rows of cells, each as wide as `header`.
     pub rows: Vec<Vec<String>>,
 }
 
@@ -458,10 +481,15 @@ fn threads_used(ro: &RunOpts) -> usize {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug)]
 pub enum Typed {
+    /// Result of a `fig9` study.
     Fig9(Fig9Result),
+    /// Result of an `authors` study.
     Authors(AuthorsResult),
+    /// Result of a `sweep` study.
     Sweep(SweepResult),
+    /// Result of a `situations` study.
     Situations(SituationsResult),
+    /// Result of a `consistency` study.
     Consistency(ConsistencyResult),
 }
 

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 /// One situation's outcome.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SituationResult {
+    /// The situation's name from the spec.
     pub name: String,
+    /// The situation's cell: its data sizes and every estimator's statistics.
     pub cell: Cell,
     /// Estimator with the largest mean TV to the truth.
     pub farthest_tv: String,
@@ -33,6 +35,7 @@ pub struct SituationResult {
 /// Result of the situations study.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SituationsResult {
+    /// One outcome per situation, in the spec's order.
     pub situations: Vec<SituationResult>,
 }
 

@@ -19,16 +19,23 @@ use serde::{Deserialize, Serialize};
 pub struct Verdict {
     /// The AIHF estimator compared.
     pub aihf: String,
+    /// Label of the cell (`N=<demos>,k=<comparisons per pair>`).
     pub cell: String,
+    /// Demonstrations `N` in the cell.
     pub demos: u64,
+    /// Comparisons `k` per unordered pair of responses in the cell.
     pub comparisons_per_pair: u64,
+    /// `N / M` of the cell (`∞` when `M = 0`, serialised as null).
     pub ratio: f64,
+    /// Label of the single-source estimator (SFT or BTL) AIHF is compared with.
     pub against: String,
     /// `Var(AIHF) − Var(other)` (paired, over common replications).
     pub variance_diff: Summary,
     /// "below" (CI entirely < 0), "above" (> 0), "indistinguishable" or "undefined" (NaN CI).
     pub variance: String,
+    /// `MSE(AIHF) − MSE(other)` (paired, over common replications).
     pub mse_diff: Summary,
+    /// Verdict on `mse_diff`, with the same four values as `variance`.
     pub mse: String,
     /// Replications excluded because one of the two did not exist.
     pub dropped: usize,
@@ -65,6 +72,7 @@ fn verdict(s: &Summary) -> String {
 /// Result of the variance sweep.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SweepResult {
+    /// Every cell of the grid, by comparisons per pair then `N` (the empty cell `N = k = 0` skipped).
     pub cells: Vec<Cell>,
     /// AIHF against each single-source estimator (SFT, BTL), per cell.
     pub table: Vec<Verdict>,
