@@ -14,12 +14,6 @@ mod cli;
 fn all_commands(cmd: &clap::Command, name: String, out: &mut Vec<(String, clap::Command)>) {
     out.push((name.clone(), cmd.clone()));
     for s in cmd.get_subcommands() {
-        // `aihf neural` (built with `--features neural`) keeps its own flags for now: its
-        // arguments without help and its `--progress` switch are not part of this convention
-        // yet (issue 14's CLI pass covered the default build).
-        if name == "aihf" && s.get_name() == "neural" {
-            continue;
-        }
         all_commands(s, format!("{name} {}", s.get_name()), out);
     }
 }
@@ -249,6 +243,10 @@ fn progress_switch_is_quiet_with_a_hidden_no_progress_alias() {
         &["truth", "study", "s.toml"],
         &["truth", "kl-study", "--out", "o"],
         &["verify"],
+        #[cfg(feature = "neural")]
+        &["neural", "crossval"],
+        #[cfg(feature = "neural")]
+        &["neural", "ground-truth", "--out", "o"],
     ];
     for line in with_progress {
         for switch in ["--quiet", "--no-progress"] {

@@ -41,25 +41,34 @@ pub struct GroundTruthArgs {
     /// Folder for report.json and the figures.
     #[arg(long)]
     pub out: PathBuf,
+    /// Vocabulary size V of the Markov task.
     #[arg(long, default_value_t = 8)]
     pub vocab: usize,
     /// Response length H.
     #[arg(long, default_value_t = 8)]
     pub horizon: usize,
+    /// Non-zero bigram rewards per row of the task (its sparsity).
     #[arg(long, default_value_t = 2)]
     pub nnz_per_row: usize,
+    /// Scale of the task's bigram rewards.
     #[arg(long, default_value_t = 1.0)]
     pub reward_scale: f64,
+    /// KL temperature β > 0 of the alignment objective (π* ∝ π_ref e^{r*/β}).
     #[arg(long, default_value_t = 1.0)]
     pub beta: f64,
+    /// Demonstrations drawn from π*.
     #[arg(long, default_value_t = 2000)]
     pub demos: usize,
+    /// Preference pairs (π_ref responses labelled by BTL on r*).
     #[arg(long, default_value_t = 2000)]
     pub comparisons: usize,
+    /// Transformer layers.
     #[arg(long, default_value_t = 2)]
     pub layers: i64,
+    /// Attention heads per layer.
     #[arg(long, default_value_t = 2)]
     pub heads: i64,
+    /// Model width (embedding size).
     #[arg(long, default_value_t = 64)]
     pub width: i64,
     /// The reward models' read-out: the sum of per-token heads, or the last token's head.
@@ -68,38 +77,54 @@ pub struct GroundTruthArgs {
     /// Optimiser steps of every policy trainer (the same budget for all).
     #[arg(long, default_value_t = 600)]
     pub steps: usize,
+    /// Policy learning rate (AdamW).
     #[arg(long, default_value_t = 3e-3)]
     pub lr: f64,
     /// Steps of the two-stage pipeline's reward model.
     #[arg(long, default_value_t = 600)]
     pub reward_steps: usize,
+    /// The two-stage pipeline's reward-model learning rate.
     #[arg(long, default_value_t = 3e-3)]
     pub reward_lr: f64,
     /// AIHF's reward learning rate (two time scales: below the policy's).
     #[arg(long, default_value_t = 3e-4)]
     pub aihf_reward_lr: f64,
+    /// Sequences per optimiser step.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
+    /// Responses sampled per prompt by the sampling trainers (RLHF, AIHF).
     #[arg(long, default_value_t = 128)]
     pub samples_per_prompt: usize,
+    /// AIHF's preference weight λ ≥ 0.
     #[arg(long, default_value_t = 1.0)]
     pub lambda: f64,
+    /// Steps between evaluations against π*.
     #[arg(long, default_value_t = 50)]
     pub eval_every: usize,
+    /// Samples per evaluation (Monte Carlo estimates with standard errors).
     #[arg(long, default_value_t = 512)]
     pub eval_samples: usize,
     /// Methods to run: sft, rlhf, dpo, aihf, aihf-online-dpo (default: sft, rlhf, dpo, aihf).
     #[arg(long)]
     pub method: Vec<Recipe>,
+    /// Master seed (task, data, initialisation, sampling).
+    /// Seed of the models and the random batch.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Floating-point type of the models (bf16 is CUDA only).
     #[arg(long, value_enum, default_value = "f32")]
     pub dtype: Dtype,
+    /// libtorch intra-op threads (default: libtorch's).
     #[arg(long)]
     pub threads: Option<i32>,
-    #[arg(long)]
+    /// No progress bars (`--no-progress` is an alias).
+    #[arg(long, alias = "no-progress")]
+    pub quiet: bool,
+    /// Accepted for older scripts: progress bars are now the default (see `--quiet`).
+    #[arg(long, hide = true)]
     pub progress: bool,
 }
 
@@ -124,8 +149,11 @@ pub struct CrossvalArgs {
     /// Models to run (default both).
     #[arg(long, value_enum)]
     pub model: Vec<ModelKind>,
-    /// Progress bars.
-    #[arg(long)]
+    /// No progress bars (`--no-progress` is an alias).
+    #[arg(long, alias = "no-progress")]
+    pub quiet: bool,
+    /// Accepted for older scripts: progress bars are now the default (see `--quiet`).
+    #[arg(long, hide = true)]
     pub progress: bool,
 }
 
@@ -134,20 +162,28 @@ pub struct GenTaskArgs {
     /// Folder for demos.jsonl, prefs.jsonl, counts.json, truth.json.
     #[arg(long)]
     pub out_dir: PathBuf,
+    /// Vocabulary size V.
     #[arg(long, default_value_t = 4)]
     pub vocab: usize,
+    /// Response length H.
     #[arg(long, default_value_t = 3)]
     pub horizon: usize,
+    /// KL temperature β > 0.
     #[arg(long, default_value_t = 1.0)]
     pub beta: f64,
+    /// Scale of the random true reward.
     #[arg(long, default_value_t = 1.0)]
     pub reward_scale: f64,
+    /// Scale of the random reference policy's logits (0: uniform).
     #[arg(long, default_value_t = 0.5)]
     pub ref_scale: f64,
+    /// Demonstrations drawn from π*.
     #[arg(long, default_value_t = 2000)]
     pub demos: usize,
+    /// Preference comparisons (reference pairs labelled by BTL on the true reward).
     #[arg(long, default_value_t = 3000)]
     pub comparisons: usize,
+    /// Seed of the task and the data.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -245,8 +281,11 @@ pub struct OptimArgs {
     /// Metrics JSONL.
     #[arg(long)]
     pub metrics: Option<PathBuf>,
-    /// Show a progress bar.
-    #[arg(long)]
+    /// No progress bar (`--no-progress` is an alias).
+    #[arg(long, alias = "no-progress")]
+    pub quiet: bool,
+    /// Accepted for older scripts: the progress bar is now the default (see `--quiet`).
+    #[arg(long, hide = true)]
     pub progress: bool,
 }
 
@@ -281,7 +320,7 @@ impl OptimArgs {
             batch_size: self.batch_size,
             seed: self.seed,
             log_every: self.log_every,
-            progress: self.progress,
+            progress: !self.quiet,
             metrics: self.metrics.clone(),
             checkpoint,
             tag: serde_json::Value::Null,
@@ -415,8 +454,8 @@ fn run_crossval(a: CrossvalArgs) -> anyhow::Result<()> {
     if !a.model.is_empty() {
         cfg.models = a.model.clone();
     }
-    cfg.tabular_train.progress = a.progress;
-    cfg.transformer_train.progress = a.progress;
+    cfg.tabular_train.progress = !a.quiet;
+    cfg.transformer_train.progress = !a.quiet;
     if let Some(seeds) = &a.seeds {
         let rep = crossval::run_seeds(&cfg, &crossval::parse_seeds(seeds)?)?;
         let v = serde_json::to_value(&rep)?;
@@ -493,7 +532,7 @@ fn run_ground_truth(a: GroundTruthArgs) -> anyhow::Result<()> {
         seed: a.seed,
         device: a.device.clone(),
         dtype: a.dtype,
-        progress: a.progress,
+        progress: !a.quiet,
     };
     let rep = groundtruth::run(&cfg)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
@@ -610,16 +649,22 @@ pub struct BenchArgs {
     /// Sizes to start from; the flags below override single fields.
     #[arg(long, value_enum, default_value = "tiny")]
     pub preset: aihf::neural::bench::Preset,
+    /// Transformer layers (overrides the preset).
     #[arg(long)]
     pub layers: Option<i64>,
+    /// Attention heads per layer (overrides the preset).
     #[arg(long)]
     pub heads: Option<i64>,
+    /// Model width (overrides the preset).
     #[arg(long)]
     pub width: Option<i64>,
+    /// Dropout probability in [0, 1) (overrides the preset).
     #[arg(long)]
     pub dropout: Option<f64>,
+    /// Vocabulary size (overrides the preset).
     #[arg(long)]
     pub vocab: Option<i64>,
+    /// Context length (overrides the preset).
     #[arg(long)]
     pub context: Option<i64>,
     /// B: sequences (SFT, AIHF samples and demonstrations) and pairs (DPO) per step.
