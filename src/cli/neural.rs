@@ -120,7 +120,7 @@ pub struct GroundTruthArgs {
     /// libtorch intra-op threads (default: libtorch's).
     #[arg(long)]
     pub threads: Option<i32>,
-    /// No progress bars (`--no-progress` is an alias).
+    /// No progress bars.
     #[arg(long, alias = "no-progress")]
     pub quiet: bool,
     /// Accepted for older scripts: progress bars are now the default (see `--quiet`).
@@ -149,7 +149,7 @@ pub struct CrossvalArgs {
     /// Models to run (default both).
     #[arg(long, value_enum)]
     pub model: Vec<ModelKind>,
-    /// No progress bars (`--no-progress` is an alias).
+    /// No progress bars.
     #[arg(long, alias = "no-progress")]
     pub quiet: bool,
     /// Accepted for older scripts: progress bars are now the default (see `--quiet`).
@@ -281,7 +281,7 @@ pub struct OptimArgs {
     /// Metrics JSONL.
     #[arg(long)]
     pub metrics: Option<PathBuf>,
-    /// No progress bar (`--no-progress` is an alias).
+    /// No progress bar.
     #[arg(long, alias = "no-progress")]
     pub quiet: bool,
     /// Accepted for older scripts: the progress bar is now the default (see `--quiet`).
@@ -685,6 +685,7 @@ pub struct BenchArgs {
     /// Skip timing the generation of the AIHF samples.
     #[arg(long)]
     pub no_generation: bool,
+    /// Seed of the models and the random batch.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// cpu, cuda or cuda:N.
