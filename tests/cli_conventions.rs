@@ -373,6 +373,15 @@ fn conflicting_flags_are_errors() {
         ("sample --truth linear --mean 1", "--mean applies only to --truth gaussian"),
         ("sample --slope 0.3", "--slope applies only to --truth linear"),
         ("bandit --data {}/data.json --demo-weight 2", "applies only to --weighting normalized"),
+        ("bandit --data {}/data.json --method btl --lambda 2", "lambda`: is not used by --method btl"),
+        ("bandit --data {}/data.json --method sft --weighting normalized", "weighting`: is not used by --method sft"),
+        ("bandit --data {}/data.json --method rlhf --beta-pref 2", "beta-pref`: is not used by --method rlhf"),
+        ("bandit --data {}/data.json --method aihf --ref-smoothing 0.5", "ref-smoothing`: is not used by --method aihf"),
+        ("bandit --data {}/data.json --method dpo --ipo-tau 0.5", "ipo-tau`: is not used by --method dpo"),
+        ("bandit --data {}/data.json --method ipo --alpha 2", "alpha`: is not used by --method ipo"),
+        ("bandit --data {}/data.json --method btl --spin-iters 10", "spin-iters`: is not used by --method btl"),
+        ("truth score --task {}/tg/task.json --samples {}/samples.jsonl --label mine", "only --out draws"),
+        ("mdp train --mdp {}/mdp.json --demos {}/o/none.jsonl --out {}/o/t --lambda 2", "no --prefs are given"),
         ("mdp sample --mdp {}/mdp.json --out {}/o/d --prefs-out {}/o/p", "--prefs"),
         ("mdp sample --mdp {}/mdp.json --out {}/o/d --prefs 0 --prefs-out {}/o/p", "need --prefs N with N ≥ 1"),
         ("mdp sample --mdp {}/mdp.json --out {}/o/d --pair-policy optimal", "--prefs"),
@@ -406,6 +415,9 @@ fn conflicting_flags_are_errors() {
         "sample --truth linear --slope 0.3",
         "sample --mean 1 --sd 2",
         "bandit --data {}/data.json --weighting normalized --demo-weight 2",
+        "bandit --data {}/data.json --method aihf --lambda 2 --weighting normalized --beta-pref 2",
+        "bandit --data {}/data.json --method spin --spin-iters 50",
+        "bandit --data {}/data.json --method all --lambda 2 --ipo-tau 0.5 --alpha 2",
     ] {
         let (ok, _, err) = run(f, &line(f, l), None);
         assert!(ok, "`{l}`: {err}");

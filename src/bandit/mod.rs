@@ -127,6 +127,57 @@ pub struct Options {
     pub spin_iters: usize,
 }
 
+impl Options {
+    /// The options set away from their defaults that none of `methods` reads (command-line
+    /// names), so a caller can refuse them instead of ignoring them silently: `lambda` (AIHF,
+    /// Self-Play AIHF), `weighting`, `demo-weight`, `beta-pref` (AIHF), `ref-smoothing` (the
+    /// DPO family: DPO, IPO, Direct AIHF, SPIN, Self-Play AIHF), `ipo-tau` (IPO), `alpha`
+    /// (Direct AIHF), `spin-iters` (SPIN, Self-Play AIHF). `beta`, `ridge` and the
+    /// normalisation apply to every method.
+    pub fn unused_by(&self, methods: &[Method]) -> Vec<&'static str> {
+        use Method::*;
+        let d = Options::default();
+        let uses = |ms: &[Method]| methods.iter().any(|m| ms.contains(m));
+        // Set away from the default: compared bit for bit (any other value was given).
+        let moved = |a: f64, b: f64| a.to_bits() != b.to_bits();
+        let mut out = vec![];
+        let mut check = |set: bool, name: &'static str, ms: &[Method]| {
+            if set && !uses(ms) {
+                out.push(name);
+            }
+        };
+        check(
+            moved(self.lambda, d.lambda),
+            "lambda",
+            &[Aihf, SelfPlayAihf],
+        );
+        check(self.weighting != d.weighting, "weighting", &[Aihf]);
+        check(
+            moved(self.demo_weight, d.demo_weight),
+            "demo-weight",
+            &[Aihf],
+        );
+        check(self.beta_pref.is_some(), "beta-pref", &[Aihf]);
+        check(
+            self.ref_smoothing.is_some(),
+            "ref-smoothing",
+            &[Dpo, Ipo, DirectAihf, Spin, SelfPlayAihf],
+        );
+        check(moved(self.ipo_tau, d.ipo_tau), "ipo-tau", &[Ipo]);
+        check(
+            moved(self.direct_alpha, d.direct_alpha),
+            "alpha",
+            &[DirectAihf],
+        );
+        check(
+            self.spin_iters != d.spin_iters,
+            "spin-iters",
+            &[Spin, SelfPlayAihf],
+        );
+        out
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {

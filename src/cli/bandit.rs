@@ -191,6 +191,17 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         m => vec![Method::ALL[m as usize]],
     };
     let single = methods.len() == 1;
+    // An option no requested method reads would be ignored: refuse it (`all` reads them all).
+    if let Some(name) = opts.unused_by(&methods).first() {
+        return Err(aihf::error::AihfError::param(
+            *name,
+            format!(
+                "is not used by --method {} (it would be ignored)",
+                methods[0].name()
+            ),
+        )
+        .into());
+    }
     // The truth the file carries (`aihf sample` writes `meta.true_reward`/`true_policy`).
     let truth = aihf::data::meta_truth(&data.meta, opts.beta, data.n_actions())?;
     let checks_s = if a.timing {

@@ -434,6 +434,14 @@ fn sample(a: SampleArgs) -> anyhow::Result<()> {
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
+    // λ weighs the preference term: without preferences it would be ignored.
+    if a.prefs.is_none() && a.lambda.to_bits() != 1.0f64.to_bits() {
+        return Err(AihfError::param(
+            "lambda",
+            "weighs the preference term, but no --prefs are given (it would be ignored)",
+        )
+        .into());
+    }
     at_most_one_stdio(&[
         ("--mdp", Some(&a.mdp)),
         ("--demos", Some(&a.demos)),

@@ -352,10 +352,12 @@ pub struct TrainArgs {
     /// aihf-online-dpo (the same as --policy-step online-dpo).
     #[arg(long)]
     pub method: Recipe,
-    /// Demonstrations JSONL (`prompt`/`completion` or `prompt_ids`/`completion_ids`).
+    /// Demonstrations JSONL (`prompt`/`completion` or `prompt_ids`/`completion_ids`); `-`
+    /// reads standard input.
     #[arg(long)]
     pub demos: Option<PathBuf>,
-    /// Preferences JSONL (`prompt`/`chosen`/`rejected` or the `_ids` forms).
+    /// Preferences JSONL (`prompt`/`chosen`/`rejected` or the `_ids` forms); `-` reads
+    /// standard input.
     #[arg(long)]
     pub prefs: Option<PathBuf>,
     /// Truncate over-long records instead of failing.
@@ -586,6 +588,10 @@ fn set_threads(threads: Option<i32>) -> anyhow::Result<()> {
 }
 
 fn run_train(a: TrainArgs) -> anyhow::Result<()> {
+    aihf::io::at_most_one_stdio(&[
+        ("--demos", a.demos.as_deref()),
+        ("--prefs", a.prefs.as_deref()),
+    ])?;
     set_threads(a.model.threads)?;
     let o = &a.optim;
     let mut recipe = a.method;

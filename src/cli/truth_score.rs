@@ -96,6 +96,14 @@ fn ms(x: &score::MeanSe) -> String {
 
 /// Runs `truth score`.
 pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
+    // The label names the policy on the figure, which only `--out` draws.
+    if a.out.is_none() && a.label != "policy" {
+        return Err(aihf::error::AihfError::param(
+            "label",
+            "names the policy on the figure, which only --out draws (it would be ignored)",
+        )
+        .into());
+    }
     aihf::io::at_most_one_stdio(&[
         ("--task", Some(&a.task)),
         ("--samples", Some(&a.samples)),

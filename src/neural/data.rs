@@ -225,11 +225,9 @@ fn fit_context(
 
 /// Splits a JSONL file's bytes into `(line number, object)` pairs; all-or-nothing.
 fn jsonl_objects(path: &Path) -> Result<Vec<(usize, serde_json::Map<String, Value>)>> {
-    let bytes = std::fs::read(path).map_err(|e| AihfError::Io {
-        action: "cannot read",
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    // `-` is standard input (the command-line convention); the file is read once.
+    let text = crate::io::read_input(path)?;
+    let bytes = text.as_bytes();
     let name = path.display().to_string();
     let mut out = Vec::new();
     for (k, line) in bytes.split(|&b| b == b'\n').enumerate() {

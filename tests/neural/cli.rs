@@ -291,3 +291,47 @@ fn crossval_seed_lists() {
         );
     }
 }
+
+#[test]
+fn demonstrations_and_preferences_read_from_standard_input() {
+    // `-` is standard input (the command-line convention): the same run as from the file.
+    let dir = tempfile::tempdir().unwrap();
+    let demos = dir.path().join("d.jsonl");
+    std::fs::write(
+        &demos,
+        "{\"prompt_ids\":[0],\"completion_ids\":[1,2]}\n{\"prompt_ids\":[0],\"completion_ids\":[2,3]}\n",
+    )
+    .unwrap();
+    let base = words("neural train --method sft --arch tabular --vocab 4 --context 4 --steps 5");
+    let from_file = aihf()
+        .args(&base)
+        .arg("--demos")
+        .arg(&demos)
+        .assert()
+        .success();
+    let from_stdin = aihf()
+        .args(&base)
+        .args(["--demos", "-"])
+        .write_stdin(std::fs::read(&demos).unwrap())
+        .assert()
+        .success();
+    let end = |o: &assert_cmd::assert::Assert| -> (serde_json::Value, serde_json::Value) {
+        let v: serde_json::Value = serde_json::from_slice(&o.get_output().stdout).unwrap();
+        (
+            v["report"]["final_loss"].clone(),
+            v["report"]["final_grad_norm"].clone(),
+        )
+    };
+    assert!(end(&from_file).0.is_f64(), "no final loss");
+    assert_eq!(end(&from_file), end(&from_stdin));
+    // Both inputs cannot be standard input.
+    let out = aihf()
+        .args(words(
+            "neural train --method aihf --arch tabular --vocab 4 --context 4 --steps 5",
+        ))
+        .args(["--demos", "-", "--prefs", "-"])
+        .assert()
+        .failure();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(err.contains("standard input"), "{err}");
+}
