@@ -212,17 +212,9 @@ pub mod csv {
         let mut rows = vec![];
         for (name, r) in j["methods"].as_object().into_iter().flatten() {
             let mut row = vec![name.clone(), csv_json(&j["lambda"]), csv_json(&j["ridge"])];
-            for k in [
-                "kl_to_star",
-                "kl_star_to",
-                "true_reward",
-                "kl_to_ref",
-                "objective",
-                "grad_norm",
-                "iterations",
-                "seconds",
-            ] {
-                row.push(csv_json(&r[k]));
+            // The per-method columns are the header's, between the settings and `error`.
+            for k in &ESTIMATE_HEADER[3..ESTIMATE_HEADER.len() - 1] {
+                row.push(csv_json(&r[*k]));
             }
             row.push(r["error"].as_str().unwrap_or_default().to_string());
             rows.push(row);

@@ -424,21 +424,16 @@ pub fn draw(res: &StudyResults, dir: &Path) -> Result<Vec<PathBuf>> {
                     });
                 }
             }
-            let chart = LineChart {
-                title: format!(
+            let chart = LineChart::new(
+                format!(
                     "{}: V = {}, H = {}, {} replications",
                     res.spec.name, res.spec.vocab, res.spec.horizon, res.spec.replications
                 ),
-                x_label: label.to_string(),
-                y_label: y_label.to_string(),
-                x_log: true,
-                y_log,
+                label,
+                y_label,
+                (true, y_log),
                 series,
-                shade_x: vec![],
-                shade_label: None,
-                dodge: 0.0,
-                wide: false,
-            };
+            );
             paths.extend(render_line(
                 &chart,
                 &dir.join(format!("{}_{kind}_vs_{tag}", res.spec.name)),
