@@ -365,6 +365,32 @@ impl BanditData {
         }
     }
 
+    /// Adds the comparisons of one pair in both directions: `m_ij` wins of `i` over `j` and
+    /// `m_ji` of `j` over `i` — the same data as `add_prefs(i, j, m_ij)` then
+    /// `add_prefs(j, i, m_ji)`, with one search of the row instead of two.
+    pub fn add_pair(&mut self, i: usize, j: usize, m_ij: u64, m_ji: u64) {
+        let (a, b, ab, ba) = if i < j {
+            (i, j as u32, m_ij, m_ji)
+        } else {
+            (j, i as u32, m_ji, m_ij)
+        };
+        if ab == 0 && ba == 0 {
+            return;
+        }
+        let row = &mut self.rows[a];
+        let pos = match row.last() {
+            Some(e) if e.j < b => row.len(),
+            None => 0,
+            _ => row.partition_point(|e| e.j < b),
+        };
+        if pos < row.len() && row[pos].j == b {
+            row[pos].ab += ab;
+            row[pos].ba += ba;
+        } else {
+            row.insert(pos, Entry { j: b, ab, ba });
+        }
+    }
+
     /// Reserves room for every pair `i < j` (before adding counts for all pairs, as the
     /// samplers do), so rows are allocated once.
     pub fn reserve_all_pairs(&mut self) {
@@ -951,11 +977,37 @@ pub fn sample_btl(
     pairs: &[(usize, usize, u64)],
     rng: &mut impl Rng,
 ) {
-    for &(i, j, k) in pairs {
-        let p = crate::math::sigmoid(reward[i] - reward[j]);
-        let w = Binomial::new(k, p).map(|b| b.sample(rng)).unwrap_or(0);
-        data.add_prefs(i, j, w);
-        data.add_prefs(j, i, k - w);
+    BtlSampler::new(reward, pairs).sample(data, rng)
+}
+
+/// [`sample_btl`] prepared once for a fixed reward and pair list: the binomial law of every
+/// pair is set up once and reused for every data set drawn (a simulation draws thousands from
+/// the same truth). Draws are identical to [`sample_btl`]'s from the same generator.
+#[derive(Clone, Debug)]
+pub struct BtlSampler {
+    /// `(i, j, k, law of i's wins)`; `None` when the law does not exist (then `i` never wins).
+    pairs: Vec<(usize, usize, u64, Option<Binomial>)>,
+}
+
+impl BtlSampler {
+    /// Prepares the laws `Binomial(k, σ(r_i − r_j))` of the pairs `(i, j, k)`.
+    pub fn new(reward: &[f64], pairs: &[(usize, usize, u64)]) -> Self {
+        let pairs = pairs
+            .iter()
+            .map(|&(i, j, k)| {
+                let p = crate::math::sigmoid(reward[i] - reward[j]);
+                (i, j, k, Binomial::new(k, p).ok())
+            })
+            .collect();
+        BtlSampler { pairs }
+    }
+
+    /// Draws every pair's comparisons and adds them to `data`.
+    pub fn sample(&self, data: &mut BanditData, rng: &mut impl Rng) {
+        for (i, j, k, law) in &self.pairs {
+            let w = law.as_ref().map_or(0, |b| b.sample(rng));
+            data.add_pair(*i, *j, w, k - w);
+        }
     }
 }
 

@@ -47,6 +47,11 @@ use nalgebra::{DMatrix, DVector};
 /// Above this many actions the Newton system is solved by conjugate gradients.
 pub const DENSE_MAX: usize = 200;
 
+/// Largest spread `s (max u − min u)` at which [`Objective::eval_with`] takes one exponential
+/// per action: `exp(−600) ≈ 2.6e−261` is still a normal `f64` (the smallest is `e^{−708}`), so
+/// every ratio `E_i/(E_i + E_j)` keeps full relative precision.
+pub const EXP_SPREAD_MAX: f64 = 600.0;
+
 /// One unordered pair with its two directed weights.
 #[derive(Clone, Copy, Debug)]
 pub struct WPair {
@@ -160,15 +165,33 @@ impl Objective {
         } else {
             vec![]
         };
+        // One exponential per action, not per pair, when every `E_k = exp(s u_k − s max u)`
+        // is a normal number: then `σ(s(u_i − u_j)) = E_i/(E_i + E_j)`, and
+        // `e^{−|d|} = min(E_i, E_j)/max(E_i, E_j)` for the value's `log1p`.
+        let ex = self.pair_exponentials(u);
         for p in &self.pairs {
             let d = s * (u[p.i] - u[p.j]);
-            let e = (-d.abs()).exp();
-            let inv = 1.0 / (1.0 + e);
-            // σ(d) and 1 − σ(d), each without cancellation.
-            let (sg, sg_c) = if d >= 0.0 {
-                (inv, e * inv)
-            } else {
-                (e * inv, inv)
+            // σ(d) and 1 − σ(d), each without cancellation; e = exp(−|d|).
+            let (sg, sg_c, e) = match &ex {
+                Some(ex) => {
+                    let (ei, ej) = (ex[p.i], ex[p.j]);
+                    let inv = 1.0 / (ei + ej);
+                    let e = if with_value {
+                        ei.min(ej) / ei.max(ej)
+                    } else {
+                        0.0
+                    };
+                    (ei * inv, ej * inv, e)
+                }
+                None => {
+                    let e = (-d.abs()).exp();
+                    let inv = 1.0 / (1.0 + e);
+                    if d >= 0.0 {
+                        (inv, e * inv, e)
+                    } else {
+                        (e * inv, inv, e)
+                    }
+                }
             };
             if with_value {
                 let ls = d.min(0.0) - e.ln_1p();
@@ -193,6 +216,26 @@ impl Objective {
             value -= 0.5 * self.ridge * sq;
         }
         Eval { value, grad, w, pi }
+    }
+
+    /// `E_k = exp(s u_k − s max u)` for every action, when there are more pairs than actions
+    /// (so one exponential per action saves work) and every `E_k` is normal (the spread
+    /// `s (max u − min u)` is at most [`EXP_SPREAD_MAX`]); `None` otherwise, and the caller
+    /// takes one exponential per pair.
+    fn pair_exponentials(&self, u: &[f64]) -> Option<Vec<f64>> {
+        if self.pairs.len() <= self.n {
+            return None;
+        }
+        let (lo, hi) = u
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
+        let top = self.s * hi;
+        if !(self.s * (hi - lo) <= EXP_SPREAD_MAX) || !top.is_finite() {
+            return None;
+        }
+        Some(u.iter().map(|&x| (self.s * x - top).exp()).collect())
     }
 
     /// A starting point from the data alone: `u_i = log((W_i + 1/2)/(L_i + 1/2)) / (2s)`,
@@ -902,6 +945,54 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    /// `eval_with`'s per-action exponentials (the fast path) give the value, gradient and
+    /// curvatures of the per-pair formula to 1e-12 (relative), and the per-pair formula is
+    /// used when the spread of `s u` is too wide for them.
+    #[test]
+    fn per_action_exponentials_match_per_pair() {
+        let obj = btl_objective(30, 1.0, 20, 0.0, 4);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for spread in [0.1, 3.0, 40.0, 250.0] {
+            let u: Vec<f64> = (0..30).map(|_| rng.random_range(-spread..spread)).collect();
+            assert!(obj.pair_exponentials(&u).is_some());
+            let fast = obj.eval_with(&u, true, true);
+            let slow = per_pair_eval(&obj, &u);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0);
+            assert!(
+                close(fast.value, slow.0),
+                "value {} vs {}",
+                fast.value,
+                slow.0
+            );
+            for (a, b) in fast.grad.iter().zip(&slow.1) {
+                assert!(close(*a, *b), "grad {a} vs {b}");
+            }
+            for (a, b) in fast.w.iter().zip(&slow.2) {
+                assert!((a - b).abs() <= 1e-12 * b.abs().max(1e-300), "w {a} vs {b}");
+            }
+        }
+        let wide: Vec<f64> = (0..30).map(|k| 25.0 * k as f64).collect();
+        assert!(obj.pair_exponentials(&wide).is_none());
+        assert!(obj.eval_with(&wide, true, true).value.is_finite());
+    }
+
+    /// The per-pair formula of `eval_with` (value, gradient, curvatures), written out.
+    fn per_pair_eval(obj: &Objective, u: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
+        let s = obj.s;
+        let (mut value, mut grad, mut w) = (0.0, vec![0.0; obj.n], vec![]);
+        for p in &obj.pairs {
+            let d = s * (u[p.i] - u[p.j]);
+            let (sg, sg_c) = (crate::math::sigmoid(d), crate::math::sigmoid(-d));
+            let ls = crate::math::log_sigmoid(d);
+            value += p.c_ij * ls + p.c_ji * (ls - d);
+            let f = s * (p.c_ij * sg_c - p.c_ji * sg);
+            grad[p.i] += f;
+            grad[p.j] -= f;
+            w.push(s * s * (p.c_ij + p.c_ji) * sg * sg_c);
+        }
+        (value, grad, w)
+    }
 
     /// A pair-only (BTL) objective on `n` actions: every pair with probability `density`,
     /// `k` comparisons each, labels drawn from `σ(r_i − r_j)` with `r ~ U(−2, 2)`.

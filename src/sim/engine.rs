@@ -8,7 +8,7 @@
 
 use crate::bandit::fit as bandit_fit;
 use crate::bandit::{Method, Options};
-use crate::data::{all_pairs, sample_btl, sample_demos, BanditData};
+use crate::data::{all_pairs, sample_demos, BanditData, BtlSampler};
 use crate::error::{AihfError, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -96,18 +96,46 @@ impl Scenario {
 
     /// Draws one data set.
     pub fn draw(&self, rng: &mut ChaCha8Rng) -> Result<BanditData> {
+        self.sampler().draw(rng)
+    }
+
+    /// The data-generating process set up once for many draws (the demonstration law and
+    /// every pair's binomial law); its draws are [`Scenario::draw`]'s.
+    pub fn sampler(&self) -> Sampler {
         let n = self.reward.len();
-        let mut data = BanditData::empty(n)?;
-        if self.comparisons_per_pair > 0 {
+        let btl = (self.comparisons_per_pair > 0)
+            .then(|| BtlSampler::new(&self.reward, &all_pairs(n, self.comparisons_per_pair)));
+        Sampler {
+            n,
+            demo_policy: self.demo_policy(),
+            demos: self.demos,
+            btl,
+        }
+    }
+}
+
+/// A [`Scenario`] prepared for drawing ([`Scenario::sampler`]).
+#[derive(Clone, Debug)]
+pub struct Sampler {
+    n: usize,
+    demo_policy: Vec<f64>,
+    demos: u64,
+    btl: Option<BtlSampler>,
+}
+
+impl Sampler {
+    /// Draws one data set: the demonstrations, then every pair's comparisons in `(i, j)` order.
+    pub fn draw(&self, rng: &mut ChaCha8Rng) -> Result<BanditData> {
+        let mut data = BanditData::empty(self.n)?;
+        if self.btl.is_some() {
             data.reserve_all_pairs();
         }
-        let counts = sample_demos(&self.demo_policy(), self.demos, rng);
+        let counts = sample_demos(&self.demo_policy, self.demos, rng);
         for (i, c) in counts.into_iter().enumerate() {
             data.add_demos(i, c);
         }
-        if self.comparisons_per_pair > 0 {
-            let pairs = all_pairs(n, self.comparisons_per_pair);
-            sample_btl(&mut data, &self.reward, &pairs, rng);
+        if let Some(btl) = &self.btl {
+            btl.sample(&mut data, rng);
         }
         Ok(data)
     }
@@ -185,8 +213,18 @@ pub fn rep_seed(seed: u64, k: u64) -> u64 {
 /// BTL), so the shortcut applies in any order; results are stored in the list's order.
 /// `tests` check it against `bandit::fit(Rlhf)` to `tol::IDENTITY_TV`.
 pub fn replicate(scn: &Scenario, est: &[Estimator], seed: u64, k: u64) -> Result<Replication> {
+    replicate_with(&scn.sampler(), est, seed, k)
+}
+
+/// [`replicate`] from a prepared [`Sampler`] (set up once per run, not per replication).
+pub fn replicate_with(
+    sampler: &Sampler,
+    est: &[Estimator],
+    seed: u64,
+    k: u64,
+) -> Result<Replication> {
     let mut rng = ChaCha8Rng::seed_from_u64(rep_seed(seed, k));
-    let data = scn.draw(&mut rng)?;
+    let data = sampler.draw(&mut rng)?;
     Ok(fit_all(&data, est))
 }
 
@@ -329,11 +367,12 @@ pub fn run_range(
     }
     let t0 = std::time::Instant::now();
     let bar = progress_bar(cfg, range.len());
+    let sampler = scn.sampler();
     let work = || -> Result<Vec<Replication>> {
         (range.start as u64..range.end as u64)
             .into_par_iter()
             .map(|k| {
-                let r = replicate(scn, est, cfg.seed, k);
+                let r = replicate_with(&sampler, est, cfg.seed, k);
                 bar.inc(1);
                 r
             })
