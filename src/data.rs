@@ -959,6 +959,57 @@ pub fn sample_btl(
     }
 }
 
+/// Draws one static data set from the truth (SPEC §4): `demos` demonstrations from
+/// `demo_policy` ([`sample_demos`]), then `per_pair` BTL comparisons of every pair `i < j` on
+/// `reward` ([`sample_btl`]), in that order from `rng`. The sampler of the studies
+/// (`aihf::sim::engine::Scenario::draw`) and of `aihf sample`.
+pub fn draw(
+    reward: &[f64],
+    demo_policy: &[f64],
+    demos: u64,
+    per_pair: u64,
+    rng: &mut impl Rng,
+) -> Result<BanditData> {
+    let n = reward.len();
+    let mut data = BanditData::empty(n)?;
+    if per_pair > 0 {
+        data.reserve_all_pairs();
+    }
+    for (i, c) in sample_demos(demo_policy, demos, rng).into_iter().enumerate() {
+        data.add_demos(i, c);
+    }
+    if per_pair > 0 {
+        sample_btl(&mut data, reward, &all_pairs(n, per_pair), rng);
+    }
+    Ok(data)
+}
+
+/// Adds `count` BTL comparisons on uniformly random pairs `i ≠ j` (each ordered pair equally
+/// likely) to `data`, `i` winning with probability `σ(r_i − r_j)`.
+pub fn sample_random_pairs(
+    data: &mut BanditData,
+    reward: &[f64],
+    count: u64,
+    rng: &mut impl Rng,
+) -> Result<()> {
+    let n = reward.len();
+    if count > 0 && n < 2 {
+        return Err(AihfError::param(
+            "random_comparisons",
+            "needs at least 2 actions",
+        ));
+    }
+    for _ in 0..count {
+        let i = rng.random_range(0..n);
+        let mut j = rng.random_range(0..n - 1);
+        if j >= i {
+            j += 1;
+        }
+        sample_btl(data, reward, &[(i, j, 1)], rng);
+    }
+    Ok(())
+}
+
 /// All pairs `i < j`, each with `k` comparisons.
 pub fn all_pairs(n: usize, k: u64) -> Vec<(usize, usize, u64)> {
     let mut v = Vec::with_capacity(n * (n.saturating_sub(1)) / 2);

@@ -8,7 +8,7 @@
 
 use crate::bandit::fit as bandit_fit;
 use crate::bandit::{Method, Options};
-use crate::data::{all_pairs, sample_btl, sample_demos, BanditData};
+use crate::data::BanditData;
 use crate::error::{AihfError, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -96,20 +96,13 @@ impl Scenario {
 
     /// Draws one data set.
     pub fn draw(&self, rng: &mut ChaCha8Rng) -> Result<BanditData> {
-        let n = self.reward.len();
-        let mut data = BanditData::empty(n)?;
-        if self.comparisons_per_pair > 0 {
-            data.reserve_all_pairs();
-        }
-        let counts = sample_demos(&self.demo_policy(), self.demos, rng);
-        for (i, c) in counts.into_iter().enumerate() {
-            data.add_demos(i, c);
-        }
-        if self.comparisons_per_pair > 0 {
-            let pairs = all_pairs(n, self.comparisons_per_pair);
-            sample_btl(&mut data, &self.reward, &pairs, rng);
-        }
-        Ok(data)
+        crate::data::draw(
+            &self.reward,
+            &self.demo_policy(),
+            self.demos,
+            self.comparisons_per_pair,
+            rng,
+        )
     }
 }
 
