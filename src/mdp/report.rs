@@ -33,6 +33,7 @@ pub const OCC_NOTE_FINITE: &str = "per-step occupancy d_t(s,a) = P(s_t = s, a_t 
 
 /// The soft-optimal solution of an MDP file and its occupancy (time-indexed for a finite
 /// horizon), as [`solve_file`] computed them.
+#[derive(Clone, Debug)]
 pub struct SolveReport {
     mdp: Mdp,
     path: PathBuf,
