@@ -975,7 +975,10 @@ pub fn draw(
     if per_pair > 0 {
         data.reserve_all_pairs();
     }
-    for (i, c) in sample_demos(demo_policy, demos, rng).into_iter().enumerate() {
+    for (i, c) in sample_demos(demo_policy, demos, rng)
+        .into_iter()
+        .enumerate()
+    {
         data.add_demos(i, c);
     }
     if per_pair > 0 {

@@ -366,7 +366,10 @@ impl RatesResult {
                 f.slope, f.ci_low, f.ci_high, f.n, d.verdict
             );
         }
-        for (name, f) in [("E_pol ", &self.upper_fit_pol), ("E_grad", &self.upper_fit_grad)] {
+        for (name, f) in [
+            ("E_pol ", &self.upper_fit_pol),
+            ("E_grad", &self.upper_fit_grad),
+        ] {
             if let Some(f) = f {
                 s += &format!(
                     "  supplementary, upper half of the K grid: {name} slope {:+.3}  95% CI [{:+.3}, {:+.3}]\n",

@@ -274,7 +274,13 @@ pub fn sample_jsonl(mdp: &Mdp, req: &SampleRequest) -> Result<Sampled> {
             PairPolicy::Optimal => optimal.clone(),
         };
         let pairs = traj::sample_preferences(
-            mdp, &sampler, &pair_pi, len, mdp.reward(), req.prefs, &mut rng,
+            mdp,
+            &sampler,
+            &pair_pi,
+            len,
+            mdp.reward(),
+            req.prefs,
+            &mut rng,
         );
         let mut text = String::new();
         for (i, p) in pairs.iter().enumerate() {
@@ -315,7 +321,10 @@ mod tests {
         let r = solve_file(&path, 1e-10, None).unwrap();
         let v = r.to_json().unwrap();
         let total = v["occupancy_total"].as_f64().unwrap();
-        assert!((total - 2.0).abs() < 1e-8, "Σ d = {total}, expected 1/(1−γ) = 2");
+        assert!(
+            (total - 2.0).abs() < 1e-8,
+            "Σ d = {total}, expected 1/(1−γ) = 2"
+        );
         assert!(r.table().unwrap().contains("here Σ d = 2.000000"));
         let e = solve_file(&path, 0.0, None).unwrap_err().to_string();
         assert!(e.contains("`tol`"), "{e}");

@@ -65,7 +65,11 @@ impl TrueReward {
     fn vector(&self, rng: &mut impl Rng) -> Result<Vec<f64>> {
         match self {
             TrueReward::Explicit(r) => Ok(r.clone()),
-            &TrueReward::Gaussian { n_actions, mean, sd } => {
+            &TrueReward::Gaussian {
+                n_actions,
+                mean,
+                sd,
+            } => {
                 check_positive("sd", sd)?;
                 if !mean.is_finite() {
                     return Err(AihfError::param("mean", "must be finite"));
@@ -147,7 +151,10 @@ fn check_sizes(spec: &SampleSpec, reward: &[f64]) -> Result<usize> {
         return Err(AihfError::param("n_actions", "must be at least 1"));
     }
     if let Some(i) = reward.iter().position(|r| !r.is_finite()) {
-        return Err(AihfError::param("reward", format!("entry {i} is {}", reward[i])));
+        return Err(AihfError::param(
+            "reward",
+            format!("entry {i} is {}", reward[i]),
+        ));
     }
     let covered = spec.covered.unwrap_or(n);
     if covered == 0 || covered > n {
@@ -191,34 +198,74 @@ mod tests {
         s.covered = Some(2);
         let d = sample(&s).unwrap();
         assert_eq!(d.n_demos(), 200);
-        assert_eq!(&d.demos()[2..], &[0, 0], "uncovered actions shown: {:?}", d.demos());
+        assert_eq!(
+            &d.demos()[2..],
+            &[0, 0],
+            "uncovered actions shown: {:?}",
+            d.demos()
+        );
         assert_eq!(d.wins().iter().sum::<u64>(), 3 * 6 + 7);
         assert_eq!(d.meta["covered"], 2);
     }
 
     #[test]
     fn the_same_seed_gives_the_same_data_and_another_seed_other_data() {
-        let g = TrueReward::Gaussian { n_actions: 6, mean: 0.0, sd: 1.0 };
+        let g = TrueReward::Gaussian {
+            n_actions: 6,
+            mean: 0.0,
+            sd: 1.0,
+        };
         let a = sample(&spec(g.clone())).unwrap();
         assert_eq!(a, sample(&spec(g.clone())).unwrap());
         let mut s = spec(g);
         s.seed = 6;
-        assert_ne!(a.meta["true_reward"], sample(&s).unwrap().meta["true_reward"]);
+        assert_ne!(
+            a.meta["true_reward"],
+            sample(&s).unwrap().meta["true_reward"]
+        );
     }
 
     #[test]
     fn bad_parameters_are_typed_errors_naming_the_parameter() {
-        let lin = |slope| TrueReward::Linear { n_actions: 3, slope };
-        let gauss = |sd| TrueReward::Gaussian { n_actions: 3, mean: 0.0, sd };
+        let lin = |slope| TrueReward::Linear {
+            n_actions: 3,
+            slope,
+        };
+        let gauss = |sd| TrueReward::Gaussian {
+            n_actions: 3,
+            mean: 0.0,
+            sd,
+        };
         let cases: Vec<(SampleSpec, &str)> = vec![
             (spec(lin(f64::NAN)), "slope"),
             (spec(gauss(0.0)), "sd"),
             (spec(TrueReward::Explicit(vec![])), "n_actions"),
-            (spec(TrueReward::Explicit(vec![1.0, f64::INFINITY])), "reward"),
-            (SampleSpec { covered: Some(4), ..spec(lin(0.1)) }, "covered"),
-            (SampleSpec { beta: -1.0, ..spec(lin(0.1)) }, "beta"),
+            (
+                spec(TrueReward::Explicit(vec![1.0, f64::INFINITY])),
+                "reward",
+            ),
+            (
+                SampleSpec {
+                    covered: Some(4),
+                    ..spec(lin(0.1))
+                },
+                "covered",
+            ),
+            (
+                SampleSpec {
+                    beta: -1.0,
+                    ..spec(lin(0.1))
+                },
+                "beta",
+            ),
             (spec(TrueReward::Explicit(vec![1.0])), "random_comparisons"),
-            (SampleSpec { demos: u64::MAX, ..spec(lin(0.1)) }, "demos"),
+            (
+                SampleSpec {
+                    demos: u64::MAX,
+                    ..spec(lin(0.1))
+                },
+                "demos",
+            ),
         ];
         for (s, name) in cases {
             let e = sample(&s).unwrap_err().to_string();
