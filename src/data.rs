@@ -1011,6 +1011,86 @@ impl BtlSampler {
     }
 }
 
+/// One data set from a truth (SPEC §4; the sampler of the studies and of `aihf sample`):
+/// `demos` demonstrations from `demo_policy`, then `per_pair`
+/// BTL comparisons of every pair `i < j` in `(i, j)` order (see [`Sampler`], which sets the
+/// laws up once for many draws).
+pub fn draw(
+    reward: &[f64],
+    demo_policy: &[f64],
+    demos: u64,
+    per_pair: u64,
+    rng: &mut impl Rng,
+) -> Result<BanditData> {
+    Sampler::new(reward, demo_policy.to_vec(), demos, per_pair).draw(rng)
+}
+
+/// The data-generating process of [`draw`] set up once for many draws: the demonstration law
+/// and every pair's binomial law (a simulation draws thousands of data sets from one truth).
+#[derive(Clone, Debug)]
+pub struct Sampler {
+    n: usize,
+    demo_policy: Vec<f64>,
+    demos: u64,
+    btl: Option<BtlSampler>,
+}
+
+impl Sampler {
+    /// Prepares [`draw`]`(reward, demo_policy, demos, per_pair, ·)`.
+    pub fn new(reward: &[f64], demo_policy: Vec<f64>, demos: u64, per_pair: u64) -> Self {
+        let n = reward.len();
+        let btl = (per_pair > 0).then(|| BtlSampler::new(reward, &all_pairs(n, per_pair)));
+        Sampler {
+            n,
+            demo_policy,
+            demos,
+            btl,
+        }
+    }
+
+    /// Draws one data set: the demonstrations, then every pair's comparisons in `(i, j)` order.
+    pub fn draw(&self, rng: &mut impl Rng) -> Result<BanditData> {
+        let mut data = BanditData::empty(self.n)?;
+        if self.btl.is_some() {
+            data.reserve_all_pairs();
+        }
+        let counts = sample_demos(&self.demo_policy, self.demos, rng);
+        for (i, c) in counts.into_iter().enumerate() {
+            data.add_demos(i, c);
+        }
+        if let Some(btl) = &self.btl {
+            btl.sample(&mut data, rng);
+        }
+        Ok(data)
+    }
+}
+
+/// Adds `count` BTL comparisons on uniformly random pairs `i ≠ j` (each ordered pair equally
+/// likely) to `data`, `i` winning with probability `σ(r_i − r_j)`.
+pub fn sample_random_pairs(
+    data: &mut BanditData,
+    reward: &[f64],
+    count: u64,
+    rng: &mut impl Rng,
+) -> Result<()> {
+    let n = reward.len();
+    if count > 0 && n < 2 {
+        return Err(AihfError::param(
+            "random_comparisons",
+            "needs at least 2 actions",
+        ));
+    }
+    for _ in 0..count {
+        let i = rng.random_range(0..n);
+        let mut j = rng.random_range(0..n - 1);
+        if j >= i {
+            j += 1;
+        }
+        sample_btl(data, reward, &[(i, j, 1)], rng);
+    }
+    Ok(())
+}
+
 /// All pairs `i < j`, each with `k` comparisons.
 pub fn all_pairs(n: usize, k: u64) -> Vec<(usize, usize, u64)> {
     let mut v = Vec::with_capacity(n * (n.saturating_sub(1)) / 2);

@@ -2,6 +2,7 @@
 //!
 //! It sits above the layers (they depend on [`crate::verify`]'s claim types, never on this
 //! module), so the dependencies point one way: `verify` (types) → layers → `registry` → `cli`.
+//! [`report`] runs a selection of them and renders `aihf verify`'s table and report files.
 //!
 //! ```
 //! let claims = aihf::registry::registry();
@@ -15,6 +16,8 @@
 
 use crate::verify::Claim;
 
+pub mod report;
+
 /// Every registered claim, in report order.
 pub fn registry() -> Vec<Claim> {
     let mut v = crate::bandit::claims::claims();
@@ -25,4 +28,12 @@ pub fn registry() -> Vec<Claim> {
     #[cfg(feature = "neural")]
     v.extend(crate::neural::claims::claims());
     v
+}
+
+/// The registered claims whose id contains `only` (all of them for `None`), in report order.
+pub fn select(only: Option<&str>) -> Vec<Claim> {
+    registry()
+        .into_iter()
+        .filter(|c| only.is_none_or(|s| c.id.contains(s)))
+        .collect()
 }

@@ -2,18 +2,17 @@
 use aihf::error::AihfError;
 use aihf::io::{at_most_one_stdio, is_stdio, read_json, write_json, write_output};
 use aihf::mdp::algorithm1::{Options, StepRule};
-use aihf::mdp::bellman::{self, Solution};
+use aihf::mdp::bellman::Stopping;
 use aihf::mdp::fit;
-use aihf::mdp::occupancy::{self, Occupancy};
 use aihf::mdp::rates::{self, RatesConfig, RatesResult};
-use aihf::mdp::traj::{self, Length, Sampler};
+use aihf::mdp::report::{self, SampleRequest};
+use aihf::mdp::traj;
 use aihf::mdp::Mdp;
-use aihf::sim::shard::Shard;
 use clap::{Args as ClapArgs, Subcommand, ValueEnum};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Subcommand, Debug)]
 pub enum MdpCommand {
@@ -225,139 +224,18 @@ pub fn run(c: MdpCommand) -> anyhow::Result<()> {
     }
 }
 
-fn rows(x: &[f64], na: usize) -> Vec<Vec<f64>> {
-    x.chunks(na).map(<[f64]>::to_vec).collect()
-}
-
-/// What `mdp solve`'s discounted occupancy is (printed and written as `occupancy_normalization`).
-const OCC_NOTE_DISCOUNTED: &str = "unnormalised discounted occupancy d(s,a) = Σ_t γ^t P(s_t = s, a_t = a), which sums to 1/(1−γ); divide by 1/(1−γ) for a distribution";
-
-/// What `mdp solve`'s finite-horizon occupancy is.
-const OCC_NOTE_FINITE: &str = "per-step occupancy d_t(s,a) = P(s_t = s, a_t = a), each step a distribution (sums to 1), undiscounted";
-
 fn solve(a: SolveArgs) -> anyhow::Result<()> {
-    aihf::error::check_positive("tol", a.tol)?;
-    let mdp = Mdp::from_file(&a.mdp)?;
-    if let (Some(t), Some(_)) = (mdp.horizon(), a.stopping) {
-        return Err(AihfError::param(
-            "stopping",
-            format!(
-                "the MDP has horizon {t}: it is solved exactly by backward induction, with no \
-                 stopping rule"
-            ),
-        )
-        .into());
-    }
-    let na = mdp.n_actions();
-    let sol = match mdp.horizon() {
-        None => Solution::Discounted(bellman::value_iteration(
-            &mdp,
-            mdp.reward(),
-            None,
-            &bellman::ViOptions {
-                tol: a.tol,
-                stopping: match a.stopping.unwrap_or(StopRule::Sup) {
-                    StopRule::Sup => bellman::Stopping::Sup,
-                    StopRule::Span => bellman::Stopping::Span,
-                },
-                ..Default::default()
-            },
-        )?),
-        Some(_) => bellman::solve(&mdp, mdp.reward(), a.tol)?,
-    };
-    let occ = occupancy::of_solution(&mdp, &sol)?;
-    let probs = |lp: &[f64]| rows(&lp.iter().map(|l| l.exp()).collect::<Vec<_>>(), na);
-    let value = match (&sol, &occ) {
-        (Solution::Discounted(s), Occupancy::Discounted(d)) => json!({
-            "kind": "discounted", "gamma": mdp.gamma(), "beta": mdp.beta(),
-            "q": rows(&s.q, na), "v": s.v, "policy": probs(&s.log_pi),
-            "occupancy": rows(d, na),
-            "occupancy_normalization": OCC_NOTE_DISCOUNTED,
-            "occupancy_total": d.iter().sum::<f64>(),
-            "iterations": s.iterations, "error_bound": s.error_bound,
-        }),
-        (Solution::Finite(f), Occupancy::Finite(d)) => json!({
-            "kind": "finite_horizon", "horizon": mdp.horizon(), "gamma": mdp.gamma(), "beta": mdp.beta(),
-            "q": f.q.iter().map(|q| rows(q, na)).collect::<Vec<_>>(),
-            "v": f.v,
-            "policy": f.log_pi.iter().map(|l| probs(l)).collect::<Vec<_>>(),
-            "occupancy": d.iter().map(|x| rows(x, na)).collect::<Vec<_>>(),
-            "occupancy_normalization": OCC_NOTE_FINITE,
-        }),
-        _ => anyhow::bail!("internal: solution and occupancy kinds differ"),
-    };
-    let mut value = value;
-    value["inputs"] = json!({ "mdp": aihf::io::input_record(&a.mdp)? });
-    value["tol"] = json!(a.tol);
+    let stopping = a.stopping.map(|r| match r {
+        StopRule::Sup => Stopping::Sup,
+        StopRule::Span => Stopping::Span,
+    });
+    let report = report::solve_file(&a.mdp, a.tol, stopping)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(());
-    }
-    let print_table = |label: &str, v: &[f64], lp: &[f64], d: &[f64]| {
-        println!("{label}");
-        println!(
-            "{:>6} {:>12}  policy π(a|s)                  occupancy d(s,a)",
-            "state", "V(s)"
-        );
-        for s in 0..mdp.n_states() {
-            let p: Vec<String> = (0..na)
-                .map(|k| format!("{:.4}", lp[s * na + k].exp()))
-                .collect();
-            let o: Vec<String> = (0..na).map(|k| format!("{:.4}", d[s * na + k])).collect();
-            println!(
-                "{s:>6} {:>12.6}  [{}]  [{}]",
-                v[s],
-                p.join(", "),
-                o.join(", ")
-            );
-        }
-    };
-    match (&sol, &occ) {
-        (Solution::Discounted(s), Occupancy::Discounted(d)) => {
-            println!(
-                "discounted MDP: {} states, {} actions, γ = {}, β = {}; value iteration: {} sweeps, ‖V − V*‖∞ ≤ {:.2e}",
-                mdp.n_states(), na, mdp.gamma(), mdp.beta(), s.iterations, s.error_bound
-            );
-            print_table("", &s.v, &s.log_pi, d);
-            println!(
-                "occupancy: {OCC_NOTE_DISCOUNTED}; here Σ d = {:.6}",
-                d.iter().sum::<f64>()
-            );
-        }
-        (Solution::Finite(f), Occupancy::Finite(d)) => {
-            println!(
-                "finite-horizon MDP: {} states, {} actions, T = {}, γ = {}, β = {} (backward induction)",
-                mdp.n_states(), na, f.q.len(), mdp.gamma(), mdp.beta()
-            );
-            for (t, (lp, dt)) in f.log_pi.iter().zip(d).enumerate() {
-                print_table(&format!("t = {t}"), &f.v[t], lp, dt);
-            }
-            println!("occupancy: {OCC_NOTE_FINITE}");
-        }
-        _ => {}
+        println!("{}", serde_json::to_string_pretty(&report.to_json()?)?);
+    } else {
+        print!("{}", report.table()?);
     }
     Ok(())
-}
-
-fn default_length(mdp: &Mdp, length: Option<usize>) -> anyhow::Result<usize> {
-    let l = match (length, mdp.horizon()) {
-        (Some(l), _) => l,
-        (None, Some(t)) => t,
-        (None, None) if mdp.gamma() > 0.0 => ((1e-3f64).ln() / mdp.gamma().ln()).ceil() as usize,
-        (None, None) => 1,
-    };
-    if l == 0 {
-        anyhow::bail!("invalid parameter `length`: must be at least 1");
-    }
-    if let Some(t) = mdp.horizon() {
-        if l > t {
-            anyhow::bail!(
-                "invalid parameter `length`: {l} exceeds the MDP's horizon {t} (steps t ≥ T are \
-                 outside the finite-horizon model)"
-            );
-        }
-    }
-    Ok(l.max(1))
 }
 
 fn sample(a: SampleArgs) -> anyhow::Result<()> {
@@ -376,61 +254,40 @@ fn sample(a: SampleArgs) -> anyhow::Result<()> {
         .into());
     }
     let mdp = Mdp::from_file(&a.mdp)?;
-    let len = default_length(&mdp, a.length)?;
-    let sol = bellman::solve(&mdp, mdp.reward(), aihf::tol::VI_TOL)?;
-    let pis: Vec<Vec<f64>> = sol
-        .log_pis()
-        .iter()
-        .map(|lp| lp.iter().map(|l| l.exp()).collect())
-        .collect();
-    let pi_refs: Vec<&[f64]> = pis.iter().map(Vec::as_slice).collect();
-    let sampler = Sampler::new(&mdp);
-    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let mut text = String::new();
-    for i in 0..a.n {
-        let t = traj::sample(&mdp, &sampler, &pi_refs, Length::Fixed(len), &mut rng);
-        text.push_str(&traj::demo_line(&t, a.seed, i));
-        text.push('\n');
-    }
-    write_output(&a.out, text.as_bytes())?;
-    if let Some(po) = &a.prefs_out {
-        let ref_pi: Vec<f64> = mdp.log_ref().iter().map(|l| l.exp()).collect();
-        let pp: Vec<&[f64]> = match a.pair_policy.unwrap_or(PairPolicy::Reference) {
-            PairPolicy::Reference => vec![&ref_pi],
-            PairPolicy::Optimal => pi_refs.clone(),
-        };
-        let prefs = traj::sample_preferences(
-            &mdp,
-            &sampler,
-            &pp,
-            Length::Fixed(len),
-            mdp.reward(),
-            a.prefs,
-            &mut rng,
-        );
-        let mut text = String::new();
-        for (i, p) in prefs.iter().enumerate() {
-            text.push_str(&traj::pref_line(p, a.seed, i));
-            text.push('\n');
-        }
-        write_output(po, text.as_bytes())?;
-    }
-    // One line per output; on standard error, since standard output may carry the data.
-    let say = |p: &std::path::Path, what: String| {
-        if is_stdio(p) {
-            eprintln!("{what} written to standard output");
-        } else {
-            eprintln!("wrote {} ({what})", p.display());
-        }
+    let req = SampleRequest {
+        n: a.n,
+        length: a.length,
+        prefs: a.prefs,
+        pair_policy: match a.pair_policy.unwrap_or(PairPolicy::Reference) {
+            PairPolicy::Reference => report::PairPolicy::Reference,
+            PairPolicy::Optimal => report::PairPolicy::Optimal,
+        },
+        seed: a.seed,
     };
-    say(
-        &a.out,
-        format!("{} demonstrations of length {len}, seed {}", a.n, a.seed),
+    let sampled = report::sample_jsonl(&mdp, &req)?;
+    write_output(&a.out, sampled.demos.as_bytes())?;
+    if let (Some(p), Some(text)) = (&a.prefs_out, &sampled.prefs) {
+        write_output(p, text.as_bytes())?;
+    }
+    let what = format!(
+        "{} demonstrations of length {}, seed {}",
+        a.n, sampled.length, a.seed
     );
+    say_written(&a.out, &what);
     if let Some(p) = &a.prefs_out {
-        say(p, format!("{} preference pairs", a.prefs));
+        say_written(p, &format!("{} preference pairs", a.prefs));
     }
     Ok(())
+}
+
+/// One line per output of `mdp sample`; on standard error, since standard output may carry
+/// the data.
+fn say_written(p: &Path, what: &str) {
+    if is_stdio(p) {
+        eprintln!("{what} written to standard output");
+    } else {
+        eprintln!("wrote {} ({what})", p.display());
+    }
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
@@ -453,7 +310,28 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         Some(p) => traj::read_prefs(p, &mdp)?,
         None => vec![],
     };
-    let opts = Options {
+    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
+    let f = fit::fit(
+        &mdp,
+        a.reward,
+        &demos,
+        &prefs,
+        &train_options(&a),
+        a.ridge,
+        a.seed,
+        &mut rng,
+    )?;
+    let written = f.write_outputs(&mdp, &a.out)?;
+    print!("{}", f.summary_text());
+    for p in &written {
+        super::wrote(p, false);
+    }
+    Ok(())
+}
+
+/// Algorithm 1's options as `mdp train`'s flags set them.
+fn train_options(a: &TrainArgs) -> Options {
+    Options {
         iterations: a.iters,
         alpha: a.alpha,
         step: if a.constant_step {
@@ -466,215 +344,133 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         policy_steps: a.policy_steps,
         exact_metrics: a.exact_metrics,
         ..Options::default()
-    };
-    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
-    let f = fit::fit(
-        &mdp, a.reward, &demos, &prefs, &opts, a.ridge, a.seed, &mut rng,
-    )?;
-    let mut written = vec![];
-    for (name, v) in [
-        ("theta.json", f.theta_json()),
-        ("policy.json", f.policy_json(&mdp)),
-        ("trace.json", f.trace_json()),
-        ("summary.json", f.summary_json()),
-    ] {
-        write_json(&a.out.join(name), &v)?;
-        written.push(a.out.join(name));
     }
-    let tr = &f.trace;
-    println!(
-        "Algorithm 1: K = {}, η = {:.4e}, {:.3} s ({:.0} iterations/s)",
-        a.iters,
-        tr.eta,
-        tr.seconds,
-        a.iters as f64 / tr.seconds
-    );
-    if a.exact_metrics && !tr.e_pol.is_empty() {
-        println!(
-            "Theorem 4.1 averages over the K iterations: E_pol (20a) = {:.4e}, E_grad (20b) = {:.4e}",
-            tr.mean_e_pol(),
-            tr.mean_grad_sq()
-        );
-    }
-    println!(
-        "distance to the true soft-optimal policy (TV; max over states / occupancy-weighted):"
-    );
-    let (m, v) = f.aihf_distance;
-    println!("  AIHF (Algorithm 1)   {m:.4} / {v:.4}");
-    if let Some((m, v)) = f.rlhf_distance {
-        println!("  two-stage RLHF       {m:.4} / {v:.4}");
-    }
-    for p in &written {
-        super::wrote(p, false);
-    }
-    Ok(())
 }
 
 pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
     if let Some(RatesCommand::Merge(m)) = &a.command {
-        let (res, files) = aihf::sim::rates_shard::merge(&m.dirs)?;
-        println!("merged {} shard files", files.len());
-        let json = m.out.join("rates.json");
-        write_json(&json, &res)?;
-        return report_rates(&res, &m.out, vec![json], &m.out.join("rates.csv"));
+        return merge_rates(m);
     }
     at_most_one_stdio(&[
         ("--mdp", a.mdp.as_deref()),
         ("--redraw", a.redraw.as_deref()),
     ])?;
-    let mut written = vec![];
-    let (res, out): (RatesResult, PathBuf) = match &a.redraw {
-        Some(p) => {
-            // Beside the JSON unless --out says otherwise (never over the default run's figure).
-            let out = match (&a.out, is_stdio(p)) {
-                (Some(o), _) => o.clone(),
-                (None, true) => {
-                    return Err(AihfError::param(
-                        "out",
-                        "--redraw - (standard input) needs --out: there is no folder beside it",
-                    )
-                    .into())
-                }
-                (None, false) => p
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .map_or_else(|| PathBuf::from("."), PathBuf::from),
-            };
-            let mut r: RatesResult = read_json(p)?;
-            r.config.validate()?;
-            r.refit();
-            r.check_finite()?;
-            (r, out)
+    match &a.redraw {
+        Some(p) => redraw_rates(p, a.out.as_deref()),
+        None => compute_rates(&a),
+    }
+}
+
+/// `aihf rates merge`: the shards' runs assembled into the unsharded result.
+fn merge_rates(m: &RatesMergeArgs) -> anyhow::Result<()> {
+    let (res, files) = aihf::sim::rates_shard::merge(&m.dirs)?;
+    println!("merged {} shard files", files.len());
+    let json = m.out.join("rates.json");
+    write_json(&json, &res)?;
+    report_rates(&res, &m.out, vec![json], &m.out.join("rates.csv"))
+}
+
+/// `aihf rates --redraw FILE`: the CSV and figure of a written result, beside it unless
+/// `--out` says otherwise (never over the default run's figure).
+fn redraw_rates(p: &Path, out: Option<&Path>) -> anyhow::Result<()> {
+    let dir = match (out, is_stdio(p)) {
+        (Some(o), _) => o.to_path_buf(),
+        (None, true) => {
+            return Err(AihfError::param(
+                "out",
+                "--redraw - (standard input) needs --out: there is no folder beside it",
+            )
+            .into())
         }
-        None => {
-            let mut cfg = if a.full {
-                RatesConfig::full(a.seed)
-            } else {
-                RatesConfig::quick(a.seed)
-            };
-            if let Some(e) = &a.log2_k {
-                if let Some(x) = e.iter().find(|&&x| x > 30) {
-                    return Err(AihfError::param(
-                        "log2-k",
-                        format!("exponents must be at most 30, got {x}"),
-                    )
-                    .into());
-                }
-                cfg.ks = e.iter().map(|&x| 1usize << x).collect();
-            }
-            if let Some(s) = a.seeds {
-                cfg.seeds = s;
-            }
-            if let Some(g) = a.gamma {
-                cfg.gamma = g;
-            }
-            if let Some(l) = a.lambda {
-                cfg.lambda = l;
-            }
-            if let Some(x) = a.alpha {
-                cfg.alpha = x;
-            }
-            if let Some(x) = a.control_step {
-                cfg.control_step = x;
-            }
-            if let Some(n) = a.pairs {
-                cfg.n_pairs = n;
-            }
-            // Everything is checked before the MDP is read or anything is computed.
-            cfg.validate()?;
-            let (problem, cfg) = match &a.mdp {
-                Some(path) => {
-                    let mut v: serde_json::Value = read_json(path)?;
-                    if let (Some(g), Some(obj)) = (a.gamma, v.as_object_mut()) {
-                        obj.insert("gamma".into(), json!(g));
-                    }
-                    let mdp = Mdp::from_value(&v).map_err(|e| {
-                        anyhow::Error::new(e).context(format!("--mdp {}", path.display()))
-                    })?;
-                    cfg.mdp_file = Some(path.display().to_string());
-                    rates::setup_on(&mdp, &cfg)?
-                }
-                None => (rates::setup(&cfg)?, cfg),
-            };
-            let out = a
-                .out
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("results/rates"));
-            let shard = match (&a.shard, a.no_shard) {
-                (Some(s), _) => Some((Shard::parse(s)?, "--shard".to_string())),
-                (None, true) => None,
-                (None, false) => Shard::from_env()?,
-            };
-            if let Some((sh, from)) = shard {
-                eprintln!("shard {}/{} (from {from})", sh.index, sh.count);
-                let file = aihf::sim::rates_shard::run_shard(&cfg, &problem, sh, &out, !a.quiet)?;
-                super::wrote(&file, false);
-                return Ok(());
-            }
-            let res = rates::run_problem(&cfg, &problem, !a.quiet)?;
-            write_json(&out.join("rates.json"), &res)?;
-            written.push(out.join("rates.json"));
-            (res, out)
+        (None, false) => p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), PathBuf::from),
+    };
+    let res = RatesResult::load(p)?;
+    // The tidy CSV beside the results JSON (or in --out).
+    let csv = match out {
+        None if !is_stdio(p) => aihf::io::csv_beside(p),
+        _ => dir.join("rates.csv"),
+    };
+    report_rates(&res, &dir, vec![], &csv)
+}
+
+/// `aihf rates`: the experiment (or one shard of it) on the built-in MDP or `--mdp`'s.
+fn compute_rates(a: &RatesArgs) -> anyhow::Result<()> {
+    // Everything is checked before the MDP is read or anything is computed.
+    let cfg = rates_config(a)?;
+    let (problem, cfg) = match &a.mdp {
+        Some(path) => {
+            let mut cfg = cfg;
+            cfg.mdp_file = Some(path.display().to_string());
+            rates::setup_on(&read_rates_mdp(path, a.gamma)?, &cfg)?
         }
+        None => (rates::setup(&cfg)?, cfg),
     };
-    // The tidy CSV beside the results JSON (computed, or the one redrawn).
-    let csv = match (&a.redraw, &a.out) {
-        (Some(p), None) if !is_stdio(p) => aihf::io::csv_beside(p),
-        _ => out.join("rates.csv"),
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("results/rates"));
+    if let Some((sh, from)) = super::sim::shard_choice(a.shard.as_deref(), a.no_shard)? {
+        eprintln!("shard {}/{} (from {from})", sh.index, sh.count);
+        let file = aihf::sim::rates_shard::run_shard(&cfg, &problem, sh, &out, !a.quiet)?;
+        super::wrote(&file, false);
+        return Ok(());
+    }
+    let res = rates::run_problem(&cfg, &problem, !a.quiet)?;
+    let json = out.join("rates.json");
+    write_json(&json, &res)?;
+    report_rates(&res, &out, vec![json], &out.join("rates.csv"))
+}
+
+/// The experiment's configuration: quick or `--full`, with the flags' overrides, checked.
+fn rates_config(a: &RatesArgs) -> anyhow::Result<RatesConfig> {
+    let mut cfg = if a.full {
+        RatesConfig::full(a.seed)
+    } else {
+        RatesConfig::quick(a.seed)
     };
-    report_rates(&res, &out, written, &csv)
+    if let Some(e) = &a.log2_k {
+        if let Some(x) = e.iter().find(|&&x| x > 30) {
+            return Err(AihfError::param(
+                "log2-k",
+                format!("exponents must be at most 30, got {x}"),
+            )
+            .into());
+        }
+        cfg.ks = e.iter().map(|&x| 1usize << x).collect();
+    }
+    cfg.seeds = a.seeds.unwrap_or(cfg.seeds);
+    cfg.gamma = a.gamma.unwrap_or(cfg.gamma);
+    cfg.lambda = a.lambda.unwrap_or(cfg.lambda);
+    cfg.alpha = a.alpha.unwrap_or(cfg.alpha);
+    cfg.control_step = a.control_step.unwrap_or(cfg.control_step);
+    cfg.n_pairs = a.pairs.unwrap_or(cfg.n_pairs);
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// The `--mdp` file of `aihf rates`, its `gamma` replaced by `--gamma` when given.
+fn read_rates_mdp(path: &Path, gamma: Option<f64>) -> anyhow::Result<Mdp> {
+    let mut v: serde_json::Value = read_json(path)?;
+    if let (Some(g), Some(obj)) = (gamma, v.as_object_mut()) {
+        obj.insert("gamma".into(), json!(g));
+    }
+    Mdp::from_value(&v)
+        .map_err(|e| anyhow::Error::new(e).context(format!("--mdp {}", path.display())))
 }
 
 /// Writes the CSV and the figure of `res` into `out`, prints the verdicts, then one line per
 /// file written (`written`: the files already written, such as the results JSON).
 fn report_rates(
     res: &RatesResult,
-    out: &std::path::Path,
+    out: &Path,
     mut written: Vec<PathBuf>,
-    csv: &std::path::Path,
+    csv: &Path,
 ) -> anyhow::Result<()> {
-    aihf::io::write_csv(csv, &rates::CSV_HEADER, &res.csv_rows())?;
-    written.push(csv.to_path_buf());
-    written.extend(rates::render(res, &out.join("rates"))?);
-    println!(
-        "Theorem 4.1 rate check on {} ({} states, {} actions, γ = {}; {} s); rule: {}",
-        res.config
-            .mdp_file
-            .as_deref()
-            .unwrap_or("the built-in random MDP"),
-        res.config.n_states,
-        res.config.n_actions,
-        res.config.gamma,
-        res.seconds.round(),
-        res.rule
-    );
-    for (name, f) in [
-        ("E_pol  (20a), α/√K     ", &res.fit_pol),
-        ("E_grad (20b), α/√K     ", &res.fit_grad),
-        ("E_pol,  constant step  ", &res.control_fit_pol),
-        ("E_grad, constant step  ", &res.control_fit_grad),
-    ] {
-        let d = f.decision();
-        let more = d
-            .units_to_decide
-            .map(|n| format!(" (about {n} runs would decide)"))
-            .unwrap_or_default();
-        println!(
-            "  {name} slope {:+.3}  95% CI [{:+.3}, {:+.3}]  n = {}  → {}{more}",
-            f.slope, f.ci_low, f.ci_high, f.n, d.verdict
-        );
-    }
-    for (name, f) in [
-        ("E_pol ", &res.upper_fit_pol),
-        ("E_grad", &res.upper_fit_grad),
-    ] {
-        if let Some(f) = f {
-            println!(
-                "  supplementary, upper half of the K grid: {name} slope {:+.3}  95% CI [{:+.3}, {:+.3}]",
-                f.slope, f.ci_low, f.ci_high
-            );
-        }
-    }
+    written.extend(rates::write_outputs(res, out, csv)?);
+    print!("{}", res.summary_text());
     for f in &written {
         super::wrote(f, false);
     }

@@ -1,13 +1,8 @@
 //! `aihf sample`: write a data set drawn from a ground-truth reward.
 
-use aihf::bandit::check_distribution;
-use aihf::data::{all_pairs, sample_btl, sample_demos, BanditData};
-use aihf::error::{check_positive, AihfError};
+use aihf::error::AihfError;
+use aihf::sim::sample::{sample, SampleSpec, TrueReward};
 use clap::{Args as ClapArgs, ValueEnum};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Normal};
-use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -82,7 +77,30 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     aihf::bandit::check_temperature("beta", a.beta)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
+    let spec = SampleSpec {
+        truth: true_reward(&a)?,
+        beta: a.beta,
+        demos: a.demos,
+        covered: a.covered,
+        per_pair: a.per_pair,
+        random_comparisons: a.random_comparisons,
+        seed: a.seed,
+    };
+    let v = sample(&spec)?.to_value();
+    match &a.out {
+        Some(p) => {
+            aihf::io::write_json(p, &v)?;
+            super::wrote(p, false);
+        }
+        None => println!("{}", serde_json::to_string_pretty(&v)?),
+    }
+    Ok(())
+}
+
+/// The truth the flags ask for: `--truth` (default gaussian, explicit with `--reward`) with
+/// its own parameters; a parameter of another generator, which would be ignored silently, is
+/// refused.
+fn true_reward(a: &Args) -> anyhow::Result<TrueReward> {
     let kind = match (&a.reward, a.truth) {
         (Some(_), None | Some(Truth::Explicit)) => Truth::Explicit,
         (Some(_), Some(t)) => {
@@ -97,7 +115,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         (None, t) => t.unwrap_or(Truth::Gaussian),
     };
-    // The parameters of the other generators would be ignored silently.
     for (name, given, used_by) in [
         ("mean", a.mean.is_some(), Truth::Gaussian),
         ("sd", a.sd.is_some(), Truth::Gaussian),
@@ -111,117 +128,22 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             .into());
         }
     }
-    let (truth, reward) = match (&a.reward, kind) {
-        (Some(r), _) => ("explicit", r.clone()),
+    let n_actions = a.n_actions;
+    Ok(match (&a.reward, kind) {
+        (Some(r), _) => TrueReward::Explicit(r.clone()),
         (None, Truth::Explicit) => {
             return Err(
                 AihfError::param("reward", "--truth explicit needs --reward r1,r2,...").into(),
             )
         }
-        (None, Truth::Gaussian) => {
-            let (mean, sd) = (a.mean.unwrap_or(0.0), a.sd.unwrap_or(1.0));
-            check_positive("sd", sd)?;
-            if !mean.is_finite() {
-                return Err(AihfError::param("mean", "must be finite").into());
-            }
-            let d = Normal::new(mean, sd).map_err(|e| AihfError::param("sd", e.to_string()))?;
-            (
-                "gaussian",
-                (0..a.n_actions).map(|_| d.sample(&mut rng)).collect(),
-            )
-        }
-        (None, Truth::Linear) => {
-            let slope = a.slope.unwrap_or(0.1);
-            if !slope.is_finite() {
-                return Err(AihfError::param("slope", "must be finite").into());
-            }
-            (
-                "linear",
-                (0..a.n_actions).map(|i| slope * (i + 1) as f64).collect(),
-            )
-        }
-    };
-    let n = reward.len();
-    if n > aihf::data::MAX_ACTIONS {
-        return Err(AihfError::param(
-            "n_actions",
-            format!(
-                "{n} exceeds the limit {} of the data format",
-                aihf::data::MAX_ACTIONS
-            ),
-        )
-        .into());
-    }
-    if n == 0 {
-        return Err(AihfError::param("n_actions", "must be at least 1").into());
-    }
-    if let Some(i) = reward.iter().position(|r| !r.is_finite()) {
-        return Err(AihfError::param("reward", format!("entry {i} is {}", reward[i])).into());
-    }
-    let covered = a.covered.unwrap_or(n);
-    if covered == 0 || covered > n {
-        return Err(
-            AihfError::param("covered", format!("must be in 1..={n}, got {covered}")).into(),
-        );
-    }
-    let pairs = (n as u128) * (n as u128 - 1) / 2;
-    let total =
-        u128::from(a.demos) + u128::from(a.per_pair) * pairs + u128::from(a.random_comparisons);
-    if total > u128::from(aihf::data::MAX_COUNT) {
-        return Err(AihfError::param(
-            "demos",
-            format!("{total} observations exceed the supported total 2^53"),
-        )
-        .into());
-    }
-    let z: Vec<f64> = reward.iter().map(|r| r / a.beta).collect();
-    let truth_policy = aihf::math::softmax(&z);
-    let demo_policy = aihf::math::softmax(&z[..covered]);
-    let mut demo_full = demo_policy.clone();
-    demo_full.resize(n, 0.0);
-    check_distribution("demonstration policy", &demo_full, n, false)?;
-    let mut data = BanditData::empty(n)?;
-    for (i, c) in sample_demos(&demo_full, a.demos, &mut rng)
-        .into_iter()
-        .enumerate()
-    {
-        data.add_demos(i, c);
-    }
-    if a.per_pair > 0 {
-        sample_btl(&mut data, &reward, &all_pairs(n, a.per_pair), &mut rng);
-    }
-    if a.random_comparisons > 0 {
-        if n < 2 {
-            return Err(AihfError::param("random_comparisons", "needs at least 2 actions").into());
-        }
-        for _ in 0..a.random_comparisons {
-            let i = rng.random_range(0..n);
-            let mut j = rng.random_range(0..n - 1);
-            if j >= i {
-                j += 1;
-            }
-            sample_btl(&mut data, &reward, &[(i, j, 1)], &mut rng);
-        }
-    }
-    data.meta = json!({
-        "generator": "aihf sample",
-        "version": env!("CARGO_PKG_VERSION"),
-        "seed": a.seed,
-        "truth": truth,
-        "beta": a.beta,
-        "true_reward": reward,
-        "true_policy": truth_policy,
-        "covered": covered,
-        "per_pair": a.per_pair,
-        "random_comparisons": a.random_comparisons,
-    });
-    let v = data.to_value();
-    match &a.out {
-        Some(p) => {
-            aihf::io::write_json(p, &v)?;
-            super::wrote(p, false);
-        }
-        None => println!("{}", serde_json::to_string_pretty(&v)?),
-    }
-    Ok(())
+        (None, Truth::Gaussian) => TrueReward::Gaussian {
+            n_actions,
+            mean: a.mean.unwrap_or(0.0),
+            sd: a.sd.unwrap_or(1.0),
+        },
+        (None, Truth::Linear) => TrueReward::Linear {
+            n_actions,
+            slope: a.slope.unwrap_or(0.1),
+        },
+    })
 }

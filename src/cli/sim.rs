@@ -10,7 +10,7 @@ use aihf::sim::shard::Shard;
 use aihf::sim::spec::Spec;
 use aihf::sim::studies::{merge, run as run_study, run_shard_with_inputs, RunOpts, StudyResults};
 use clap::{Args as ClapArgs, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(ClapArgs, Debug)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -99,61 +99,31 @@ fn report(res: &StudyResults, out: &std::path::Path) -> anyhow::Result<()> {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     if let Some(SimCommand::Merge(m)) = a.command {
-        if m.threads == Some(0) {
-            anyhow::bail!("invalid option `--threads`: must be at least 1");
-        }
-        let ro = RunOpts {
-            threads: m.threads,
-            progress: false,
-        };
-        let (res, files) = merge(&m.dirs, &ro)?;
-        println!("merged {} shard files", files.len());
-        return report(&res, &m.out);
+        return merge_shards(&m);
     }
     if let Some(r) = &a.redraw {
-        if aihf::io::is_stdio(r) && a.out.is_none() {
-            return Err(aihf::error::AihfError::param(
-                "out",
-                "--redraw - (standard input) needs --out: there is no folder beside it",
-            )
-            .into());
-        }
-        for p in redraw(r, a.out.as_deref())? {
-            super::wrote(&p, false);
-        }
-        return Ok(());
+        return redraw_results(r, a.out.as_deref());
     }
     let path = a
         .spec
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("a spec file is required"))?;
     // Parse and validate everything before any computation.
-    let mut spec = Spec::from_file(path)?;
-    if let Some(r) = a.replications {
-        spec.set_replications(r);
-    }
-    if let Some(s) = a.seed {
-        spec.set_seed(s);
-    }
-    spec.validate()?;
-    if a.threads == Some(0) {
-        anyhow::bail!("invalid option `--threads`: must be at least 1");
-    }
-    let shard = match (&a.shard, a.no_shard) {
-        (Some(s), _) => Some((Shard::parse(s)?, "--shard".to_string())),
-        (None, true) => None,
-        (None, false) => Shard::from_env()?,
-    };
+    let spec = load_spec(path, a.replications, a.seed)?;
+    check_threads(a.threads)?;
+    let shard = shard_choice(a.shard.as_deref(), a.no_shard)?;
     let ro = RunOpts {
         threads: a.threads,
         progress: !a.quiet,
     };
     let out = a.out.unwrap_or_else(|| PathBuf::from("out/sims"));
+    let inputs = || -> anyhow::Result<serde_json::Value> {
+        Ok(serde_json::json!({ "spec": aihf::io::input_record(path)? }))
+    };
     if let Some((sh, from)) = shard {
         eprintln!("shard {}/{} (from {from})", sh.index, sh.count);
         let t = std::time::Instant::now();
-        let inputs = serde_json::json!({ "spec": aihf::io::input_record(path)? });
-        let file = run_shard_with_inputs(&spec, &ro, sh, &out, inputs)?;
+        let file = run_shard_with_inputs(&spec, &ro, sh, &out, inputs()?)?;
         println!(
             "{}: shard {}/{} in {:.2} s",
             spec.name(),
@@ -165,6 +135,66 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut res = run_study(&spec, &ro)?;
-    res.inputs = serde_json::json!({ "spec": aihf::io::input_record(path)? });
+    res.inputs = inputs()?;
     report(&res, &out)
+}
+
+/// `aihf sim merge`: the shards' replications assembled into the unsharded results.
+fn merge_shards(m: &MergeArgs) -> anyhow::Result<()> {
+    check_threads(m.threads)?;
+    let ro = RunOpts {
+        threads: m.threads,
+        progress: false,
+    };
+    let (res, files) = merge(&m.dirs, &ro)?;
+    println!("merged {} shard files", files.len());
+    report(&res, &m.out)
+}
+
+/// `aihf sim --redraw FILE`: the figures of a results JSON, into `out` or beside it.
+fn redraw_results(r: &Path, out: Option<&Path>) -> anyhow::Result<()> {
+    if aihf::io::is_stdio(r) && out.is_none() {
+        return Err(aihf::error::AihfError::param(
+            "out",
+            "--redraw - (standard input) needs --out: there is no folder beside it",
+        )
+        .into());
+    }
+    for p in redraw(r, out)? {
+        super::wrote(&p, false);
+    }
+    Ok(())
+}
+
+/// The spec file with the command line's overrides, validated.
+fn load_spec(path: &Path, replications: Option<usize>, seed: Option<u64>) -> anyhow::Result<Spec> {
+    let mut spec = Spec::from_file(path)?;
+    if let Some(r) = replications {
+        spec.set_replications(r);
+    }
+    if let Some(s) = seed {
+        spec.set_seed(s);
+    }
+    spec.validate()?;
+    Ok(spec)
+}
+
+fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
+    if threads == Some(0) {
+        anyhow::bail!("invalid option `--threads`: must be at least 1");
+    }
+    Ok(())
+}
+
+/// The shard to compute: `--shard I/N`, else none with `--no-shard`, else the environment's
+/// (`aihf::sim::shard::Shard::from_env`); with where it came from.
+pub(crate) fn shard_choice(
+    shard: Option<&str>,
+    no_shard: bool,
+) -> anyhow::Result<Option<(Shard, String)>> {
+    Ok(match (shard, no_shard) {
+        (Some(s), _) => Some((Shard::parse(s)?, "--shard".to_string())),
+        (None, true) => None,
+        (None, false) => Shard::from_env()?,
+    })
 }

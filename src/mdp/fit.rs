@@ -11,6 +11,7 @@ use super::Mdp;
 use crate::error::{AihfError, Result};
 use rand::Rng;
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 
 /// The reward class θ parametrises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
@@ -176,6 +177,48 @@ impl FitOutcome {
                "e_pol": tr.e_pol, "grad_sq": tr.grad_sq,
                "mean_e_pol": if tr.e_pol.is_empty() { None } else { Some(tr.mean_e_pol()) },
                "mean_grad_sq": if tr.grad_sq.is_empty() { None } else { Some(tr.mean_grad_sq()) }})
+    }
+
+    /// Writes `theta.json`, `policy.json`, `trace.json` and `summary.json` into `dir`
+    /// (atomically) and returns their paths in that order.
+    pub fn write_outputs(&self, mdp: &Mdp, dir: &Path) -> Result<Vec<PathBuf>> {
+        let mut written = vec![];
+        for (name, v) in [
+            ("theta.json", self.theta_json()),
+            ("policy.json", self.policy_json(mdp)),
+            ("trace.json", self.trace_json()),
+            ("summary.json", self.summary_json()),
+        ] {
+            crate::io::write_json(&dir.join(name), &v)?;
+            written.push(dir.join(name));
+        }
+        Ok(written)
+    }
+
+    /// The printed summary: the run (K, step, time), the Theorem 4.1 averages when exact
+    /// metrics were recorded, and both distances to the true soft-optimal policy.
+    pub fn summary_text(&self) -> String {
+        let (tr, k) = (&self.trace, self.options.iterations);
+        let mut s = format!(
+            "Algorithm 1: K = {k}, η = {:.4e}, {:.3} s ({:.0} iterations/s)\n",
+            tr.eta,
+            tr.seconds,
+            k as f64 / tr.seconds
+        );
+        if self.options.exact_metrics && !tr.e_pol.is_empty() {
+            s += &format!(
+                "Theorem 4.1 averages over the K iterations: E_pol (20a) = {:.4e}, E_grad (20b) = {:.4e}\n",
+                tr.mean_e_pol(),
+                tr.mean_grad_sq()
+            );
+        }
+        s += "distance to the true soft-optimal policy (TV; max over states / occupancy-weighted):\n";
+        let (m, v) = self.aihf_distance;
+        s += &format!("  AIHF (Algorithm 1)   {m:.4} / {v:.4}\n");
+        if let Some((m, v)) = self.rlhf_distance {
+            s += &format!("  two-stage RLHF       {m:.4} / {v:.4}\n");
+        }
+        s
     }
 
     /// `summary.json`: sizes, timing and the distances to the truth.

@@ -39,6 +39,7 @@ pub mod gen;
 pub mod irl;
 pub mod occupancy;
 pub mod rates;
+pub mod report;
 pub mod sequence;
 pub mod traj;
 

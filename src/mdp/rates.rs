@@ -324,6 +324,72 @@ impl RatesResult {
     }
 }
 
+impl RatesResult {
+    /// Reads a written `rates.json` (`-`: standard input) for redrawing: its configuration
+    /// checked, every fit recomputed from the stored runs ([`RatesResult::refit`]) and checked
+    /// finite.
+    pub fn load(path: &Path) -> Result<Self> {
+        let mut r: RatesResult = crate::io::read_json(path)?;
+        r.config.validate()?;
+        r.refit();
+        r.check_finite()?;
+        Ok(r)
+    }
+
+    /// The printed report: the problem, then per quantity the slope, its 95% interval and the
+    /// verdict (with the runs that would decide an INCONCLUSIVE one), then the supplementary
+    /// fits over the upper half of the `K` grid.
+    pub fn summary_text(&self) -> String {
+        let c = &self.config;
+        let mut s = format!(
+            "Theorem 4.1 rate check on {} ({} states, {} actions, γ = {}; {} s); rule: {}\n",
+            c.mdp_file.as_deref().unwrap_or("the built-in random MDP"),
+            c.n_states,
+            c.n_actions,
+            c.gamma,
+            self.seconds.round(),
+            self.rule
+        );
+        for (name, f) in [
+            ("E_pol  (20a), α/√K     ", &self.fit_pol),
+            ("E_grad (20b), α/√K     ", &self.fit_grad),
+            ("E_pol,  constant step  ", &self.control_fit_pol),
+            ("E_grad, constant step  ", &self.control_fit_grad),
+        ] {
+            let d = f.decision();
+            let more = d
+                .units_to_decide
+                .map(|n| format!(" (about {n} runs would decide)"))
+                .unwrap_or_default();
+            s += &format!(
+                "  {name} slope {:+.3}  95% CI [{:+.3}, {:+.3}]  n = {}  → {}{more}\n",
+                f.slope, f.ci_low, f.ci_high, f.n, d.verdict
+            );
+        }
+        for (name, f) in [
+            ("E_pol ", &self.upper_fit_pol),
+            ("E_grad", &self.upper_fit_grad),
+        ] {
+            if let Some(f) = f {
+                s += &format!(
+                    "  supplementary, upper half of the K grid: {name} slope {:+.3}  95% CI [{:+.3}, {:+.3}]\n",
+                    f.slope, f.ci_low, f.ci_high
+                );
+            }
+        }
+        s
+    }
+}
+
+/// Writes the tidy CSV of `res` at `csv` and its figure at `dir/rates.{png,svg}`; returns the
+/// files written, the CSV first.
+pub fn write_outputs(res: &RatesResult, dir: &Path, csv: &Path) -> Result<Vec<PathBuf>> {
+    crate::io::write_csv(csv, &CSV_HEADER, &res.csv_rows())?;
+    let mut written = vec![csv.to_path_buf()];
+    written.extend(render(res, &dir.join("rates"))?);
+    Ok(written)
+}
+
 /// Columns of `rates.csv` (README, "rates CSV"), the tidy form of `rates.json`.
 pub const CSV_HEADER: [&str; 10] = [
     "schedule",

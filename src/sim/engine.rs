@@ -8,7 +8,7 @@
 
 use crate::bandit::fit as bandit_fit;
 use crate::bandit::{Method, Options};
-use crate::data::{all_pairs, sample_demos, BanditData, BtlSampler};
+use crate::data::{BanditData, Sampler};
 use crate::error::{AihfError, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -102,42 +102,12 @@ impl Scenario {
     /// The data-generating process set up once for many draws (the demonstration law and
     /// every pair's binomial law); its draws are [`Scenario::draw`]'s.
     pub fn sampler(&self) -> Sampler {
-        let n = self.reward.len();
-        let btl = (self.comparisons_per_pair > 0)
-            .then(|| BtlSampler::new(&self.reward, &all_pairs(n, self.comparisons_per_pair)));
-        Sampler {
-            n,
-            demo_policy: self.demo_policy(),
-            demos: self.demos,
-            btl,
-        }
-    }
-}
-
-/// A [`Scenario`] prepared for drawing ([`Scenario::sampler`]).
-#[derive(Clone, Debug)]
-pub struct Sampler {
-    n: usize,
-    demo_policy: Vec<f64>,
-    demos: u64,
-    btl: Option<BtlSampler>,
-}
-
-impl Sampler {
-    /// Draws one data set: the demonstrations, then every pair's comparisons in `(i, j)` order.
-    pub fn draw(&self, rng: &mut ChaCha8Rng) -> Result<BanditData> {
-        let mut data = BanditData::empty(self.n)?;
-        if self.btl.is_some() {
-            data.reserve_all_pairs();
-        }
-        let counts = sample_demos(&self.demo_policy, self.demos, rng);
-        for (i, c) in counts.into_iter().enumerate() {
-            data.add_demos(i, c);
-        }
-        if let Some(btl) = &self.btl {
-            btl.sample(&mut data, rng);
-        }
-        Ok(data)
+        Sampler::new(
+            &self.reward,
+            self.demo_policy(),
+            self.demos,
+            self.comparisons_per_pair,
+        )
     }
 }
 

@@ -9,11 +9,14 @@
 //!   results JSON with its figures' data;
 //! - [`figures`]: drawing from that JSON (redrawable without recomputing);
 //! - [`shard`]: one study split over many processes and merged bit-identically;
+//! - [`sample`]: one data set drawn from a ground truth (`aihf sample`), with the studies'
+//!   sampler;
 //! - [`claims`]: the studies' claims in `aihf verify`.
 pub mod claims;
 pub mod engine;
 pub mod figures;
 pub mod rates_shard;
+pub mod sample;
 pub mod shard;
 pub mod spec;
 pub mod studies;
