@@ -600,11 +600,7 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
                 .out
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("results/rates"));
-            let shard = match (&a.shard, a.no_shard) {
-                (Some(s), _) => Some((Shard::parse(s)?, "--shard".to_string())),
-                (None, true) => None,
-                (None, false) => Shard::from_env()?,
-            };
+            let shard = Shard::choose(a.shard.as_deref(), a.no_shard)?;
             if let Some((sh, from)) = shard {
                 eprintln!("shard {}/{} (from {from})", sh.index, sh.count);
                 let file = aihf::sim::rates_shard::run_shard(&cfg, &problem, sh, &out, !a.quiet)?;

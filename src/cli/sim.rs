@@ -139,11 +139,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if a.threads == Some(0) {
         anyhow::bail!("invalid option `--threads`: must be at least 1");
     }
-    let shard = match (&a.shard, a.no_shard) {
-        (Some(s), _) => Some((Shard::parse(s)?, "--shard".to_string())),
-        (None, true) => None,
-        (None, false) => Shard::from_env()?,
-    };
+    let shard = Shard::choose(a.shard.as_deref(), a.no_shard)?;
     let ro = RunOpts {
         threads: a.threads,
         progress: !a.quiet,
