@@ -16,6 +16,30 @@
 //! size, per replication of the shard's range, per method of [`METHODS`] a tag — 0: `KL(π̂‖π*)`
 //! as f64 bits; 1: the reason there is none, a u32 length and UTF-8; 2: no such estimator —
 //! so the merge sees every number bit for bit.
+//!
+//! ```
+//! use aihf::sim::shard::Shard;
+//! use aihf::truth::study::{run, Size, StudySpec, StudySpecFile};
+//! use aihf::truth::study_shard::{merge, run_shard};
+//! let mut file = StudySpecFile {
+//!     name: "doc".into(), seed: 1, replications: 1, vocab: 4, horizon: 2, nnz_per_row: 2,
+//!     reward_scale: 1.0, beta: 1.0, lambda: 1.0, ridge: 0.1, support: "task".into(),
+//!     level: 0.95, sizes: vec![Size { demos: 20, comparisons: 20 }],
+//! };
+//! // Checked once, after the overrides: one replication gives no interval.
+//! assert!(StudySpec::try_from(file.clone()).unwrap_err().to_string().contains("replications"));
+//! file.replications = 5;
+//! let spec = StudySpec::try_from(file)?;
+//! let dir = tempfile::tempdir()?;
+//! for i in 0..3 {
+//!     run_shard(&spec, Shard::new(i, 3)?, dir.path(), false, serde_json::Value::Null)?;
+//! }
+//! let (merged, files) = merge(&[dir.path().to_path_buf()])?;
+//! assert_eq!(files.len(), 3);
+//! let whole = run(&spec, false)?;
+//! assert_eq!(serde_json::to_value(&merged.sizes)?, serde_json::to_value(&whole.sizes)?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use super::study::{assemble, progress_bar, Outcome, Setup, StudyResults, StudySpec, METHODS};
 use crate::error::{AihfError, Result};
@@ -255,4 +279,56 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(StudyResults, Vec<PathBuf>)> {
     let mut res = assemble(&spec, star, &outcomes, seconds);
     res.inputs = m0.inputs.clone();
     Ok((res, ms.into_iter().map(|(p, _)| p).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(start: usize, end: usize) -> CallInfo {
+        CallInfo {
+            label: "size 0: N = 1, M = 1".into(),
+            seed: 1,
+            replications: end,
+            estimators: METHODS.len(),
+            start,
+            end,
+            elapsed_s: 0.0,
+        }
+    }
+
+    #[test]
+    fn payload_round_trips_every_outcome_bit_for_bit() {
+        let mut a = Outcome::new();
+        a.insert("aihf".into(), Ok(1.0 / 3.0));
+        a.insert("sft".into(), Ok(5e-324));
+        a.insert(
+            "btl".into(),
+            Err("btl does not exist: bigram (3, 0) π".into()),
+        );
+        // `irl`, `rlhf_sft`, `rlhf_ref` absent: an estimator the study did not report.
+        let mut b = Outcome::new();
+        for m in METHODS {
+            b.insert(m.to_string(), Ok(-0.0));
+        }
+        let star = (0.25, f64::MIN_POSITIVE);
+        let blocks = vec![vec![a, b.clone()], vec![b]];
+        let bytes = encode(star, &blocks).unwrap();
+        let calls = [call(1, 3), call(4, 5)];
+        let (s, back) = decode(&bytes, &calls, Path::new("x")).unwrap();
+        assert_eq!(s, (star.0.to_bits(), star.1.to_bits()));
+        assert_eq!(back, blocks);
+        let bits = |o: &Outcome| -> Vec<Option<u64>> {
+            o.values()
+                .map(|v| v.as_ref().ok().map(|x| x.to_bits()))
+                .collect()
+        };
+        assert_eq!(bits(&back[0][1]), bits(&blocks[0][1]), "−0 kept its sign");
+        // A truncated payload, or one with bytes left over, is refused.
+        assert!(decode(&bytes[..bytes.len() - 1], &calls, Path::new("x")).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        let e = decode(&longer, &calls, Path::new("x")).unwrap_err();
+        assert!(e.to_string().contains("trailing bytes"), "{e}");
+    }
 }
