@@ -441,14 +441,14 @@ pub fn find_shards(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Shard files read: each path with its manifest (what [`check_manifests`] takes), and the
+/// payloads in the same order.
+pub type ShardSet = (Vec<(PathBuf, Manifest)>, Vec<Vec<u8>>);
+
 /// Every shard file in `dirs` ([`find_shards`]) read ([`read_shard`]): its path with its
 /// manifest, and its payload. A shard of another kind than `kind` is refused, naming `command`,
 /// the merge that reads `kind`.
-pub fn read_shards_of_kind(
-    dirs: &[PathBuf],
-    kind: &str,
-    command: &str,
-) -> Result<(Vec<(PathBuf, Manifest)>, Vec<Vec<u8>>)> {
+pub fn read_shards_of_kind(dirs: &[PathBuf], kind: &str, command: &str) -> Result<ShardSet> {
     let mut ms = vec![];
     let mut payloads = vec![];
     for p in find_shards(dirs)? {

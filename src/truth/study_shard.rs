@@ -152,12 +152,11 @@ impl Reader<'_> {
     }
 }
 
+/// A decoded payload: `π*`'s two scores as f64 bits, and per size its range's outcomes.
+type Decoded = ((u64, u64), Vec<Vec<Outcome>>);
+
 /// Decodes a payload: `π*`'s scores and, per call (size), its range's outcomes.
-fn decode(
-    bytes: &[u8],
-    calls: &[CallInfo],
-    file: &Path,
-) -> Result<((u64, u64), Vec<Vec<Outcome>>)> {
+fn decode(bytes: &[u8], calls: &[CallInfo], file: &Path) -> Result<Decoded> {
     let mut r = Reader { bytes, at: 0, file };
     let star = (r.u64()?, r.u64()?);
     let mut out = Vec::with_capacity(calls.len());
