@@ -280,6 +280,19 @@ fn the_spec_is_checked_after_the_overrides() {
         .assert()
         .success()
         .stdout(predicate::str::contains("2 replications × 3 sizes"));
+    // A results JSON is read back through the same check: a spec without sizes is a typed
+    // error on --redraw (it used to panic drawing the first size).
+    let json = tmp.path().join("o/ts.json");
+    let mut res: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    res["spec"]["sizes"] = serde_json::json!([]);
+    std::fs::write(&json, res.to_string()).unwrap();
+    aihf()
+        .args(["truth", "study", "--redraw"])
+        .arg(&json)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("invalid spec field `sizes`"));
     // Every error names its field.
     for (from, to, field) in [
         ("seed = 3", "seed = 3\nlevel = 1.5", "level"),
