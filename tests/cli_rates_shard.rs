@@ -3,27 +3,14 @@
 //! figure as the experiment run whole; a shard taken from Slurm's array variables lands in the
 //! same file as `--shard`; a missing shard is refused with its index named.
 
-use assert_cmd::Command;
+mod common;
+
+use common::aihf;
 use predicates::prelude::*;
 use std::path::Path;
 
 /// A small grid: K = 8, 16, 32 and two seeds (12 runs with the control), seconds on one core.
 const GRID: [&str; 4] = ["--log2-k", "3,4,5", "--seeds", "2"];
-
-fn aihf() -> Command {
-    let mut c = Command::cargo_bin("aihf").unwrap();
-    for k in [
-        "AIHF_SHARD",
-        "AIHF_SHARD_COUNT",
-        "SLURM_ARRAY_TASK_ID",
-        "SLURM_ARRAY_TASK_COUNT",
-        "SLURM_ARRAY_TASK_MIN",
-        "JOB_COMPLETION_INDEX",
-    ] {
-        c.env_remove(k);
-    }
-    c
-}
 
 /// `rates.json` without its timing fields.
 fn untimed(dir: &Path) -> serde_json::Value {

@@ -4,7 +4,9 @@
 //! a re-run shard overwrites its file; missing, duplicated and foreign shards are refused with
 //! the shard named; cluster indices from the environment select the shard.
 
-use assert_cmd::Command;
+mod common;
+
+use common::aihf;
 use predicates::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -32,21 +34,6 @@ demos = [10, 100]
 comparisons_per_pair = [1, 10]
 estimators = [{ method = "sft" }, { method = "btl" }, { method = "rlhf" }, { method = "aihf" }]
 "#;
-
-fn aihf() -> Command {
-    let mut c = Command::cargo_bin("aihf").unwrap();
-    for k in [
-        "AIHF_SHARD",
-        "AIHF_SHARD_COUNT",
-        "SLURM_ARRAY_TASK_ID",
-        "SLURM_ARRAY_TASK_COUNT",
-        "SLURM_ARRAY_TASK_MIN",
-        "JOB_COMPLETION_INDEX",
-    ] {
-        c.env_remove(k);
-    }
-    c
-}
 
 fn sorted_files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)

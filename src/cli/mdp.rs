@@ -412,7 +412,7 @@ fn compute_rates(a: &RatesArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/rates"));
-    if let Some((sh, from)) = super::sim::shard_choice(a.shard.as_deref(), a.no_shard)? {
+    if let Some((sh, from)) = aihf::sim::shard::Shard::choose(a.shard.as_deref(), a.no_shard)? {
         eprintln!("shard {}/{} (from {from})", sh.index, sh.count);
         let file = aihf::sim::rates_shard::run_shard(&cfg, &problem, sh, &out, !a.quiet)?;
         super::wrote(&file, false);

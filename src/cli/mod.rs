@@ -8,6 +8,7 @@ mod sample;
 mod sim;
 pub(crate) mod truth;
 mod truth_score;
+mod truth_study;
 mod verify;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};

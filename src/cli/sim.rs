@@ -111,7 +111,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     // Parse and validate everything before any computation.
     let spec = load_spec(path, a.replications, a.seed)?;
     check_threads(a.threads)?;
-    let shard = shard_choice(a.shard.as_deref(), a.no_shard)?;
+    let shard = Shard::choose(a.shard.as_deref(), a.no_shard)?;
     let ro = RunOpts {
         threads: a.threads,
         progress: !a.quiet,
@@ -186,15 +186,3 @@ fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The shard to compute: `--shard I/N`, else none with `--no-shard`, else the environment's
-/// (`aihf::sim::shard::Shard::from_env`); with where it came from.
-pub(crate) fn shard_choice(
-    shard: Option<&str>,
-    no_shard: bool,
-) -> anyhow::Result<Option<(Shard, String)>> {
-    Ok(match (shard, no_shard) {
-        (Some(s), _) => Some((Shard::parse(s)?, "--shard".to_string())),
-        (None, true) => None,
-        (None, false) => Shard::from_env()?,
-    })
-}

@@ -1,6 +1,6 @@
 //! `aihf truth ...`: sequence-level ground truth on the Markov task (SPEC §3.1–§3.2), in the
 //! default build: `gen` writes a task and exact data; `estimate` solves the exact estimators;
-//! `study` runs the replicated estimator study.
+//! `study` (`truth_study.rs`) runs the replicated estimator study, whole or sharded.
 
 use aihf::truth::data::{self, TaskSpec};
 use aihf::truth::estimate::{Method, Options, RefKind, Support};
@@ -27,31 +27,7 @@ pub enum TruthCommand {
     /// Replicated estimator study from a spec file (sims/truth_*.toml): R data sets per size,
     /// every estimator solved exactly, mean KL(π̂‖π*) with intervals, paired differences against
     /// AIHF; writes <out>/<name>.json and the figures drawn from it.
-    Study(StudyArgs),
-}
-
-#[derive(Args, Debug)]
-pub struct StudyArgs {
-    /// Spec file (sims/truth_*.toml); `-` reads standard input.
-    #[arg(required_unless_present = "redraw", conflicts_with = "redraw")]
-    pub spec: Option<PathBuf>,
-    /// Output folder (default out/truth).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Override the spec's replication count.
-    #[arg(long)]
-    pub replications: Option<usize>,
-    /// No progress bar.
-    #[arg(long, alias = "no-progress")]
-    pub quiet: bool,
-    /// Redraw the figures of an existing results JSON (into --out if given, else beside it;
-    /// `-` reads standard input and needs --out).
-    #[arg(
-        long,
-        value_name = "RESULTS_JSON",
-        conflicts_with_all = ["replications", "quiet"]
-    )]
-    pub redraw: Option<PathBuf>,
+    Study(super::truth_study::StudyArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -199,7 +175,7 @@ pub fn run(c: TruthCommand) -> anyhow::Result<()> {
         TruthCommand::Export(a) => super::truth_score::run_export(&a),
         TruthCommand::KlStudy(a) => super::truth_score::run_kl_study(&a),
         TruthCommand::Estimate(a) => run_estimate(a),
-        TruthCommand::Study(a) => run_study(a),
+        TruthCommand::Study(a) => super::truth_study::run(a),
     }
 }
 
@@ -331,46 +307,4 @@ fn print_table(j: &serde_json::Value, to_stderr: bool) {
         f(&j["star"]["kl_to_ref"]),
         j["total_seconds"].as_f64().unwrap_or(f64::NAN)
     );
-}
-
-fn run_study(a: StudyArgs) -> anyhow::Result<()> {
-    use aihf::truth::study;
-    if let Some(r) = &a.redraw {
-        if aihf::io::is_stdio(r) && a.out.is_none() {
-            return Err(aihf::error::AihfError::param(
-                "out",
-                "--redraw - (standard input) needs --out: there is no folder beside it",
-            )
-            .into());
-        }
-        for p in study::redraw(r, a.out.as_deref())? {
-            super::wrote(&p, false);
-        }
-        return Ok(());
-    }
-    let path = a
-        .spec
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("a spec file is required"))?;
-    let mut spec = study::StudySpec::from_file(path)?;
-    if let Some(r) = a.replications {
-        spec.replications = r;
-    }
-    spec.validate()?;
-    let mut res = study::run(&spec, !a.quiet)?;
-    res.inputs = serde_json::json!({ "spec": aihf::io::input_record(path)? });
-    let out = a.out.unwrap_or_else(|| PathBuf::from("out/truth"));
-    for l in study::summary_lines(&res) {
-        println!("{l}");
-    }
-    for p in study::write_and_draw(&res, &out)? {
-        super::wrote(&p, false);
-    }
-    println!(
-        "{} replications × {} sizes in {:.2} s",
-        spec.replications,
-        spec.sizes.len(),
-        res.seconds
-    );
-    Ok(())
 }

@@ -18,7 +18,7 @@
 //! merge sees every number bit for bit.
 
 use super::shard::{
-    check_manifests, find_shards, fnv1a, read_shard, write_shard, CallInfo, Manifest, Shard, FORMAT,
+    check_manifests, fnv1a, read_shards_of_kind, write_shard, CallInfo, Manifest, Shard, FORMAT,
 };
 use crate::error::{AihfError, Result};
 use crate::mdp::rates::{self, Problem, RatesConfig, RatesResult, RunPoint};
@@ -133,23 +133,8 @@ pub fn run_shard(
 /// canonical order puts it), and returns the merged result (its `seconds`: the shards' summed
 /// seconds) with the files read.
 pub fn merge(dirs: &[PathBuf]) -> Result<(RatesResult, Vec<PathBuf>)> {
-    let paths = find_shards(dirs)?;
-    let mut ms = vec![];
-    let mut payloads = vec![];
-    for p in &paths {
-        let (m, pl) = read_shard(p)?;
-        if m.kind != KIND {
-            return Err(AihfError::data(
-                p.display().to_string(),
-                format!(
-                    "a `{}` shard; `aihf rates merge` merges `{KIND}` shards",
-                    m.kind
-                ),
-            ));
-        }
-        ms.push((p.clone(), m));
-        payloads.push(pl);
-    }
+    let (ms, payloads) = read_shards_of_kind(dirs, KIND, "aihf rates merge")?;
+    let paths: Vec<PathBuf> = ms.iter().map(|(p, _)| p.clone()).collect();
     let order = check_manifests(&ms)?;
     let m0 = &ms[order[0]].1;
     let cfg: RatesConfig =

@@ -25,11 +25,13 @@
 //!
 //! # Another study type
 //! Anything that runs replications through [`super::studies`]' `mc` entry point shards for
-//! free. A study with its own loop (the rates experiment, a future `truth study`) implements
+//! free. A study with its own loop (the rates experiment, the replicated `truth study`) implements
 //! the same three steps: enumerate its units of work from the spec alone, compute the units of
 //! [`Shard::range`] and write them with [`write_shard`] (its own `kind` in the manifest and its
-//! own payload codec), and on merge check the manifests with [`check_manifests`] and rebuild
-//! the result from the units in order.
+//! own payload codec), and on merge read them with [`read_shards_of_kind`], check the manifests
+//! with [`check_manifests`] and rebuild the result from the units in order. The command takes
+//! its shard from [`Shard::choose`] (`--shard`, `--no-shard`, the environment).
+//! `crate::sim::rates_shard` and `crate::truth::study_shard` are the two such studies.
 
 use super::engine::{Failure, Replication};
 use super::spec::Spec;
@@ -87,6 +89,16 @@ impl Shard {
     /// not export the completion count: set it to `spec.completions`). `None` when none is set.
     pub fn from_env() -> Result<Option<(Self, String)>> {
         Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// The shard a command runs, and where it came from: `--shard I/N` when given (`flag`),
+    /// none with `--no-shard`, else the environment's ([`Shard::from_env`]).
+    pub fn choose(flag: Option<&str>, no_shard: bool) -> Result<Option<(Self, String)>> {
+        match (flag, no_shard) {
+            (Some(s), _) => Ok(Some((Shard::parse(s)?, "--shard".to_string()))),
+            (None, true) => Ok(None),
+            (None, false) => Shard::from_env(),
+        }
     }
 
     /// [`Shard::from_env`] with the variables given by `get` (testable).
@@ -429,6 +441,30 @@ pub fn find_shards(dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Shard files read: each path with its manifest (what [`check_manifests`] takes), and the
+/// payloads in the same order.
+pub type ShardSet = (Vec<(PathBuf, Manifest)>, Vec<Vec<u8>>);
+
+/// Every shard file in `dirs` ([`find_shards`]) read ([`read_shard`]): its path with its
+/// manifest, and its payload. A shard of another kind than `kind` is refused, naming `command`,
+/// the merge that reads `kind`.
+pub fn read_shards_of_kind(dirs: &[PathBuf], kind: &str, command: &str) -> Result<ShardSet> {
+    let mut ms = vec![];
+    let mut payloads = vec![];
+    for p in find_shards(dirs)? {
+        let (m, pl) = read_shard(&p)?;
+        if m.kind != kind {
+            return Err(AihfError::data(
+                p.display().to_string(),
+                format!("a `{}` shard; `{command}` merges `{kind}` shards", m.kind),
+            ));
+        }
+        ms.push((p, m));
+        payloads.push(pl);
+    }
+    Ok((ms, payloads))
+}
+
 fn fmt_paths(p: &[PathBuf]) -> String {
     p.iter()
         .map(|p| p.display().to_string())
@@ -552,20 +588,8 @@ pub fn check_manifests(ms: &[(PathBuf, Manifest)]) -> Result<Vec<usize>> {
 
 /// Reads and checks the shards in `dirs`; returns the spec and a replay source.
 pub fn load_for_merge(dirs: &[PathBuf]) -> Result<(Spec, Source, Vec<PathBuf>, serde_json::Value)> {
-    let paths = find_shards(dirs)?;
-    let mut ms = vec![];
-    let mut payloads = vec![];
-    for p in &paths {
-        let (m, pl) = read_shard(p)?;
-        if m.kind != "sim" {
-            return Err(AihfError::data(
-                p.display().to_string(),
-                format!("a `{}` shard; `aihf sim merge` merges `sim` shards", m.kind),
-            ));
-        }
-        ms.push((p.clone(), m));
-        payloads.push(pl);
-    }
+    let (ms, payloads) = read_shards_of_kind(dirs, "sim", "aihf sim merge")?;
+    let paths: Vec<PathBuf> = ms.iter().map(|(p, _)| p.clone()).collect();
     let order = check_manifests(&ms)?;
     let m0 = &ms[0].1;
     let spec: Spec = serde_json::from_value(m0.spec.clone()).map_err(|e| AihfError::Json {

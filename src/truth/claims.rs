@@ -1,6 +1,6 @@
 //! The truth layer's claim for `aihf verify`.
 
-use super::study::{run, Size, StudySpec};
+use super::study::{run, Size, StudySpec, StudySpecFile};
 use crate::error::Result;
 use crate::verify::{Claim, Ctx, Outcome, Relation};
 use serde_json::json;
@@ -19,7 +19,7 @@ pub fn claims() -> Vec<Claim> {
 /// `KL(π̂_RLHF‖π*) − KL(π̂_AIHF‖π*)` over replications. Threshold 0: the claim holds when the
 /// whole interval is above zero (the interval's level, 0.95, is the study's; no other constant).
 fn aihf_vs_two_stage(ctx: &Ctx) -> Result<Outcome> {
-    let spec = StudySpec {
+    let spec: StudySpec = StudySpecFile {
         name: "truth_claim".into(),
         seed: crate::verify::derive_seed(ctx.seed, "truth.aihf_vs_two_stage_estimator"),
         replications: if ctx.full { 1000 } else { 100 },
@@ -36,7 +36,8 @@ fn aihf_vs_two_stage(ctx: &Ctx) -> Result<Outcome> {
             demos: 200,
             comparisons: 200,
         }],
-    };
+    }
+    .try_into()?;
     let res = run(&spec, ctx.progress)?;
     let s = &res.sizes[0];
     let d = &s.methods["rlhf_sft"].minus_aihf;

@@ -26,6 +26,7 @@ pub mod policy;
 pub mod report;
 pub mod score;
 pub mod study;
+pub mod study_shard;
 
 pub use data::{Records, TaskSpec};
 pub use policy::{Bigrams, MarkovPolicy};

@@ -5,10 +5,17 @@
 //! (replications where either estimator does not exist are dropped and counted). Results are
 //! written as JSON first; the figures are drawn from that JSON ([`draw`]), so `--redraw`
 //! reproduces them without recomputing.
+//!
+//! The spec file is a [`StudySpecFile`] (parsed), checked once into a [`StudySpec`] (the only
+//! spec [`run`] takes). A run is [`Setup::new`] (the task, from the spec alone), then
+//! [`Setup::replicate`] per size and replication (each seeded by the spec's seed and its own
+//! indices), then [`assemble`]: the same three steps make the sharded run of
+//! [`super::study_shard`].
 
 use super::data::{sample_records, TaskSpec};
 use super::estimate::{Estimator, Options, Support};
 use crate::error::{AihfError, Result};
+use crate::markov::MarkovTask;
 use crate::plot::{render_line, LineChart, Series, Style};
 use crate::stats::{paired, summarize, Summary};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -43,10 +50,13 @@ fn task_support() -> String {
     "task".into()
 }
 
-/// A study spec (`sims/truth_*.toml`).
+/// A study spec file (`sims/truth_*.toml`) as written: parsed (unknown fields refused), not yet
+/// checked. Command-line overrides (`--replications`) are applied to it, then
+/// [`StudySpec::try_from`] checks it once; [`run`] and the shards take only the checked
+/// [`StudySpec`].
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct StudySpec {
+pub struct StudySpecFile {
     /// Study name; the results are written to `D/<name>.json`.
     pub name: String,
     /// Master seed of the task and of every replicated data set.
@@ -81,20 +91,18 @@ pub struct StudySpec {
     pub sizes: Vec<Size>,
 }
 
-impl StudySpec {
-    /// Reads and validates a TOML spec; errors name the file and field.
+impl StudySpecFile {
+    /// Reads a TOML spec (`-`: standard input); a syntax error or an unknown field names the
+    /// file. Nothing is checked yet: see [`StudySpec::try_from`].
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = crate::io::read_input(path)?;
-        let s: StudySpec = toml::from_str(&text).map_err(|e| AihfError::Spec {
+        toml::from_str(&text).map_err(|e| AihfError::Spec {
             field: None,
             reason: format!("{}: {e}", path.display()),
-        })?;
-        s.validate()?;
-        Ok(s)
+        })
     }
 
-    /// Checks every field's range.
-    pub fn validate(&self) -> Result<()> {
+    fn check_counts(&self) -> Result<()> {
         if self.replications < 2 {
             return Err(AihfError::spec(
                 "replications",
@@ -104,6 +112,10 @@ impl StudySpec {
         if self.sizes.is_empty() {
             return Err(AihfError::spec("sizes", "need at least one size"));
         }
+        Ok(())
+    }
+
+    fn check_reals(&self) -> Result<()> {
         if !(self.level > 0.0 && self.level < 1.0) {
             return Err(AihfError::spec(
                 "level",
@@ -128,11 +140,10 @@ impl StudySpec {
                 format!("must be ≥ 0, got {}", self.ridge),
             ));
         }
-        self.support()?;
         Ok(())
     }
 
-    fn support(&self) -> Result<Support> {
+    fn parse_support(&self) -> Result<Support> {
         match self.support.as_str() {
             "task" => Ok(Support::Task),
             "full" => Ok(Support::Full),
@@ -141,6 +152,56 @@ impl StudySpec {
                 format!("`{s}` is not task or full"),
             )),
         }
+    }
+}
+
+/// A checked study spec: every field in range and the support parsed. The only way to make one
+/// is [`StudySpec::try_from`] a [`StudySpecFile`] (also how a results JSON or a shard manifest
+/// is read back), so the runner is never handed an unchecked spec. Its fields are read through
+/// `Deref` (read only); it serialises exactly as the file it came from.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(try_from = "StudySpecFile", into = "StudySpecFile")]
+pub struct StudySpec {
+    file: StudySpecFile,
+    support_kind: Support,
+}
+
+impl TryFrom<StudySpecFile> for StudySpec {
+    type Error = AihfError;
+
+    /// Checks every field's range; errors name the field.
+    fn try_from(file: StudySpecFile) -> Result<Self> {
+        file.check_counts()?;
+        file.check_reals()?;
+        let support_kind = file.parse_support()?;
+        Ok(StudySpec { file, support_kind })
+    }
+}
+
+impl From<StudySpec> for StudySpecFile {
+    fn from(s: StudySpec) -> Self {
+        s.file
+    }
+}
+
+impl std::ops::Deref for StudySpec {
+    type Target = StudySpecFile;
+
+    fn deref(&self) -> &StudySpecFile {
+        &self.file
+    }
+}
+
+impl StudySpec {
+    /// Reads a TOML spec and checks it ([`StudySpecFile::from_file`], then
+    /// [`StudySpec::try_from`]); errors name the file or the field.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        StudySpecFile::from_file(path)?.try_into()
+    }
+
+    /// The reward support of every fit.
+    pub fn support(&self) -> Support {
+        self.support_kind
     }
 }
 
@@ -217,116 +278,183 @@ pub struct StudyResults {
     pub inputs: serde_json::Value,
 }
 
-/// Runs the study (replications in parallel; the results do not depend on the thread count).
-pub fn run(spec: &StudySpec, progress: bool) -> Result<StudyResults> {
-    spec.validate()?;
-    let t0 = Instant::now();
-    let task = TaskSpec::random(
-        spec.vocab,
-        spec.horizon,
-        spec.nnz_per_row,
-        spec.reward_scale,
-        spec.beta,
-        spec.seed,
-    )?
-    .task()?;
-    let truth = super::report::Truth::new(&task)?;
-    let star = truth.score(&truth.star)?;
-    let opts = Options {
-        lambda: spec.lambda,
-        ridge: spec.ridge,
-        support: spec.support()?,
-    };
-    let total = (spec.replications * spec.sizes.len()) as u64;
-    let bar = if progress {
-        let b = ProgressBar::new(total);
-        b.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b.set_message(format!("truth study {}", spec.name));
-        b
-    } else {
-        ProgressBar::hidden()
-    };
-    let mut sizes = Vec::with_capacity(spec.sizes.len());
-    for (si, size) in spec.sizes.iter().enumerate() {
-        // Per replication: method → KL (None: no estimator), first error.
-        let reps: Vec<Result<BTreeMap<String, std::result::Result<f64, String>>>> = (0..spec
-            .replications)
+/// One replication's outcome: per method, `KL(π̂‖π*)` or why there is none (the estimator does
+/// not exist, or its KL is infinite).
+pub type Outcome = BTreeMap<String, std::result::Result<f64, String>>;
+
+/// What every replication of a study shares: the task drawn from the spec's seed, its exact
+/// truth and the estimator options. Built from the spec alone, so every shard builds the same.
+pub struct Setup {
+    task: MarkovTask,
+    truth: super::report::Truth,
+    opts: Options,
+    /// `E_{π*}[r*]` of the task.
+    pub star_true_reward: f64,
+    /// `KL(π*‖π_ref)` of the task (nats).
+    pub star_kl_to_ref: f64,
+}
+
+impl Setup {
+    /// Draws the task of `spec` and solves its truth.
+    pub fn new(spec: &StudySpec) -> Result<Self> {
+        let task = TaskSpec::random(
+            spec.vocab,
+            spec.horizon,
+            spec.nnz_per_row,
+            spec.reward_scale,
+            spec.beta,
+            spec.seed,
+        )?
+        .task()?;
+        let truth = super::report::Truth::new(&task)?;
+        let star = truth.score(&truth.star)?;
+        Ok(Setup {
+            task,
+            truth,
+            opts: Options {
+                lambda: spec.lambda,
+                ridge: spec.ridge,
+                support: spec.support(),
+            },
+            star_true_reward: star.true_reward,
+            star_kl_to_ref: star.kl_to_ref,
+        })
+    }
+
+    /// Replication `r` of size `si`: its own data set (seeded by the spec's seed, `si` and `r`
+    /// alone, so it is the same wherever it is computed), every estimator of [`METHODS`] scored.
+    pub fn replicate(&self, spec: &StudySpec, si: usize, r: usize) -> Result<Outcome> {
+        let size = spec.sizes[si];
+        let seed = spec
+            .seed
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .wrapping_add(((si as u64) << 32) | r as u64);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let rec = sample_records(&self.task, size.demos, size.comparisons, &mut rng)?;
+        let est = Estimator::new(&self.task, &rec, self.opts)?;
+        let mut out = BTreeMap::new();
+        for (name, fit) in est.all() {
+            if !METHODS.contains(&name.as_str()) {
+                continue;
+            }
+            let v = match fit {
+                Ok(f) => {
+                    let mu = f.policy.marginals();
+                    let kl = f.policy.kl_to(&mu, &self.truth.star)?;
+                    if kl.is_finite() {
+                        Ok(kl)
+                    } else {
+                        Err("KL(π̂‖π*) is infinite".to_string())
+                    }
+                }
+                Err(e) => Err(crate::error::spec_hints(&e.to_string())),
+            };
+            out.insert(name, v);
+        }
+        Ok(out)
+    }
+
+    /// Replications `reps` of size `si`, in parallel, returned in index order (the results do
+    /// not depend on the thread count).
+    pub fn replicate_range(
+        &self,
+        spec: &StudySpec,
+        si: usize,
+        reps: std::ops::Range<usize>,
+        bar: &ProgressBar,
+    ) -> Result<Vec<Outcome>> {
+        let outcomes: Vec<Result<Outcome>> = reps
             .into_par_iter()
             .map(|r| {
-                let seed = spec
-                    .seed
-                    .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                    .wrapping_add(((si as u64) << 32) | r as u64);
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                let rec = sample_records(&task, size.demos, size.comparisons, &mut rng)?;
-                let est = Estimator::new(&task, &rec, opts)?;
-                let mut out = BTreeMap::new();
-                for (name, fit) in est.all() {
-                    if !METHODS.contains(&name.as_str()) {
-                        continue;
-                    }
-                    let v = match fit {
-                        Ok(f) => {
-                            let mu = f.policy.marginals();
-                            let kl = f.policy.kl_to(&mu, &truth.star)?;
-                            if kl.is_finite() {
-                                Ok(kl)
-                            } else {
-                                Err("KL(π̂‖π*) is infinite".to_string())
-                            }
-                        }
-                        Err(e) => Err(crate::error::spec_hints(&e.to_string())),
-                    };
-                    out.insert(name, v);
-                }
+                let o = self.replicate(spec, si, r);
                 bar.inc(1);
-                Ok(out)
+                o
             })
             .collect();
-        let reps: Vec<_> = reps.into_iter().collect::<Result<_>>()?;
-        let col = |m: &str| -> Vec<Option<f64>> {
-            reps.iter()
-                .map(|r| r.get(m).and_then(|x| x.as_ref().ok().copied()))
-                .collect()
-        };
-        let aihf = col("aihf");
-        let mut methods = BTreeMap::new();
-        for m in METHODS {
-            let c = col(m);
-            let ok: Vec<f64> = c.iter().flatten().copied().collect();
-            let (minus_aihf, dropped) = paired(&c, &aihf, spec.level);
-            let first_error = reps
-                .iter()
-                .find_map(|r| r.get(m).and_then(|x| x.as_ref().err().cloned()));
-            methods.insert(
-                m.to_string(),
-                MethodResult {
-                    kl_to_star: summarize(&ok, spec.level).into(),
-                    failures: c.len() - ok.len(),
-                    minus_aihf: minus_aihf.into(),
-                    dropped,
-                    first_error,
-                },
-            );
-        }
-        sizes.push(SizeResult {
-            size: *size,
-            methods,
-        });
+        // The first error in replication order, whatever the thread count.
+        outcomes.into_iter().collect()
     }
-    bar.finish_and_clear();
-    Ok(StudyResults {
+}
+
+/// The study's progress bar over `total` replications (hidden unless `progress`).
+pub fn progress_bar(spec: &StudySpec, total: usize, progress: bool) -> ProgressBar {
+    if !progress {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(total as u64);
+    b.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    b.set_message(format!("truth study {}", spec.name));
+    b
+}
+
+/// The statistics of one size from its replications' outcomes, in replication order.
+pub fn summarize_size(spec: &StudySpec, size: Size, reps: &[Outcome]) -> SizeResult {
+    let col = |m: &str| -> Vec<Option<f64>> {
+        reps.iter()
+            .map(|r| r.get(m).and_then(|x| x.as_ref().ok().copied()))
+            .collect()
+    };
+    let aihf = col("aihf");
+    let mut methods = BTreeMap::new();
+    for m in METHODS {
+        let c = col(m);
+        let ok: Vec<f64> = c.iter().flatten().copied().collect();
+        let (minus_aihf, dropped) = paired(&c, &aihf, spec.level);
+        let first_error = reps
+            .iter()
+            .find_map(|r| r.get(m).and_then(|x| x.as_ref().err().cloned()));
+        methods.insert(
+            m.to_string(),
+            MethodResult {
+                kl_to_star: summarize(&ok, spec.level).into(),
+                failures: c.len() - ok.len(),
+                minus_aihf: minus_aihf.into(),
+                dropped,
+                first_error,
+            },
+        );
+    }
+    SizeResult { size, methods }
+}
+
+/// The results of `spec` from every size's outcomes (in the spec's order) and `π*`'s scores
+/// (`E[r*]`, `KL(π*‖π_ref)`); `inputs` is left `null` for the caller.
+pub fn assemble(
+    spec: &StudySpec,
+    star: (f64, f64),
+    outcomes: &[Vec<Outcome>],
+    seconds: f64,
+) -> StudyResults {
+    StudyResults {
         spec: spec.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
-        star_true_reward: star.true_reward,
-        star_kl_to_ref: star.kl_to_ref,
-        sizes,
-        seconds: t0.elapsed().as_secs_f64(),
+        star_true_reward: star.0,
+        star_kl_to_ref: star.1,
+        sizes: spec
+            .sizes
+            .iter()
+            .zip(outcomes)
+            .map(|(size, reps)| summarize_size(spec, *size, reps))
+            .collect(),
+        seconds,
         inputs: serde_json::Value::Null,
-    })
+    }
+}
+
+/// Runs the study (replications in parallel; the results do not depend on the thread count).
+pub fn run(spec: &StudySpec, progress: bool) -> Result<StudyResults> {
+    let t0 = Instant::now();
+    let setup = Setup::new(spec)?;
+    let bar = progress_bar(spec, spec.replications * spec.sizes.len(), progress);
+    let outcomes = (0..spec.sizes.len())
+        .map(|si| setup.replicate_range(spec, si, 0..spec.replications, &bar))
+        .collect::<Result<Vec<_>>>()?;
+    bar.finish_and_clear();
+    let star = (setup.star_true_reward, setup.star_kl_to_ref);
+    Ok(assemble(spec, star, &outcomes, t0.elapsed().as_secs_f64()))
 }
 
 /// Writes `out/<name>.json` and draws the figures from it; returns every path written.
