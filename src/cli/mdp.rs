@@ -9,6 +9,7 @@ use aihf::mdp::rates::{self, RatesConfig, RatesResult};
 use aihf::mdp::traj::{self, Length, Sampler};
 use aihf::mdp::Mdp;
 use aihf::sim::shard::Shard;
+use aihf::valid::Check;
 use clap::{Args as ClapArgs, Subcommand, ValueEnum};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -469,7 +470,14 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     };
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let f = fit::fit(
-        &mdp, a.reward, &demos, &prefs, &opts, a.ridge, a.seed, &mut rng,
+        &mdp,
+        a.reward,
+        &demos,
+        &prefs,
+        &opts.checked()?,
+        a.ridge,
+        a.seed,
+        &mut rng,
     )?;
     let mut written = vec![];
     for (name, v) in [
@@ -541,7 +549,7 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
                     .map_or_else(|| PathBuf::from("."), PathBuf::from),
             };
             let mut r: RatesResult = read_json(p)?;
-            r.config.validate()?;
+            r.config.check()?;
             r.refit();
             r.check_finite()?;
             (r, out)
@@ -580,8 +588,9 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
             if let Some(n) = a.pairs {
                 cfg.n_pairs = n;
             }
+            cfg.mdp_file = a.mdp.as_ref().map(|p| p.display().to_string());
             // Everything is checked before the MDP is read or anything is computed.
-            cfg.validate()?;
+            let cfg = cfg.checked()?;
             let (problem, cfg) = match &a.mdp {
                 Some(path) => {
                     let mut v: serde_json::Value = read_json(path)?;
@@ -591,7 +600,6 @@ pub fn run_rates(a: RatesArgs) -> anyhow::Result<()> {
                     let mdp = Mdp::from_value(&v).map_err(|e| {
                         anyhow::Error::new(e).context(format!("--mdp {}", path.display()))
                     })?;
-                    cfg.mdp_file = Some(path.display().to_string());
                     rates::setup_on(&mdp, &cfg)?
                 }
                 None => (rates::setup(&cfg)?, cfg),

@@ -128,14 +128,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("a spec file is required"))?;
     // Parse and validate everything before any computation.
-    let mut spec = Spec::from_file(path)?;
-    if let Some(r) = a.replications {
-        spec.set_replications(r);
-    }
-    if let Some(s) = a.seed {
-        spec.set_seed(s);
-    }
-    spec.validate()?;
+    let spec = Spec::from_file(path)?.with_overrides(a.replications, a.seed)?;
     if a.threads == Some(0) {
         anyhow::bail!("invalid option `--threads`: must be at least 1");
     }

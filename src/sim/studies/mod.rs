@@ -266,7 +266,8 @@ pub struct Ctx<'a> {
 /// merged sharded run are those of the unsharded one. [`run_typed_with`] dispatches on [`Spec`]
 /// through this trait; a study is one file of this module and one arm there.
 pub trait Study {
-    /// The study's spec (one variant of [`Spec`]).
+    /// The study's checked spec (what one variant of [`Spec`] holds, a
+    /// [`crate::valid::Valid`]), so an unchecked spec never runs.
     type Spec;
     /// The typed result, serialised as the results file's `body`.
     type Result: Serialize;
@@ -493,7 +494,7 @@ pub enum Typed {
     Consistency(ConsistencyResult),
 }
 
-/// Runs a validated spec.
+/// Runs a checked spec.
 pub fn run(spec: &Spec, ro: &RunOpts) -> Result<StudyResults> {
     Ok(run_typed(spec, ro)?.1)
 }
@@ -505,7 +506,6 @@ pub fn run_typed(spec: &Spec, ro: &RunOpts) -> Result<(Typed, StudyResults)> {
 
 /// [`run_typed`] with the replications from `src` (see [`super::shard`]).
 pub fn run_typed_with(spec: &Spec, ro: &RunOpts, src: &Source) -> Result<(Typed, StudyResults)> {
-    spec.validate()?;
     let cx = Ctx { ro, src };
     let t0 = std::time::Instant::now();
     let o = match spec {
