@@ -819,3 +819,45 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
     };
     render_line(&chart, stem)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bad configurations are refused when they become a [`Valid`], with the messages `aihf
+    /// rates` printed before the check moved there (golden: the main branch's binary on
+    /// `--log2-k 4`, `--log2-k 3,4 --seeds 1`, `--seeds 0`, `--gamma 1.5`, `--alpha 0`).
+    #[test]
+    fn bad_configurations_are_refused_once_with_their_messages() {
+        let quick = || RatesConfig::quick(1);
+        let table: Vec<(RatesConfig, &str)> = vec![
+            (
+                RatesConfig { ks: vec![16], ..quick() },
+                "invalid parameter `log2-k`: a slope needs at least two distinct K, got 1 ([16])",
+            ),
+            (
+                RatesConfig { ks: vec![8, 16], seeds: 1, ..quick() },
+                "invalid parameter `log2-k`: 2 K × 1 seed(s) = 2 runs per fit: the 95% interval of \
+                 a slope needs at least 3 (add a K or a seed)",
+            ),
+            (
+                RatesConfig { seeds: 0, ..quick() },
+                "invalid parameter `seeds`: must be at least 1",
+            ),
+            (
+                RatesConfig { gamma: 1.5, ..quick() },
+                "invalid parameter `gamma`: must be in [0, 1), got 1.5",
+            ),
+            (
+                RatesConfig { alpha: 0.0, ..quick() },
+                "invalid parameter `alpha`: must be finite and > 0, got 0",
+            ),
+        ];
+        for (cfg, want) in table {
+            let e = cfg.checked().unwrap_err().to_string();
+            assert_eq!(e, want);
+        }
+        let ok = quick().checked().unwrap();
+        assert_eq!(jobs(&ok).len(), 2 * ok.ks.len() * ok.seeds);
+    }
+}

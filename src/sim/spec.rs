@@ -1027,6 +1027,59 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
         Spec::from_toml_str(&spec).unwrap();
     }
 
+    /// The checked [`Spec`] is the only way in: a file, a JSON results' `spec`, and an override
+    /// all go through one check with today's message (golden: `aihf sim` of the main branch
+    /// before the `SpecFile`/`Spec` split, on `replications = 1`).
+    #[test]
+    fn every_way_in_checks_with_the_same_message() {
+        let want = "invalid spec field `replications`: 1 must be in 2..=1000000 (variances need \
+                    two replications)";
+        let bad = with("replications = 10", "replications = 1");
+        assert_eq!(Spec::from_toml_str(&bad).unwrap_err().to_string(), want);
+        let raw = SpecFile::from_toml_str(&bad).expect("it parses: only the check refuses it");
+        assert_eq!(Spec::try_from(raw.clone()).unwrap_err().to_string(), want);
+        // A `Spec` deserialised from JSON (a results file's `spec`) is checked too.
+        let json = serde_json::to_string(&raw).unwrap();
+        let e = serde_json::from_str::<Spec>(&json).unwrap_err().to_string();
+        assert!(e.starts_with(want), "{e}");
+        // An override is checked again, and applied when valid.
+        let good = Spec::from_toml_str(GOOD).unwrap();
+        let e = good.clone().with_overrides(Some(1), None).unwrap_err();
+        assert_eq!(e.to_string(), want);
+        let o = good.clone().with_overrides(Some(20), Some(5)).unwrap();
+        let Spec::Fig9(f) = &o else {
+            panic!("a fig9 spec became {}", o.kind())
+        };
+        assert_eq!((f.replications, o.seed()), (20, 5));
+        assert_eq!(good.clone().with_overrides(None, None).unwrap(), good);
+    }
+
+    /// A checked spec serialises byte for byte as the file it came from (the results JSON embeds
+    /// it, and shard manifests hash it), and reads back equal through JSON and TOML.
+    #[test]
+    fn checked_specs_round_trip_as_their_files() {
+        for text in [
+            GOOD,
+            crate::sim::claims::files::FIG9_GAUSSIAN,
+            crate::sim::claims::files::FIG9_LINEAR,
+            crate::sim::claims::files::AUTHORS,
+            crate::sim::claims::files::SWEEP,
+            crate::sim::claims::files::SITUATIONS,
+            crate::sim::claims::files::CONSISTENCY,
+        ] {
+            let file = SpecFile::from_toml_str(text).unwrap();
+            let spec = Spec::try_from(file.clone()).unwrap();
+            let json = serde_json::to_string_pretty(&spec).unwrap();
+            assert_eq!(json, serde_json::to_string_pretty(&file).unwrap());
+            assert_eq!(serde_json::from_str::<Spec>(&json).unwrap(), spec);
+            assert_eq!(Spec::from_json_str(&json).unwrap(), spec);
+            let toml_text = toml::to_string(&spec).unwrap();
+            assert_eq!(toml_text, toml::to_string(&file).unwrap());
+            assert_eq!(Spec::from_toml_str(&toml_text).unwrap(), spec);
+            assert_eq!(SpecFile::from(spec), file);
+        }
+    }
+
     #[test]
     fn json_specs_are_accepted_too() {
         let v: toml::Value = toml::from_str(GOOD).unwrap();
