@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::plot::{BarChart, LineChart, Series, Style};
 use crate::sim::engine::{Estimator, McConfig, Scenario};
 use crate::sim::spec::{AuthorsSpec, EstimatorSpec};
-use crate::valid::Valid;
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 
 /// Result of the authors' example.
@@ -73,7 +73,8 @@ impl Study for Authors {
             demos: s.demos,
             covered: None,
             comparisons_per_pair: s.comparisons_per_pair,
-        };
+        }
+        .checked()?;
         let est = build(&s.estimators, s.beta);
         let cfg = McConfig {
             replications: s.replications,
@@ -156,8 +157,9 @@ impl Study for Authors {
             let sc = Scenario {
                 demos: d,
                 comparisons_per_pair: kpp,
-                ..scn.clone()
-            };
+                ..Scenario::clone(&scn)
+            }
+            .checked()?;
             let label = format!("N = {d}, k = {kpp}");
             let c = run_cell_in(
                 cx,

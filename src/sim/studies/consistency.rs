@@ -10,7 +10,7 @@ use crate::plot::{LineChart, Series, Style};
 use crate::sim::engine::Scenario;
 use crate::sim::spec::ConsistencySpec;
 use crate::stats::{slope_fit, SlopeFit, Summary};
-use crate::valid::Valid;
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 
 /// Per-estimator fit of `log mean TV` on `log (N + M)`.
@@ -62,7 +62,8 @@ impl Study for Consistency {
                 demos: s.base_demos * m,
                 covered: None,
                 comparisons_per_pair: s.base_comparisons_per_pair * m,
-            };
+            }
+            .checked()?;
             let label = format!("scale {m}");
             cells.push(run_cell_in(
                 cx,

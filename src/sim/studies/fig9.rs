@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::plot::{BarChart, LineChart, Series, Style};
 use crate::sim::engine::{McConfig, Scenario};
 use crate::sim::spec::Fig9Spec;
-use crate::valid::Valid;
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 
 /// Result of the Figure 9 study.
@@ -86,7 +86,8 @@ impl Study for Fig9 {
             demos: s.demos,
             covered: Some((0..s.covered).collect()),
             comparisons_per_pair: s.comparisons_per_pair,
-        };
+        }
+        .checked()?;
         let est = build(&s.estimators, s.beta);
         let cfg = McConfig {
             replications: s.replications,

@@ -27,6 +27,7 @@ use super::summary::{reduce, CellStats};
 use crate::error::Result;
 use crate::plot::{BarChart, LineChart};
 use crate::stats::Summary;
+use crate::valid::Valid;
 use serde::{Deserialize, Serialize};
 
 /// How to run a study (from the command line or a claim).
@@ -239,7 +240,7 @@ fn cells_table(name: &str, title: &str, cells: &[Cell]) -> Table {
 #[allow(clippy::too_many_arguments)]
 pub fn run_cell(
     label: &str,
-    scn: &Scenario,
+    scn: &Valid<Scenario>,
     est: &[Estimator],
     seed: u64,
     replications: usize,
@@ -320,7 +321,7 @@ fn outputs<S: Study>(spec: &S::Spec, cx: &Ctx, typed: fn(S::Result) -> Typed) ->
 /// Every Monte Carlo run of every study goes through here: computed, computed for one shard
 /// (the other replications are placeholders the shard never writes), or replayed from merged
 /// shards after checking that the run is the one the shards recorded.
-fn mc(cx: &Ctx, scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
+fn mc(cx: &Ctx, scn: &Valid<Scenario>, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
     match cx.src {
         Source::Compute => engine::run(scn, est, cfg),
         Source::Shard { shard, blocks } => {
@@ -400,7 +401,7 @@ fn mc(cx: &Ctx, scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McR
 fn run_cell_in(
     cx: &Ctx,
     label: &str,
-    scn: &Scenario,
+    scn: &Valid<Scenario>,
     est: &[Estimator],
     seed: u64,
     replications: usize,

@@ -11,7 +11,7 @@ use crate::plot::BarChart;
 use crate::sim::engine::Scenario;
 use crate::sim::spec::SituationsSpec;
 use crate::sim::summary::PairedStats;
-use crate::valid::Valid;
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 
 /// One situation's outcome.
@@ -62,7 +62,8 @@ impl Study for Situations {
                 demos: x.demos,
                 covered: None,
                 comparisons_per_pair: x.comparisons_per_pair,
-            };
+            }
+            .checked()?;
             let cell = run_cell_in(
                 cx,
                 &x.name,

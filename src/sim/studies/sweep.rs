@@ -12,7 +12,7 @@ use crate::sim::engine::Scenario;
 use crate::sim::spec::SweepSpec;
 use crate::sim::summary::PairedStats;
 use crate::stats::Summary;
-use crate::valid::Valid;
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 
 /// Where AIHF's variance (or MSE) stands against one single-source estimator in one cell.
@@ -128,7 +128,8 @@ impl Study for Sweep {
                     demos: d,
                     covered: None,
                     comparisons_per_pair: k,
-                };
+                }
+                .checked()?;
                 let label = format!("N={d},k={k}");
                 cells.push(run_cell_in(
                     cx,
