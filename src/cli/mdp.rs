@@ -468,16 +468,10 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         exact_metrics: a.exact_metrics,
         ..Options::default()
     };
+    let opts = opts.checked()?;
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let f = fit::fit(
-        &mdp,
-        a.reward,
-        &demos,
-        &prefs,
-        &opts.checked()?,
-        a.ridge,
-        a.seed,
-        &mut rng,
+        &mdp, a.reward, &demos, &prefs, &opts, a.ridge, a.seed, &mut rng,
     )?;
     let mut written = vec![];
     for (name, v) in [

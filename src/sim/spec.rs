@@ -436,7 +436,7 @@ pub struct ConsistencySpec {
 
 /// A study spec file as parsed: `study = "fig9" | "authors" | "sweep" | "situations" |
 /// "consistency"`, unknown fields refused by serde, nothing else checked. No study runs one:
-/// [`Spec::try_from`] checks every size and range once and gives the [`Spec`] the runners take.
+/// `Spec::try_from` checks every size and range once and gives the [`Spec`] the runners take.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "study", rename_all = "snake_case")]
 pub enum SpecFile {
@@ -488,7 +488,7 @@ macro_rules! each_study {
 }
 
 impl SpecFile {
-    /// Parses TOML (no check: that is [`Spec::try_from`]).
+    /// Parses TOML (no check: that is `Spec::try_from`).
     pub fn from_toml_str(text: &str) -> Result<SpecFile> {
         toml::from_str(text).map_err(|e| AihfError::Spec {
             field: None,
@@ -496,7 +496,7 @@ impl SpecFile {
         })
     }
 
-    /// Parses JSON (no check: that is [`Spec::try_from`]).
+    /// Parses JSON (no check: that is `Spec::try_from`).
     pub fn from_json_str(text: &str) -> Result<SpecFile> {
         serde_json::from_str(text).map_err(|e| AihfError::Spec {
             field: None,
