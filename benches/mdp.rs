@@ -9,6 +9,7 @@ use aihf::mdp::gen::{random_mdp, RandomMdp};
 use aihf::mdp::irl::RewardModel;
 use aihf::mdp::traj::{self, Length, Sampler};
 use aihf::mdp::Transitions;
+use aihf::valid::Check;
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -178,7 +179,9 @@ fn alg1(c: &mut Criterion) {
     let opts = Options {
         iterations: 100_000,
         ..Options::default()
-    };
+    }
+    .checked()
+    .unwrap();
     let mut r2 = ChaCha8Rng::seed_from_u64(4);
     let t = Instant::now();
     let tr = algorithm1::run(&m, &model, &data, &opts, None, &mut r2).unwrap();
@@ -191,7 +194,9 @@ fn alg1(c: &mut Criterion) {
     let opts_b = Options {
         iterations: 10_000,
         ..Options::default()
-    };
+    }
+    .checked()
+    .unwrap();
     let mut g = c.benchmark_group("algorithm1_S20_A4");
     g.sample_size(20);
     g.bench_function("10k_iterations", |b| {

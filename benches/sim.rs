@@ -5,12 +5,13 @@
 
 use aihf::bandit::{fit, Method, Options};
 use aihf::sim::engine::{replicate, Estimator, Scenario};
+use aihf::valid::{Check, Valid};
 use criterion::{criterion_group, criterion_main, Criterion};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
 
-fn scenario() -> Scenario {
+fn scenario() -> Valid<Scenario> {
     use rand_distr::{Distribution, StandardNormal};
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     Scenario {
@@ -20,6 +21,8 @@ fn scenario() -> Scenario {
         covered: Some((0..45).collect()),
         comparisons_per_pair: 200,
     }
+    .checked()
+    .unwrap()
 }
 
 fn fig9(c: &mut Criterion) {

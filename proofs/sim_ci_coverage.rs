@@ -6,6 +6,7 @@
 use aihf::bandit::{Method, Options};
 use aihf::sim::engine::{Estimator, Scenario};
 use aihf::sim::studies::{run_cell, RunOpts};
+use aihf::valid::Check;
 
 #[test]
 fn t_intervals_of_an_unbiased_estimator_cover_at_the_nominal_rate() {
@@ -15,7 +16,9 @@ fn t_intervals_of_an_unbiased_estimator_cover_at_the_nominal_rate() {
         demos: 30,
         covered: None,
         comparisons_per_pair: 0,
-    };
+    }
+    .checked()
+    .expect("a valid scenario");
     let est = [Estimator {
         label: "SFT".into(),
         method: Method::Sft,

@@ -10,12 +10,18 @@
 //! negative control FAIL for both quantities — the check can fail. The rule itself is tested on
 //! synthetic sequences with a known answer in `stats::tests::slope_rule_on_synthetic_rates`.
 use aihf::mdp::rates::{run, RatesConfig, RatesResult};
+use aihf::valid::Check;
 use aihf::verify::{Verdict, DEFAULT_SEED};
 use std::sync::OnceLock;
 
 fn result() -> &'static RatesResult {
     static R: OnceLock<RatesResult> = OnceLock::new();
-    R.get_or_init(|| run(&RatesConfig::quick(DEFAULT_SEED), false).expect("rate experiment runs"))
+    R.get_or_init(|| {
+        let cfg = RatesConfig::quick(DEFAULT_SEED)
+            .checked()
+            .expect("the quick sizes are valid");
+        run(&cfg, false).expect("rate experiment runs")
+    })
 }
 
 #[test]

@@ -28,6 +28,7 @@ pub mod sim;
 pub mod stats;
 pub mod tol;
 pub mod truth;
+pub mod valid;
 pub mod verify;
 
 #[cfg(feature = "neural")]

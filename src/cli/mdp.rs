@@ -8,6 +8,7 @@ use aihf::mdp::rates::{self, RatesConfig, RatesResult};
 use aihf::mdp::report::{self, SampleRequest};
 use aihf::mdp::traj;
 use aihf::mdp::Mdp;
+use aihf::valid::{Check, Valid};
 use clap::{Args as ClapArgs, Subcommand, ValueEnum};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -310,16 +311,10 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         Some(p) => traj::read_prefs(p, &mdp)?,
         None => vec![],
     };
+    let opts = train_options(&a).checked()?;
     let mut rng = ChaCha8Rng::seed_from_u64(a.seed);
     let f = fit::fit(
-        &mdp,
-        a.reward,
-        &demos,
-        &prefs,
-        &train_options(&a),
-        a.ridge,
-        a.seed,
-        &mut rng,
+        &mdp, a.reward, &demos, &prefs, &opts, a.ridge, a.seed, &mut rng,
     )?;
     let written = f.write_outputs(&mdp, &a.out)?;
     print!("{}", f.summary_text());
@@ -401,11 +396,7 @@ fn compute_rates(a: &RatesArgs) -> anyhow::Result<()> {
     // Everything is checked before the MDP is read or anything is computed.
     let cfg = rates_config(a)?;
     let (problem, cfg) = match &a.mdp {
-        Some(path) => {
-            let mut cfg = cfg;
-            cfg.mdp_file = Some(path.display().to_string());
-            rates::setup_on(&read_rates_mdp(path, a.gamma)?, &cfg)?
-        }
+        Some(path) => rates::setup_on(&read_rates_mdp(path, a.gamma)?, &cfg)?,
         None => (rates::setup(&cfg)?, cfg),
     };
     let out = a
@@ -425,7 +416,7 @@ fn compute_rates(a: &RatesArgs) -> anyhow::Result<()> {
 }
 
 /// The experiment's configuration: quick or `--full`, with the flags' overrides, checked.
-fn rates_config(a: &RatesArgs) -> anyhow::Result<RatesConfig> {
+fn rates_config(a: &RatesArgs) -> anyhow::Result<Valid<RatesConfig>> {
     let mut cfg = if a.full {
         RatesConfig::full(a.seed)
     } else {
@@ -447,8 +438,8 @@ fn rates_config(a: &RatesArgs) -> anyhow::Result<RatesConfig> {
     cfg.alpha = a.alpha.unwrap_or(cfg.alpha);
     cfg.control_step = a.control_step.unwrap_or(cfg.control_step);
     cfg.n_pairs = a.pairs.unwrap_or(cfg.n_pairs);
-    cfg.validate()?;
-    Ok(cfg)
+    cfg.mdp_file = a.mdp.as_ref().map(|p| p.display().to_string());
+    Ok(cfg.checked()?)
 }
 
 /// The `--mdp` file of `aihf rates`, its `gamma` replaced by `--gamma` when given.

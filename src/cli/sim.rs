@@ -168,15 +168,7 @@ fn redraw_results(r: &Path, out: Option<&Path>) -> anyhow::Result<()> {
 
 /// The spec file with the command line's overrides, validated.
 fn load_spec(path: &Path, replications: Option<usize>, seed: Option<u64>) -> anyhow::Result<Spec> {
-    let mut spec = Spec::from_file(path)?;
-    if let Some(r) = replications {
-        spec.set_replications(r);
-    }
-    if let Some(s) = seed {
-        spec.set_seed(s);
-    }
-    spec.validate()?;
-    Ok(spec)
+    Ok(Spec::from_file(path)?.with_overrides(replications, seed)?)
 }
 
 fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
@@ -185,4 +177,3 @@ fn check_threads(threads: Option<usize>) -> anyhow::Result<()> {
     }
     Ok(())
 }
-

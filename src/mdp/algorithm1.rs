@@ -20,6 +20,7 @@ use super::traj::{sample_action, Sampler};
 use super::Mdp;
 use crate::error::{check_nonneg, check_positive, AihfError, Result};
 use crate::math::sigmoid;
+use crate::valid::{Check, Valid};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +34,7 @@ pub enum StepRule {
     Constant,
 }
 
-/// Options of [`run`].
+/// Options of [`run`], which takes them checked ([`Check::checked`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Options {
     /// `K`.
@@ -72,9 +73,9 @@ impl Default for Options {
     }
 }
 
-impl Options {
-    /// Checks every option.
-    pub fn validate(&self) -> Result<()> {
+impl Check for Options {
+    /// Checks every option, once: [`run`] takes them as a [`Valid`].
+    fn check(&self) -> Result<()> {
         if self.iterations == 0 {
             return Err(AihfError::param("iterations", "must be at least 1"));
         }
@@ -92,7 +93,9 @@ impl Options {
         }
         Ok(())
     }
+}
 
+impl Options {
     /// The step size `η`.
     pub fn eta(&self) -> f64 {
         match self.step {
@@ -285,11 +288,10 @@ pub fn run(
     mdp: &Mdp,
     model: &RewardModel,
     data: &Data,
-    opts: &Options,
+    opts: &Valid<Options>,
     theta0: Option<&[f64]>,
     rng: &mut impl Rng,
 ) -> Result<Trace> {
-    opts.validate()?;
     if let Some(t) = mdp.horizon() {
         return run_finite(mdp, t, model, data, opts, theta0, rng);
     }
@@ -422,7 +424,7 @@ fn run_finite(
     horizon: usize,
     model: &RewardModel,
     data: &Data,
-    opts: &Options,
+    opts: &Valid<Options>,
     theta0: Option<&[f64]>,
     rng: &mut impl Rng,
 ) -> Result<Trace> {
@@ -613,7 +615,9 @@ mod tests {
             policy_steps: 5,
             exact_metrics: true,
             ..Options::default()
-        };
+        }
+        .checked()
+        .unwrap();
         let tr = run(&m, &model, &data, &opts, None, &mut rng).unwrap();
         let worst = tr.e_pol.iter().fold(0.0f64, |a, &b| a.max(b));
         assert!(
@@ -643,7 +647,9 @@ mod tests {
             batch: 32,
             lambda: 0.0,
             ..Options::default()
-        };
+        }
+        .checked()
+        .unwrap();
         let tr = run(&m, &model, &data, &opts, None, &mut rng).unwrap();
         let w = occupancy::discounted_states(&m, &expert.log_pi).unwrap();
         let learned =

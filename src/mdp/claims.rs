@@ -10,6 +10,7 @@ use super::sequence;
 use super::Mdp;
 use crate::error::Result;
 use crate::tol;
+use crate::valid::Check;
 use crate::verify::{derive_seed, Claim, Ctx, Outcome, Relation};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -407,7 +408,8 @@ fn rates_result(ctx: &Ctx) -> Result<(Arc<RatesResult>, Option<std::path::PathBu
                 RatesConfig::full(ctx.seed)
             } else {
                 RatesConfig::quick(ctx.seed)
-            };
+            }
+            .checked()?;
             let r = Arc::new(rates::run(&cfg, ctx.progress)?);
             if let Some(dir) = &ctx.out_dir {
                 crate::io::write_json(&dir.join("mdp_rates").join("rates.json"), &*r)?;

@@ -9,6 +9,7 @@ use super::occupancy::{self, Occupancy};
 use super::traj::{Preference, Trajectory};
 use super::Mdp;
 use crate::error::{AihfError, Result};
+use crate::valid::Valid;
 use rand::Rng;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -52,7 +53,7 @@ pub struct FitOutcome {
     n_actions: usize,
 }
 
-/// Runs Algorithm 1 (`opts`) on the trajectories, the two-stage baseline with `ridge`, and
+/// Runs Algorithm 1 (`opts`, checked) on the trajectories, the two-stage baseline with `ridge`, and
 /// measures both against the truth in total variation per state (per time step with a horizon):
 /// the maximum, and the average weighted by the truth's state occupancy.
 #[allow(clippy::too_many_arguments)]
@@ -61,7 +62,7 @@ pub fn fit(
     reward_kind: RewardKind,
     demos: &[Trajectory],
     prefs: &[Preference],
-    opts: &Options,
+    opts: &Valid<Options>,
     ridge: f64,
     seed: u64,
     rng: &mut impl Rng,
@@ -119,7 +120,7 @@ pub fn fit(
         reward_kind,
         reward: model.reward(&trace.theta),
         trace,
-        options: opts.clone(),
+        options: Options::clone(opts),
         aihf,
         rlhf,
         truth,

@@ -28,9 +28,10 @@
 //! Computing (→ JSON) and drawing (← JSON) are separate: [`run`] and [`render`]. [`run_on`] runs
 //! the same experiment on a user's own discounted MDP (`aihf rates --mdp FILE`).
 //!
-//! The `K` grid must be able to carry a slope ([`RatesConfig::validate`]): at least two distinct
-//! `K` and three runs per fit; a fit that still comes out non-finite is a typed numerical error,
-//! never a verdict.
+//! The `K` grid must be able to carry a slope (checked once, when the configuration becomes a
+//! [`Valid`]`<`[`RatesConfig`]`>`, which every run function takes): at least two distinct `K` and
+//! three runs per fit; a fit that still comes out non-finite is a typed numerical error, never a
+//! verdict.
 
 use super::algorithm1::{self, Data, Options, StepRule};
 use super::bellman::{self, ViOptions};
@@ -40,6 +41,7 @@ use super::traj::{self, Length, Sampler};
 use super::Mdp;
 use crate::error::{AihfError, Result};
 use crate::plot::{render_line, LineChart, Series, Style};
+use crate::valid::{Check, Valid};
 use crate::verify::derive_seed;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -116,10 +118,21 @@ impl RatesConfig {
         }
     }
 
+    /// The published sizes (`--full`): `K = 2^8 … 2^16`, 8 seeds.
+    pub fn full(master_seed: u64) -> Self {
+        RatesConfig {
+            ks: (8..=16).map(|e| 1usize << e).collect(),
+            seeds: 8,
+            ..RatesConfig::quick(master_seed)
+        }
+    }
+}
+
+impl Check for RatesConfig {
     /// Checks the sizes and constants before any computation: a `K` grid too small to fit a
     /// slope (fewer than two distinct `K`, or fewer than three runs) is refused, since its
     /// verdict would rest on `NaN`.
-    pub fn validate(&self) -> Result<()> {
+    fn check(&self) -> Result<()> {
         let mut distinct = self.ks.clone();
         distinct.sort_unstable();
         distinct.dedup();
@@ -161,15 +174,6 @@ impl RatesConfig {
             ));
         }
         Ok(())
-    }
-
-    /// The published sizes (`--full`): `K = 2^8 … 2^16`, 8 seeds.
-    pub fn full(master_seed: u64) -> Self {
-        RatesConfig {
-            ks: (8..=16).map(|e| 1usize << e).collect(),
-            seeds: 8,
-            ..RatesConfig::quick(master_seed)
-        }
     }
 }
 
@@ -330,7 +334,7 @@ impl RatesResult {
     /// finite.
     pub fn load(path: &Path) -> Result<Self> {
         let mut r: RatesResult = crate::io::read_json(path)?;
-        r.config.validate()?;
+        r.config.check()?;
         r.refit();
         r.check_finite()?;
         Ok(r)
@@ -472,7 +476,7 @@ impl RatesResult {
 
 /// Runs the experiment on the built-in random MDP of `cfg` (rayon over runs; a progress bar
 /// when `progress`).
-pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
+pub fn run(cfg: &Valid<RatesConfig>, progress: bool) -> Result<RatesResult> {
     let problem = setup(cfg)?;
     run_problem(cfg, &problem, progress)
 }
@@ -484,21 +488,28 @@ pub fn run(cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
 /// ```
 /// use aihf::mdp::rates::{run_on, RatesConfig};
 /// use aihf::mdp::Mdp;
+/// use aihf::valid::Check;
 /// let mdp = Mdp::from_json_str(r#"{"transitions": [[[0.9, 0.1], [0.2, 0.8]], [[1.0, 0.0], [0.5, 0.5]]],
 ///   "reward": [[0.0, 1.0], [0.5, 0.0]], "initial": [1.0, 0.0], "gamma": 0.5}"#).unwrap();
-/// let cfg = RatesConfig { ks: vec![4, 16], seeds: 2, n_pairs: 5, ..RatesConfig::quick(0) };
+/// let cfg = RatesConfig { ks: vec![4, 16], seeds: 2, n_pairs: 5, ..RatesConfig::quick(0) }
+///     .checked()
+///     .unwrap();
 /// let res = run_on(&mdp, &cfg, false).unwrap();
 /// assert_eq!((res.config.n_states, res.main.len()), (2, 4));
 /// assert!(res.fit_pol.slope.is_finite());
 /// ```
-pub fn run_on(mdp: &Mdp, cfg: &RatesConfig, progress: bool) -> Result<RatesResult> {
+pub fn run_on(mdp: &Mdp, cfg: &Valid<RatesConfig>, progress: bool) -> Result<RatesResult> {
     let (problem, cfg) = setup_on(mdp, cfg)?;
     run_problem(&cfg, &problem, progress)
 }
 
 /// Every run of `cfg` on `problem` ([`setup`] or [`setup_on`]), assembled and checked (a
 /// non-finite fit is an error, never a verdict).
-pub fn run_problem(cfg: &RatesConfig, problem: &Problem, progress: bool) -> Result<RatesResult> {
+pub fn run_problem(
+    cfg: &Valid<RatesConfig>,
+    problem: &Problem,
+    progress: bool,
+) -> Result<RatesResult> {
     let t0 = std::time::Instant::now();
     let points = run_jobs(cfg, problem, &jobs(cfg), progress)?;
     let res = assemble(cfg, points, t0.elapsed().as_secs_f64());
@@ -516,9 +527,8 @@ pub struct Problem {
 }
 
 /// Builds the experiment's [`Problem`] on the built-in random MDP of `cfg` (deterministic in
-/// `cfg.master_seed`), after checking `cfg`.
-pub fn setup(cfg: &RatesConfig) -> Result<Problem> {
-    cfg.validate()?;
+/// `cfg.master_seed`).
+pub fn setup(cfg: &Valid<RatesConfig>) -> Result<Problem> {
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(cfg.master_seed, "rates/problem"));
     let mdp = random_mdp(
         &RandomMdp {
@@ -539,20 +549,22 @@ pub fn setup(cfg: &RatesConfig) -> Result<Problem> {
 }
 
 /// Builds the [`Problem`] on a user's discounted MDP and the configuration as run (its `S`,
-/// `A`, `γ`, `β` and reward dimension taken from the MDP), after checking both.
-pub fn setup_on(mdp: &Mdp, cfg: &RatesConfig) -> Result<(Problem, RatesConfig)> {
+/// `A`, `γ`, `β` and reward dimension taken from the MDP, checked again).
+pub fn setup_on(mdp: &Mdp, cfg: &Valid<RatesConfig>) -> Result<(Problem, Valid<RatesConfig>)> {
     if let Some(t) = mdp.horizon() {
         return Err(AihfError::Mdp(format!(
             "the Theorem 4.1 rate experiment needs a discounted MDP; this one has horizon {t}"
         )));
     }
-    let mut cfg = cfg.clone();
-    cfg.n_states = mdp.n_states();
-    cfg.n_actions = mdp.n_actions();
-    cfg.gamma = mdp.gamma();
-    cfg.beta = mdp.beta();
-    cfg.feature_dim = mdp.features().map_or(mdp.n_sa(), |f| f.dim);
-    cfg.validate()?;
+    let cfg = RatesConfig {
+        n_states: mdp.n_states(),
+        n_actions: mdp.n_actions(),
+        gamma: mdp.gamma(),
+        beta: mdp.beta(),
+        feature_dim: mdp.features().map_or(mdp.n_sa(), |f| f.dim),
+        ..RatesConfig::clone(cfg)
+    }
+    .checked()?;
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(cfg.master_seed, "rates/problem"));
     Ok((Problem::build(mdp.clone(), &cfg, &mut rng)?, cfg))
 }
@@ -618,7 +630,7 @@ impl Job {
 
 /// Every run of the experiment, in the canonical order (the theorem's runs then the control's,
 /// each by `K` then seed index): a function of `cfg` alone, which sharding relies on.
-pub fn jobs(cfg: &RatesConfig) -> Vec<Job> {
+pub fn jobs(cfg: &Valid<RatesConfig>) -> Vec<Job> {
     let mut out = vec![];
     for control in [false, true] {
         for &k in &cfg.ks {
@@ -637,7 +649,7 @@ pub fn jobs(cfg: &RatesConfig) -> Vec<Job> {
 /// Runs `jobs` in parallel (largest `K` first, for load balance; the order does not change any
 /// number) and returns `(control, point)` in the order of `jobs`.
 pub fn run_jobs(
-    cfg: &RatesConfig,
+    cfg: &Valid<RatesConfig>,
     problem: &Problem,
     jobs: &[Job],
     progress: bool,
@@ -697,7 +709,8 @@ fn run_job(cfg: &RatesConfig, problem: &Problem, job: &Job) -> Result<RunPoint> 
         exact_metrics: true,
         exact_tol: cfg.exact_tol,
         max_len: 100_000,
-    };
+    }
+    .checked()?;
     let tr = algorithm1::run(
         &problem.mdp,
         &problem.model,
@@ -719,7 +732,11 @@ fn run_job(cfg: &RatesConfig, problem: &Problem, job: &Job) -> Result<RunPoint> 
 
 /// The result from every run's point (`(control, point)`, any order) and the seconds spent:
 /// points sorted by `(K, seed index)`, then every fit.
-pub fn assemble(cfg: &RatesConfig, points: Vec<(bool, RunPoint)>, seconds: f64) -> RatesResult {
+pub fn assemble(
+    cfg: &Valid<RatesConfig>,
+    points: Vec<(bool, RunPoint)>,
+    seconds: f64,
+) -> RatesResult {
     let (mut main, mut control) = (vec![], vec![]);
     for (c, p) in points {
         if c {
@@ -735,7 +752,7 @@ pub fn assemble(cfg: &RatesConfig, points: Vec<(bool, RunPoint)>, seconds: f64) 
         v.iter().map(|p| (p.k as f64, f(p))).collect()
     };
     RatesResult {
-        config: cfg.clone(),
+        config: RatesConfig::clone(cfg),
         rule: RULE.into(),
         upper_fit_pol: upper_fit(&pts(&main, |p| p.e_pol)),
         upper_fit_grad: upper_fit(&pts(&main, |p| p.e_grad)),
@@ -867,4 +884,46 @@ pub fn render(res: &RatesResult, stem: &Path) -> Result<Vec<PathBuf>> {
         wide: false,
     };
     render_line(&chart, stem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bad configurations are refused when they become a [`Valid`], with the messages `aihf
+    /// rates` printed before the check moved there (golden: the main branch's binary on
+    /// `--log2-k 4`, `--log2-k 3,4 --seeds 1`, `--seeds 0`, `--gamma 1.5`, `--alpha 0`).
+    #[test]
+    fn bad_configurations_are_refused_once_with_their_messages() {
+        let quick = || RatesConfig::quick(1);
+        let table: Vec<(RatesConfig, &str)> = vec![
+            (
+                RatesConfig { ks: vec![16], ..quick() },
+                "invalid parameter `log2-k`: a slope needs at least two distinct K, got 1 ([16])",
+            ),
+            (
+                RatesConfig { ks: vec![8, 16], seeds: 1, ..quick() },
+                "invalid parameter `log2-k`: 2 K × 1 seed(s) = 2 runs per fit: the 95% interval of \
+                 a slope needs at least 3 (add a K or a seed)",
+            ),
+            (
+                RatesConfig { seeds: 0, ..quick() },
+                "invalid parameter `seeds`: must be at least 1",
+            ),
+            (
+                RatesConfig { gamma: 1.5, ..quick() },
+                "invalid parameter `gamma`: must be in [0, 1), got 1.5",
+            ),
+            (
+                RatesConfig { alpha: 0.0, ..quick() },
+                "invalid parameter `alpha`: must be finite and > 0, got 0",
+            ),
+        ];
+        for (cfg, want) in table {
+            let e = cfg.checked().unwrap_err().to_string();
+            assert_eq!(e, want);
+        }
+        let ok = quick().checked().unwrap();
+        assert_eq!(jobs(&ok).len(), 2 * ok.ks.len() * ok.seeds);
+    }
 }

@@ -3,10 +3,11 @@
 //! with reduced replications by default (seconds), the published sizes with `--full`.
 //! With a report folder, the study's results JSON and figures go to `<out>/sims/`.
 
-use super::spec::Spec;
+use super::spec::{Spec, SpecFile};
 use super::studies::{self, RunOpts, Typed};
 use crate::error::{AihfError, Result};
 use crate::stats::{max_of, Worst};
+use crate::valid::Check;
 use crate::verify::{
     derive_seed, interval_decision, worst_decision, Claim, Ctx, Decision, Outcome, Relation,
 };
@@ -35,17 +36,17 @@ pub mod files {
     pub const CONSISTENCY: &str = include_str!("../../sims/consistency.toml");
 }
 
-/// Parses a compiled-in spec, sets the replications (quick or full) and the claim's seed.
+/// Parses a compiled-in spec, sets the replications (quick or full) and the claim's seed, then
+/// checks it.
 pub fn load(text: &str, ctx: &Ctx, id: &str, quick_replications: usize) -> Result<Spec> {
-    let mut s = Spec::from_toml_str(text)?;
+    let mut s = SpecFile::from_toml_str(text)?;
     if !ctx.full {
         s.set_replications(quick_replications);
         // Quick runs use a seed derived from the verify seed; full runs keep the spec's seed so
         // `aihf verify --full` reproduces `aihf sim` exactly.
         s.set_seed(derive_seed(ctx.seed, id));
     }
-    s.validate()?;
-    Ok(s)
+    Spec::try_from(s)
 }
 
 /// Runs a study once and, with a report folder, writes its JSON and figures to `<out>/sims/`;
@@ -154,13 +155,18 @@ fn fig9_claim(ctx: &Ctx) -> Result<Outcome> {
 fn authors_claim(ctx: &Ctx) -> Result<Outcome> {
     let id = "sim.authors_aihf_mse_below_single_source";
     let spec = load(files::AUTHORS, ctx, id, 1000)?;
-    let Spec::Authors(mut s) = spec else {
+    let Spec::Authors(s) = spec else {
         return Err(wrong("authors"));
     };
-    if !ctx.full {
-        s.w_sweep = vec![0.25, 1.0, 4.0];
-        s.size_sweep.clear();
-    }
+    let s = if ctx.full {
+        s
+    } else {
+        // Quick runs sweep three weights and no sizes: a changed spec, checked again.
+        let mut quick = s.into_inner();
+        quick.w_sweep = vec![0.25, 1.0, 4.0];
+        quick.size_sweep.clear();
+        quick.checked()?
+    };
     let (Typed::Authors(r), figs) = run_and_write(&Spec::Authors(s.clone()), ctx)? else {
         return Err(wrong("authors"));
     };

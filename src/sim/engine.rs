@@ -10,6 +10,7 @@ use crate::bandit::fit as bandit_fit;
 use crate::bandit::{Method, Options};
 use crate::data::{BanditData, Sampler};
 use crate::error::{AihfError, Result};
+use crate::valid::{Check, Valid};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -17,7 +18,8 @@ use serde::{Deserialize, Serialize};
 
 /// The data-generating process of one study cell (SPEC §4): `demos` draws from `π_{r*}`
 /// restricted to `covered` (renormalised), and `k` BTL comparisons `σ(r*_i − r*_j)` for
-/// each listed pair.
+/// each listed pair. It draws and runs only once checked ([`Check::checked`]: a
+/// [`Valid`]`<Scenario>`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Scenario {
     /// True reward `r*`.
@@ -63,9 +65,12 @@ impl Scenario {
             Some(c) => (0..self.reward.len()).filter(|i| !c.contains(i)).collect(),
         }
     }
+}
 
-    /// Checks shapes and ranges (the spec layer reports field names; this is the last guard).
-    pub fn validate(&self) -> Result<()> {
+impl Check for Scenario {
+    /// Checks shapes and ranges, once, when the scenario becomes a [`Valid`] (the spec layer
+    /// reports field names; this guards scenarios built in code).
+    fn check(&self) -> Result<()> {
         let n = self.reward.len();
         if n < 2 {
             return Err(AihfError::param("reward", "needs at least 2 actions"));
@@ -93,7 +98,9 @@ impl Scenario {
         }
         Ok(())
     }
+}
 
+impl Valid<Scenario> {
     /// Draws one data set.
     pub fn draw(&self, rng: &mut ChaCha8Rng) -> Result<BanditData> {
         self.sampler().draw(rng)
@@ -182,7 +189,12 @@ pub fn rep_seed(seed: u64, k: u64) -> u64 {
 /// BTL estimators are solved first whatever their place in the list (Figure 9 lists RLHF before
 /// BTL), so the shortcut applies in any order; results are stored in the list's order.
 /// `tests` check it against `bandit::fit(Rlhf)` to `tol::IDENTITY_TV`.
-pub fn replicate(scn: &Scenario, est: &[Estimator], seed: u64, k: u64) -> Result<Replication> {
+pub fn replicate(
+    scn: &Valid<Scenario>,
+    est: &[Estimator],
+    seed: u64,
+    k: u64,
+) -> Result<Replication> {
     replicate_with(&scn.sampler(), est, seed, k)
 }
 
@@ -318,7 +330,7 @@ pub fn rlhf_from_btl(
 }
 
 /// Runs `cfg.replications` replications of `scn` with every estimator.
-pub fn run(scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
+pub fn run(scn: &Valid<Scenario>, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
     run_range(scn, est, cfg, 0..cfg.replications)
 }
 
@@ -326,12 +338,11 @@ pub fn run(scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
 /// whichever range it is computed in (its generator depends on `(seed, k)` alone), which is
 /// what sharding rests on ([`super::shard`]).
 pub fn run_range(
-    scn: &Scenario,
+    scn: &Valid<Scenario>,
     est: &[Estimator],
     cfg: &McConfig,
     range: std::ops::Range<usize>,
 ) -> Result<McRun> {
-    scn.validate()?;
     for e in est {
         e.options.validate(scn.reward.len())?;
     }
@@ -391,7 +402,7 @@ mod tests {
         }
     }
 
-    fn scn() -> Scenario {
+    fn scn() -> Valid<Scenario> {
         Scenario {
             reward: vec![0.0, -0.075, -1.0, 0.4],
             beta: 1.0,
@@ -399,6 +410,8 @@ mod tests {
             covered: Some(vec![0, 1, 2]),
             comparisons_per_pair: 3,
         }
+        .checked()
+        .unwrap()
     }
 
     fn all4() -> Vec<Estimator> {
@@ -422,6 +435,52 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// A scenario built in code draws and runs only once checked; the check keeps the
+    /// messages `run` gave when it validated (golden: those strings in `Scenario::validate` of
+    /// the main branch).
+    #[test]
+    fn bad_scenarios_are_refused_when_checked() {
+        let raw = || Scenario::clone(&scn());
+        let table: Vec<(Scenario, &str)> = vec![
+            (
+                Scenario {
+                    reward: vec![0.5],
+                    covered: None,
+                    ..raw()
+                },
+                "invalid parameter `reward`: needs at least 2 actions",
+            ),
+            (
+                Scenario {
+                    reward: vec![0.0, f64::NAN, 1.0, 2.0],
+                    ..raw()
+                },
+                "invalid parameter `reward`: entry 1 is not finite",
+            ),
+            (
+                Scenario { beta: 0.0, ..raw() },
+                "invalid parameter `beta`: must be finite and > 0, got 0",
+            ),
+            (
+                Scenario {
+                    covered: Some(vec![]),
+                    ..raw()
+                },
+                "invalid parameter `covered`: is empty but demonstrations are requested",
+            ),
+            (
+                Scenario {
+                    covered: Some(vec![0, 4]),
+                    ..raw()
+                },
+                "invalid parameter `covered`: action 4 is out of range 0..4",
+            ),
+        ];
+        for (bad, want) in table {
+            assert_eq!(bad.checked().unwrap_err().to_string(), want);
+        }
     }
 
     #[test]
@@ -494,7 +553,9 @@ mod tests {
             demos: 5,
             covered: None,
             comparisons_per_pair: 1,
-        };
+        }
+        .checked()
+        .unwrap();
         let mut aihf_n = est(Method::Aihf);
         aihf_n.options.weighting = Weighting::Normalized;
         let cfg = McConfig {

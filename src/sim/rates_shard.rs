@@ -22,6 +22,7 @@ use super::shard::{
 };
 use crate::error::{AihfError, Result};
 use crate::mdp::rates::{self, Problem, RatesConfig, RatesResult, RunPoint};
+use crate::valid::{Check, Valid};
 use std::path::{Path, PathBuf};
 
 /// The manifest `kind` of a rates shard.
@@ -88,7 +89,7 @@ fn decode(bytes: &[u8], file: &Path) -> Result<Vec<(bool, RunPoint)>> {
 /// [`rates::setup_on`] for a user's MDP) and writes `DIR/rates.shard-I-of-N.aihfshard`
 /// atomically (a re-run overwrites it). Returns the file's path.
 pub fn run_shard(
-    cfg: &RatesConfig,
+    cfg: &Valid<RatesConfig>,
     problem: &Problem,
     shard: Shard,
     dir: &Path,
@@ -148,6 +149,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(RatesResult, Vec<PathBuf>)> {
             "the configuration does not match its hash",
         ));
     }
+    let cfg = cfg.checked()?;
     let all = rates::jobs(&cfg);
     let mut points = vec![];
     let mut seconds = 0.0;
@@ -184,7 +186,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<(RatesResult, Vec<PathBuf>)> {
 mod tests {
     use super::*;
 
-    fn tiny() -> RatesConfig {
+    fn tiny_raw() -> RatesConfig {
         RatesConfig {
             ks: vec![8, 16, 32],
             seeds: 2,
@@ -193,6 +195,10 @@ mod tests {
             n_pairs: 20,
             ..RatesConfig::quick(3)
         }
+    }
+
+    fn tiny() -> Valid<RatesConfig> {
+        tiny_raw().checked().unwrap()
     }
 
     /// The result without its timing fields, as JSON.
@@ -237,8 +243,10 @@ mod tests {
         // Shard 1 of another configuration (another seed).
         let other = RatesConfig {
             master_seed: 4,
-            ..tiny()
-        };
+            ..tiny_raw()
+        }
+        .checked()
+        .unwrap();
         let other_problem = rates::setup(&other).unwrap();
         run_shard(
             &other,

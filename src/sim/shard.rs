@@ -34,7 +34,7 @@
 //! `crate::sim::rates_shard` and `crate::truth::study_shard` are the two such studies.
 
 use super::engine::{Failure, Replication};
-use super::spec::Spec;
+use super::spec::{Spec, SpecFile};
 use crate::error::{AihfError, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -592,11 +592,11 @@ pub fn load_for_merge(dirs: &[PathBuf]) -> Result<(Spec, Source, Vec<PathBuf>, s
     let paths: Vec<PathBuf> = ms.iter().map(|(p, _)| p.clone()).collect();
     let order = check_manifests(&ms)?;
     let m0 = &ms[0].1;
-    let spec: Spec = serde_json::from_value(m0.spec.clone()).map_err(|e| AihfError::Json {
+    let file: SpecFile = serde_json::from_value(m0.spec.clone()).map_err(|e| AihfError::Json {
         context: format!("{}: spec", ms[0].0.display()),
         source: e,
     })?;
-    spec.validate()?;
+    let spec = Spec::try_from(file)?;
     if spec_hash(&spec)? != m0.spec_hash {
         return Err(AihfError::data(
             ms[0].0.display().to_string(),

@@ -1,9 +1,12 @@
 //! Experiment spec files (`sims/*.toml` or `.json`): one study each, selected by `study = ...`.
-//! Unknown fields are rejected by serde (`deny_unknown_fields`); sizes and ranges are checked by
-//! [`Spec::validate`] before any computation, with errors naming the field.
+//! A file parses into a [`SpecFile`] (unknown fields are rejected by serde,
+//! `deny_unknown_fields`); its sizes and ranges are checked once, before any computation, by
+//! `Spec::try_from`, with errors naming the field. The runners, the shards and the claims take
+//! the checked [`Spec`] (each study's spec a [`Valid`]), so an unchecked spec cannot reach them.
 
 use crate::bandit::{Method, Options, Weighting};
 use crate::error::{AihfError, Result};
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -431,10 +434,12 @@ pub struct ConsistencySpec {
     pub estimators: Vec<EstimatorSpec>,
 }
 
-/// A study spec: `study = "fig9" | "authors" | "sweep" | "situations" | "consistency"`.
+/// A study spec file as parsed: `study = "fig9" | "authors" | "sweep" | "situations" |
+/// "consistency"`, unknown fields refused by serde, nothing else checked. No study runs one:
+/// `Spec::try_from` checks every size and range once and gives the [`Spec`] the runners take.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "study", rename_all = "snake_case")]
-pub enum Spec {
+pub enum SpecFile {
     /// `study = "fig9"`: Example 2 / Figure 9, partial demonstration coverage (A.2.3).
     Fig9(Fig9Spec),
     /// `study = "authors"`: the authors' public 3-action example and its extensions.
@@ -448,9 +453,98 @@ pub enum Spec {
     Consistency(ConsistencySpec),
 }
 
+/// A checked study spec: what the study runners, the shards and the claims take, so an
+/// unchecked spec cannot reach them. Made from a [`SpecFile`] by `TryFrom` (or read and checked
+/// by [`Spec::from_file`]); it serialises exactly as that file (the results' `spec`), and
+/// deserialising one checks it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "study", rename_all = "snake_case", try_from = "SpecFile")]
+pub enum Spec {
+    /// `study = "fig9"`: Example 2 / Figure 9, partial demonstration coverage (A.2.3).
+    Fig9(Valid<Fig9Spec>),
+    /// `study = "authors"`: the authors' public 3-action example and its extensions.
+    Authors(Valid<AuthorsSpec>),
+    /// `study = "sweep"`: the A.2.3 variance claim over a grid of data sizes.
+    Sweep(Valid<SweepSpec>),
+    /// `study = "situations"`: A.2.3's two 3-action situations (own instances).
+    Situations(Valid<SituationsSpec>),
+    /// `study = "consistency"`: TV to the truth as both data sizes grow (SPEC §1.3's
+    /// RLHF-inconsistency point).
+    Consistency(Valid<ConsistencySpec>),
+}
+
+/// `$body` with `$s` bound to the study's own spec, whichever variant of `Self` `$spec` is
+/// (the five studies share `name`, `seed` and `replications`).
+macro_rules! each_study {
+    ($spec:expr, $s:ident => $body:expr) => {
+        match $spec {
+            Self::Fig9($s) => $body,
+            Self::Authors($s) => $body,
+            Self::Sweep($s) => $body,
+            Self::Situations($s) => $body,
+            Self::Consistency($s) => $body,
+        }
+    };
+}
+
+impl SpecFile {
+    /// Parses TOML (no check: that is `Spec::try_from`).
+    pub fn from_toml_str(text: &str) -> Result<SpecFile> {
+        toml::from_str(text).map_err(|e| AihfError::Spec {
+            field: None,
+            reason: e.to_string().trim().to_string(),
+        })
+    }
+
+    /// Parses JSON (no check: that is `Spec::try_from`).
+    pub fn from_json_str(text: &str) -> Result<SpecFile> {
+        serde_json::from_str(text).map_err(|e| AihfError::Spec {
+            field: None,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Overrides the replication count (`--replications`).
+    pub fn set_replications(&mut self, r: usize) {
+        each_study!(self, s => s.replications = r)
+    }
+
+    /// Overrides the seed (`--seed`).
+    pub fn set_seed(&mut self, seed: u64) {
+        each_study!(self, s => s.seed = seed)
+    }
+}
+
+impl TryFrom<SpecFile> for Spec {
+    type Error = AihfError;
+
+    /// Checks every size and range of the study; errors name the field.
+    fn try_from(file: SpecFile) -> Result<Spec> {
+        Ok(match file {
+            SpecFile::Fig9(s) => Spec::Fig9(s.checked()?),
+            SpecFile::Authors(s) => Spec::Authors(s.checked()?),
+            SpecFile::Sweep(s) => Spec::Sweep(s.checked()?),
+            SpecFile::Situations(s) => Spec::Situations(s.checked()?),
+            SpecFile::Consistency(s) => Spec::Consistency(s.checked()?),
+        })
+    }
+}
+
+impl From<Spec> for SpecFile {
+    fn from(spec: Spec) -> SpecFile {
+        match spec {
+            Spec::Fig9(s) => SpecFile::Fig9(s.into_inner()),
+            Spec::Authors(s) => SpecFile::Authors(s.into_inner()),
+            Spec::Sweep(s) => SpecFile::Sweep(s.into_inner()),
+            Spec::Situations(s) => SpecFile::Situations(s.into_inner()),
+            Spec::Consistency(s) => SpecFile::Consistency(s.into_inner()),
+        }
+    }
+}
+
 impl Spec {
-    /// Parses a `.toml` or `.json` file (by extension; standard input when `path` is `-`, JSON
-    /// when it starts with `{`) and validates it.
+    /// Reads a `.toml` or `.json` file (by extension; standard input when `path` is `-`, JSON
+    /// when it starts with `{`) and checks it.
     pub fn from_file(path: &Path) -> Result<Spec> {
         let text = crate::io::read_input(path)?;
         // Standard input (`-`) has no extension: a JSON object starts with `{`, which no TOML
@@ -459,29 +553,37 @@ impl Spec {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))
             || (crate::io::is_stdio(path) && text.trim_start().starts_with('{'));
-        let spec = if is_json {
-            Spec::from_json_str(&text)?
+        if is_json {
+            Spec::from_json_str(&text)
         } else {
-            Spec::from_toml_str(&text)?
-        };
-        spec.validate()?;
-        Ok(spec)
+            Spec::from_toml_str(&text)
+        }
     }
 
-    /// Parses TOML (no validation).
+    /// Parses TOML ([`SpecFile::from_toml_str`]) and checks it.
     pub fn from_toml_str(text: &str) -> Result<Spec> {
-        toml::from_str(text).map_err(|e| AihfError::Spec {
-            field: None,
-            reason: e.to_string().trim().to_string(),
-        })
+        Spec::try_from(SpecFile::from_toml_str(text)?)
     }
 
-    /// Parses JSON (no validation).
+    /// Parses JSON ([`SpecFile::from_json_str`]) and checks it.
     pub fn from_json_str(text: &str) -> Result<Spec> {
-        serde_json::from_str(text).map_err(|e| AihfError::Spec {
-            field: None,
-            reason: e.to_string(),
-        })
+        Spec::try_from(SpecFile::from_json_str(text)?)
+    }
+
+    /// The spec with the command line's `--replications` and `--seed` applied, checked again
+    /// when either is given.
+    pub fn with_overrides(self, replications: Option<usize>, seed: Option<u64>) -> Result<Spec> {
+        if replications.is_none() && seed.is_none() {
+            return Ok(self);
+        }
+        let mut file = SpecFile::from(self);
+        if let Some(r) = replications {
+            file.set_replications(r);
+        }
+        if let Some(s) = seed {
+            file.set_seed(s);
+        }
+        Spec::try_from(file)
     }
 
     /// The study kind.
@@ -497,189 +599,177 @@ impl Spec {
 
     /// The study's name (the results file is `<name>.json`).
     pub fn name(&self) -> &str {
-        match self {
-            Spec::Fig9(s) => &s.name,
-            Spec::Authors(s) => &s.name,
-            Spec::Sweep(s) => &s.name,
-            Spec::Situations(s) => &s.name,
-            Spec::Consistency(s) => &s.name,
-        }
+        each_study!(self, s => &s.name)
     }
 
     /// Master seed.
     pub fn seed(&self) -> u64 {
-        match self {
-            Spec::Fig9(s) => s.seed,
-            Spec::Authors(s) => s.seed,
-            Spec::Sweep(s) => s.seed,
-            Spec::Situations(s) => s.seed,
-            Spec::Consistency(s) => s.seed,
-        }
+        each_study!(self, s => s.seed)
     }
+}
 
-    /// Overrides the replication count (`--replications`).
-    pub fn set_replications(&mut self, r: usize) {
-        match self {
-            Spec::Fig9(s) => s.replications = r,
-            Spec::Authors(s) => s.replications = r,
-            Spec::Sweep(s) => s.replications = r,
-            Spec::Situations(s) => s.replications = r,
-            Spec::Consistency(s) => s.replications = r,
-        }
-    }
-
-    /// Overrides the seed (`--seed`).
-    pub fn set_seed(&mut self, seed: u64) {
-        match self {
-            Spec::Fig9(s) => s.seed = seed,
-            Spec::Authors(s) => s.seed = seed,
-            Spec::Sweep(s) => s.seed = seed,
-            Spec::Situations(s) => s.seed = seed,
-            Spec::Consistency(s) => s.seed = seed,
-        }
-    }
-
+impl Check for Fig9Spec {
     /// Checks every size and range; errors name the field.
-    pub fn validate(&self) -> Result<()> {
-        match self {
-            Spec::Fig9(s) => {
-                common(&s.name, s.replications, s.level, s.beta)?;
-                actions(s.n_actions)?;
-                if s.covered == 0 || s.covered > s.n_actions {
-                    return Err(AihfError::spec(
-                        "covered",
-                        format!("{} must be in 1..={} (n_actions)", s.covered, s.n_actions),
-                    ));
-                }
-                count("demos", s.demos)?;
-                count("comparisons_per_pair", s.comparisons_per_pair)?;
-                no_data(s.demos, s.comparisons_per_pair, "demos")?;
-                s.truth.validate(s.n_actions, "truth")?;
-                estimators(&s.estimators)
-            }
-            Spec::Authors(s) => {
-                common(&s.name, s.replications, s.level, s.beta)?;
-                if s.first_repetitions == 0 || s.first_repetitions > s.replications {
-                    return Err(AihfError::spec(
-                        "first_repetitions",
-                        format!(
-                            "{} must be in 1..={} (replications)",
-                            s.first_repetitions, s.replications
-                        ),
-                    ));
-                }
-                if s.reward.len() < 2 || s.reward.len() > limits::MAX_ACTIONS {
-                    return Err(AihfError::spec(
-                        "reward",
-                        format!(
-                            "needs 2..={} actions, has {}",
-                            limits::MAX_ACTIONS,
-                            s.reward.len()
-                        ),
-                    ));
-                }
-                check_rewards(&s.reward, "reward")?;
-                count("demos", s.demos)?;
-                count("comparisons_per_pair", s.comparisons_per_pair)?;
-                no_data(s.demos, s.comparisons_per_pair, "demos")?;
-                grid_len("w_sweep", s.w_sweep.len(), true)?;
-                for (k, w) in s.w_sweep.iter().enumerate() {
-                    if !(w.is_finite() && *w > 0.0) {
-                        return Err(AihfError::spec(
-                            format!("w_sweep[{k}]"),
-                            format!("{w} must be finite and > 0"),
-                        ));
-                    }
-                }
-                grid_len("size_sweep", s.size_sweep.len(), true)?;
-                for (k, [d, c]) in s.size_sweep.iter().enumerate() {
-                    count(&format!("size_sweep[{k}][0]"), *d)?;
-                    count(&format!("size_sweep[{k}][1]"), *c)?;
-                    no_data(*d, *c, &format!("size_sweep[{k}]"))?;
-                }
-                estimators(&s.estimators)
-            }
-            Spec::Sweep(s) => {
-                common(&s.name, s.replications, s.level, s.beta)?;
-                actions(s.n_actions)?;
-                s.truth.validate(s.n_actions, "truth")?;
-                grid_len("demos", s.demos.len(), false)?;
-                grid_len("comparisons_per_pair", s.comparisons_per_pair.len(), false)?;
-                for (k, &d) in s.demos.iter().enumerate() {
-                    count(&format!("demos[{k}]"), d)?;
-                }
-                for (k, &c) in s.comparisons_per_pair.iter().enumerate() {
-                    count(&format!("comparisons_per_pair[{k}]"), c)?;
-                }
-                estimators(&s.estimators)
-            }
-            Spec::Situations(s) => {
-                common(&s.name, s.replications, s.level, s.beta)?;
-                grid_len("situations", s.situations.len(), false)?;
-                for (k, x) in s.situations.iter().enumerate() {
-                    let f = format!("situations[{k}]");
-                    if x.reward.len() < 2 || x.reward.len() > limits::MAX_ACTIONS {
-                        return Err(AihfError::spec(
-                            format!("{f}.reward"),
-                            format!(
-                                "needs 2..={} actions, has {}",
-                                limits::MAX_ACTIONS,
-                                x.reward.len()
-                            ),
-                        ));
-                    }
-                    check_rewards(&x.reward, &format!("{f}.reward"))?;
-                    count(&format!("{f}.demos"), x.demos)?;
-                    count(&format!("{f}.comparisons_per_pair"), x.comparisons_per_pair)?;
-                    no_data(x.demos, x.comparisons_per_pair, &f)?;
-                }
-                estimators(&s.estimators)
-            }
-            Spec::Consistency(s) => {
-                common(&s.name, s.replications, s.level, s.beta)?;
-                actions(s.n_actions)?;
-                s.truth.validate(s.n_actions, "truth")?;
-                if s.base_demos == 0 || s.base_comparisons_per_pair == 0 {
-                    return Err(AihfError::spec(
-                        if s.base_demos == 0 {
-                            "base_demos"
-                        } else {
-                            "base_comparisons_per_pair"
-                        },
-                        "must be >= 1 (every estimator needs both sources to grow)",
-                    ));
-                }
-                if s.scales.len() < 3 || s.scales.len() > limits::MAX_GRID {
-                    return Err(AihfError::spec(
-                        "scales",
-                        format!(
-                            "needs 3..={} values to fit a slope, has {}",
-                            limits::MAX_GRID,
-                            s.scales.len()
-                        ),
-                    ));
-                }
-                for (k, w) in s.scales.windows(2).enumerate() {
-                    if w[1] <= w[0] {
-                        return Err(AihfError::spec(
-                            format!("scales[{}]", k + 1),
-                            format!("{} must be greater than the previous {}", w[1], w[0]),
-                        ));
-                    }
-                }
-                if s.scales[0] == 0 {
-                    return Err(AihfError::spec("scales[0]", "must be >= 1"));
-                }
-                let top = *s.scales.last().unwrap_or(&1);
-                count("base_demos × scales", s.base_demos.saturating_mul(top))?;
-                count(
-                    "base_comparisons_per_pair × scales",
-                    s.base_comparisons_per_pair.saturating_mul(top),
-                )?;
-                estimators(&s.estimators)
+    fn check(&self) -> Result<()> {
+        let s = self;
+        common(&s.name, s.replications, s.level, s.beta)?;
+        actions(s.n_actions)?;
+        if s.covered == 0 || s.covered > s.n_actions {
+            return Err(AihfError::spec(
+                "covered",
+                format!("{} must be in 1..={} (n_actions)", s.covered, s.n_actions),
+            ));
+        }
+        count("demos", s.demos)?;
+        count("comparisons_per_pair", s.comparisons_per_pair)?;
+        no_data(s.demos, s.comparisons_per_pair, "demos")?;
+        s.truth.validate(s.n_actions, "truth")?;
+        estimators(&s.estimators)
+    }
+}
+
+impl Check for AuthorsSpec {
+    /// Checks every size and range; errors name the field.
+    fn check(&self) -> Result<()> {
+        let s = self;
+        common(&s.name, s.replications, s.level, s.beta)?;
+        if s.first_repetitions == 0 || s.first_repetitions > s.replications {
+            return Err(AihfError::spec(
+                "first_repetitions",
+                format!(
+                    "{} must be in 1..={} (replications)",
+                    s.first_repetitions, s.replications
+                ),
+            ));
+        }
+        reward_len(&s.reward, "reward")?;
+        check_rewards(&s.reward, "reward")?;
+        count("demos", s.demos)?;
+        count("comparisons_per_pair", s.comparisons_per_pair)?;
+        no_data(s.demos, s.comparisons_per_pair, "demos")?;
+        grid_len("w_sweep", s.w_sweep.len(), true)?;
+        for (k, w) in s.w_sweep.iter().enumerate() {
+            if !(w.is_finite() && *w > 0.0) {
+                return Err(AihfError::spec(
+                    format!("w_sweep[{k}]"),
+                    format!("{w} must be finite and > 0"),
+                ));
             }
         }
+        grid_len("size_sweep", s.size_sweep.len(), true)?;
+        for (k, [d, c]) in s.size_sweep.iter().enumerate() {
+            count(&format!("size_sweep[{k}][0]"), *d)?;
+            count(&format!("size_sweep[{k}][1]"), *c)?;
+            no_data(*d, *c, &format!("size_sweep[{k}]"))?;
+        }
+        estimators(&s.estimators)
     }
+}
+
+impl Check for SweepSpec {
+    /// Checks every size and range; errors name the field.
+    fn check(&self) -> Result<()> {
+        let s = self;
+        common(&s.name, s.replications, s.level, s.beta)?;
+        actions(s.n_actions)?;
+        s.truth.validate(s.n_actions, "truth")?;
+        grid_len("demos", s.demos.len(), false)?;
+        grid_len("comparisons_per_pair", s.comparisons_per_pair.len(), false)?;
+        for (k, &d) in s.demos.iter().enumerate() {
+            count(&format!("demos[{k}]"), d)?;
+        }
+        for (k, &c) in s.comparisons_per_pair.iter().enumerate() {
+            count(&format!("comparisons_per_pair[{k}]"), c)?;
+        }
+        estimators(&s.estimators)
+    }
+}
+
+impl Check for SituationsSpec {
+    /// Checks every size and range; errors name the field.
+    fn check(&self) -> Result<()> {
+        let s = self;
+        common(&s.name, s.replications, s.level, s.beta)?;
+        grid_len("situations", s.situations.len(), false)?;
+        for (k, x) in s.situations.iter().enumerate() {
+            let f = format!("situations[{k}]");
+            reward_len(&x.reward, &format!("{f}.reward"))?;
+            check_rewards(&x.reward, &format!("{f}.reward"))?;
+            count(&format!("{f}.demos"), x.demos)?;
+            count(&format!("{f}.comparisons_per_pair"), x.comparisons_per_pair)?;
+            no_data(x.demos, x.comparisons_per_pair, &f)?;
+        }
+        estimators(&s.estimators)
+    }
+}
+
+impl Check for ConsistencySpec {
+    /// Checks every size and range; errors name the field.
+    fn check(&self) -> Result<()> {
+        let s = self;
+        common(&s.name, s.replications, s.level, s.beta)?;
+        actions(s.n_actions)?;
+        s.truth.validate(s.n_actions, "truth")?;
+        if s.base_demos == 0 || s.base_comparisons_per_pair == 0 {
+            return Err(AihfError::spec(
+                if s.base_demos == 0 {
+                    "base_demos"
+                } else {
+                    "base_comparisons_per_pair"
+                },
+                "must be >= 1 (every estimator needs both sources to grow)",
+            ));
+        }
+        scales(&s.scales)?;
+        let top = *s.scales.last().unwrap_or(&1);
+        count("base_demos × scales", s.base_demos.saturating_mul(top))?;
+        count(
+            "base_comparisons_per_pair × scales",
+            s.base_comparisons_per_pair.saturating_mul(top),
+        )?;
+        estimators(&s.estimators)
+    }
+}
+
+/// A reward vector of `2..=`[`limits::MAX_ACTIONS`] actions.
+fn reward_len(reward: &[f64], field: &str) -> Result<()> {
+    if reward.len() < 2 || reward.len() > limits::MAX_ACTIONS {
+        return Err(AihfError::spec(
+            field,
+            format!(
+                "needs 2..={} actions, has {}",
+                limits::MAX_ACTIONS,
+                reward.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The consistency study's multipliers: `3..=`[`limits::MAX_GRID`] values, increasing, from 1.
+fn scales(scales: &[u64]) -> Result<()> {
+    if scales.len() < 3 || scales.len() > limits::MAX_GRID {
+        return Err(AihfError::spec(
+            "scales",
+            format!(
+                "needs 3..={} values to fit a slope, has {}",
+                limits::MAX_GRID,
+                scales.len()
+            ),
+        ));
+    }
+    for (k, w) in scales.windows(2).enumerate() {
+        if w[1] <= w[0] {
+            return Err(AihfError::spec(
+                format!("scales[{}]", k + 1),
+                format!("{} must be greater than the previous {}", w[1], w[0]),
+            ));
+        }
+    }
+    if scales[0] == 0 {
+        return Err(AihfError::spec("scales[0]", "must be >= 1"));
+    }
+    Ok(())
 }
 
 fn common(name: &str, replications: usize, level: f64, beta: f64) -> Result<()> {
@@ -820,7 +910,7 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
             let s = Spec::from_file(&p).unwrap_or_else(|e| panic!("{f}: {e}"));
             assert_eq!(s.name(), f);
         }
-        Spec::from_toml_str(GOOD).unwrap().validate().unwrap();
+        Spec::from_toml_str(GOOD).unwrap();
     }
 
     /// (input, the field the error must name).
@@ -897,7 +987,7 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
             ),
         ];
         for (text, field) in table {
-            let e = Spec::from_toml_str(&text).and_then(|s| s.validate());
+            let e = Spec::from_toml_str(&text).map(|_| ());
             let msg = match e {
                 Ok(()) => panic!("accepted a bad spec (expected an error naming {field}):\n{text}"),
                 Err(e) => e.to_string(),
@@ -934,7 +1024,60 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
             "{ method = \"sft\" }, ",
             "{ method = \"aihf\", lambda = 2.0 }, ",
         );
-        Spec::from_toml_str(&spec).unwrap().validate().unwrap();
+        Spec::from_toml_str(&spec).unwrap();
+    }
+
+    /// The checked [`Spec`] is the only way in: a file, a JSON results' `spec`, and an override
+    /// all go through one check with today's message (golden: `aihf sim` of the main branch
+    /// before the `SpecFile`/`Spec` split, on `replications = 1`).
+    #[test]
+    fn every_way_in_checks_with_the_same_message() {
+        let want = "invalid spec field `replications`: 1 must be in 2..=1000000 (variances need \
+                    two replications)";
+        let bad = with("replications = 10", "replications = 1");
+        assert_eq!(Spec::from_toml_str(&bad).unwrap_err().to_string(), want);
+        let raw = SpecFile::from_toml_str(&bad).expect("it parses: only the check refuses it");
+        assert_eq!(Spec::try_from(raw.clone()).unwrap_err().to_string(), want);
+        // A `Spec` deserialised from JSON (a results file's `spec`) is checked too.
+        let json = serde_json::to_string(&raw).unwrap();
+        let e = serde_json::from_str::<Spec>(&json).unwrap_err().to_string();
+        assert!(e.starts_with(want), "{e}");
+        // An override is checked again, and applied when valid.
+        let good = Spec::from_toml_str(GOOD).unwrap();
+        let e = good.clone().with_overrides(Some(1), None).unwrap_err();
+        assert_eq!(e.to_string(), want);
+        let o = good.clone().with_overrides(Some(20), Some(5)).unwrap();
+        let Spec::Fig9(f) = &o else {
+            panic!("a fig9 spec became {}", o.kind())
+        };
+        assert_eq!((f.replications, o.seed()), (20, 5));
+        assert_eq!(good.clone().with_overrides(None, None).unwrap(), good);
+    }
+
+    /// A checked spec serialises byte for byte as the file it came from (the results JSON embeds
+    /// it, and shard manifests hash it), and reads back equal through JSON and TOML.
+    #[test]
+    fn checked_specs_round_trip_as_their_files() {
+        for text in [
+            GOOD,
+            crate::sim::claims::files::FIG9_GAUSSIAN,
+            crate::sim::claims::files::FIG9_LINEAR,
+            crate::sim::claims::files::AUTHORS,
+            crate::sim::claims::files::SWEEP,
+            crate::sim::claims::files::SITUATIONS,
+            crate::sim::claims::files::CONSISTENCY,
+        ] {
+            let file = SpecFile::from_toml_str(text).unwrap();
+            let spec = Spec::try_from(file.clone()).unwrap();
+            let json = serde_json::to_string_pretty(&spec).unwrap();
+            assert_eq!(json, serde_json::to_string_pretty(&file).unwrap());
+            assert_eq!(serde_json::from_str::<Spec>(&json).unwrap(), spec);
+            assert_eq!(Spec::from_json_str(&json).unwrap(), spec);
+            let toml_text = toml::to_string(&spec).unwrap();
+            assert_eq!(toml_text, toml::to_string(&file).unwrap());
+            assert_eq!(Spec::from_toml_str(&toml_text).unwrap(), spec);
+            assert_eq!(SpecFile::from(spec), file);
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::plot::{BarChart, LineChart, Series, Style};
 use crate::sim::engine::{Estimator, McConfig, Scenario};
 use crate::sim::spec::{AuthorsSpec, EstimatorSpec};
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 
 /// Result of the authors' example.
@@ -30,7 +31,7 @@ pub struct AuthorsResult {
 }
 
 /// The authors' public example and its extensions.
-pub fn authors(s: &AuthorsSpec, ro: &RunOpts) -> Result<AuthorsResult> {
+pub fn authors(s: &Valid<AuthorsSpec>, ro: &RunOpts) -> Result<AuthorsResult> {
     compute::<Authors>(s, ro)
 }
 
@@ -62,17 +63,18 @@ fn bars_of(c: &Cell, title: String) -> BarChart {
 pub struct Authors;
 
 impl Study for Authors {
-    type Spec = AuthorsSpec;
+    type Spec = Valid<AuthorsSpec>;
     type Result = AuthorsResult;
 
-    fn run(s: &AuthorsSpec, cx: &Ctx) -> Result<AuthorsResult> {
+    fn run(s: &Valid<AuthorsSpec>, cx: &Ctx) -> Result<AuthorsResult> {
         let scn = Scenario {
             reward: s.reward.clone(),
             beta: s.beta,
             demos: s.demos,
             covered: None,
             comparisons_per_pair: s.comparisons_per_pair,
-        };
+        }
+        .checked()?;
         let est = build(&s.estimators, s.beta);
         let cfg = McConfig {
             replications: s.replications,
@@ -155,8 +157,9 @@ impl Study for Authors {
             let sc = Scenario {
                 demos: d,
                 comparisons_per_pair: kpp,
-                ..scn.clone()
-            };
+                ..Scenario::clone(&scn)
+            }
+            .checked()?;
             let label = format!("N = {d}, k = {kpp}");
             let c = run_cell_in(
                 cx,

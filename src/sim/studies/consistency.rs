@@ -10,6 +10,7 @@ use crate::plot::{LineChart, Series, Style};
 use crate::sim::engine::Scenario;
 use crate::sim::spec::ConsistencySpec;
 use crate::stats::{slope_fit, SlopeFit, Summary};
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 
 /// Per-estimator fit of `log mean TV` on `log (N + M)`.
@@ -39,7 +40,7 @@ pub struct ConsistencyResult {
 }
 
 /// TV to the truth against data size.
-pub fn consistency(s: &ConsistencySpec, ro: &RunOpts) -> Result<ConsistencyResult> {
+pub fn consistency(s: &Valid<ConsistencySpec>, ro: &RunOpts) -> Result<ConsistencyResult> {
     compute::<Consistency>(s, ro)
 }
 
@@ -47,10 +48,10 @@ pub fn consistency(s: &ConsistencySpec, ro: &RunOpts) -> Result<ConsistencyResul
 pub struct Consistency;
 
 impl Study for Consistency {
-    type Spec = ConsistencySpec;
+    type Spec = Valid<ConsistencySpec>;
     type Result = ConsistencyResult;
 
-    fn run(s: &ConsistencySpec, cx: &Ctx) -> Result<ConsistencyResult> {
+    fn run(s: &Valid<ConsistencySpec>, cx: &Ctx) -> Result<ConsistencyResult> {
         let reward = s.truth.reward(s.n_actions);
         let est = build(&s.estimators, s.beta);
         let mut cells = vec![];
@@ -61,7 +62,8 @@ impl Study for Consistency {
                 demos: s.base_demos * m,
                 covered: None,
                 comparisons_per_pair: s.base_comparisons_per_pair * m,
-            };
+            }
+            .checked()?;
             let label = format!("scale {m}");
             cells.push(run_cell_in(
                 cx,

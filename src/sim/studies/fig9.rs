@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::plot::{BarChart, LineChart, Series, Style};
 use crate::sim::engine::{McConfig, Scenario};
 use crate::sim::spec::Fig9Spec;
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 
 /// Result of the Figure 9 study.
@@ -66,7 +67,7 @@ pub fn describe_truth(t: &crate::sim::spec::Truth) -> String {
 }
 
 /// Figure 9 (A.2.3, Example 2) over `replications` data sets.
-pub fn fig9(s: &Fig9Spec, ro: &RunOpts) -> Result<Fig9Result> {
+pub fn fig9(s: &Valid<Fig9Spec>, ro: &RunOpts) -> Result<Fig9Result> {
     compute::<Fig9>(s, ro)
 }
 
@@ -74,10 +75,10 @@ pub fn fig9(s: &Fig9Spec, ro: &RunOpts) -> Result<Fig9Result> {
 pub struct Fig9;
 
 impl Study for Fig9 {
-    type Spec = Fig9Spec;
+    type Spec = Valid<Fig9Spec>;
     type Result = Fig9Result;
 
-    fn run(s: &Fig9Spec, cx: &Ctx) -> Result<Fig9Result> {
+    fn run(s: &Valid<Fig9Spec>, cx: &Ctx) -> Result<Fig9Result> {
         let reward = s.truth.reward(s.n_actions);
         let scn = Scenario {
             reward,
@@ -85,7 +86,8 @@ impl Study for Fig9 {
             demos: s.demos,
             covered: Some((0..s.covered).collect()),
             comparisons_per_pair: s.comparisons_per_pair,
-        };
+        }
+        .checked()?;
         let est = build(&s.estimators, s.beta);
         let cfg = McConfig {
             replications: s.replications,
@@ -297,15 +299,16 @@ impl Study for Fig9 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::spec::Spec;
+    use crate::sim::spec::SpecFile;
+    use crate::valid::Check;
 
     fn run(text: &str) -> Fig9Result {
-        let Spec::Fig9(mut s) = Spec::from_toml_str(text).expect("spec") else {
+        let SpecFile::Fig9(mut s) = SpecFile::from_toml_str(text).expect("spec") else {
             panic!("not a fig9 spec");
         };
         s.replications = 8;
         fig9(
-            &s,
+            &s.checked().expect("a valid spec"),
             &RunOpts {
                 threads: Some(1),
                 progress: false,

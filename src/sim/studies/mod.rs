@@ -27,6 +27,7 @@ use super::summary::{reduce, CellStats};
 use crate::error::Result;
 use crate::plot::{BarChart, LineChart};
 use crate::stats::Summary;
+use crate::valid::Valid;
 use serde::{Deserialize, Serialize};
 
 /// How to run a study (from the command line or a claim).
@@ -239,7 +240,7 @@ fn cells_table(name: &str, title: &str, cells: &[Cell]) -> Table {
 #[allow(clippy::too_many_arguments)]
 pub fn run_cell(
     label: &str,
-    scn: &Scenario,
+    scn: &Valid<Scenario>,
     est: &[Estimator],
     seed: u64,
     replications: usize,
@@ -266,7 +267,8 @@ pub struct Ctx<'a> {
 /// merged sharded run are those of the unsharded one. [`run_typed_with`] dispatches on [`Spec`]
 /// through this trait; a study is one file of this module and one arm there.
 pub trait Study {
-    /// The study's spec (one variant of [`Spec`]).
+    /// The study's checked spec (what one variant of [`Spec`] holds, a
+    /// [`crate::valid::Valid`]), so an unchecked spec never runs.
     type Spec;
     /// The typed result, serialised as the results file's `body`.
     type Result: Serialize;
@@ -319,7 +321,7 @@ fn outputs<S: Study>(spec: &S::Spec, cx: &Ctx, typed: fn(S::Result) -> Typed) ->
 /// Every Monte Carlo run of every study goes through here: computed, computed for one shard
 /// (the other replications are placeholders the shard never writes), or replayed from merged
 /// shards after checking that the run is the one the shards recorded.
-fn mc(cx: &Ctx, scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
+fn mc(cx: &Ctx, scn: &Valid<Scenario>, est: &[Estimator], cfg: &McConfig) -> Result<McRun> {
     match cx.src {
         Source::Compute => engine::run(scn, est, cfg),
         Source::Shard { shard, blocks } => {
@@ -399,7 +401,7 @@ fn mc(cx: &Ctx, scn: &Scenario, est: &[Estimator], cfg: &McConfig) -> Result<McR
 fn run_cell_in(
     cx: &Ctx,
     label: &str,
-    scn: &Scenario,
+    scn: &Valid<Scenario>,
     est: &[Estimator],
     seed: u64,
     replications: usize,
@@ -493,7 +495,7 @@ pub enum Typed {
     Consistency(ConsistencyResult),
 }
 
-/// Runs a validated spec.
+/// Runs a checked spec.
 pub fn run(spec: &Spec, ro: &RunOpts) -> Result<StudyResults> {
     Ok(run_typed(spec, ro)?.1)
 }
@@ -505,7 +507,6 @@ pub fn run_typed(spec: &Spec, ro: &RunOpts) -> Result<(Typed, StudyResults)> {
 
 /// [`run_typed`] with the replications from `src` (see [`super::shard`]).
 pub fn run_typed_with(spec: &Spec, ro: &RunOpts, src: &Source) -> Result<(Typed, StudyResults)> {
-    spec.validate()?;
     let cx = Ctx { ro, src };
     let t0 = std::time::Instant::now();
     let o = match spec {

@@ -11,6 +11,7 @@ use crate::plot::BarChart;
 use crate::sim::engine::Scenario;
 use crate::sim::spec::SituationsSpec;
 use crate::sim::summary::PairedStats;
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 
 /// One situation's outcome.
@@ -40,7 +41,7 @@ pub struct SituationsResult {
 }
 
 /// The A.2.3 situations with the toolkit's instances.
-pub fn situations(s: &SituationsSpec, ro: &RunOpts) -> Result<SituationsResult> {
+pub fn situations(s: &Valid<SituationsSpec>, ro: &RunOpts) -> Result<SituationsResult> {
     compute::<Situations>(s, ro)
 }
 
@@ -48,10 +49,10 @@ pub fn situations(s: &SituationsSpec, ro: &RunOpts) -> Result<SituationsResult> 
 pub struct Situations;
 
 impl Study for Situations {
-    type Spec = SituationsSpec;
+    type Spec = Valid<SituationsSpec>;
     type Result = SituationsResult;
 
-    fn run(s: &SituationsSpec, cx: &Ctx) -> Result<SituationsResult> {
+    fn run(s: &Valid<SituationsSpec>, cx: &Ctx) -> Result<SituationsResult> {
         let est = build(&s.estimators, s.beta);
         let mut out = vec![];
         for x in &s.situations {
@@ -61,7 +62,8 @@ impl Study for Situations {
                 demos: x.demos,
                 covered: None,
                 comparisons_per_pair: x.comparisons_per_pair,
-            };
+            }
+            .checked()?;
             let cell = run_cell_in(
                 cx,
                 &x.name,

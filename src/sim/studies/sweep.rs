@@ -12,6 +12,7 @@ use crate::sim::engine::Scenario;
 use crate::sim::spec::SweepSpec;
 use crate::sim::summary::PairedStats;
 use crate::stats::Summary;
+use crate::valid::{Check, Valid};
 use serde::{Deserialize, Serialize};
 
 /// Where AIHF's variance (or MSE) stands against one single-source estimator in one cell.
@@ -85,7 +86,7 @@ pub struct SweepResult {
 }
 
 /// The A.2.3 variance claim over a grid of `N` and comparisons per pair.
-pub fn sweep(s: &SweepSpec, ro: &RunOpts) -> Result<SweepResult> {
+pub fn sweep(s: &Valid<SweepSpec>, ro: &RunOpts) -> Result<SweepResult> {
     compute::<Sweep>(s, ro)
 }
 
@@ -109,10 +110,10 @@ fn verdict_of(aihf: &str, c: &Cell, other: &str, p: &PairedStats) -> Verdict {
 pub struct Sweep;
 
 impl Study for Sweep {
-    type Spec = SweepSpec;
+    type Spec = Valid<SweepSpec>;
     type Result = SweepResult;
 
-    fn run(s: &SweepSpec, cx: &Ctx) -> Result<SweepResult> {
+    fn run(s: &Valid<SweepSpec>, cx: &Ctx) -> Result<SweepResult> {
         let reward = s.truth.reward(s.n_actions);
         let est = build(&s.estimators, s.beta);
         let mut cells = vec![];
@@ -127,7 +128,8 @@ impl Study for Sweep {
                     demos: d,
                     covered: None,
                     comparisons_per_pair: k,
-                };
+                }
+                .checked()?;
                 let label = format!("N={d},k={k}");
                 cells.push(run_cell_in(
                     cx,
