@@ -8,10 +8,12 @@
 //! let dir = std::env::temp_dir().join(format!("aihf-bandit-report-{}", std::process::id()));
 //! std::fs::create_dir_all(&dir).unwrap();
 //! let file = dir.join("data.json");
+//! // Preferences are the win counts `[i][j]`: how often action i beat action j.
 //! std::fs::write(&file, r#"{"n_actions": 2, "demonstrations": [3, 1],
-//!     "preferences": [[0, 1, 2], [1, 0, 1]]}"#).unwrap();
+//!     "preferences": [[0, 2], [1, 0]]}"#).unwrap();
 //! let rep = Report::from_file(&file, &Options::default(), &"sft".parse()?, false)?;
-//! assert_eq!(rep.json()["sft"]["policy"][0], 0.75); // N_0 / N (SPEC §1.1)
+//! let p0 = rep.json()["sft"]["policy"][0].as_f64().unwrap();
+//! assert!((p0 - 0.75).abs() < 1e-12); // N_0 / N (SPEC §1.1)
 //! assert_eq!(rep.csv_rows().len(), 2); // one row per estimator × action
 //! let all = Report::from_file(&file, &Options::default(), &MethodSet::All, false)?;
 //! assert_eq!(all.entries.len(), aihf::bandit::METHODS.len());
