@@ -476,6 +476,8 @@ pub fn train(
                 probe,
             )?)
         }
+        // The neural layer trains the one-step layer's methods (a Recipe never parses `irl`).
+        Method::Irl => return Err(Method::Irl.unsupported(crate::bandit::METHODS)),
     };
     Ok(MethodReport {
         recipe,
