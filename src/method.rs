@@ -120,7 +120,11 @@ impl fmt::Display for Method {
 
 /// `a, b, c`.
 fn names(methods: &[Method]) -> String {
-    methods.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+    methods
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl FromStr for Method {
@@ -285,7 +289,10 @@ mod tests {
     #[test]
     fn bad_sets_are_param_errors_naming_the_method() {
         for (input, says) in [
-            ("ipo", "`ipo` is not supported here; the supported methods are sft, btl, aihf"),
+            (
+                "ipo",
+                "`ipo` is not supported here; the supported methods are sft, btl, aihf",
+            ),
             ("sft,direct-aihf", "`direct-aihf` is not supported"),
             ("nope", "unknown method `nope`"),
             ("", "unknown method ``"),
@@ -294,7 +301,10 @@ mod tests {
             ("ALL", "unknown method `ALL`"),
         ] {
             let e = MethodSet::parse_for(input, &SOME).unwrap_err();
-            assert!(matches!(&e, AihfError::Param { name, .. } if name == "method"), "{e}");
+            assert!(
+                matches!(&e, AihfError::Param { name, .. } if name == "method"),
+                "{e}"
+            );
             assert!(e.to_string().contains(says), "{input:?}: {e}");
         }
     }

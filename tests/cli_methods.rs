@@ -44,7 +44,8 @@ fn fixtures() -> tempfile::TempDir {
     dir
 }
 
-const TRUTH: &str = "truth estimate --task {}/tg/task.json --demos {}/tg/demos.jsonl --prefs {}/tg/prefs.jsonl";
+const TRUTH: &str =
+    "truth estimate --task {}/tg/task.json --demos {}/tg/demos.jsonl --prefs {}/tg/prefs.jsonl";
 
 fn names(ms: &[aihf::method::Method]) -> Vec<String> {
     ms.iter().map(|m| m.name().to_string()).collect()
@@ -60,12 +61,24 @@ fn a_method_the_command_does_not_solve_is_a_clean_usage_error() {
     let twice = format!("{TRUTH} --method sft,sft");
     // (command, what stderr must say)
     let table: [(&str, String); 6] = [
-        (&ipo, format!("`ipo` is not supported here; the supported methods are {truth}, or all")),
+        (
+            &ipo,
+            format!("`ipo` is not supported here; the supported methods are {truth}, or all"),
+        ),
         (&spin, "`spin` is not supported here".into()),
         (&twice, "`sft` is listed twice".into()),
-        ("bandit --data {}/data.json --method irl", format!("`irl` is not supported here; the supported methods are {bandit}, or all")),
-        ("bandit --data {}/data.json --method dpo,nope", "unknown method `nope`".into()),
-        ("bandit --data {}/data.json --method", "a value is required for '--method <METHOD>'".into()),
+        (
+            "bandit --data {}/data.json --method irl",
+            format!("`irl` is not supported here; the supported methods are {bandit}, or all"),
+        ),
+        (
+            "bandit --data {}/data.json --method dpo,nope",
+            "unknown method `nope`".into(),
+        ),
+        (
+            "bandit --data {}/data.json --method",
+            "a value is required for '--method <METHOD>'".into(),
+        ),
     ];
     for (args, says) in table {
         let (code, out, err) = run(fx.path(), args);
@@ -101,10 +114,17 @@ fn all_is_exactly_the_layer_list() {
     want.sort();
     assert_eq!(keys, want);
     let j = json(fx.path(), &format!("{TRUTH} --json"));
-    let mut keys: Vec<&str> = j["methods"].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut keys: Vec<&str> = j["methods"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     keys.sort();
     // rlhf and dpo appear with both references.
-    let mut want = ["sft", "irl", "btl", "rlhf_sft", "rlhf_ref", "dpo_sft", "dpo_ref", "aihf"];
+    let mut want = [
+        "sft", "irl", "btl", "rlhf_sft", "rlhf_ref", "dpo_sft", "dpo_ref", "aihf",
+    ];
     want.sort();
     assert_eq!(keys, want);
     assert_eq!(j["method"], "all");
@@ -118,19 +138,34 @@ fn a_list_reports_what_its_methods_report_alone() {
     let keys: Vec<&String> = both.as_object().unwrap().keys().collect();
     assert_eq!(keys.len(), 3, "{keys:?}");
     for m in ["aihf", "sft"] {
-        let alone = json(d, &format!("bandit --data {{}}/data.json --method {m} --json"));
+        let alone = json(
+            d,
+            &format!("bandit --data {{}}/data.json --method {m} --json"),
+        );
         assert_eq!(both[m]["policy"], alone[m]["policy"], "{m}");
         assert_eq!(both[m]["objective"], alone[m]["objective"], "{m}");
     }
-    let both = json(d, &format!("{TRUTH} --method sft,rlhf --rlhf-reference ref --ridge 0.1 --json"));
+    let both = json(
+        d,
+        &format!("{TRUTH} --method sft,rlhf --rlhf-reference ref --ridge 0.1 --json"),
+    );
     assert_eq!(both["method"], "sft,rlhf");
     assert_eq!(both["rlhf_reference"], "ref");
-    let alone = json(d, &format!("{TRUTH} --method rlhf --rlhf-reference ref --ridge 0.1 --json"));
+    let alone = json(
+        d,
+        &format!("{TRUTH} --method rlhf --rlhf-reference ref --ridge 0.1 --json"),
+    );
     let m = both["methods"].as_object().unwrap();
     assert_eq!(m.len(), 2, "{m:?}");
-    assert_eq!(m["rlhf_ref"]["kl_to_star"], alone["methods"]["rlhf_ref"]["kl_to_star"]);
+    assert_eq!(
+        m["rlhf_ref"]["kl_to_star"],
+        alone["methods"]["rlhf_ref"]["kl_to_star"]
+    );
     // The reference still needs rlhf or dpo in the list.
     let (code, _, err) = run(d, &format!("{TRUTH} --method sft,irl --rlhf-reference ref"));
     assert_eq!(code, 1);
-    assert!(err.contains("applies only to --method rlhf or dpo"), "{err}");
+    assert!(
+        err.contains("applies only to --method rlhf or dpo"),
+        "{err}"
+    );
 }

@@ -493,9 +493,15 @@ mod tests {
             .failed_alone()
             .expect("with two methods an error is a row");
         assert_eq!(rows.json()["btl"]["error"], e.to_string());
-        assert!(rows.table_lines().iter().any(|l| l.starts_with("btl             does not exist")));
+        assert!(rows
+            .table_lines()
+            .iter()
+            .any(|l| l.starts_with("btl             does not exist")));
         let csv = rows.csv_rows();
         assert_eq!(csv[3][CSV_HEADER.len() - 1], e.to_string());
-        assert_eq!(csv[3][9], "0.5", "the truth's columns are kept on an error row");
+        assert_eq!(
+            csv[3][9], "0.5",
+            "the truth's columns are kept on an error row"
+        );
     }
 }

@@ -2,8 +2,8 @@
 //! default build: `gen` writes a task and exact data; `estimate` solves the exact estimators;
 //! `study` runs the replicated estimator study.
 
-use aihf::truth::data;
 use aihf::method::MethodSet;
+use aihf::truth::data;
 use aihf::truth::estimate::{Options, RefKind, Support, METHODS};
 use aihf::truth::report;
 use clap::{Args, Subcommand, ValueEnum};

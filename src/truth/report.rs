@@ -253,8 +253,11 @@ pub fn estimate_files(req: &EstimateRequest) -> Result<EstimateReport> {
     let reference = req.reference.unwrap_or(RefKind::Sft);
     let mut rep = estimate(&task, &records, req.options, req.methods, reference)?;
     if let Some(path) = req.policy_out {
-        let named: Vec<(&str, &MarkovPolicy)> =
-            rep.fits.iter().map(|f| (f.name.as_str(), &f.policy)).collect();
+        let named: Vec<(&str, &MarkovPolicy)> = rep
+            .fits
+            .iter()
+            .map(|f| (f.name.as_str(), &f.policy))
+            .collect();
         write_policies(path, &named)?;
     }
     rep.json["total_seconds"] = json!(t0.elapsed().as_secs_f64());
