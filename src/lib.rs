@@ -2,6 +2,7 @@
 //! Preference Improves Alignment" (AIHF).
 //!
 //! Layers (one module each; the mathematics is `shared/SPEC.md`):
+//! - [`method`]: the one enum of estimators and the method sets commands ask for;
 //! - [`bandit`]: exact one-step estimators — SFT, BTL, RLHF, AIHF, the DPO family (SPEC §1);
 //! - [`mdp`]: tabular MDPs, soft Bellman machinery, ML-IRL and Algorithm 1 (SPEC §2);
 //! - [`markov`]: the Markov task at LLM scale and its exact solution (SPEC §3.1);
@@ -21,6 +22,7 @@ pub mod io;
 pub mod markov;
 pub mod math;
 pub mod mdp;
+pub mod method;
 pub mod plot;
 pub mod registry;
 pub mod seed;

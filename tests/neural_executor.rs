@@ -329,7 +329,7 @@ fn executor_checks_every_group_is_updated_once() {
 /// `Recipe` names round-trip, and the online-DPO step is refused where it means nothing.
 #[test]
 fn recipes_parse_and_refuse_nonsense() {
-    for m in Method::ALL {
+    for &m in aihf::bandit::METHODS {
         let r: Recipe = m.name().parse().unwrap();
         assert_eq!(r, Recipe::new(m));
         assert_eq!(r.name(), m.name());

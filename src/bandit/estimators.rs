@@ -8,7 +8,8 @@ use crate::error::{AihfError, Result};
 use crate::math::{log_sigmoid, lse, tv};
 use crate::tol;
 
-/// Solves `method` on `data`.
+/// Solves `method` on `data`; a method this layer does not solve ([`super::METHODS`]) is an
+/// [`AihfError::Param`].
 ///
 /// ```
 /// use aihf::bandit::{fit, Method, Options};
@@ -38,6 +39,7 @@ pub fn fit(method: Method, data: &BanditData, opts: &Options) -> Result<Fit> {
         Method::DirectAihf => direct_aihf(data, opts),
         Method::Spin => spin(data, opts),
         Method::SelfPlayAihf => self_play_aihf(data, opts),
+        Method::Irl => Err(Method::Irl.unsupported(super::METHODS)),
     }
 }
 

@@ -9,65 +9,28 @@ pub mod claims;
 pub mod estimators;
 pub mod existence;
 pub mod problem;
+pub mod report;
 
 pub use estimators::*;
 
 use crate::error::{check_nonneg, check_positive, AihfError, Result};
 use serde::{Deserialize, Serialize};
 
-/// The estimators.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Method {
-    /// Demonstrations only, (22)–(27).
-    Sft,
-    /// Bradley–Terry–Luce reward model from preferences, (28)–(32); its policy is `π_{r^P}`.
-    Btl,
-    /// `π_SFT · exp(r^P/β)`, (33).
-    Rlhf,
-    /// Joint likelihood, (35)–(36).
-    Aihf,
-    /// Direct preference optimisation, (10).
-    Dpo,
-    /// Identity preference optimisation (Azar et al. 2023).
-    Ipo,
-    /// DPO + demonstration likelihood (RPO).
-    DirectAihf,
-    /// Self-play fine-tuning iteration (Chen et al. 2024).
-    Spin,
-    /// SPIN + λ · DPO on the preference data, (11).
-    SelfPlayAihf,
-}
+pub use crate::method::Method;
 
-impl Method {
-    /// All methods, in table order.
-    pub const ALL: [Method; 9] = [
-        Method::Sft,
-        Method::Btl,
-        Method::Rlhf,
-        Method::Aihf,
-        Method::Dpo,
-        Method::Ipo,
-        Method::DirectAihf,
-        Method::Spin,
-        Method::SelfPlayAihf,
-    ];
-
-    /// The kebab-case name used on the command line and in JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Sft => "sft",
-            Method::Btl => "btl",
-            Method::Rlhf => "rlhf",
-            Method::Aihf => "aihf",
-            Method::Dpo => "dpo",
-            Method::Ipo => "ipo",
-            Method::DirectAihf => "direct-aihf",
-            Method::Spin => "spin",
-            Method::SelfPlayAihf => "self-play-aihf",
-        }
-    }
-}
+/// The methods this layer solves, in table order: what `all` means here (IRL is the
+/// sequence-level layer's, [`crate::truth::estimate::METHODS`]).
+pub const METHODS: &[Method] = &[
+    Method::Sft,
+    Method::Btl,
+    Method::Rlhf,
+    Method::Aihf,
+    Method::Dpo,
+    Method::Ipo,
+    Method::DirectAihf,
+    Method::Spin,
+    Method::SelfPlayAihf,
+];
 
 /// AIHF's weighting of the two data sources (SPEC §1.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]

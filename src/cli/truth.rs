@@ -2,9 +2,10 @@
 //! default build: `gen` writes a task and exact data; `estimate` solves the exact estimators;
 //! `study` (`truth_study.rs`) runs the replicated estimator study, whole or sharded.
 
-use aihf::truth::data::{self, TaskSpec};
-use aihf::truth::estimate::{Method, Options, RefKind, Support};
-use aihf::truth::{policy, report};
+use aihf::method::MethodSet;
+use aihf::truth::data;
+use aihf::truth::estimate::{Options, RefKind, Support, METHODS};
+use aihf::truth::report;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -28,24 +29,6 @@ pub enum TruthCommand {
     /// every estimator solved exactly, mean KL(π̂‖π*) with intervals, paired differences against
     /// AIHF; writes <out>/<name>.json and the figures drawn from it.
     Study(super::truth_study::StudyArgs),
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MethodArg {
-    /// Supervised fine-tuning on the demonstrations.
-    Sft,
-    /// Inverse RL (maximum likelihood of the demonstrations).
-    Irl,
-    /// The BTL reward fit on the preferences.
-    Btl,
-    /// Two-stage RLHF (BTL, then KL-regularised policy).
-    Rlhf,
-    /// Direct preference optimisation.
-    Dpo,
-    /// AIHF (demonstrations and preferences together).
-    Aihf,
-    /// Every estimator.
-    All,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -75,9 +58,9 @@ pub struct EstimateArgs {
     /// prefs.jsonl; `-` reads standard input.
     #[arg(long)]
     pub prefs: Option<PathBuf>,
-    /// Estimator, or `all`.
-    #[arg(long, value_enum, default_value = "all")]
-    pub method: MethodArg,
+    /// Estimator, a comma-separated list of them, or `all`.
+    #[arg(long, default_value = "all", value_parser = MethodSet::parser(METHODS))]
+    pub method: MethodSet,
     /// Weight λ of the preference likelihood in AIHF.
     #[arg(long, default_value_t = 1.0)]
     pub lambda: f64,
@@ -179,132 +162,64 @@ pub fn run(c: TruthCommand) -> anyhow::Result<()> {
     }
 }
 
-fn run_estimate(a: EstimateArgs) -> anyhow::Result<()> {
+/// Refuses two `-` inputs and `--json` with `--policy-out -`; returns whether the policies go
+/// to standard output.
+fn policy_to_stdout(a: &EstimateArgs) -> anyhow::Result<bool> {
     aihf::io::at_most_one_stdio(&[
         ("--task", Some(&a.task)),
         ("--demos", a.demos.as_deref()),
         ("--prefs", a.prefs.as_deref()),
     ])?;
-    let policy_to_stdout = a.policy_out.as_deref().is_some_and(aihf::io::is_stdio);
-    if a.json && policy_to_stdout {
+    let to_stdout = a.policy_out.as_deref().is_some_and(aihf::io::is_stdio);
+    if a.json && to_stdout {
         anyhow::bail!(
             "invalid options `--json` and `--policy-out -`: both write to standard output; use one"
         );
     }
-    if a.rlhf_reference.is_some() && !matches!(a.method, MethodArg::Rlhf | MethodArg::Dpo) {
-        return Err(aihf::error::AihfError::param(
-            "rlhf-reference",
-            "applies only to --method rlhf or dpo (`all` reports both references)",
-        )
-        .into());
-    }
-    let t0 = std::time::Instant::now();
-    let task = TaskSpec::read(&a.task)?.task()?;
-    let records = data::read_records(&task, a.demos.as_deref(), a.prefs.as_deref())?;
-    let opts = Options {
-        lambda: a.lambda,
-        ridge: a.ridge,
-        support: match a.support {
-            SupportArg::Task => Support::Task,
-            SupportArg::Full => Support::Full,
+    Ok(to_stdout)
+}
+
+/// Runs `truth estimate`: solves and scores ([`report::estimate_files`]), writes the CSV, prints
+/// the JSON or the table (on standard error when standard output carries the policies).
+fn run_estimate(a: EstimateArgs) -> anyhow::Result<()> {
+    let policy_to_stdout = policy_to_stdout(&a)?;
+    let rep = report::estimate_files(&report::EstimateRequest {
+        task: &a.task,
+        demos: a.demos.as_deref(),
+        prefs: a.prefs.as_deref(),
+        options: Options {
+            lambda: a.lambda,
+            ridge: a.ridge,
+            support: match a.support {
+                SupportArg::Task => Support::Task,
+                SupportArg::Full => Support::Full,
+            },
         },
-    };
-    let method = match a.method {
-        MethodArg::All => None,
-        MethodArg::Sft => Some(Method::Sft),
-        MethodArg::Irl => Some(Method::Irl),
-        MethodArg::Btl => Some(Method::Btl),
-        MethodArg::Rlhf => Some(Method::Rlhf),
-        MethodArg::Dpo => Some(Method::Dpo),
-        MethodArg::Aihf => Some(Method::Aihf),
-    };
-    let reference = match a.rlhf_reference.unwrap_or(RefArg::Sft) {
-        RefArg::Sft => RefKind::Sft,
-        RefArg::Ref => RefKind::Ref,
-    };
-    let mut rep = report::estimate(&task, &records, opts, method, reference)?;
+        methods: &a.method,
+        reference: a.rlhf_reference.map(|r| match r {
+            RefArg::Sft => RefKind::Sft,
+            RefArg::Ref => RefKind::Ref,
+        }),
+        policy_out: a.policy_out.as_deref(),
+    })?;
     if let Some(f) = &a.policy_out {
-        let named: Vec<(&str, &policy::MarkovPolicy)> = rep
-            .fits
-            .iter()
-            .map(|f| (f.name.as_str(), &f.policy))
-            .collect();
-        policy::write_policies(f, &named)?;
         super::wrote(f, a.json);
     }
-    // The command's own wall time, reading the files included.
-    rep.json["total_seconds"] = serde_json::json!(t0.elapsed().as_secs_f64());
-    // Every input file, hashed, and the options the JSON does not already carry.
-    rep.json["inputs"] = serde_json::json!({
-        "task": aihf::io::input_record(&a.task)?,
-        "demos": a.demos.as_deref().map(aihf::io::input_record).transpose()?,
-        "prefs": a.prefs.as_deref().map(aihf::io::input_record).transpose()?,
-    });
-    rep.json["method"] = serde_json::json!(format!("{:?}", a.method).to_lowercase());
     if let Some(p) = &a.csv {
-        aihf::io::write_csv(
-            p,
-            &report::csv::ESTIMATE_HEADER,
-            &report::csv::estimate_rows(&rep.json),
-        )?;
+        let rows = report::csv::estimate_rows(&rep.json);
+        aihf::io::write_csv(p, &report::csv::ESTIMATE_HEADER, &rows)?;
         super::wrote(p, a.json || policy_to_stdout);
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rep.json)?);
     } else {
-        print_table(&rep.json, policy_to_stdout);
-    }
-    Ok(())
-}
-
-/// The estimate table, on standard error when standard output carries the policies.
-fn print_table(j: &serde_json::Value, to_stderr: bool) {
-    let f = |v: &serde_json::Value| match v.as_f64() {
-        Some(x) => format!("{x:.6}"),
-        None => "∞".to_string(),
-    };
-    macro_rules! println {
-        ($($t:tt)*) => {
-            if to_stderr { eprintln!($($t)*) } else { std::println!($($t)*) }
-        };
-    }
-    println!(
-        "V = {}, H = {}, N = {}, M = {}, support: {} ({} bigrams), λ = {}, ridge = {}",
-        j["task"]["vocab"],
-        j["task"]["horizon"],
-        j["n_demos"],
-        j["n_prefs"],
-        j["support"].as_str().unwrap_or(""),
-        j["support_size"],
-        j["lambda"],
-        j["ridge"]
-    );
-    println!(
-        "{:<10} {:>12} {:>12} {:>12} {:>12} {:>6} {:>9}",
-        "method", "KL(π̂‖π*)", "KL(π*‖π̂)", "E[r*]", "KL(π̂‖ref)", "iters", "seconds"
-    );
-    if let Some(m) = j["methods"].as_object() {
-        for (name, r) in m {
-            if let Some(e) = r.get("error") {
-                println!("{name:<10} error: {}", e.as_str().unwrap_or(""));
-                continue;
+        for line in report::estimate_table(&rep.json) {
+            if policy_to_stdout {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
             }
-            println!(
-                "{:<10} {:>12} {:>12} {:>12} {:>12} {:>6} {:>9.3}",
-                name,
-                f(&r["kl_to_star"]),
-                f(&r["kl_star_to"]),
-                f(&r["true_reward"]),
-                f(&r["kl_to_ref"]),
-                r["iterations"],
-                r["seconds"].as_f64().unwrap_or(f64::NAN)
-            );
         }
     }
-    println!(
-        "π*: E[r*] = {}, KL(π*‖ref) = {}; total {:.3} s",
-        f(&j["star"]["true_reward"]),
-        f(&j["star"]["kl_to_ref"]),
-        j["total_seconds"].as_f64().unwrap_or(f64::NAN)
-    );
+    Ok(())
 }

@@ -90,11 +90,8 @@ pub struct KlStudyArgs {
     pub quiet: bool,
 }
 
-fn ms(x: &score::MeanSe) -> String {
-    format!("{:.4} ± {:.4}", x.mean, x.se)
-}
-
-/// Runs `truth score`.
+/// Runs `truth score`: scores the samples ([`score::score_and_write`]) and prints the JSON or
+/// the table, then the files written.
 pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
     // The label names the policy on the figure, which only `--out` draws.
     if a.out.is_none() && a.label != "policy" {
@@ -122,70 +119,16 @@ pub fn run_score(a: &ScoreArgs) -> anyhow::Result<()> {
         star_samples: a.star_samples,
         seed: a.seed,
     };
-    let (rep, fig) = score::score_files(&files, opts)?;
-    let written = match &a.out {
-        Some(d) => score::write_outputs(&rep, &fig, d)?,
-        None => vec![],
-    };
+    let (rep, written) = score::score_and_write(&files, opts, a.out.as_deref())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&rep)?);
-        for f in &written {
-            super::wrote(f, true);
+    } else {
+        for line in rep.table_lines() {
+            println!("{line}");
         }
-        return Ok(());
     }
-    println!(
-        "n = {} samples; β = {}, J_β(π*) = V_0 = {:.6}",
-        rep.n, rep.beta, rep.optimal_objective
-    );
-    println!("{:<34} {:>22} {:>22}", "quantity", "k1", "k3");
-    println!(
-        "{:<34} {:>22} {:>22}",
-        "KL(π‖π*)",
-        ms(&rep.kl_to_star.k1),
-        ms(&rep.kl_to_star.k3)
-    );
-    println!(
-        "{:<34} {:>22} {:>22}",
-        "KL(π‖π_ref)",
-        ms(&rep.kl_to_ref.k1),
-        ms(&rep.kl_to_ref.k3)
-    );
-    if let Some(e) = &rep.to_estimate {
-        match &e.kl {
-            Some(k) => println!("{:<34} {:>22} {:>22}", "KL(π‖π̂)", ms(&k.k1), ms(&k.k3)),
-            None => println!(
-                "KL(π‖π̂) = ∞: π̂ gives probability 0 to {} of the {} samples",
-                e.zero_probability_samples, rep.n
-            ),
-        }
-        println!("exact KL(π̂‖π*) = {:.6}", e.estimator_kl_to_star);
-    }
-    println!(
-        "E_π[r*]                        {}   (π*: {:.4})",
-        ms(&rep.true_reward),
-        rep.star_true_reward
-    );
-    println!(
-        "J_β(π*) − J_β(π) = β KL(π‖π*)  {}",
-        ms(&rep.regularised_suboptimality)
-    );
-    println!(
-        "win rate vs π*                 {}   ({} π* draws, seed {})",
-        ms(&rep.win_rate_vs_star),
-        rep.star_samples,
-        rep.seed
-    );
-    println!(
-        "sanity: {}",
-        if rep.sanity.ok {
-            "ok".to_string()
-        } else {
-            rep.sanity.flags.join("; ")
-        }
-    );
     for f in &written {
-        super::wrote(f, false);
+        super::wrote(f, a.json);
     }
     Ok(())
 }

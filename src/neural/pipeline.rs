@@ -186,6 +186,7 @@ impl Recipe {
     pub fn label(self) -> String {
         let m = match self.method {
             Method::Sft => "SFT",
+            Method::Irl => "IRL",
             Method::Btl => "BTL",
             Method::Rlhf => "BTL→RLHF",
             Method::Aihf => "AIHF",
@@ -210,14 +211,19 @@ impl std::str::FromStr for Recipe {
             Some(b) => (b, PolicyStep::OnlineDpo),
             None => (s, PolicyStep::Reinforce),
         };
-        let method = Method::ALL
-            .into_iter()
+        let method = crate::bandit::METHODS
+            .iter()
+            .copied()
             .find(|m| m.name() == base)
             .ok_or_else(|| {
                 format!(
                     "unknown method `{s}`; expected one of {} (rlhf and aihf also with \
                      -online-dpo)",
-                    Method::ALL.map(|m| m.name()).join(", ")
+                    crate::bandit::METHODS
+                        .iter()
+                        .map(|m| m.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             })?;
         if step == PolicyStep::OnlineDpo && !matches!(method, Method::Rlhf | Method::Aihf) {
@@ -470,6 +476,8 @@ pub fn train(
                 probe,
             )?)
         }
+        // The neural layer trains the one-step layer's methods (a Recipe never parses `irl`).
+        Method::Irl => return Err(Method::Irl.unsupported(crate::bandit::METHODS)),
     };
     Ok(MethodReport {
         recipe,

@@ -231,6 +231,14 @@ impl EstimatorSpec {
             }
             Ok(())
         };
+        // The studies run the one-step layer: a method it does not solve (IRL) is refused here,
+        // not when the first replication fails.
+        if !crate::bandit::METHODS.contains(&self.method) {
+            return Err(AihfError::spec(
+                format!("{field}.method"),
+                self.method.unsupported(crate::bandit::METHODS).to_string(),
+            ));
+        }
         chk("lambda", self.lambda, false)?;
         chk("demo_weight", self.demo_weight, true)?;
         chk("ridge", self.ridge, false)?;
@@ -930,6 +938,11 @@ estimators = [{ method = "sft" }, { method = "aihf", lambda = 0.5 }]
                 "sigma",
             ),
             (with("method = \"sft\"", "method = \"sftt\""), "sftt"),
+            // A method of the sequence-level layer only.
+            (
+                with("method = \"sft\"", "method = \"irl\""),
+                "estimators[0].method",
+            ),
             (with("covered = 4", "covered = 6"), "covered"),
             (with("covered = 4", "covered = 0"), "covered"),
             (

@@ -51,61 +51,25 @@ use std::time::Instant;
 /// following a recession direction (no finite maximiser).
 pub const W_BOUND: f64 = 200.0;
 
-/// An estimator (SPEC §3.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
-    /// The policy-class MLE: time-indexed empirical conditionals `count_t(u,v)/count_t(u)`,
-    /// `π_ref` on rows without data.
-    Sft,
-    /// `argmax L_D`: maximum-likelihood IRL from the demonstrations (AIHF with `λ = 0`).
-    Irl,
-    /// `w_P = argmax L_P` (BTL reward model on the pairs); policy `π_{w_P}`.
-    Btl,
-    /// `π ∝ ref · exp(R_{w_P}/β)` with `ref = π_SFT` (the paper's pipeline) or `π_ref`.
-    Rlhf,
-    /// DPO over the class `π_ref_dpo · exp(R_w/β)`, `π_ref_dpo = π_SFT` or `π_ref`.
-    Dpo,
-    /// `argmax L_D + λ L_P` (counts weighting; needs demonstrations).
-    Aihf,
-}
+pub use crate::method::Method;
 
-impl Method {
-    /// Every method, in report order.
-    pub const ALL: [Method; 6] = [
-        Method::Sft,
-        Method::Irl,
-        Method::Btl,
-        Method::Rlhf,
-        Method::Dpo,
-        Method::Aihf,
-    ];
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Sft => "sft",
-            Method::Irl => "irl",
-            Method::Btl => "btl",
-            Method::Rlhf => "rlhf",
-            Method::Dpo => "dpo",
-            Method::Aihf => "aihf",
-        }
-    }
-}
-
-impl std::str::FromStr for Method {
-    type Err = AihfError;
-    fn from_str(s: &str) -> Result<Self> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                AihfError::param(
-                    "method",
-                    format!("unknown method `{s}` (sft irl btl rlhf dpo aihf all)"),
-                )
-            })
-    }
-}
+/// The estimators of this layer (SPEC §3.2), in report order: what `all` means here.
+///
+/// - `sft`: the policy-class MLE, time-indexed empirical conditionals `count_t(u,v)/count_t(u)`,
+///   `π_ref` on rows without data;
+/// - `irl`: `argmax L_D`, maximum-likelihood IRL from the demonstrations (AIHF with `λ = 0`);
+/// - `btl`: `w_P = argmax L_P` (BTL reward model on the pairs); policy `π_{w_P}`;
+/// - `rlhf`: `π ∝ ref · exp(R_{w_P}/β)` with `ref = π_SFT` (the paper's pipeline) or `π_ref`;
+/// - `dpo`: DPO over the class `π_ref_dpo · exp(R_w/β)`, `π_ref_dpo = π_SFT` or `π_ref`;
+/// - `aihf`: `argmax L_D + λ L_P` (counts weighting; needs demonstrations).
+pub const METHODS: &[Method] = &[
+    Method::Sft,
+    Method::Irl,
+    Method::Btl,
+    Method::Rlhf,
+    Method::Dpo,
+    Method::Aihf,
+];
 
 /// The reference of RLHF's KL term and of DPO's ratio.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -437,7 +401,8 @@ impl<'a> Estimator<'a> {
         out
     }
 
-    /// One method (`rlhf`/`dpo` with the given reference).
+    /// One method (`rlhf`/`dpo` with the given reference); a method this layer does not solve
+    /// ([`METHODS`]) is an [`AihfError::Param`].
     pub fn fit(&self, m: Method, reference: RefKind) -> Result<Fit> {
         match m {
             Method::Sft => self.sft(),
@@ -446,6 +411,7 @@ impl<'a> Estimator<'a> {
             Method::Rlhf => self.rlhf(reference, &self.btl()?),
             Method::Dpo => self.dpo(reference),
             Method::Aihf => self.aihf(),
+            other => Err(other.unsupported(METHODS)),
         }
     }
 
@@ -504,6 +470,7 @@ impl<'a> Estimator<'a> {
                     format!("{} is a closed form, not a likelihood", m.name()),
                 ))
             }
+            other => return Err(other.unsupported(METHODS)),
         };
         f(&Objective {
             est: self,

@@ -1,11 +1,14 @@
 //! What `aihf truth estimate` reports: each estimator's exact distances to the truth (SPEC §3.2).
 
-use super::data::Records;
-use super::estimate::{Estimator, Fit, Method, Options, RefKind, Support};
-use super::policy::{Bigrams, MarkovPolicy};
-use crate::error::Result;
+use super::data::{read_records, Records, TaskSpec};
+use super::estimate::{Estimator, Fit, Method, Options, RefKind, Support, METHODS};
+use super::policy::{write_policies, Bigrams, MarkovPolicy};
+use crate::error::{AihfError, Result};
+use crate::io::input_record;
 use crate::markov::MarkovTask;
+use crate::method::MethodSet;
 use serde_json::{json, Map, Value};
+use std::path::Path;
 use std::time::Instant;
 
 /// Largest `H·V²` for which the JSON carries each policy table (the issue's `10^6`).
@@ -117,29 +120,66 @@ pub struct EstimateReport {
     pub fits: Vec<Fit>,
 }
 
-/// Solves `method` (every method when `None`; then `rlhf` and `dpo` with both references) and
+/// Checks `--rlhf-reference`: it applies only when `rlhf` or `dpo` is listed (`all` reports
+/// both references).
+pub fn check_reference(methods: &MethodSet, reference: Option<RefKind>) -> Result<()> {
+    let uses = methods.lists(Method::Rlhf) || methods.lists(Method::Dpo);
+    if reference.is_some() && !uses {
+        return Err(AihfError::param(
+            "rlhf-reference",
+            "applies only to --method rlhf or dpo (`all` reports both references)",
+        ));
+    }
+    Ok(())
+}
+
+/// The name a method's fit carries: `rlhf`/`dpo` with their reference (`rlhf_sft`).
+fn fit_name(m: Method, reference: RefKind) -> String {
+    match m {
+        Method::Rlhf | Method::Dpo => format!("{}_{}", m.name(), reference.name()),
+        _ => m.name().to_string(),
+    }
+}
+
+/// Solves `methods`: `all` is [`Estimator::all`] (`rlhf` and `dpo` with both references); a
+/// single method that does not exist is the error; in a longer list it is that entry's error.
+fn solve(
+    est: &Estimator,
+    methods: &MethodSet,
+    reference: RefKind,
+) -> Result<Vec<(String, Result<Fit>)>> {
+    let list = methods.resolve(METHODS)?;
+    if *methods == MethodSet::All {
+        return Ok(est.all());
+    }
+    if let [m] = list[..] {
+        let f = est.fit(m, reference)?;
+        return Ok(vec![(f.name.clone(), Ok(f))]);
+    }
+    Ok(list
+        .into_iter()
+        .map(|m| (fit_name(m, reference), est.fit(m, reference)))
+        .collect())
+}
+
+/// Solves `methods` ([`METHODS`] for `all`; then `rlhf` and `dpo` with both references) and
 /// scores each against the truth. A method that does not exist on the data appears as
-/// `{"error": "..."}` under `all`, and is an error for a single method.
+/// `{"error": "..."}` when several were asked for, and is the error for a single method; a
+/// method this layer does not solve is an [`AihfError::Param`].
 pub fn estimate(
     task: &MarkovTask,
     records: &Records,
     opts: Options,
-    method: Option<Method>,
+    methods: &MethodSet,
     reference: RefKind,
 ) -> Result<EstimateReport> {
     let t0 = Instant::now();
     let est = Estimator::new(task, records, opts)?;
     let truth = Truth::new(task)?;
-    let results: Vec<(String, Result<Fit>)> = match method {
-        None => est.all(),
-        Some(m) => {
-            let f = est.fit(m, reference)?;
-            vec![(f.name.clone(), Ok(f))]
-        }
-    };
+    let results = solve(&est, methods, reference)?;
     let cells = task.horizon() as u128 * (task.vocab() as u128).pow(2);
     let table = cells <= PRINT_TABLE_CELLS as u128;
-    let mut methods = Map::new();
+    let mut by_name = Map::new();
     let mut fits = Vec::new();
     use rayon::prelude::*;
     let scores: Vec<Option<Result<Scores>>> = results
@@ -150,11 +190,11 @@ pub fn estimate(
         match r {
             Ok(f) => {
                 let s = s.expect("scored every fit")?;
-                methods.insert(name, fit_json(&f, &s, table)?);
+                by_name.insert(name, fit_json(&f, &s, table)?);
                 fits.push(f);
             }
             Err(e) => {
-                methods.insert(name, json!({"error": e.to_string()}));
+                by_name.insert(name, json!({"error": e.to_string()}));
             }
         }
     }
@@ -172,14 +212,114 @@ pub fn estimate(
         "support_size": est.pattern().len(),
         "lambda": opts.lambda,
         "ridge": opts.ridge,
-        "rlhf_reference": match method { None => "both", Some(_) => reference.name() },
+        "rlhf_reference": match methods { MethodSet::All => "both", _ => reference.name() },
         "policy_tables": table,
         "star": {"true_reward": star.true_reward, "kl_to_ref": star.kl_to_ref,
                  "optimal_objective": task.optimal_objective()},
-        "methods": Value::Object(methods),
+        "methods": Value::Object(by_name),
         "seconds": t0.elapsed().as_secs_f64(),
     });
     Ok(EstimateReport { json, fits })
+}
+
+/// The files and settings of one `aihf truth estimate` run.
+#[derive(Clone, Debug)]
+pub struct EstimateRequest<'a> {
+    /// `task.json` (`-`: standard input).
+    pub task: &'a Path,
+    /// `demos.jsonl`, if any.
+    pub demos: Option<&'a Path>,
+    /// `prefs.jsonl`, if any.
+    pub prefs: Option<&'a Path>,
+    /// The estimators' options.
+    pub options: Options,
+    /// The methods to solve.
+    pub methods: &'a MethodSet,
+    /// The reference of `rlhf`/`dpo` when one of them is listed (default `π_SFT`).
+    pub reference: Option<RefKind>,
+    /// Where to write every solved policy as `[H][V][V]` JSON (`-`: standard output).
+    pub policy_out: Option<&'a Path>,
+}
+
+/// Runs `aihf truth estimate`: checks the reference option, reads the task and data, solves
+/// and scores ([`estimate`]), writes the policies, and records in the JSON the command's wall
+/// time (`total_seconds`, reading and writing included), every input file hashed (`inputs`)
+/// and the method set asked for (`method`).
+pub fn estimate_files(req: &EstimateRequest) -> Result<EstimateReport> {
+    check_reference(req.methods, req.reference)?;
+    let t0 = Instant::now();
+    let task = TaskSpec::read(req.task)?.task()?;
+    let records = read_records(&task, req.demos, req.prefs)?;
+    let reference = req.reference.unwrap_or(RefKind::Sft);
+    let mut rep = estimate(&task, &records, req.options, req.methods, reference)?;
+    if let Some(path) = req.policy_out {
+        let named: Vec<(&str, &MarkovPolicy)> = rep
+            .fits
+            .iter()
+            .map(|f| (f.name.as_str(), &f.policy))
+            .collect();
+        write_policies(path, &named)?;
+    }
+    rep.json["total_seconds"] = json!(t0.elapsed().as_secs_f64());
+    rep.json["inputs"] = json!({
+        "task": input_record(req.task)?,
+        "demos": req.demos.map(input_record).transpose()?,
+        "prefs": req.prefs.map(input_record).transpose()?,
+    });
+    rep.json["method"] = json!(req.methods.to_string());
+    Ok(rep)
+}
+
+/// `x` to six decimals, `∞` for JSON `null`.
+fn cell(v: &Value) -> String {
+    match v.as_f64() {
+        Some(x) => format!("{x:.6}"),
+        None => "∞".to_string(),
+    }
+}
+
+/// The lines of the `truth estimate` table from its JSON report: the settings, one row per
+/// method (in the JSON's order) and `π*`'s scores.
+pub fn estimate_table(j: &Value) -> Vec<String> {
+    let mut lines = vec![
+        format!(
+            "V = {}, H = {}, N = {}, M = {}, support: {} ({} bigrams), λ = {}, ridge = {}",
+            j["task"]["vocab"],
+            j["task"]["horizon"],
+            j["n_demos"],
+            j["n_prefs"],
+            j["support"].as_str().unwrap_or(""),
+            j["support_size"],
+            j["lambda"],
+            j["ridge"]
+        ),
+        format!(
+            "{:<10} {:>12} {:>12} {:>12} {:>12} {:>6} {:>9}",
+            "method", "KL(π̂‖π*)", "KL(π*‖π̂)", "E[r*]", "KL(π̂‖ref)", "iters", "seconds"
+        ),
+    ];
+    for (name, r) in j["methods"].as_object().into_iter().flatten() {
+        lines.push(match r.get("error") {
+            Some(e) => format!("{name:<10} error: {}", e.as_str().unwrap_or("")),
+            None => format!(
+                "{:<10} {:>12} {:>12} {:>12} {:>12} {:>6} {:>9.3}",
+                name,
+                cell(&r["kl_to_star"]),
+                cell(&r["kl_star_to"]),
+                cell(&r["true_reward"]),
+                cell(&r["kl_to_ref"]),
+                r["iterations"],
+                r["seconds"].as_f64().unwrap_or(f64::NAN)
+            ),
+        });
+    }
+    lines.push(format!(
+        "π*: E[r*] = {}, KL(π*‖ref) = {}; total {:.3} s",
+        cell(&j["star"]["true_reward"]),
+        cell(&j["star"]["kl_to_ref"]),
+        j["total_seconds"].as_f64().unwrap_or(f64::NAN)
+    ));
+    lines
 }
 
 /// Tidy CSV forms of the truth commands' results (README, "truth CSV"): the file written beside

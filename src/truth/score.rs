@@ -729,6 +729,81 @@ pub fn write_outputs(
     Ok(files)
 }
 
+/// Scores the files ([`score_files`]) and, with `out`, writes the report and the figure into
+/// it ([`write_outputs`]); returns the report and the files written.
+pub fn score_and_write(
+    files: &ScoreFiles<'_>,
+    opts: ScoreOptions,
+    out: Option<&Path>,
+) -> Result<(ScoreReport, Vec<PathBuf>)> {
+    let (report, fig) = score_files(files, opts)?;
+    let written = match out {
+        Some(d) => write_outputs(&report, &fig, d)?,
+        None => vec![],
+    };
+    Ok((report, written))
+}
+
+/// `mean ± se` to four decimals.
+fn pm(x: &MeanSe) -> String {
+    format!("{:.4} ± {:.4}", x.mean, x.se)
+}
+
+impl ScoreReport {
+    /// The `truth score` table: the KL estimates (k1, k3) to `π*`, `π_ref` and an estimator's
+    /// `π̂`, the true reward, the regularised suboptimality, the win rate and the sanity verdict.
+    pub fn table_lines(&self) -> Vec<String> {
+        let row = |q: &str, k: &KlEstimates| format!("{q:<34} {:>22} {:>22}", pm(&k.k1), pm(&k.k3));
+        let mut lines = vec![
+            format!(
+                "n = {} samples; β = {}, J_β(π*) = V_0 = {:.6}",
+                self.n, self.beta, self.optimal_objective
+            ),
+            format!("{:<34} {:>22} {:>22}", "quantity", "k1", "k3"),
+            row("KL(π‖π*)", &self.kl_to_star),
+            row("KL(π‖π_ref)", &self.kl_to_ref),
+        ];
+        if let Some(e) = &self.to_estimate {
+            lines.push(match &e.kl {
+                Some(k) => row("KL(π‖π̂)", k),
+                None => format!(
+                    "KL(π‖π̂) = ∞: π̂ gives probability 0 to {} of the {} samples",
+                    e.zero_probability_samples, self.n
+                ),
+            });
+            lines.push(format!("exact KL(π̂‖π*) = {:.6}", e.estimator_kl_to_star));
+        }
+        lines.extend([
+            format!(
+                "E_π[r*]                        {}   (π*: {:.4})",
+                pm(&self.true_reward),
+                self.star_true_reward
+            ),
+            format!(
+                "J_β(π*) − J_β(π) = β KL(π‖π*)  {}",
+                pm(&self.regularised_suboptimality)
+            ),
+            format!(
+                "win rate vs π*                 {}   ({} π* draws, seed {})",
+                pm(&self.win_rate_vs_star),
+                self.star_samples,
+                self.seed
+            ),
+            format!("sanity: {}", self.sanity_verdict()),
+        ]);
+        lines
+    }
+
+    /// `ok`, or the sanity flags joined by `; `.
+    fn sanity_verdict(&self) -> String {
+        if self.sanity.ok {
+            "ok".to_string()
+        } else {
+            self.sanity.flags.join("; ")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
