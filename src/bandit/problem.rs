@@ -305,6 +305,37 @@ impl Objective {
         self.eval(u, false).value
     }
 
+    /// `J(u)` alone, in one pass without the gradient and curvatures ([`Objective::eval`]'s
+    /// value, to round-off): what a solve reports at its end, when the solver's last
+    /// evaluation already gave the gradient.
+    pub fn value_only(&self, u: &[f64]) -> f64 {
+        let mut value = 0.0;
+        if self.a_total() > 0.0 {
+            let lp = self.log_policy(u);
+            for (a, l) in self.a.iter().zip(&lp) {
+                if *a > 0.0 {
+                    value += a * l;
+                }
+            }
+        }
+        let s = self.s;
+        let ex = self.pair_exponentials(u);
+        for p in &self.pairs {
+            let d = s * (u[p.i] - u[p.j]);
+            // e = exp(−|d|).
+            let e = match &ex {
+                Some(ex) => ex[p.i].min(ex[p.j]) / ex[p.i].max(ex[p.j]),
+                None => (-d.abs()).exp(),
+            };
+            let ls = d.min(0.0) - e.ln_1p();
+            value += p.c_ij * ls + p.c_ji * (ls - d);
+        }
+        if self.ridge > 0.0 {
+            value -= 0.5 * self.ridge * u.iter().map(|x| x * x).sum::<f64>();
+        }
+        value
+    }
+
     /// `∇J(u)`.
     pub fn gradient(&self, u: &[f64]) -> Vec<f64> {
         self.eval(u, false).grad
@@ -371,7 +402,7 @@ impl Objective {
             obj: self,
             kappa: self.kappa(),
         };
-        let res = Executor::new(problem, solver)
+        let mut res = Executor::new(problem, solver)
             .configure(|s| {
                 s.param(DVector::from_vec(u0))
                     .max_iters(crate::tol::MAX_NEWTON_ITERS as u64)
@@ -389,9 +420,26 @@ impl Objective {
             let m = u.iter().sum::<f64>() / self.n as f64;
             u.iter_mut().for_each(|x| *x -= m);
         }
-        let ev = self.eval(&u, false);
-        let grad_norm = ev.grad.iter().map(|x| x * x).sum::<f64>().sqrt();
-        let value = ev.value;
+        // The solver's last evaluation is at the returned point: its gradient is `∇J` there
+        // (and at the mean-zero representative, `J` being shift-invariant when `ρ = 0`), so
+        // only the value may be left to compute.
+        let (grad_norm, value) = match res.solver.cur.take() {
+            Some(e) => {
+                let value = if e.inner.value.is_finite() && self.ridge > 0.0 {
+                    e.inner.value
+                } else {
+                    self.value_only(&u)
+                };
+                (
+                    e.inner.grad.iter().map(|x| x * x).sum::<f64>().sqrt(),
+                    value,
+                )
+            }
+            None => {
+                let ev = self.eval(&u, false);
+                (ev.grad.iter().map(|x| x * x).sum::<f64>().sqrt(), ev.value)
+            }
+        };
         if !value.is_finite() || u.iter().any(|x| !x.is_finite()) {
             return Err(AihfError::Numerical(format!(
                 "{name}: the solution is not finite (objective {value}); the temperature or the \
