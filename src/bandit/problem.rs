@@ -232,7 +232,8 @@ impl Objective {
                 (lo.min(x), hi.max(x))
             });
         let top = self.s * hi;
-        if !(self.s * (hi - lo) <= EXP_SPREAD_MAX) || !top.is_finite() {
+        let spread = self.s * (hi - lo);
+        if spread.is_nan() || spread > EXP_SPREAD_MAX || !top.is_finite() {
             return None;
         }
         Some(u.iter().map(|&x| (self.s * x - top).exp()).collect())
