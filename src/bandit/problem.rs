@@ -1026,6 +1026,35 @@ mod tests {
         assert!(obj.eval_with(&wide, true, true).value.is_finite());
     }
 
+    /// `value_only` is `eval`'s value to 1e-12 (relative), with and without demonstrations,
+    /// ridge, and spreads on both sides of `EXP_SPREAD_MAX`; and a solve reports the value and
+    /// gradient norm of a fresh evaluation at the point it returns.
+    #[test]
+    fn value_only_matches_eval_and_solve_reports_its_point() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        for ridge in [0.0, 0.3] {
+            let mut obj = btl_objective(20, 0.7, 15, ridge, 2);
+            for with_demos in [false, true] {
+                if with_demos {
+                    obj.a = (0..20).map(|i| (i % 4) as f64).collect();
+                    obj.log_pi0 = vec![0.0; 20];
+                    obj.t = 0.7;
+                }
+                for spread in [0.5, 5.0, 400.0] {
+                    let u: Vec<f64> = (0..20).map(|_| rng.random_range(-spread..spread)).collect();
+                    let (a, b) = (obj.value_only(&u), obj.eval(&u, false).value);
+                    assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+                }
+                let sol = obj.solve(vec![0.0; 20], 1e-10, "test").unwrap();
+                let ev = obj.eval(&sol.u, false);
+                let gn = ev.grad.iter().map(|x| x * x).sum::<f64>().sqrt();
+                assert!((sol.value - ev.value).abs() <= 1e-12 * ev.value.abs().max(1.0));
+                assert!(gn <= obj.scale() * 1e-10 * 1.01, "{gn}");
+                assert!((sol.grad_norm - gn).abs() <= 1e-9 * obj.scale());
+            }
+        }
+    }
+
     /// The per-pair formula of `eval_with` (value, gradient, curvatures), written out.
     fn per_pair_eval(obj: &Objective, u: &[f64]) -> (f64, Vec<f64>, Vec<f64>) {
         let s = obj.s;

@@ -617,17 +617,7 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
             alpha: a.alpha,
             lambda: a.lambda,
         },
-        reinforce: Reinforce {
-            samples_per_prompt: a.samples_per_prompt,
-            max_new_tokens: a.max_new_tokens,
-            eos: None,
-            context: 0,
-            baseline: match a.baseline {
-                BaselineArg::Greedy => Baseline::Greedy,
-                BaselineArg::Mean => Baseline::Mean,
-            },
-            step: recipe.policy_step,
-        },
+        reinforce: reinforce(&a, recipe.policy_step),
         spin_iters: a.spin_iters,
         eos: a.eos,
         reward_lr: a.reward_lr,
@@ -648,6 +638,21 @@ fn run_train(a: TrainArgs) -> anyhow::Result<()> {
     }
     println!("{}", serde_json::to_string_pretty(&rep)?);
     Ok(())
+}
+
+/// RL's sampling settings from the flags (the pipeline fills in the EOS token and context).
+fn reinforce(a: &TrainArgs, step: PolicyStep) -> Reinforce {
+    Reinforce {
+        samples_per_prompt: a.samples_per_prompt,
+        max_new_tokens: a.max_new_tokens,
+        eos: None,
+        context: 0,
+        baseline: match a.baseline {
+            BaselineArg::Greedy => Baseline::Greedy,
+            BaselineArg::Mean => Baseline::Mean,
+        },
+        step,
+    }
 }
 
 #[derive(Args, Debug)]
