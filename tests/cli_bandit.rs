@@ -1,12 +1,8 @@
 //! The static layer's command line, as a user runs it: good runs and every bad-input path
 //! (non-zero exit, a message naming the problem and where, no panic, no NaN, no partial file).
 
-use assert_cmd::Command;
 use std::path::Path;
 
-fn aihf() -> Command {
-    Command::cargo_bin("aihf").unwrap()
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -353,3 +349,6 @@ fn verify_writes_a_report() {
 }
 
 use predicates::prelude::PredicateBooleanExt;
+
+mod common;
+use common::aihf;

@@ -11,10 +11,12 @@
 //!   a slope; `rates --mdp FILE` runs Theorem 4.1's experiment on the user's MDP;
 //! - hints inside a study name the spec's keys, not command-line options.
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+
+mod common;
+use common::aihf;
 
 const MDP: &str = r#"{"transitions": [[[0.9, 0.1], [0.2, 0.8]], [[1.0, 0.0], [0.5, 0.5]]],
   "reward": [[0.0, 1.0], [0.5, 0.0]], "initial": [1.0, 0.0], "gamma": 0.9}"#;
@@ -36,9 +38,6 @@ const TRUTH_SPEC: &str = "name = \"t\"\nseed = 2\nreplications = 4\nvocab = 4\nh
     nnz_per_row = 2\n[[sizes]]\ndemos = 100\ncomparisons = 100\n[[sizes]]\ndemos = 200\n\
     comparisons = 100\n";
 
-fn aihf() -> Command {
-    Command::cargo_bin("aihf").expect("binary built")
-}
 
 /// Runs `aihf args` in `cwd` with `stdin`; returns (success, stdout, stderr).
 fn run(cwd: &Path, args: &[String], stdin: Option<&Path>) -> (bool, Vec<u8>, String) {

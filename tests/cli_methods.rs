@@ -3,13 +3,12 @@
 //! `all` means exactly that list, a list is the union of its single-method runs, and any other
 //! method is a clean usage error naming it and the supported ones.
 
-use assert_cmd::Command;
 use serde_json::Value;
 use std::path::Path;
 
-fn aihf() -> Command {
-    Command::cargo_bin("aihf").expect("binary built")
-}
+mod common;
+use common::aihf;
+
 
 /// Runs `aihf` with `{}` in `args` replaced by `dir`: (exit code, stdout, stderr).
 fn run(dir: &Path, args: &str) -> (i32, String, String) {

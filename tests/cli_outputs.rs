@@ -12,9 +12,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-fn aihf() -> Command {
-    Command::cargo_bin("aihf").unwrap()
-}
+mod common;
+use common::aihf;
+
 
 /// Runs a command and returns its stdout, failing with its stderr.
 fn ok(c: &mut Command) -> String {

@@ -6,6 +6,9 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;
 
+mod common;
+use common::aihf;
+
 const SMALL: &str = r#"
 study = "fig9"
 name = "small"
@@ -19,9 +22,6 @@ truth = { kind = "gaussian", seed = 7 }
 estimators = [{ method = "sft" }, { method = "rlhf" }, { method = "aihf" }, { method = "btl" }]
 "#;
 
-fn aihf() -> Command {
-    Command::cargo_bin("aihf").unwrap()
-}
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);

@@ -8,9 +8,9 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;
 
-fn aihf() -> Command {
-    Command::cargo_bin("aihf").unwrap()
-}
+mod common;
+use common::aihf;
+
 
 fn gen(dir: &Path, n: usize, m: usize) {
     aihf()
