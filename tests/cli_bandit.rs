@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();

@@ -38,7 +38,6 @@ const TRUTH_SPEC: &str = "name = \"t\"\nseed = 2\nreplications = 4\nvocab = 4\nh
     nnz_per_row = 2\n[[sizes]]\ndemos = 100\ncomparisons = 100\n[[sizes]]\ndemos = 200\n\
     comparisons = 100\n";
 
-
 /// Runs `aihf args` in `cwd` with `stdin`; returns (success, stdout, stderr).
 fn run(cwd: &Path, args: &[String], stdin: Option<&Path>) -> (bool, Vec<u8>, String) {
     let mut c = aihf();

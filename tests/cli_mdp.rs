@@ -1,7 +1,6 @@
 //! `aihf mdp ...` on bad input: each case exits non-zero with a message that names the problem
 //! and where it is (a table of `(what is broken, file text, expected fragments)`), and never
 //! panics. Plus the happy paths: solve, sample, train.
-use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;
 
@@ -10,7 +9,6 @@ use common::aihf;
 
 const GOOD: &str = r#"{"transitions": [[[0.9, 0.1], [0.2, 0.8]], [[1.0, 0.0], [0.5, 0.5]]],
   "reward": [[0.0, 1.0], [0.5, 0.0]], "initial": [1.0, 0.0], "gamma": 0.9}"#;
-
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -185,8 +183,7 @@ fn bad_training_options_are_typed_errors() {
 fn trajectories_longer_than_the_horizon_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let mdp = "examples/mdp/gridworld_h8_sparse.json";
-    Command::cargo_bin("aihf")
-        .unwrap()
+    aihf()
         .args([
             "mdp", "sample", "--mdp", mdp, "--n", "5", "--length", "40", "--out",
         ])
@@ -199,8 +196,7 @@ fn trajectories_longer_than_the_horizon_are_refused() {
         .collect();
     let demos = dir.path().join("long.jsonl");
     std::fs::write(&demos, long).unwrap();
-    Command::cargo_bin("aihf")
-        .unwrap()
+    aihf()
         .args(["mdp", "train", "--mdp", mdp, "--demos"])
         .arg(&demos)
         .arg("--out")

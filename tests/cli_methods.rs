@@ -9,7 +9,6 @@ use std::path::Path;
 mod common;
 use common::aihf;
 
-
 /// Runs `aihf` with `{}` in `args` replaced by `dir`: (exit code, stdout, stderr).
 fn run(dir: &Path, args: &str) -> (i32, String, String) {
     let words: Vec<String> = args

@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 mod common;
 use common::aihf;
 
-
 /// Runs a command and returns its stdout, failing with its stderr.
 fn ok(c: &mut Command) -> String {
     let out = c.output().unwrap();

@@ -2,7 +2,6 @@
 //! leave no results file; a small study writes its JSON (seed, spec, version) and figures, the
 //! figures redraw from the JSON alone, and the thread count does not change the results.
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use std::path::Path;
 
@@ -21,7 +20,6 @@ comparisons_per_pair = 20
 truth = { kind = "gaussian", seed = 7 }
 estimators = [{ method = "sft" }, { method = "rlhf" }, { method = "aihf" }, { method = "btl" }]
 "#;
-
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);

@@ -11,7 +11,6 @@ use std::path::Path;
 mod common;
 use common::aihf;
 
-
 fn gen(dir: &Path, n: usize, m: usize) {
     aihf()
         .args(["truth", "gen", "--out-dir"])
