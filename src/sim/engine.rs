@@ -107,7 +107,7 @@ impl Valid<Scenario> {
     }
 
     /// The data-generating process set up once for many draws (the demonstration law and
-    /// every pair's binomial law); its draws are [`Scenario::draw`]'s.
+    /// every pair's binomial law); its draws are [`Valid::<Scenario>::draw`](crate::valid::Valid)'s.
     pub fn sampler(&self) -> Sampler {
         Sampler::new(
             &self.reward,
