@@ -19,7 +19,7 @@
 //!   ([`pipeline::train`]), with [`model::ModelSpec::build`] and frozen copies;
 //! - [`task`]: the enumerable task of SPEC §3.1 with its exact ground truth;
 //! - [`crossval`]: trained networks against the exact layer ([`crate::bandit::fit`]);
-//! - [`bench`]: speed of one training step of SFT, DPO and an AIHF iteration (seconds,
+//! - [`bench`](mod@bench): speed of one training step of SFT, DPO and an AIHF iteration (seconds,
 //!   tokens/s, model FLOPs, MFU).
 //!
 //! Everything runs on CPU; CUDA is used only when asked for, and asking for it where libtorch

@@ -3,7 +3,7 @@
 //! Every caller — the command line (`aihf neural train`), the cross-validation against the
 //! exact layer, the ground-truth study and the benchmark — builds models with
 //! [`ModelSpec::build`], freezes references with [`Model::frozen_copy`], and trains with
-//! [`train`], which picks the [`Trainer`](crate::neural::executor::Trainer) of the method and
+//! [`train`](fn@train), which picks the [`Trainer`](crate::neural::executor::Trainer) of the method and
 //! runs it through the one [`Executor`](crate::neural::executor::Executor):
 //!
 //! | [`Method`] | trainer | models |
@@ -316,7 +316,7 @@ impl Trained {
     }
 }
 
-/// What [`train`] did.
+/// What [`train`](fn@train) did.
 #[derive(Clone, Debug, Serialize)]
 pub struct MethodReport {
     /// The recipe trained.
@@ -338,7 +338,7 @@ impl MethodReport {
 pub enum Reference<'a> {
     /// An exact scorer (a task's reference log-probabilities).
     Exact(Scorer<'a>),
-    /// A frozen copy of the starting policy ([`Model::frozen_copy`]), made by [`train`].
+    /// A frozen copy of the starting policy ([`Model::frozen_copy`]), made by [`train`](fn@train).
     StartingPolicy,
 }
 
@@ -572,7 +572,7 @@ fn file_fingerprint(p: &Path) -> Result<String> {
     Ok(format!("{:016x}", fnv1a(&bytes, FNV_OFFSET)))
 }
 
-/// Runs a [`TrainJob`]: reads the data, builds the models, trains through [`train`], saves.
+/// Runs a [`TrainJob`]: reads the data, builds the models, trains through [`train`](fn@train), saves.
 pub fn run_job(job: &TrainJob) -> Result<JobReport> {
     let device = crate::neural::device(&job.device)?;
     job.dtype.kind(device)?;
