@@ -336,33 +336,7 @@ impl BanditData {
     /// Adds `count` comparisons in which `winner` beat `loser` (`O(deg)`; appending in
     /// `(i, j)` order is `O(1)`).
     pub fn add_prefs(&mut self, winner: usize, loser: usize, count: u64) {
-        if count == 0 {
-            return;
-        }
-        let (a, b) = (winner.min(loser), winner.max(loser) as u32);
-        let fwd = winner < loser;
-        let row = &mut self.rows[a];
-        let pos = match row.last() {
-            Some(e) if e.j < b => row.len(),
-            None => 0,
-            _ => row.partition_point(|e| e.j < b),
-        };
-        if pos < row.len() && row[pos].j == b {
-            if fwd {
-                row[pos].ab += count;
-            } else {
-                row[pos].ba += count;
-            }
-        } else {
-            row.insert(
-                pos,
-                Entry {
-                    j: b,
-                    ab: if fwd { count } else { 0 },
-                    ba: if fwd { 0 } else { count },
-                },
-            );
-        }
+        self.add_pair(winner, loser, count, 0);
     }
 
     /// Adds the comparisons of one pair in both directions: `m_ij` wins of `i` over `j` and

@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::aihf;
+use common::{aihf, sorted_files};
 use predicates::prelude::*;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const FIG9: &str = r#"
 study = "fig9"
@@ -35,34 +35,13 @@ comparisons_per_pair = [1, 10]
 estimators = [{ method = "sft" }, { method = "btl" }, { method = "rlhf" }, { method = "aihf" }]
 "#;
 
-fn sorted_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v.sort();
-    v
-}
-
-/// The results JSON without its timing fields (the only fields allowed to differ).
-fn untimed(v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .filter(|(k, _)| {
-                    !matches!(
-                        k.as_str(),
-                        "elapsed_s" | "threads" | "wall_us_per_solve" | "core_us_per_solve"
-                    )
-                })
-                .map(|(k, v)| (k, untimed(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(untimed).collect()),
-        x => x,
-    }
-}
+/// The results JSON's timing fields (the only fields allowed to differ).
+const TIMING: &[&str] = &[
+    "elapsed_s",
+    "threads",
+    "wall_us_per_solve",
+    "core_us_per_solve",
+];
 
 fn shard(spec: &Path, i: usize, n: usize, out: &Path) {
     aihf()
@@ -106,33 +85,7 @@ fn round_trip(spec_text: &str, name: &str) {
         .assert()
         .success()
         .stdout(predicate::str::contains("merged 3 shard files"));
-    let a = sorted_files(&full);
-    let b = sorted_files(&merged);
-    let names = |v: &[PathBuf]| -> Vec<String> {
-        v.iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect()
-    };
-    assert_eq!(names(&a), names(&b));
-    for (x, y) in a.iter().zip(&b) {
-        if x.extension().is_some_and(|e| e == "json") {
-            let vx: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(x).unwrap()).unwrap();
-            let vy: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(y).unwrap()).unwrap();
-            assert!(
-                untimed(vx) == untimed(vy),
-                "{} differs beyond timing",
-                x.display()
-            );
-        } else {
-            assert!(
-                std::fs::read(x).unwrap() == std::fs::read(y).unwrap(),
-                "{} differs",
-                x.display()
-            );
-        }
-    }
+    common::assert_same_outputs(&full, &merged, TIMING);
 }
 
 #[test]
