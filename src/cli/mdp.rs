@@ -189,15 +189,8 @@ pub struct RatesArgs {
     /// No progress bar.
     #[arg(long, alias = "no-progress")]
     pub quiet: bool,
-    /// Compute only shard I of N (0-based) of the experiment's runs and write
-    /// `OUT/rates.shard-I-of-N.aihfshard`; merge with `aihf rates merge`. Default: AIHF_SHARD=I/N,
-    /// or Slurm's SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or Kubernetes'
-    /// JOB_COMPLETION_INDEX with AIHF_SHARD_COUNT, when set.
-    #[arg(long, value_name = "I/N", conflicts_with = "redraw")]
-    pub shard: Option<String>,
-    /// Ignore the shard variables of the environment (run the whole experiment).
-    #[arg(long, conflicts_with = "shard")]
-    pub no_shard: bool,
+    #[command(flatten)]
+    pub sharding: super::ShardArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -403,7 +396,7 @@ fn compute_rates(a: &RatesArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("results/rates"));
-    if let Some((sh, from)) = aihf::sim::shard::Shard::choose(a.shard.as_deref(), a.no_shard)? {
+    if let Some((sh, from)) = a.sharding.choose()? {
         eprintln!("shard {}/{} (from {from})", sh.index, sh.count);
         let file = aihf::sim::rates_shard::run_shard(&cfg, &problem, sh, &out, !a.quiet)?;
         super::wrote(&file, false);

@@ -98,3 +98,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Neural(c) => neural::run(c),
     }
 }
+
+/// `--shard I/N` and `--no-shard`, the same flags on `sim`, `rates` and `truth study`.
+#[derive(clap::Args, Debug)]
+pub struct ShardArgs {
+    /// Compute only shard I of N (0-based) of the work (every Monte Carlo run's, every size's
+    /// replications, or the experiment's runs) and write it as a shard file
+    /// `<name>.shard-I-of-N.aihfshard` into the output folder; merge the shards with the
+    /// command's `merge`. Default: AIHF_SHARD=I/N, or Slurm's
+    /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or Kubernetes' JOB_COMPLETION_INDEX with
+    /// AIHF_SHARD_COUNT, when set.
+    #[arg(long, value_name = "I/N", conflicts_with = "redraw")]
+    pub shard: Option<String>,
+    /// Ignore the shard variables of the environment (compute everything).
+    #[arg(long, conflicts_with = "shard")]
+    pub no_shard: bool,
+}
+
+impl ShardArgs {
+    /// The shard to compute, and where the choice came from ([`aihf::sim::shard::Shard::choose`]).
+    pub fn choose(&self) -> anyhow::Result<Option<(aihf::sim::shard::Shard, String)>> {
+        Ok(aihf::sim::shard::Shard::choose(
+            self.shard.as_deref(),
+            self.no_shard,
+        )?)
+    }
+}

@@ -6,7 +6,6 @@
 //! the shards into the results and figures of the unsharded run.
 
 use aihf::sim::figures::{redraw, write_and_draw};
-use aihf::sim::shard::Shard;
 use aihf::sim::spec::Spec;
 use aihf::sim::studies::{merge, run as run_study, run_shard_with_inputs, RunOpts, StudyResults};
 use clap::{Args as ClapArgs, Subcommand};
@@ -45,15 +44,8 @@ pub struct Args {
         conflicts_with_all = ["replications", "seed", "threads", "quiet", "no_shard"]
     )]
     pub redraw: Option<PathBuf>,
-    /// Compute only shard I of N (0-based) of every Monte Carlo run and write it as a shard
-    /// file; merge with `aihf sim merge`. Default: AIHF_SHARD=I/N, or Slurm's
-    /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or Kubernetes' JOB_COMPLETION_INDEX with
-    /// AIHF_SHARD_COUNT, when set.
-    #[arg(long, value_name = "I/N", conflicts_with = "redraw")]
-    pub shard: Option<String>,
-    /// Ignore the shard variables of the environment (run the whole study).
-    #[arg(long, conflicts_with = "shard")]
-    pub no_shard: bool,
+    #[command(flatten)]
+    pub sharding: super::ShardArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,7 +103,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     // Parse and validate everything before any computation.
     let spec = load_spec(path, a.replications, a.seed)?;
     check_threads(a.threads)?;
-    let shard = Shard::choose(a.shard.as_deref(), a.no_shard)?;
+    let shard = a.sharding.choose()?;
     let ro = RunOpts {
         threads: a.threads,
         progress: !a.quiet,

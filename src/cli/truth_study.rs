@@ -35,15 +35,8 @@ pub struct StudyArgs {
         conflicts_with_all = ["replications", "quiet", "no_shard"]
     )]
     pub redraw: Option<PathBuf>,
-    /// Compute only shard I of N (0-based) of every size's replications and write it as a shard
-    /// file; merge with `aihf truth study merge`. Default: AIHF_SHARD=I/N, or Slurm's
-    /// SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT, or Kubernetes' JOB_COMPLETION_INDEX with
-    /// AIHF_SHARD_COUNT, when set.
-    #[arg(long, value_name = "I/N", conflicts_with = "redraw")]
-    pub shard: Option<String>,
-    /// Ignore the shard variables of the environment (run the whole study).
-    #[arg(long, conflicts_with = "shard")]
-    pub no_shard: bool,
+    #[command(flatten)]
+    pub sharding: super::ShardArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -84,7 +77,7 @@ pub fn run(a: StudyArgs) -> anyhow::Result<()> {
         file.replications = r;
     }
     let spec = StudySpec::try_from(file)?;
-    let shard = Shard::choose(a.shard.as_deref(), a.no_shard)?;
+    let shard = a.sharding.choose()?;
     let out = a.out.unwrap_or_else(|| PathBuf::from("out/truth"));
     let inputs = serde_json::json!({ "spec": aihf::io::input_record(path)? });
     if let Some((sh, from)) = shard {
