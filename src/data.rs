@@ -951,7 +951,16 @@ pub fn sample_btl(
     pairs: &[(usize, usize, u64)],
     rng: &mut impl Rng,
 ) {
-    BtlSampler::new(reward, pairs).sample(data, rng)
+    for &(i, j, k) in pairs {
+        let w = btl_law(reward, i, j, k).map_or(0, |b| b.sample(rng));
+        data.add_pair(i, j, w, k - w);
+    }
+}
+
+/// The law of `i`'s wins in `k` BTL comparisons against `j`, `Binomial(k, σ(r_i − r_j))`;
+/// `None` when it does not exist (then `i` never wins).
+fn btl_law(reward: &[f64], i: usize, j: usize, k: u64) -> Option<Binomial> {
+    Binomial::new(k, crate::math::sigmoid(reward[i] - reward[j])).ok()
 }
 
 /// [`sample_btl`] prepared once for a fixed reward and pair list: the binomial law of every
@@ -968,10 +977,7 @@ impl BtlSampler {
     pub fn new(reward: &[f64], pairs: &[(usize, usize, u64)]) -> Self {
         let pairs = pairs
             .iter()
-            .map(|&(i, j, k)| {
-                let p = crate::math::sigmoid(reward[i] - reward[j]);
-                (i, j, k, Binomial::new(k, p).ok())
-            })
+            .map(|&(i, j, k)| (i, j, k, btl_law(reward, i, j, k)))
             .collect();
         BtlSampler { pairs }
     }
