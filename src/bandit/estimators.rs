@@ -71,22 +71,66 @@ fn finish(
     iterations: usize,
     opts: &Options,
 ) -> Result<Fit> {
-    let policy: Vec<f64> = log_policy.iter().map(|l| l.exp()).collect();
-    if policy.iter().any(|p| !p.is_finite()) || !objective.is_finite() {
+    if !objective.is_finite() {
         return Err(AihfError::Numerical(format!(
             "{}: non-finite policy or objective",
             method.name()
         )));
     }
+    let (policy, reward) = finish_point(method, &log_policy, reward, opts)?;
     Ok(Fit {
         method,
         policy,
-        reward: normalize(reward, opts.normalization)?,
+        reward,
         log_policy,
         objective,
         grad_norm,
         iterations,
     })
+}
+
+/// `π̂ = exp(log π̂)`, checked finite, and the normalised reward.
+fn finish_point(
+    method: Method,
+    log_policy: &[f64],
+    reward: &[f64],
+    opts: &Options,
+) -> Result<(Vec<f64>, Vec<Option<f64>>)> {
+    let policy: Vec<f64> = log_policy.iter().map(|l| l.exp()).collect();
+    if policy.iter().any(|p| !p.is_finite()) {
+        return Err(AihfError::Numerical(format!(
+            "{}: non-finite policy or objective",
+            method.name()
+        )));
+    }
+    Ok((policy, normalize(reward, opts.normalization)?))
+}
+
+/// The policy and the normalised reward of `method` on `data` — [`fit`]'s `policy` and
+/// `reward` — without the objective's value, for callers that never read it (the simulation
+/// studies): BTL and AIHF skip the final pass over the pairs that computes the maximised
+/// likelihood; every other method is [`fit`]. `aihf_start` is [`aihf_from`]'s start.
+pub fn fit_point(
+    method: Method,
+    data: &BanditData,
+    opts: &Options,
+    aihf_start: Option<&[f64]>,
+) -> Result<(Vec<f64>, Vec<Option<f64>>)> {
+    match method {
+        Method::Btl => {
+            prepare(data, opts)?;
+            let obj = btl_objective(data, opts)?;
+            let sol = obj.solve_point(obj.logit_start(), tol::GRAD_REL, "BTL")?;
+            let lp = policy_of(&opts.log_pi0(data.n_actions()), &sol.u, opts.beta);
+            finish_point(method, &lp, &sol.u, opts)
+        }
+        Method::Aihf => {
+            let (obj, u0) = aihf_setup(data, opts, aihf_start)?;
+            let sol = obj.solve_point(u0, tol::GRAD_REL, "AIHF")?;
+            finish_point(method, &obj.log_policy(&sol.u), &sol.u, opts)
+        }
+        m => fit(m, data, opts).map(|f| (f.policy, f.reward)),
+    }
 }
 
 fn prepare(data: &BanditData, opts: &Options) -> Result<()> {
@@ -166,21 +210,25 @@ fn pref_pairs(data: &BanditData, scale: f64, per_pair_mean: bool) -> Vec<WPair> 
         .collect()
 }
 
-/// The BTL reward `r^P` (SPEC §1.2): the solution of the BTL likelihood, mean zero.
-pub fn btl_reward(data: &BanditData, opts: &Options) -> Result<super::problem::Solution> {
+/// The BTL likelihood of `data` in the solver's form, once a maximiser exists (or `ρ > 0`).
+fn btl_objective(data: &BanditData, opts: &Options) -> Result<Objective> {
     if opts.ridge == 0.0 {
         check_btl(data, "BTL")?;
     }
-    let n = data.n_actions();
-    let obj = Objective {
-        n,
+    Ok(Objective {
+        n: data.n_actions(),
         a: vec![],
         log_pi0: vec![],
         t: 1.0,
         pairs: pref_pairs(data, 1.0, false),
         s: 1.0,
         ridge: opts.ridge,
-    };
+    })
+}
+
+/// The BTL reward `r^P` (SPEC §1.2): the solution of the BTL likelihood, mean zero.
+pub fn btl_reward(data: &BanditData, opts: &Options) -> Result<super::problem::Solution> {
+    let obj = btl_objective(data, opts)?;
     obj.solve(obj.logit_start(), tol::GRAD_REL, "BTL")
 }
 
@@ -312,15 +360,7 @@ pub fn aihf(data: &BanditData, opts: &Options) -> Result<Fit> {
 /// [`aihf`] started from `start` (a reward vector, e.g. BTL's on the same data; `None`: the
 /// smoothed SFT reward). The maximiser does not depend on the start; the iterations do.
 pub fn aihf_from(data: &BanditData, opts: &Options, start: Option<&[f64]>) -> Result<Fit> {
-    prepare(data, opts)?;
-    if opts.ridge == 0.0 {
-        check_aihf(data, opts.lambda, "AIHF")?;
-    }
-    let obj = aihf_objective(data, opts);
-    let u0 = match start {
-        Some(s) if s.len() == data.n_actions() && s.iter().all(|x| x.is_finite()) => s.to_vec(),
-        _ => aihf_start(data, opts),
-    };
+    let (obj, u0) = aihf_setup(data, opts, start)?;
     let sol = obj.solve(u0, tol::GRAD_REL, "AIHF")?;
     let lp = obj.log_policy(&sol.u);
     finish(
@@ -332,6 +372,24 @@ pub fn aihf_from(data: &BanditData, opts: &Options, start: Option<&[f64]>) -> Re
         sol.iterations,
         opts,
     )
+}
+
+/// AIHF's objective once a maximiser exists (or `ρ > 0`), and its starting point: `start` when
+/// it is a finite vector of the right length, else [`aihf_start`].
+fn aihf_setup(
+    data: &BanditData,
+    opts: &Options,
+    start: Option<&[f64]>,
+) -> Result<(Objective, Vec<f64>)> {
+    prepare(data, opts)?;
+    if opts.ridge == 0.0 {
+        check_aihf(data, opts.lambda, "AIHF")?;
+    }
+    let u0 = match start {
+        Some(s) if s.len() == data.n_actions() && s.iter().all(|x| x.is_finite()) => s.to_vec(),
+        _ => aihf_start(data, opts),
+    };
+    Ok((aihf_objective(data, opts), u0))
 }
 
 /// `log π_ref` of the DPO family: `dpo_reference`, else `π_SFT` (smoothed by `ref_smoothing`).

@@ -7,6 +7,7 @@
 
 pub mod claims;
 pub mod estimators;
+mod dense;
 pub mod existence;
 pub mod problem;
 pub mod report;

@@ -42,6 +42,7 @@ use argmin::core::{
     TerminationReason, TerminationStatus, KV,
 };
 use argmin_math::ArgminDot;
+use super::dense::Upper;
 use nalgebra::{DMatrix, DVector};
 
 /// Above this many actions the Newton system is solved by conjugate gradients.
@@ -82,6 +83,17 @@ pub struct Objective {
     pub s: f64,
     /// Ridge `ρ ≥ 0`.
     pub ridge: f64,
+}
+
+/// What [`Objective::solve_point`] returns: a maximiser without its value.
+#[derive(Clone, Debug)]
+pub struct Point {
+    /// The maximiser `u`, mean zero when `ρ = 0` (the representative of the shift class).
+    pub u: Vec<f64>,
+    /// `‖∇J(u)‖₂`.
+    pub grad_norm: f64,
+    /// Newton iterations taken.
+    pub iterations: usize,
 }
 
 /// What a solve returns.
@@ -160,48 +172,68 @@ impl Objective {
             }
         }
         let s = self.s;
-        let mut w = if curvature {
-            Vec::with_capacity(self.pairs.len())
-        } else {
-            vec![]
-        };
+        let mut w = vec![];
         // One exponential per action, not per pair, when every `E_k = exp(s u_k − s max u)`
         // is a normal number: then `σ(s(u_i − u_j)) = E_i/(E_i + E_j)`, and
         // `e^{−|d|} = min(E_i, E_j)/max(E_i, E_j)` for the value's `log1p`.
-        let ex = self.pair_exponentials(u);
-        for p in &self.pairs {
-            let d = s * (u[p.i] - u[p.j]);
-            // σ(d) and 1 − σ(d), each without cancellation; e = exp(−|d|).
-            let (sg, sg_c, e) = match &ex {
-                Some(ex) => {
+        match (self.pair_exponentials(u), with_value) {
+            // The solver's pass (gradient and curvatures, no value) on the one-exponential
+            // path: the same arithmetic as the general loop below, without its branches.
+            (Some(ex), false) => {
+                if curvature {
+                    w = vec![0.0; self.pairs.len()];
+                }
+                for (k, p) in self.pairs.iter().enumerate() {
                     let (ei, ej) = (ex[p.i], ex[p.j]);
                     let inv = 1.0 / (ei + ej);
-                    let e = if with_value {
-                        ei.min(ej) / ei.max(ej)
-                    } else {
-                        0.0
-                    };
-                    (ei * inv, ej * inv, e)
-                }
-                None => {
-                    let e = (-d.abs()).exp();
-                    let inv = 1.0 / (1.0 + e);
-                    if d >= 0.0 {
-                        (inv, e * inv, e)
-                    } else {
-                        (e * inv, inv, e)
+                    let (sg, sg_c) = (ei * inv, ej * inv);
+                    let f = s * (p.c_ij * sg_c - p.c_ji * sg);
+                    grad[p.i] += f;
+                    grad[p.j] -= f;
+                    if curvature {
+                        w[k] = s * s * (p.c_ij + p.c_ji) * sg * sg_c;
                     }
                 }
-            };
-            if with_value {
-                let ls = d.min(0.0) - e.ln_1p();
-                value += p.c_ij * ls + p.c_ji * (ls - d);
             }
-            let f = s * (p.c_ij * sg_c - p.c_ji * sg);
-            grad[p.i] += f;
-            grad[p.j] -= f;
-            if curvature {
-                w.push(s * s * (p.c_ij + p.c_ji) * sg * sg_c);
+            (ex, _) => {
+                if curvature {
+                    w.reserve_exact(self.pairs.len());
+                }
+                for p in &self.pairs {
+                    let d = s * (u[p.i] - u[p.j]);
+                    // σ(d) and 1 − σ(d), each without cancellation; e = exp(−|d|).
+                    let (sg, sg_c, e) = match &ex {
+                        Some(ex) => {
+                            let (ei, ej) = (ex[p.i], ex[p.j]);
+                            let inv = 1.0 / (ei + ej);
+                            let e = if with_value {
+                                ei.min(ej) / ei.max(ej)
+                            } else {
+                                0.0
+                            };
+                            (ei * inv, ej * inv, e)
+                        }
+                        None => {
+                            let e = (-d.abs()).exp();
+                            let inv = 1.0 / (1.0 + e);
+                            if d >= 0.0 {
+                                (inv, e * inv, e)
+                            } else {
+                                (e * inv, inv, e)
+                            }
+                        }
+                    };
+                    if with_value {
+                        let ls = d.min(0.0) - e.ln_1p();
+                        value += p.c_ij * ls + p.c_ji * (ls - d);
+                    }
+                    let f = s * (p.c_ij * sg_c - p.c_ji * sg);
+                    grad[p.i] += f;
+                    grad[p.j] -= f;
+                    if curvature {
+                        w.push(s * s * (p.c_ij + p.c_ji) * sg * sg_c);
+                    }
+                }
             }
         }
         if !with_value {
@@ -390,6 +422,34 @@ impl Objective {
 
     /// Solves `max J` to `‖∇J‖ ≤ rel_tol · scale`. `u0` is the starting point.
     pub fn solve(&self, u0: Vec<f64>, rel_tol: f64, name: &str) -> Result<Solution> {
+        let (p, value) = self.newton(u0, rel_tol, name)?;
+        // The solver's last evaluation skipped the value (Newton steps are judged by the
+        // gradient alone): one more pass over the pairs gives it.
+        let value = value.unwrap_or_else(|| self.value_only(&p.u));
+        if !value.is_finite() {
+            return Err(AihfError::Numerical(format!(
+                "{name}: the objective at the solution is not finite ({value}); the temperature \
+                 or the counts are too extreme for f64"
+            )));
+        }
+        Ok(Solution {
+            u: p.u,
+            value,
+            grad_norm: p.grad_norm,
+            iterations: p.iterations,
+        })
+    }
+
+    /// [`Objective::solve`] without the maximised value `J(u)`, for callers that need the
+    /// maximiser alone (the simulation studies): the same Newton iterates and the same
+    /// maximiser, one `log1p` per pair cheaper.
+    pub fn solve_point(&self, u0: Vec<f64>, rel_tol: f64, name: &str) -> Result<Point> {
+        self.newton(u0, rel_tol, name).map(|(p, _)| p)
+    }
+
+    /// Newton's method to `‖∇J‖ ≤ rel_tol · scale`: the mean-zero maximiser (when `ρ = 0`)
+    /// and `J` there when the last evaluation computed it.
+    fn newton(&self, u0: Vec<f64>, rel_tol: f64, name: &str) -> Result<(Point, Option<f64>)> {
         let scale = self.scale();
         let tol = rel_tol * scale;
         let solver = NewtonSolver {
@@ -422,29 +482,25 @@ impl Objective {
             u.iter_mut().for_each(|x| *x -= m);
         }
         // The solver's last evaluation is at the returned point: its gradient is `∇J` there
-        // (and at the mean-zero representative, `J` being shift-invariant when `ρ = 0`), so
-        // only the value may be left to compute.
+        // (and at the mean-zero representative, `J` being shift-invariant when `ρ = 0`); its
+        // value is `J` there when it was computed and `ρ > 0` (no shift).
         let (grad_norm, value) = match res.solver.cur.take() {
-            Some(e) => {
-                let value = if e.inner.value.is_finite() && self.ridge > 0.0 {
-                    e.inner.value
-                } else {
-                    self.value_only(&u)
-                };
-                (
-                    e.inner.grad.iter().map(|x| x * x).sum::<f64>().sqrt(),
-                    value,
-                )
-            }
+            Some(e) => (
+                e.inner.grad.iter().map(|x| x * x).sum::<f64>().sqrt(),
+                (e.inner.value.is_finite() && self.ridge > 0.0).then_some(e.inner.value),
+            ),
             None => {
                 let ev = self.eval(&u, false);
-                (ev.grad.iter().map(|x| x * x).sum::<f64>().sqrt(), ev.value)
+                (
+                    ev.grad.iter().map(|x| x * x).sum::<f64>().sqrt(),
+                    Some(ev.value),
+                )
             }
         };
-        if !value.is_finite() || u.iter().any(|x| !x.is_finite()) {
+        if u.iter().any(|x| !x.is_finite()) {
             return Err(AihfError::Numerical(format!(
-                "{name}: the solution is not finite (objective {value}); the temperature or the \
-                 counts are too extreme for f64"
+                "{name}: the solution is not finite; the temperature or the counts are too \
+                 extreme for f64"
             )));
         }
         if grad_norm.is_nan() || grad_norm > tol {
@@ -455,12 +511,14 @@ impl Objective {
                 iterations,
             });
         }
-        Ok(Solution {
-            u,
+        Ok((
+            Point {
+                u,
+                grad_norm,
+                iterations,
+            },
             value,
-            grad_norm,
-            iterations,
-        })
+        ))
     }
 }
 
@@ -578,7 +636,8 @@ fn pcg(
     Some(x)
 }
 
-/// The dense Hessian (Laplacian + demonstration term + ridge + gauge).
+/// The dense Hessian (Laplacian + demonstration term + ridge + gauge), by its upper
+/// triangle.
 #[allow(clippy::too_many_arguments)]
 fn dense_of(
     n: usize,
@@ -588,33 +647,27 @@ fn dense_of(
     demo: f64,
     ridge: f64,
     kappa: f64,
-) -> DMatrix<f64> {
-    let mut h = DMatrix::from_element(n, n, kappa);
+) -> Upper {
+    let mut h = Upper::filled(n, kappa);
     for k in 0..n {
-        h[(k, k)] += ridge;
+        h.add(k, k, ridge);
     }
     for ((i, j), &wk) in pairs.zip(w) {
-        h[(i, i)] += wk;
-        h[(j, j)] += wk;
-        h[(i, j)] -= wk;
-        h[(j, i)] -= wk;
+        h.add(i, i, wk);
+        h.add(j, j, wk);
+        h.add(i, j, -wk);
     }
     if !pi.is_empty() {
-        for b in 0..n {
-            let db = demo * pi[b];
-            for a in 0..n {
-                h[(a, b)] -= db * pi[a];
+        for (i, &p) in pi.iter().enumerate() {
+            let di = demo * p;
+            let row = h.row_mut(i);
+            for (r, q) in row.iter_mut().zip(&pi[i..]) {
+                *r -= di * q;
             }
-            h[(b, b)] += db;
+            row[0] += di;
         }
     }
     h
-}
-
-fn cholesky_solve(h: DMatrix<f64>, b: &[f64]) -> Option<Vec<f64>> {
-    let chol = h.cholesky()?;
-    let x = chol.solve(&DVector::from_column_slice(b));
-    Some(x.iter().copied().collect())
 }
 
 impl PairHess<'_> {
@@ -631,7 +684,7 @@ impl PairHess<'_> {
                 self.ridge,
                 self.kappa,
             );
-            return cholesky_solve(h, b);
+            return h.cholesky_solve(b);
         }
         pcg(
             n,
@@ -700,6 +753,12 @@ impl HessOp {
 
     /// The dense matrix (for small problems and tests).
     pub fn dense(&self) -> DMatrix<f64> {
+        let p = self.upper();
+        let n = p.n();
+        DMatrix::from_fn(n, n, |i, j| p.get(i, j))
+    }
+
+    fn upper(&self) -> Upper {
         dense_of(
             self.diag.len(),
             self.pairs.iter().copied(),
@@ -716,7 +775,7 @@ impl HessOp {
     pub fn solve(&self, b: &[f64], rtol: f64) -> Option<Vec<f64>> {
         let n = b.len();
         if n <= DENSE_MAX {
-            return cholesky_solve(self.dense(), b);
+            return self.upper().cholesky_solve(b);
         }
         pcg(
             n,

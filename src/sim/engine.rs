@@ -6,7 +6,6 @@
 //! (`into_par_iter().map().collect()` keeps order), and every reduction runs sequentially
 //! afterwards. So 1 thread and 16 threads give bit-identical results (tested).
 
-use crate::bandit::fit as bandit_fit;
 use crate::bandit::{Method, Options};
 use crate::data::{BanditData, Sampler};
 use crate::error::{AihfError, Result};
@@ -277,19 +276,16 @@ fn fit_full(
     data: &BanditData,
     start: Option<&[f64]>,
 ) -> std::result::Result<(Vec<f64>, Vec<f64>), Failure> {
-    let fit = match (e.method, start) {
-        (Method::Aihf, Some(s)) => crate::bandit::aihf_from(data, &e.options, Some(s)),
-        (m, _) => bandit_fit(m, data, &e.options),
-    };
-    match fit {
-        Ok(f) => {
-            if f.policy.iter().all(|p| p.is_finite()) {
-                let r = f
-                    .reward
+    // The studies read the policy and the reward, never the objective's value.
+    let start = start.filter(|_| e.method == Method::Aihf);
+    match crate::bandit::fit_point(e.method, data, &e.options, start) {
+        Ok((policy, reward)) => {
+            if policy.iter().all(|p| p.is_finite()) {
+                let r = reward
                     .iter()
                     .map(|x| x.unwrap_or(f64::NEG_INFINITY))
                     .collect();
-                Ok((f.policy, r))
+                Ok((policy, r))
             } else {
                 Err(Failure::Other(format!("{}: non-finite policy", e.label)))
             }
