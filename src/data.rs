@@ -405,11 +405,15 @@ impl BanditData {
 
     /// Reads a data set file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = crate::io::read_input(path)?;
+        Self::from_text(&crate::io::read_input(path)?, path)
+    }
+
+    /// Parses the contents `text` of the data set file `path` (named in errors).
+    pub fn from_text(text: &str, path: &Path) -> Result<Self> {
         if let Ok(d) = fast::parse(text.as_bytes()) {
             return Ok(d);
         }
-        let v: Value = serde_json::from_str(&text).map_err(|e| AihfError::Json {
+        let v: Value = serde_json::from_str(text).map_err(|e| AihfError::Json {
             context: path.display().to_string(),
             source: e,
         })?;
@@ -694,7 +698,7 @@ mod fast {
 
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
-    struct File {
+    pub(super) struct File {
         n_actions: u64,
         #[serde(default)]
         demonstrations: Demos,
@@ -789,9 +793,241 @@ mod fast {
         }
     }
 
+    /// The blanks JSON allows between tokens; runs of spaces (a pretty-printed file's
+    /// indentation, four bytes in five of `aihf sample`'s files) eight bytes at a time.
+    fn blanks(b: &[u8], i: &mut usize) {
+        const SPACES: u64 = 0x2020_2020_2020_2020;
+        while let Some(&c) = b.get(*i) {
+            match c {
+                b' ' => {
+                    while let Some(w) = b.get(*i..*i + 8) {
+                        let x = u64::from_le_bytes(w.try_into().expect("8 bytes")) ^ SPACES;
+                        if x != 0 {
+                            // The first non-space byte of the eight.
+                            *i += (x.trailing_zeros() / 8) as usize;
+                            break;
+                        }
+                        *i += 8;
+                    }
+                    while b.get(*i) == Some(&b' ') {
+                        *i += 1;
+                    }
+                }
+                b'\n' | b'\t' | b'\r' => *i += 1,
+                _ => return,
+            }
+        }
+    }
+
+    /// The byte `c`, after blanks.
+    fn token(b: &[u8], i: &mut usize, c: u8) -> Option<()> {
+        blanks(b, i);
+        (b.get(*i) == Some(&c)).then(|| *i += 1)
+    }
+
+    /// An unsigned integer as JSON writes it (no sign, fraction, exponent or leading zero),
+    /// within `u64`.
+    fn number(b: &[u8], i: &mut usize) -> Option<u64> {
+        blanks(b, i);
+        let start = *i;
+        let mut v: u64 = 0;
+        while let Some(d) = b.get(*i).filter(|d| d.is_ascii_digit()) {
+            v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            *i += 1;
+        }
+        let digits = *i - start;
+        (digits > 0 && !(digits > 1 && b[start] == b'0')).then_some(v)
+    }
+
+    /// A string without escapes (an object key), its bytes between the quotes.
+    fn key<'a>(b: &'a [u8], i: &mut usize) -> Option<&'a [u8]> {
+        token(b, i, b'"')?;
+        let start = *i;
+        while *b.get(*i)? != b'"' {
+            if b[*i] == b'\\' {
+                return None;
+            }
+            *i += 1;
+        }
+        *i += 1;
+        Some(&b[start..*i - 1])
+    }
+
+    /// An array of `K`-tuples of unsigned integers (`[[1,2,3],[4,5,6]]`, blanks allowed).
+    fn tuples<const K: usize>(b: &[u8], i: &mut usize) -> Option<Vec<[u64; K]>> {
+        token(b, i, b'[')?;
+        // A tuple takes at least 2K + 2 bytes (`[1,2],`).
+        let mut out = Vec::with_capacity((b.len() - *i) / (2 * K + 2));
+        blanks(b, i);
+        if b.get(*i) == Some(&b']') {
+            *i += 1;
+            return Some(out);
+        }
+        loop {
+            token(b, i, b'[')?;
+            let mut t = [0u64; K];
+            for (k, x) in t.iter_mut().enumerate() {
+                if k > 0 {
+                    token(b, i, b',')?;
+                }
+                *x = number(b, i)?;
+            }
+            token(b, i, b']')?;
+            out.push(t);
+            blanks(b, i);
+            match b.get(*i) {
+                Some(b',') => *i += 1,
+                Some(b']') => {
+                    *i += 1;
+                    return Some(out);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array of unsigned integers.
+    fn list(b: &[u8], i: &mut usize) -> Option<Vec<u64>> {
+        token(b, i, b'[')?;
+        let mut out = vec![];
+        blanks(b, i);
+        if b.get(*i) == Some(&b']') {
+            *i += 1;
+            return Some(out);
+        }
+        loop {
+            out.push(number(b, i)?);
+            blanks(b, i);
+            match b.get(*i) {
+                Some(b',') => *i += 1,
+                Some(b']') => {
+                    *i += 1;
+                    return Some(out);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The text of the JSON value at `i` (its extent only: brackets matched, strings and
+    /// their escapes skipped), for `serde_json` to parse and validate.
+    fn raw<'a>(b: &'a [u8], i: &mut usize) -> Option<&'a [u8]> {
+        blanks(b, i);
+        let start = *i;
+        let mut depth = 0usize;
+        loop {
+            let c = *b.get(*i)?;
+            match c {
+                b'"' => {
+                    *i += 1;
+                    loop {
+                        match *b.get(*i)? {
+                            b'\\' => *i += 2,
+                            b'"' => break,
+                            _ => *i += 1,
+                        }
+                    }
+                    *i += 1;
+                }
+                b'[' | b'{' => {
+                    depth += 1;
+                    *i += 1;
+                }
+                b']' | b'}' if depth == 0 => break,
+                b']' | b'}' => {
+                    depth -= 1;
+                    *i += 1;
+                }
+                b',' if depth == 0 => break,
+                _ => *i += 1,
+            }
+            if depth == 0 && matches!(c, b'"' | b']' | b'}') {
+                break;
+            }
+        }
+        Some(&b[start..*i])
+    }
+
+    /// The file read directly from its text, for the shapes data sets take in practice:
+    /// `n_actions`, a `demonstrations` array and `{"pairs": …}` or `{"counts": …}`
+    /// preferences are read by hand (the bulk of a large file: several times faster than
+    /// element by element through serde), `meta` and any other shape of the two are handed
+    /// to `serde_json` as raw text. `None` on anything else (an unknown or repeated key, an
+    /// escaped key, a number that is not an unsigned integer, ...): the caller then parses
+    /// the whole file with `serde_json`.
+    pub(super) fn scan(b: &[u8]) -> Option<File> {
+        let mut i = 0;
+        token(b, &mut i, b'{')?;
+        let (mut n_actions, mut demos, mut prefs, mut meta) = (None, None, None, None);
+        blanks(b, &mut i);
+        if b.get(i) == Some(&b'}') {
+            i += 1;
+        } else {
+            loop {
+                let k = key(b, &mut i)?;
+                token(b, &mut i, b':')?;
+                blanks(b, &mut i);
+                match k {
+                    b"n_actions" if n_actions.is_none() => n_actions = Some(number(b, &mut i)?),
+                    b"demonstrations" if demos.is_none() => {
+                        demos = Some(if b.get(i) == Some(&b'[') {
+                            Demos::Counts(list(b, &mut i)?)
+                        } else {
+                            serde_json::from_slice(raw(b, &mut i)?).ok()?
+                        })
+                    }
+                    b"preferences" if prefs.is_none() => {
+                        prefs = Some(if b.get(i) == Some(&b'{') {
+                            i += 1;
+                            let p = match key(b, &mut i)? {
+                                b"pairs" => {
+                                    token(b, &mut i, b':')?;
+                                    Prefs::Pairs(tuples(b, &mut i)?)
+                                }
+                                b"counts" => {
+                                    token(b, &mut i, b':')?;
+                                    Prefs::Counts(tuples(b, &mut i)?)
+                                }
+                                _ => return None,
+                            };
+                            token(b, &mut i, b'}')?;
+                            p
+                        } else {
+                            serde_json::from_slice(raw(b, &mut i)?).ok()?
+                        })
+                    }
+                    b"meta" if meta.is_none() => {
+                        meta = Some(serde_json::from_slice(raw(b, &mut i)?).ok()?)
+                    }
+                    _ => return None,
+                }
+                blanks(b, &mut i);
+                match b.get(i) {
+                    Some(b',') => i += 1,
+                    Some(b'}') => {
+                        i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        blanks(b, &mut i);
+        (i == b.len()).then_some(())?;
+        Some(File {
+            n_actions: n_actions?,
+            demonstrations: demos.unwrap_or_default(),
+            preferences: prefs.unwrap_or_default(),
+            meta: meta.unwrap_or_default(),
+        })
+    }
+
     /// The typed parse; `Err(())` sends the caller to the general path.
     pub(super) fn parse(bytes: &[u8]) -> std::result::Result<BanditData, ()> {
-        let f: File = serde_json::from_slice(bytes).map_err(|_| ())?;
+        let f = match scan(bytes) {
+            Some(f) => f,
+            None => serde_json::from_slice::<File>(bytes).map_err(|_| ())?,
+        };
         let n = f.n_actions as usize;
         if n == 0 || n > MAX_ACTIONS || f.n_actions > MAX_COUNT {
             return Err(());
@@ -1172,6 +1408,54 @@ mod tests {
             e.add_prefs(w, l, c);
         }
         assert_eq!(e, d);
+    }
+
+    /// The hand scan of the typed parse reads exactly what `serde_json` reads through the
+    /// typed `File`, on every shape a data file takes — pretty or compact, any key order,
+    /// demonstrations as counts or actions or `null`, the three preference forms, `meta` with
+    /// brackets, quotes and escapes inside strings — and declines (`None`, so that serde
+    /// decides) what it does not accept.
+    #[test]
+    fn the_hand_scan_reads_what_serde_reads() {
+        let meta = r#"{"note": "a ] } [ { , \" \\ \n string", "true_reward": [0.5, -1e-3], "x": null}"#;
+        let bodies = [
+            r#""n_actions": 3, "demonstrations": [4, 0, 2], "preferences": {"counts": [[0, 1, 2], [2, 1, 7]]}"#.to_string(),
+            r#""preferences": {"pairs": [[0,1],[1,2],[0,1]]}, "n_actions": 3"#.to_string(),
+            r#""n_actions": 3, "demonstrations": {"actions": [2, 2, 0]}, "preferences": [[0,1,0],[0,0,3],[1,0,0]]"#.to_string(),
+            r#""n_actions": 3, "demonstrations": null, "preferences": null"#.to_string(),
+            r#""n_actions": 3, "demonstrations": [], "preferences": {"counts": []}"#.to_string(),
+            format!(r#""n_actions": 3, "meta": {meta}, "preferences": {{"counts": [[1, 0, 3]]}}"#),
+            format!(r#""meta": {meta}, "n_actions": 2"#),
+        ];
+        for body in &bodies {
+            let compact = format!("{{{body}}}");
+            let v: Value = serde_json::from_str(&compact).unwrap();
+            for text in [compact.clone(), serde_json::to_string_pretty(&v).unwrap()] {
+                let want = BanditData::from_value(&v).unwrap();
+                assert!(super::fast::scan(text.as_bytes()).is_some(), "{text}");
+                assert_eq!(super::fast::parse(text.as_bytes()).unwrap(), want, "{text}");
+                assert_eq!(BanditData::from_json_str(&text).unwrap().meta, want.meta);
+            }
+        }
+        // Declined by the scan, decided by serde (accepted or refused as before).
+        for t in [
+            r#"{"n_actions": 2, "n_actions": 2}"#,
+            r#"{"n_\u0061ctions": 2}"#,
+            r#"{"n_actions": 2, "demonstrations": [1, 01]}"#,
+            r#"{"n_actions": 2, "demonstrations": [1.5, 1]}"#,
+            r#"{"n_actions": 2, "preferences": {"counts": [[0, 1]]}}"#,
+            r#"{"n_actions": 2, "preferences": {"pairs": [[0, 1, 1]]}}"#,
+            r#"{"n_actions": 2, "preferences": {"counts": [[0, 1, 18446744073709551616]]}}"#,
+            r#"{"n_actions": 2} x"#,
+            r#"{"n_actions": 2, "meta": {"a": [1, 2}}"#,
+            r#"{"n_actions": 2,}"#,
+        ] {
+            assert!(super::fast::scan(t.as_bytes()).is_none(), "{t}");
+        }
+        assert_eq!(
+            BanditData::from_json_str(r#"{"n_\u0061ctions": 2}"#).unwrap().n_actions(),
+            2
+        );
     }
 
     #[test]

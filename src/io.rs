@@ -219,18 +219,25 @@ pub fn csv_beside(json: &Path) -> PathBuf {
 /// Standard input (`-`) cannot be read twice and is recorded without a hash.
 pub fn input_record(path: &Path) -> Result<serde_json::Value> {
     if path.as_os_str() == "-" {
-        return Ok(
-            serde_json::json!({ "path": "-", "fnv1a": null, "note": "standard input (not hashed)" }),
-        );
+        return Ok(record_of(path, &[]));
     }
     let bytes = std::fs::read(path).map_err(|e| AihfError::Io {
         action: "cannot read",
         path: path.to_path_buf(),
         source: e,
     })?;
-    Ok(serde_json::json!({
+    Ok(record_of(path, &bytes))
+}
+
+/// [`input_record`] of a file already read (`bytes` are its contents; ignored for standard
+/// input).
+pub fn record_of(path: &Path, bytes: &[u8]) -> serde_json::Value {
+    if path.as_os_str() == "-" {
+        return serde_json::json!({ "path": "-", "fnv1a": null, "note": "standard input (not hashed)" });
+    }
+    serde_json::json!({
         "path": path.display().to_string(),
-        "fnv1a": format!("{:016x}", crate::seed::fnv1a(&bytes, crate::seed::FNV_OFFSET)),
+        "fnv1a": format!("{:016x}", crate::seed::fnv1a(bytes, crate::seed::FNV_OFFSET)),
         "bytes": bytes.len(),
-    }))
+    })
 }

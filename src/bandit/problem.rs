@@ -172,70 +172,71 @@ impl Objective {
             }
         }
         let s = self.s;
-        let mut w = vec![];
+        let len = self.pairs.len();
+        let mut w = if curvature { vec![0.0; len] } else { vec![] };
         // One exponential per action, not per pair, when every `E_k = exp(s u_k − s max u)`
         // is a normal number: then `σ(s(u_i − u_j)) = E_i/(E_i + E_j)`, and
         // `e^{−|d|} = min(E_i, E_j)/max(E_i, E_j)` for the value's `log1p`.
-        match (self.pair_exponentials(u), with_value) {
-            // The solver's pass (gradient and curvatures, no value) on the one-exponential
-            // path: the same arithmetic as the general loop below, without its branches.
-            (Some(ex), false) => {
-                if curvature {
-                    w = vec![0.0; self.pairs.len()];
-                }
-                for (k, p) in self.pairs.iter().enumerate() {
-                    let (ei, ej) = (ex[p.i], ex[p.j]);
-                    let inv = 1.0 / (ei + ej);
-                    let (sg, sg_c) = (ei * inv, ej * inv);
-                    let f = s * (p.c_ij * sg_c - p.c_ji * sg);
-                    grad[p.i] += f;
-                    grad[p.j] -= f;
-                    if curvature {
-                        w[k] = s * s * (p.c_ij + p.c_ji) * sg * sg_c;
+        let ex = self.pair_exponentials(u);
+        let pairs = &self.pairs;
+        value = pair_pass(len, &mut grad, &mut w, value, |range, grad, w, mut value| {
+            let pairs = &pairs[range];
+            match (&ex, with_value) {
+                // The solver's pass (gradient and curvatures, no value) on the one-exponential
+                // path: the same arithmetic as the general loop below, without its branches.
+                (Some(ex), false) => {
+                    for (k, p) in pairs.iter().enumerate() {
+                        let (ei, ej) = (ex[p.i], ex[p.j]);
+                        let inv = 1.0 / (ei + ej);
+                        let (sg, sg_c) = (ei * inv, ej * inv);
+                        let f = s * (p.c_ij * sg_c - p.c_ji * sg);
+                        grad[p.i] += f;
+                        grad[p.j] -= f;
+                        if curvature {
+                            w[k] = s * s * (p.c_ij + p.c_ji) * sg * sg_c;
+                        }
                     }
                 }
-            }
-            (ex, _) => {
-                if curvature {
-                    w.reserve_exact(self.pairs.len());
-                }
-                for p in &self.pairs {
-                    let d = s * (u[p.i] - u[p.j]);
-                    // σ(d) and 1 − σ(d), each without cancellation; e = exp(−|d|).
-                    let (sg, sg_c, e) = match &ex {
-                        Some(ex) => {
-                            let (ei, ej) = (ex[p.i], ex[p.j]);
-                            let inv = 1.0 / (ei + ej);
-                            let e = if with_value {
-                                ei.min(ej) / ei.max(ej)
-                            } else {
-                                0.0
-                            };
-                            (ei * inv, ej * inv, e)
-                        }
-                        None => {
-                            let e = (-d.abs()).exp();
-                            let inv = 1.0 / (1.0 + e);
-                            if d >= 0.0 {
-                                (inv, e * inv, e)
-                            } else {
-                                (e * inv, inv, e)
+                (ex, _) => {
+                    for (k, p) in pairs.iter().enumerate() {
+                        let d = s * (u[p.i] - u[p.j]);
+                        // σ(d) and 1 − σ(d), each without cancellation; e = exp(−|d|).
+                        let (sg, sg_c, e) = match ex {
+                            Some(ex) => {
+                                let (ei, ej) = (ex[p.i], ex[p.j]);
+                                let inv = 1.0 / (ei + ej);
+                                let e = if with_value {
+                                    ei.min(ej) / ei.max(ej)
+                                } else {
+                                    0.0
+                                };
+                                (ei * inv, ej * inv, e)
                             }
+                            None => {
+                                let e = (-d.abs()).exp();
+                                let inv = 1.0 / (1.0 + e);
+                                if d >= 0.0 {
+                                    (inv, e * inv, e)
+                                } else {
+                                    (e * inv, inv, e)
+                                }
+                            }
+                        };
+                        if with_value {
+                            let ls = d.min(0.0) - e.ln_1p();
+                            value += p.c_ij * ls + p.c_ji * (ls - d);
                         }
-                    };
-                    if with_value {
-                        let ls = d.min(0.0) - e.ln_1p();
-                        value += p.c_ij * ls + p.c_ji * (ls - d);
-                    }
-                    let f = s * (p.c_ij * sg_c - p.c_ji * sg);
-                    grad[p.i] += f;
-                    grad[p.j] -= f;
-                    if curvature {
-                        w.push(s * s * (p.c_ij + p.c_ji) * sg * sg_c);
+                        let f = s * (p.c_ij * sg_c - p.c_ji * sg);
+                        grad[p.i] += f;
+                        grad[p.j] -= f;
+                        if curvature {
+                            w[k] = s * s * (p.c_ij + p.c_ji) * sg * sg_c;
+                        }
                     }
                 }
             }
-        }
+            value
+        });
         if !with_value {
             value = f64::NAN;
         }
@@ -353,16 +354,20 @@ impl Objective {
         }
         let s = self.s;
         let ex = self.pair_exponentials(u);
-        for p in &self.pairs {
-            let d = s * (u[p.i] - u[p.j]);
-            // e = exp(−|d|).
-            let e = match &ex {
-                Some(ex) => ex[p.i].min(ex[p.j]) / ex[p.i].max(ex[p.j]),
-                None => (-d.abs()).exp(),
-            };
-            let ls = d.min(0.0) - e.ln_1p();
-            value += p.c_ij * ls + p.c_ji * (ls - d);
-        }
+        let pairs = &self.pairs;
+        value = pair_pass(pairs.len(), &mut [], &mut [], value, |range, _, _, mut value| {
+            for p in &pairs[range] {
+                let d = s * (u[p.i] - u[p.j]);
+                // e = exp(−|d|).
+                let e = match &ex {
+                    Some(ex) => ex[p.i].min(ex[p.j]) / ex[p.i].max(ex[p.j]),
+                    None => (-d.abs()).exp(),
+                };
+                let ls = d.min(0.0) - e.ln_1p();
+                value += p.c_ij * ls + p.c_ji * (ls - d);
+            }
+            value
+        });
         if self.ridge > 0.0 {
             value -= 0.5 * self.ridge * u.iter().map(|x| x * x).sum::<f64>();
         }
@@ -557,10 +562,62 @@ struct PairHess<'a> {
     mu: f64,
 }
 
-/// `out = H v` for the Laplacian-plus-rank-one operator, given an iterator over the pairs.
+/// Pair passes over at least this many pairs run as [`PAR_CHUNKS`] fixed chunks, in parallel.
+const PAR_PAIRS: usize = 1 << 16;
+/// The number of chunks of a parallel pair pass: fixed, so that results depend on the data
+/// alone, never on the number of threads.
+const PAR_CHUNKS: usize = 8;
+
+/// `f(range, acc, out, init)` over the pairs `0..len`: `f` adds each pair's contributions to
+/// the per-action accumulator `acc`, writes its per-pair results to `out` (indexed from the
+/// range's start; empty when there are none) and returns `init` plus its sum. Below
+/// [`PAR_PAIRS`] pairs this is one call, in pair order. Above, the pairs are cut into
+/// [`PAR_CHUNKS`] equal chunks run in parallel, each from a zero accumulator and a zero sum,
+/// which are then added in chunk order: the same result for any number of threads.
+fn pair_pass<F>(len: usize, acc: &mut [f64], out: &mut [f64], init: f64, f: F) -> f64
+where
+    F: Fn(std::ops::Range<usize>, &mut [f64], &mut [f64], f64) -> f64 + Sync,
+{
+    use rayon::prelude::*;
+    if len < PAR_PAIRS {
+        return f(0..len, acc, out, init);
+    }
+    let step = len.div_ceil(PAR_CHUNKS);
+    let n = acc.len();
+    let parts: Vec<(f64, Vec<f64>)> = if out.is_empty() {
+        (0..len.div_ceil(step))
+            .into_par_iter()
+            .map(|c| {
+                let mut part = vec![0.0; n];
+                let v = f(c * step..((c + 1) * step).min(len), &mut part, &mut [], 0.0);
+                (v, part)
+            })
+            .collect()
+    } else {
+        out.par_chunks_mut(step)
+            .enumerate()
+            .map(|(c, o)| {
+                let mut part = vec![0.0; n];
+                let v = f(c * step..c * step + o.len(), &mut part, o, 0.0);
+                (v, part)
+            })
+            .collect()
+    };
+    let mut total = init;
+    for (v, part) in parts {
+        total += v;
+        for (a, p) in acc.iter_mut().zip(&part) {
+            *a += p;
+        }
+    }
+    total
+}
+
+/// `out = H v` for the Laplacian-plus-rank-one operator; `ij` gives a pair's actions.
 #[allow(clippy::too_many_arguments)]
-fn apply_into(
-    pairs: impl Iterator<Item = (usize, usize)>,
+fn apply_into<P: Sync>(
+    pairs: &[P],
+    ij: impl Fn(&P) -> (usize, usize) + Sync,
     w: &[f64],
     pi: &[f64],
     demo: f64,
@@ -572,11 +629,16 @@ fn apply_into(
     for (o, x) in out.iter_mut().zip(v) {
         *o = ridge * x;
     }
-    for ((i, j), &wk) in pairs.zip(w) {
-        let d = wk * (v[i] - v[j]);
-        out[i] += d;
-        out[j] -= d;
-    }
+    let len = pairs.len().min(w.len());
+    pair_pass(len, out, &mut [], 0.0, |range, out, _, _| {
+        for (p, &wk) in pairs[range.clone()].iter().zip(&w[range]) {
+            let (i, j) = ij(p);
+            let d = wk * (v[i] - v[j]);
+            out[i] += d;
+            out[j] -= d;
+        }
+        0.0
+    });
     if !pi.is_empty() {
         let pv: f64 = pi.iter().zip(v).map(|(p, x)| p * x).sum();
         for k in 0..v.len() {
@@ -690,7 +752,8 @@ impl PairHess<'_> {
             n,
             |v, out| {
                 apply_into(
-                    pairs(),
+                    self.pairs,
+                    |p| (p.i, p.j),
                     self.w,
                     self.pi,
                     self.demo,
@@ -739,7 +802,8 @@ impl HessOp {
     pub fn apply(&self, v: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; v.len()];
         apply_into(
-            self.pairs.iter().copied(),
+            &self.pairs,
+            |&p| p,
             &self.w,
             &self.pi,
             self.demo,
@@ -781,7 +845,8 @@ impl HessOp {
             n,
             |v, out| {
                 apply_into(
-                    self.pairs.iter().copied(),
+                    &self.pairs,
+                    |&p| p,
                     &self.w,
                     &self.pi,
                     self.demo,

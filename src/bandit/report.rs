@@ -274,25 +274,32 @@ impl Report {
         };
         opts.validate(min_actions)?;
         let t = Instant::now();
-        let data = BanditData::from_file(path)?;
-        let parse_seconds = t.elapsed().as_secs_f64();
-        opts.validate(data.n_actions())?;
-        let list = methods.resolve(METHODS)?;
-        refuse_unused(opts, &list, methods)?;
-        let truth = meta_truth(&data.meta, opts.beta, data.n_actions())?;
-        let check_seconds = time_checks.then(|| time_existence_checks(&data, opts.lambda));
-        let entries = list
-            .iter()
-            .map(|&m| Entry::new(m, &data, opts, truth.as_ref()))
-            .collect();
-        Ok(Report {
-            input: crate::io::input_record(path)?,
-            data,
-            options: opts.clone(),
-            truth,
-            entries,
-            parse_seconds,
-            check_seconds,
+        let text = crate::io::read_input(path)?;
+        // The file's hash for the results (FNV-1a: one byte at a time, milliseconds on a large
+        // file) on a second thread while this one parses and solves.
+        std::thread::scope(|s| {
+            let record = s.spawn(|| crate::io::record_of(path, text.as_bytes()));
+            let data = BanditData::from_text(&text, path)?;
+            let parse_seconds = t.elapsed().as_secs_f64();
+            opts.validate(data.n_actions())?;
+            let list = methods.resolve(METHODS)?;
+            refuse_unused(opts, &list, methods)?;
+            let truth = meta_truth(&data.meta, opts.beta, data.n_actions())?;
+            let check_seconds = time_checks.then(|| time_existence_checks(&data, opts.lambda));
+            let entries = list
+                .iter()
+                .map(|&m| Entry::new(m, &data, opts, truth.as_ref()))
+                .collect();
+            Ok(Report {
+                // The hash cannot fail; a panic there is re-raised here as it was.
+                input: record.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                data,
+                options: opts.clone(),
+                truth,
+                entries,
+                parse_seconds,
+                check_seconds,
+            })
         })
     }
 
