@@ -11,8 +11,8 @@
 #   huge      100,000 actions, 10,000,000 random comparisons (aihf only; skipped unless
 #             BENCH_HUGE=1: writing the 150 MB file takes a minute)
 # aihf is timed as a whole process (`aihf bandit --data F --method btl --json > /dev/null`,
-# wall clock and peak RSS by /usr/bin/time, minimum of 5 runs; `--timing` prints where the
-# time goes), choix in-process (the solve alone, tol 1e-8, minimum of 5 runs), plus the
+# wall clock by date +%s%N around the process and peak RSS by /usr/bin/time, minimum of 10
+# runs; `--timing` prints where the time goes), choix in-process (the solve alone, tol 1e-8, minimum of 5 runs), plus the
 # largest difference of the two mean-zero reward vectors.
 # choix and numpy are installed, pinned, in a throw-away virtual environment under target/.
 # Usage: scripts/bench_choix.sh
@@ -46,19 +46,28 @@ with open(out, "w") as f:
 PY
 }
 
-time_aihf() { # file method
-  local best=""
-  for _ in 1 2 3 4 5; do
-    /usr/bin/time -f "%e %M" -o "$dir/time.txt" "$aihf" bandit --data "$1" --method "$2" --json > "$dir/out.json"
-    read -r s kb < "$dir/time.txt"
-    if [ -z "$best" ] || awk "BEGIN{exit !($s < ${best%% *})}"; then best="$s $kb"; fi
+time_aihf() { # file method; sets $aihf_s (the best wall seconds)
+  local best="" kb=0
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    local t0 t1
+    t0=$(date +%s%N)
+    /usr/bin/time -f "%M" -o "$dir/time.txt" "$aihf" bandit --data "$1" --method "$2" --json > "$dir/out.json"
+    t1=$(date +%s%N)
+    local s
+    s=$(awk "BEGIN{printf \"%.4f\", ($t1 - $t0) / 1e9}")
+    if [ -z "$best" ] || awk "BEGIN{exit !($s < $best)}"; then best=$s; kb=$(cat "$dir/time.txt"); fi
   done
-  echo "aihf $2 whole process: ${best%% *} s, peak RSS $(( ${best##* } / 1024 )) MB (min of 5)"
+  aihf_s=$best
+  echo "aihf $2 whole process: $best s wall, peak RSS $(( kb / 1024 )) MB (min of 10; date +%s%N around the process)"
   "$aihf" bandit --data "$1" --method "$2" --json --timing > /dev/null
 }
 
+ratio() { # choix seconds in $dir/choix.txt, aihf in $aihf_s
+  awk "BEGIN{printf \"ratio choix / aihf (whole process): %.1fx\n\", $(cat "$dir/choix.txt") / $aihf_s}"
+}
+
 time_choix() { # file
-  "$py" - "$1" "$dir/out.json" <<'PY'
+  "$py" - "$1" "$dir/out.json" "$dir/choix.txt" <<'PY'
 import json, sys, time
 import numpy as np, choix
 d = json.load(open(sys.argv[1]))
@@ -75,6 +84,7 @@ for _ in range(5):
     p = choix.ilsr_pairwise(n, pairs, tol=1e-8, max_iter=1000)
     ts.append(time.perf_counter() - t)
 print(f"choix ilsr_pairwise in-process: {min(ts):.3f} s (min of 5)")
+open(sys.argv[3], "w").write(f"{min(ts)}\n")
 r = np.array(json.load(open(sys.argv[2]))["btl"]["reward"])
 print(f"max |r_aihf - r_choix| = {np.max(np.abs(r - (p - p.mean()))):.2e}")
 PY
@@ -84,12 +94,14 @@ echo "== random: 1,000 actions, 100,000 random comparisons (numpy, seed 1)"
 [ -f "$dir/random.json" ] || gen_random 1000 100000 1 "$dir/random.json"
 time_aihf "$dir/random.json" btl
 time_choix "$dir/random.json"
+ratio
 
 echo "== readme: aihf sample --truth gaussian --n-actions 1000 --demos 10000 --random-comparisons 100000 --seed 1"
 [ -f "$dir/readme.json" ] || "$aihf" sample --truth gaussian --n-actions 1000 --demos 10000 \
   --random-comparisons 100000 --seed 1 --out "$dir/readme.json" > /dev/null
 time_aihf "$dir/readme.json" btl
 time_choix "$dir/readme.json"
+ratio
 time_aihf "$dir/readme.json" aihf
 
 echo "== large: 10,000 actions, 1,000,000 random comparisons (aihf only; targets < 2 s, < 1 GB)"

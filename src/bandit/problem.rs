@@ -1227,6 +1227,62 @@ mod tests {
         }
     }
 
+    /// Above `PAR_PAIRS` pairs the passes run in fixed chunks: the objective, gradient,
+    /// curvatures, Hessian products and the solve are the same bits on 1 and 2 threads, and
+    /// agree with a plain serial sum over the pairs to round-off.
+    #[test]
+    fn chunked_pair_passes_do_not_depend_on_the_thread_count() {
+        let mut obj = btl_objective(400, 1.0, 3, 0.0, 11);
+        assert!(obj.pairs.len() >= PAR_PAIRS, "{} pairs", obj.pairs.len());
+        obj.a = (0..obj.n).map(|i| (i % 5) as f64).collect();
+        obj.log_pi0 = vec![0.0; obj.n];
+        let u: Vec<f64> = (0..obj.n).map(|i| ((i * 37) % 11) as f64 / 7.0 - 0.7).collect();
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| {
+                    let e = obj.eval_with(&u, true, true);
+                    let h = HessOp::laplacian(
+                        obj.n,
+                        &obj.pairs.iter().zip(&e.w).map(|(p, &w)| (p.i, p.j, w)).collect::<Vec<_>>(),
+                        0.0,
+                        1.0,
+                    );
+                    let hv = h.apply(&u);
+                    let sol = obj.solve(vec![0.0; obj.n], 1e-10, "test").unwrap();
+                    (e.value, e.grad, e.w, hv, obj.value_only(&u), sol.u)
+                })
+        };
+        let (one, two) = (run(1), run(2));
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(one.0.to_bits(), two.0.to_bits());
+        assert_eq!(bits(&one.1), bits(&two.1));
+        assert_eq!(bits(&one.2), bits(&two.2));
+        assert_eq!(bits(&one.3), bits(&two.3));
+        assert_eq!(one.4.to_bits(), two.4.to_bits());
+        assert_eq!(bits(&one.5), bits(&two.5));
+        // A plain serial sum: the gradient and value to round-off.
+        let lp = obj.log_policy(&u);
+        let at: f64 = obj.a.iter().sum();
+        let mut g: Vec<f64> = (0..obj.n).map(|i| obj.a[i] - at * lp[i].exp()).collect();
+        let mut v: f64 = obj.a.iter().zip(&lp).map(|(a, l)| a * l).sum();
+        for p in &obj.pairs {
+            let d = u[p.i] - u[p.j];
+            let sg = crate::math::sigmoid(d);
+            v += p.c_ij * crate::math::log_sigmoid(d) + p.c_ji * crate::math::log_sigmoid(-d);
+            let f = p.c_ij * (1.0 - sg) - p.c_ji * sg;
+            g[p.i] += f;
+            g[p.j] -= f;
+        }
+        assert!((one.0 - v).abs() <= 1e-10 * v.abs(), "{} vs {v}", one.0);
+        let scale = g.iter().fold(1.0f64, |m, x| m.max(x.abs()));
+        for (a, b) in one.1.iter().zip(&g) {
+            assert!((a - b).abs() <= 1e-9 * scale, "{a} vs {b}");
+        }
+    }
+
     #[test]
     fn logit_start_reaches_the_same_maximiser_in_no_more_steps() {
         // (n, density, comparisons per pair, ridge): dense and heavily compared (Figure 9's
