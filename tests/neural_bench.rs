@@ -180,6 +180,15 @@ fn tiny_preset_reports_times_throughput_and_palm_flops() {
             sec("aihf") / sec("dpo-precomputed-ref")
         ) < RATIO_REL
     );
+    // The FLOP ratio is the steps' own, and time per FLOP is the time ratio over it.
+    let flops = |n: &str| num(steps.iter().find(|s| s["name"] == n).unwrap(), "flops");
+    assert!(rel(num(q, "aihf_flops_over_dpo_flops"), flops("aihf") / flops("dpo")) < RATIO_REL);
+    assert!(
+        rel(
+            num(q, "aihf_per_flop_over_dpo"),
+            ratio / num(q, "aihf_flops_over_dpo_flops")
+        ) < RATIO_REL
+    );
     assert!(
         rel(
             num(q, "aihf_with_generation_over_dpo"),

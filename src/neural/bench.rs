@@ -318,6 +318,9 @@ pub struct Ratios {
     pub aihf_over_dpo_precomputed_ref: f64,
     /// The same ratio of model FLOPs.
     pub aihf_flops_over_dpo_flops: f64,
+    /// Time per model FLOP, AIHF over DPO (`aihf_over_dpo / aihf_flops_over_dpo_flops`): 1
+    /// when an AIHF iteration runs its FLOPs as fast as a DPO step (issue 15's target: ≤ 1.1).
+    pub aihf_per_flop_over_dpo: f64,
     /// AIHF iteration plus generation over the DPO step with the reference forward.
     pub aihf_with_generation_over_dpo: Option<f64>,
 }
@@ -711,11 +714,12 @@ pub fn run(cfg: &BenchConfig, device: Device) -> Result<BenchReport> {
         sec("aihf").unwrap_or(f64::NAN),
         sec("dpo").unwrap_or(f64::NAN),
     );
+    let flop_ratio = flops("aihf").unwrap_or(f64::NAN) / flops("dpo").unwrap_or(f64::NAN);
     let ratios = Ratios {
         aihf_over_dpo: aihf / dpo,
         aihf_over_dpo_precomputed_ref: aihf / sec("dpo-precomputed-ref").unwrap_or(f64::NAN),
-        aihf_flops_over_dpo_flops: flops("aihf").unwrap_or(f64::NAN)
-            / flops("dpo").unwrap_or(f64::NAN),
+        aihf_flops_over_dpo_flops: flop_ratio,
+        aihf_per_flop_over_dpo: aihf / dpo / flop_ratio,
         aihf_with_generation_over_dpo: sec("generation").map(|g| (aihf + g) / dpo),
     };
     Ok(BenchReport {
@@ -810,8 +814,11 @@ pub fn table(r: &BenchReport) -> String {
     let _ = writeln!(
         s,
         "AIHF iteration / DPO step: {:.2} in time ({:.2} against DPO with precomputed reference \
-         log-probs), {:.2} in FLOPs",
-        q.aihf_over_dpo, q.aihf_over_dpo_precomputed_ref, q.aihf_flops_over_dpo_flops
+         log-probs), {:.2} in FLOPs: {:.2} in time per model FLOP",
+        q.aihf_over_dpo,
+        q.aihf_over_dpo_precomputed_ref,
+        q.aihf_flops_over_dpo_flops,
+        q.aihf_per_flop_over_dpo
     );
     if let Some(g) = q.aihf_with_generation_over_dpo {
         let _ = writeln!(
