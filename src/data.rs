@@ -1428,7 +1428,8 @@ mod tests {
     /// decides) what it does not accept.
     #[test]
     fn the_hand_scan_reads_what_serde_reads() {
-        let meta = r#"{"note": "a ] } [ { , \" \\ \n string", "true_reward": [0.5, -1e-3], "x": null}"#;
+        let meta =
+            r#"{"note": "a ] } [ { , \" \\ \n string", "true_reward": [0.5, -1e-3], "x": null}"#;
         let bodies = [
             r#""n_actions": 3, "demonstrations": [4, 0, 2], "preferences": {"counts": [[0, 1, 2], [2, 1, 7]]}"#.to_string(),
             r#""preferences": {"pairs": [[0,1],[1,2],[0,1]]}, "n_actions": 3"#.to_string(),
@@ -1464,7 +1465,9 @@ mod tests {
             assert!(super::fast::scan(t.as_bytes()).is_none(), "{t}");
         }
         assert_eq!(
-            BanditData::from_json_str(r#"{"n_\u0061ctions": 2}"#).unwrap().n_actions(),
+            BanditData::from_json_str(r#"{"n_\u0061ctions": 2}"#)
+                .unwrap()
+                .n_actions(),
             2
         );
     }

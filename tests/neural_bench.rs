@@ -182,7 +182,12 @@ fn tiny_preset_reports_times_throughput_and_palm_flops() {
     );
     // The FLOP ratio is the steps' own, and time per FLOP is the time ratio over it.
     let flops = |n: &str| num(steps.iter().find(|s| s["name"] == n).unwrap(), "flops");
-    assert!(rel(num(q, "aihf_flops_over_dpo_flops"), flops("aihf") / flops("dpo")) < RATIO_REL);
+    assert!(
+        rel(
+            num(q, "aihf_flops_over_dpo_flops"),
+            flops("aihf") / flops("dpo")
+        ) < RATIO_REL
+    );
     assert!(
         rel(
             num(q, "aihf_per_flop_over_dpo"),

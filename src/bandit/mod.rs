@@ -6,8 +6,8 @@
 //! its tolerance is an error, never a silent answer.
 
 pub mod claims;
-pub mod estimators;
 mod dense;
+pub mod estimators;
 pub mod existence;
 pub mod problem;
 pub mod report;

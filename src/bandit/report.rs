@@ -292,7 +292,9 @@ impl Report {
                 .collect();
             Ok(Report {
                 // The hash cannot fail; a panic there is re-raised here as it was.
-                input: record.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                input: record
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
                 data,
                 options: opts.clone(),
                 truth,
