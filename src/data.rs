@@ -864,27 +864,24 @@ mod fast {
         Some(&b[start..*i - 1])
     }
 
-    /// An array of `K`-tuples of unsigned integers (`[[1,2,3],[4,5,6]]`, blanks allowed).
-    fn tuples<const K: usize>(b: &[u8], i: &mut usize) -> Option<Vec<[u64; K]>> {
+    /// A JSON array whose elements `elem` reads (blanks allowed), with room reserved for
+    /// `capacity` of them.
+    #[inline(always)]
+    fn array<T>(
+        b: &[u8],
+        i: &mut usize,
+        capacity: usize,
+        mut elem: impl FnMut(&[u8], &mut usize) -> Option<T>,
+    ) -> Option<Vec<T>> {
         token(b, i, b'[')?;
-        // A tuple takes at least 2K + 2 bytes (`[1,2],`).
-        let mut out = Vec::with_capacity((b.len() - *i) / (2 * K + 2));
+        let mut out = Vec::with_capacity(capacity);
         blanks(b, i);
         if b.get(*i) == Some(&b']') {
             *i += 1;
             return Some(out);
         }
         loop {
-            token(b, i, b'[')?;
-            let mut t = [0u64; K];
-            for (k, x) in t.iter_mut().enumerate() {
-                if k > 0 {
-                    token(b, i, b',')?;
-                }
-                *x = number(b, i)?;
-            }
-            token(b, i, b']')?;
-            out.push(t);
+            out.push(elem(b, i)?);
             blanks(b, i);
             match b.get(*i) {
                 Some(b',') => *i += 1,
@@ -897,27 +894,27 @@ mod fast {
         }
     }
 
+    /// An array of `K`-tuples of unsigned integers (`[[1,2,3],[4,5,6]]`, blanks allowed).
+    fn tuples<const K: usize>(b: &[u8], i: &mut usize) -> Option<Vec<[u64; K]>> {
+        // A tuple takes at least 2K + 2 bytes (`[1,2],`).
+        let capacity = b.len().saturating_sub(*i) / (2 * K + 2);
+        array(b, i, capacity, |b, i| {
+            let mut t = [0u64; K];
+            token(b, i, b'[')?;
+            for (k, x) in t.iter_mut().enumerate() {
+                if k > 0 {
+                    token(b, i, b',')?;
+                }
+                *x = number(b, i)?;
+            }
+            token(b, i, b']')?;
+            Some(t)
+        })
+    }
+
     /// An array of unsigned integers.
     fn list(b: &[u8], i: &mut usize) -> Option<Vec<u64>> {
-        token(b, i, b'[')?;
-        let mut out = vec![];
-        blanks(b, i);
-        if b.get(*i) == Some(&b']') {
-            *i += 1;
-            return Some(out);
-        }
-        loop {
-            out.push(number(b, i)?);
-            blanks(b, i);
-            match b.get(*i) {
-                Some(b',') => *i += 1,
-                Some(b']') => {
-                    *i += 1;
-                    return Some(out);
-                }
-                _ => return None,
-            }
-        }
+        array(b, i, 0, number)
     }
 
     /// The text of the JSON value at `i` (its extent only: brackets matched, strings and

@@ -72,10 +72,7 @@ fn finish(
     opts: &Options,
 ) -> Result<Fit> {
     if !objective.is_finite() {
-        return Err(AihfError::Numerical(format!(
-            "{}: non-finite policy or objective",
-            method.name()
-        )));
+        return Err(non_finite(method));
     }
     let (policy, reward) = finish_point(method, &log_policy, reward, opts)?;
     Ok(Fit {
@@ -98,12 +95,13 @@ fn finish_point(
 ) -> Result<(Vec<f64>, Vec<Option<f64>>)> {
     let policy: Vec<f64> = log_policy.iter().map(|l| l.exp()).collect();
     if policy.iter().any(|p| !p.is_finite()) {
-        return Err(AihfError::Numerical(format!(
-            "{}: non-finite policy or objective",
-            method.name()
-        )));
+        return Err(non_finite(method));
     }
     Ok((policy, normalize(reward, opts.normalization)?))
+}
+
+fn non_finite(method: Method) -> AihfError {
+    AihfError::Numerical(format!("{}: non-finite policy or objective", method.name()))
 }
 
 /// The policy and the normalised reward of `method` on `data` — [`fit`]'s `policy` and
