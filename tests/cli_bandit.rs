@@ -351,3 +351,58 @@ use predicates::prelude::PredicateBooleanExt;
 
 mod common;
 use common::aihf;
+
+/// A data file is read from memory-mapped pages where it can be (a regular file) and read
+/// through a pipe otherwise: both give the same results, and text that is not UTF-8 (in a
+/// string the fast reader hands to serde_json, or after the closing brace) is refused as a
+/// read error naming the file or standard input, as before the mapping.
+#[test]
+fn mapped_and_piped_data_agree_and_bad_utf8_is_a_read_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let text =
+        r#"{"n_actions": 3, "preferences": {"pairs": [[0, 1], [1, 2], [2, 0], [1, 0], [2, 1]]}}"#;
+    let data = write(dir.path(), "d.json", text);
+    let run = |stdin: Option<&[u8]>, path: &Path| {
+        aihf()
+            .args(["bandit", "--data"])
+            .arg(path)
+            .args(["--method", "btl", "--json"])
+            .write_stdin(stdin.unwrap_or_default())
+            .output()
+            .unwrap()
+    };
+    let mapped = run(None, &data);
+    let piped = run(Some(text.as_bytes()), Path::new("-"));
+    assert!(mapped.status.success() && piped.status.success());
+    let reward = |out: &[u8]| {
+        let v: serde_json::Value = serde_json::from_slice(out).unwrap();
+        v["btl"]["reward"].clone()
+    };
+    assert_eq!(reward(&mapped.stdout), reward(&piped.stdout));
+    for (k, bytes) in [
+        b"{\"n_actions\": 2, \"meta\": \"\xff\"}".to_vec(),
+        b"{\"n_actions\": 2, \"preferences\": {\"pairs\": [[0, 1], [1, 0]]}}\xff".to_vec(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let p = dir.path().join(format!("bad{k}.json"));
+        std::fs::write(&p, &bytes).unwrap();
+        for (out, name) in [
+            (run(None, &p), p.display().to_string()),
+            (
+                run(Some(&bytes), Path::new("-")),
+                "standard input".to_string(),
+            ),
+        ] {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(
+                err.contains(&format!(
+                    "cannot read {name}: stream did not contain valid UTF-8"
+                )),
+                "{err}"
+            );
+        }
+    }
+}

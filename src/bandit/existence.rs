@@ -377,6 +377,9 @@ mod tests {
         }
         // Both outcomes occur, and the bounded sweeps settle most connected cases.
         assert!(connected > 50 && connected < 350, "{connected}");
-        assert!(shown_in_four * 10 >= connected * 9, "{shown_in_four} of {connected}");
+        assert!(
+            shown_in_four * 10 >= connected * 9,
+            "{shown_in_four} of {connected}"
+        );
     }
 }

@@ -274,12 +274,12 @@ impl Report {
         };
         opts.validate(min_actions)?;
         let t = Instant::now();
-        let text = crate::io::read_input(path)?;
+        let text = crate::io::read_input_bytes(path)?;
         // The file's hash for the results (FNV-1a: one byte at a time, milliseconds on a large
         // file) on a second thread while this one parses and solves.
         std::thread::scope(|s| {
-            let record = s.spawn(|| crate::io::record_of(path, text.as_bytes()));
-            let data = BanditData::from_text(&text, path)?;
+            let record = s.spawn(|| crate::io::record_of(path, &text));
+            let data = BanditData::from_bytes(&text, path)?;
             let parse_seconds = t.elapsed().as_secs_f64();
             opts.validate(data.n_actions())?;
             let list = methods.resolve(METHODS)?;
