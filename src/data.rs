@@ -207,16 +207,10 @@ impl BanditData {
         demos: Vec<u64>,
         records: impl IntoIterator<Item = (usize, usize, u64)>,
     ) -> Result<Self> {
-        let mut data = Self::new(n, demos, vec![])?;
-        // Two stable counting-sort passes, no comparison sort: the records are bucketed by
-        // the larger action of their pair, then dealt to the rows of their smaller action in
-        // that order, so every row comes out sorted by `j` with repeats adjacent (merged as
-        // they arrive). `O(n + records)`.
-        // (winner, loser, count), 16 bytes (indices are `u32` in the table too).
+        let data = Self::new(n, demos, vec![])?;
         let records = records.into_iter();
+        // (winner, loser, count), 16 bytes (indices are `u32` in the table too).
         let mut kept: Vec<(u32, u32, u64)> = Vec::with_capacity(records.size_hint().0);
-        let mut by_j = vec![0usize; n + 1];
-        let mut per_row = vec![0usize; n];
         for (k, (w, l, c)) in records.enumerate() {
             if w >= n || l >= n {
                 return Err(AihfError::data(
@@ -230,29 +224,56 @@ impl BanditData {
                     format!("compares action {w} with itself"),
                 ));
             }
-            if c == 0 {
-                continue;
+            if c != 0 {
+                kept.push((w as u32, l as u32, c));
             }
-            let (a, b) = (w.min(l), w.max(l));
-            by_j[b + 1] += 1;
-            per_row[a] += 1;
-            kept.push((w as u32, l as u32, c));
         }
-        for b in 0..n {
-            by_j[b + 1] += by_j[b];
+        Ok(data.with_records(kept))
+    }
+
+    /// `self` (without preferences) with the `(winner, loser, count)` records added, each
+    /// within `0..n` and comparing two different actions (checked by the caller; zero counts
+    /// are skipped). Two stable counting-sort passes, no comparison sort: the records are
+    /// bucketed by the larger action of their pair, then dealt to the rows of their smaller
+    /// action in that order, so every row comes out sorted by `j` with repeats adjacent
+    /// (merged as they arrive). `O(n + records)`.
+    fn with_records(mut self, mut records: Vec<(u32, u32, u64)>) -> Self {
+        let n = self.n;
+        let larger = |r: &(u32, u32, u64)| r.0.max(r.1) as usize;
+        let mut per_row = vec![0usize; n];
+        for &(w, l, _) in &records {
+            per_row[w.min(l) as usize] += 1;
         }
-        let mut sorted = vec![(0u32, 0u32, 0u64); kept.len()];
-        for r in kept {
-            let slot = &mut by_j[r.0.max(r.1) as usize];
-            sorted[*slot] = r;
-            *slot += 1;
-        }
-        for (row, &len) in data.rows.iter_mut().zip(&per_row) {
+        for (row, &len) in self.rows.iter_mut().zip(&per_row) {
             row.reserve_exact(len);
         }
-        for (w, l, c) in sorted {
+        let order: Vec<u32> = if u32::try_from(records.len()).is_ok() {
+            let mut by_j = vec![0usize; n + 1];
+            for r in &records {
+                by_j[larger(r) + 1] += 1;
+            }
+            for b in 0..n {
+                by_j[b + 1] += by_j[b];
+            }
+            // The order as 4-byte positions (a quarter of the records' memory to fault in).
+            let mut order = vec![0u32; records.len()];
+            for (k, r) in records.iter().enumerate() {
+                let slot = &mut by_j[larger(r)];
+                order[*slot] = k as u32;
+                *slot += 1;
+            }
+            order
+        } else {
+            // Over 2^32 records (64 GB of them): the same order by a stable sort.
+            records.sort_by_key(larger);
+            vec![]
+        };
+        let deal = |rows: &mut [Vec<Entry>], (w, l, c): (u32, u32, u64)| {
+            if c == 0 {
+                return;
+            }
             let (a, b) = (w.min(l), w.max(l));
-            let row = &mut data.rows[a as usize];
+            let row = &mut rows[a as usize];
             let (ab, ba) = if w < l { (c, 0) } else { (0, c) };
             match row.last_mut() {
                 Some(last) if last.j == b => {
@@ -261,8 +282,15 @@ impl BanditData {
                 }
                 _ => row.push(Entry { j: b, ab, ba }),
             }
+        };
+        if order.is_empty() {
+            records.into_iter().for_each(|r| deal(&mut self.rows, r));
+        } else {
+            order
+                .into_iter()
+                .for_each(|k| deal(&mut self.rows, records[k as usize]));
         }
-        Ok(data)
+        self
     }
 
     /// An empty data set over `n` actions.
@@ -723,6 +751,8 @@ mod fast {
         Matrix(Vec<Vec<u64>>),
         Pairs(Vec<[u64; 2]>),
         Counts(Vec<[u64; 3]>),
+        /// `(winner, loser, count)`, as the hand scan reads either of the two above.
+        Records(Vec<(u32, u32, u64)>),
     }
 
     #[derive(serde::Deserialize)]
@@ -956,21 +986,25 @@ mod fast {
         }
     }
 
-    /// An array of `K`-tuples of unsigned integers (`[[1,2,3],[4,5,6]]`, blanks allowed).
-    fn tuples<const K: usize>(b: &[u8], i: &mut usize) -> Option<Vec<[u64; K]>> {
-        // A tuple takes at least 2K + 2 bytes (`[1,2],`).
+    /// An array of `[winner, loser]` (`K = 2`, count 1) or `[winner, loser, count]` (`K = 3`)
+    /// records of unsigned integers (blanks allowed), read straight into the table's record
+    /// form; `None` (the general path) for an index beyond `u32`.
+    fn records<const K: usize>(b: &[u8], i: &mut usize) -> Option<Vec<(u32, u32, u64)>> {
+        // A record takes at least 2K + 2 bytes (`[1,2],`).
         let capacity = b.len().saturating_sub(*i) / (2 * K + 2);
         array(b, i, capacity, |b, i| {
-            let mut t = [0u64; K];
             token(b, i, b'[')?;
-            for (k, x) in t.iter_mut().enumerate() {
-                if k > 0 {
-                    token(b, i, b',')?;
-                }
-                *x = number(b, i)?;
-            }
+            let w = u32::try_from(number(b, i)?).ok()?;
+            token(b, i, b',')?;
+            let l = u32::try_from(number(b, i)?).ok()?;
+            let c = if K == 3 {
+                token(b, i, b',')?;
+                number(b, i)?
+            } else {
+                1
+            };
             token(b, i, b']')?;
-            Some(t)
+            Some((w, l, c))
         })
     }
 
@@ -1052,11 +1086,11 @@ mod fast {
                             let p = match key(b, &mut i)? {
                                 b"pairs" => {
                                     token(b, &mut i, b':')?;
-                                    Prefs::Pairs(tuples(b, &mut i)?)
+                                    Prefs::Records(records::<2>(b, &mut i)?)
                                 }
                                 b"counts" => {
                                     token(b, &mut i, b':')?;
-                                    Prefs::Counts(tuples(b, &mut i)?)
+                                    Prefs::Records(records::<3>(b, &mut i)?)
                                 }
                                 _ => return None,
                             };
@@ -1153,6 +1187,17 @@ mod fast {
                     recs.push((idx(w)?, idx(l)?, k));
                 }
                 BanditData::from_records(n, demos, recs).map_err(|_| ())?
+            }
+            Prefs::Records(r) => {
+                // What `from_records` refuses goes to the general path, which names it.
+                if r.iter()
+                    .any(|&(w, l, c)| w == l || w as usize >= n || l as usize >= n || c > MAX_COUNT)
+                {
+                    return Err(());
+                }
+                BanditData::new(n, demos, vec![])
+                    .map_err(|_| ())?
+                    .with_records(r)
             }
         };
         let mut data = data;

@@ -190,22 +190,21 @@ pub fn sft(data: &BanditData, opts: &Options) -> Result<Fit> {
 }
 
 fn pref_pairs(data: &BanditData, scale: f64, per_pair_mean: bool) -> Vec<WPair> {
-    data.pairs()
-        .into_iter()
-        .map(|p| {
-            let f = if per_pair_mean {
-                scale / (p.m_ij + p.m_ji) as f64
-            } else {
-                scale
-            };
-            WPair {
-                i: p.i,
-                j: p.j,
-                c_ij: p.m_ij as f64 * f,
-                c_ji: p.m_ji as f64 * f,
-            }
-        })
-        .collect()
+    let mut out = Vec::with_capacity(data.n_pairs());
+    data.for_each_pair(|p| {
+        let f = if per_pair_mean {
+            scale / (p.m_ij + p.m_ji) as f64
+        } else {
+            scale
+        };
+        out.push(WPair {
+            i: p.i as u32,
+            j: p.j as u32,
+            c_ij: p.m_ij as f64 * f,
+            c_ji: p.m_ji as f64 * f,
+        });
+    });
+    out
 }
 
 /// The BTL likelihood of `data` in the solver's form, once a maximiser exists (or `ρ > 0`).
@@ -574,7 +573,12 @@ fn self_play_step(
                 c_ji += lambda * data.pref(j, i) as f64 / m_tot;
             }
             if c_ij + c_ji > 0.0 {
-                pairs.push(WPair { i, j, c_ij, c_ji });
+                pairs.push(WPair {
+                    i: i as u32,
+                    j: j as u32,
+                    c_ij,
+                    c_ji,
+                });
             }
         }
     }
