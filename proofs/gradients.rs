@@ -22,8 +22,8 @@ fn objective() -> impl Strategy<Value = (Objective, Vec<f64>)> {
                 for i in 0..n {
                     for j in i + 1..n {
                         pairs.push(WPair {
-                            i,
-                            j,
+                            i: i as u32,
+                            j: j as u32,
                             c_ij: c[k].0,
                             c_ji: c[k].1,
                         });
