@@ -31,7 +31,7 @@ use crate::error::{AihfError, Result};
 use rand::Rng;
 use rand_distr::{Binomial, Distribution};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The ground truth a data file carries in its `meta` (written by `aihf sample`): the documented
 /// keys `meta.true_reward` (the reward `r*`, one number per action) and `meta.true_policy` (the
@@ -477,18 +477,7 @@ impl BanditData {
         if let Ok(d) = fast::parse(bytes) {
             return Ok(d);
         }
-        let text = std::str::from_utf8(bytes).map_err(|_| AihfError::Io {
-            action: "cannot read",
-            path: if crate::io::is_stdio(path) {
-                PathBuf::from("standard input")
-            } else {
-                path.to_path_buf()
-            },
-            source: std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "stream did not contain valid UTF-8",
-            ),
-        })?;
+        let text = std::str::from_utf8(bytes).map_err(|_| crate::io::not_utf8(path))?;
         let v: Value = serde_json::from_str(text).map_err(|e| AihfError::Json {
             context: path.display().to_string(),
             source: e,
@@ -1126,6 +1115,29 @@ mod fast {
         })
     }
 
+    /// An action index as the table stores it.
+    fn narrow(x: u64) -> std::result::Result<u32, ()> {
+        u32::try_from(x).map_err(|_| ())
+    }
+
+    /// The data set of `(winner, loser, count)` records; what [`BanditData::from_records`]
+    /// refuses (an index out of range, an action compared with itself) and counts beyond
+    /// [`MAX_COUNT`] go to the general path, which names them.
+    fn with_records(
+        n: usize,
+        demos: Vec<u64>,
+        r: Vec<(u32, u32, u64)>,
+    ) -> std::result::Result<BanditData, ()> {
+        if r.iter()
+            .any(|&(w, l, c)| w == l || w as usize >= n || l as usize >= n || c > MAX_COUNT)
+        {
+            return Err(());
+        }
+        Ok(BanditData::new(n, demos, vec![])
+            .map_err(|_| ())?
+            .with_records(r))
+    }
+
     /// The typed parse; `Err(())` sends the caller to the general path.
     pub(super) fn parse(bytes: &[u8]) -> std::result::Result<BanditData, ()> {
         let f = match scan(bytes) {
@@ -1170,35 +1182,21 @@ mod fast {
                 }
                 BanditData::new(n, demos, m).map_err(|_| ())?
             }
-            Prefs::Pairs(p) => {
-                let mut recs = Vec::with_capacity(p.len());
-                for [w, l] in p {
-                    let (w, l) = (idx(w)?, idx(l)?);
-                    recs.push((w, l, 1));
-                }
-                BanditData::from_records(n, demos, recs).map_err(|_| ())?
-            }
-            Prefs::Counts(c) => {
-                let mut recs = Vec::with_capacity(c.len());
-                for [w, l, k] in c {
-                    if k > MAX_COUNT {
-                        return Err(());
-                    }
-                    recs.push((idx(w)?, idx(l)?, k));
-                }
-                BanditData::from_records(n, demos, recs).map_err(|_| ())?
-            }
-            Prefs::Records(r) => {
-                // What `from_records` refuses goes to the general path, which names it.
-                if r.iter()
-                    .any(|&(w, l, c)| w == l || w as usize >= n || l as usize >= n || c > MAX_COUNT)
-                {
-                    return Err(());
-                }
-                BanditData::new(n, demos, vec![])
-                    .map_err(|_| ())?
-                    .with_records(r)
-            }
+            Prefs::Pairs(p) => with_records(
+                n,
+                demos,
+                p.into_iter()
+                    .map(|[w, l]| Ok((narrow(w)?, narrow(l)?, 1)))
+                    .collect::<std::result::Result<_, ()>>()?,
+            )?,
+            Prefs::Counts(c) => with_records(
+                n,
+                demos,
+                c.into_iter()
+                    .map(|[w, l, k]| Ok((narrow(w)?, narrow(l)?, k)))
+                    .collect::<std::result::Result<_, ()>>()?,
+            )?,
+            Prefs::Records(r) => with_records(n, demos, r)?,
         };
         let mut data = data;
         if data

@@ -125,6 +125,23 @@ pub fn read_input_bytes(path: &Path) -> Result<InputBytes> {
     Ok(InputBytes::Read(v))
 }
 
+/// The error for input that is not UTF-8, worded as [`read_input`]'s (which `std` words): for
+/// callers of [`read_input_bytes`] that find it.
+pub fn not_utf8(path: &Path) -> AihfError {
+    AihfError::Io {
+        action: "cannot read",
+        path: if is_stdio(path) {
+            PathBuf::from("standard input")
+        } else {
+            path.to_path_buf()
+        },
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ),
+    }
+}
+
 /// Writes `bytes` to standard output when `path` is `-`, else atomically to the file
 /// ([`write_atomic`]).
 pub fn write_output(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -112,6 +112,9 @@ pub struct Point {
     pub grad_norm: f64,
     /// Newton iterations taken.
     pub iterations: usize,
+    /// Passes over the pairs that computed `J` (the line searches on `F`; each costs a `log1p`
+    /// per pair, the gradient passes none).
+    pub value_passes: usize,
 }
 
 /// What a solve returns.
@@ -525,6 +528,7 @@ impl Objective {
             })
             .run()
             .map_err(|e| AihfError::Numerical(format!("{name}: {e}")))?;
+        let value_passes = res.problem.counts.get("cost_count").copied().unwrap_or(0) as usize;
         let state = res.state();
         let iterations = state.get_iter() as usize;
         let u = state
@@ -571,6 +575,7 @@ impl Objective {
                 u,
                 grad_norm,
                 iterations,
+                value_passes,
             },
             value,
         ))
@@ -1289,6 +1294,40 @@ mod tests {
             s: 1.0,
             ridge,
         }
+    }
+
+    /// Away from the optimum a full Newton step that lowers the merit `½‖∇F‖²` enough is
+    /// taken on its gradient pass alone: on sparse single comparisons of 300 actions (the
+    /// README data's shape, CG path) from the win-ratio start, whose first steps are far (the
+    /// search on `F` used to evaluate `J` there), the solve takes no value pass at all and
+    /// reaches the maximiser the value-checked search reaches.
+    #[test]
+    fn far_newton_steps_are_judged_by_the_gradient_merit() {
+        let obj = btl_objective(300, 0.1, 1, 0.0, 5);
+        let p = obj
+            .solve_point(obj.win_ratio_start(), 1e-10, "test")
+            .unwrap();
+        assert_eq!(p.value_passes, 0, "{} Newton steps", p.iterations);
+        // The start is far: its first Newton step is outside the `NEAR_*` region.
+        let u0 = obj.win_ratio_start();
+        let e = obj.eval(&u0, true);
+        // ∇F = −∇J; the Newton step is −H⁻¹∇F and its decrement ∇Fᵀ H⁻¹ ∇F.
+        let grad_f: Vec<f64> = e.grad.iter().map(|x| -x).collect();
+        let h_inv_g = obj.hessian_op(&u0).solve(&grad_f, 1e-12).unwrap();
+        let decrement: f64 = grad_f.iter().zip(&h_inv_g).map(|(a, b)| a * b).sum();
+        let amax = h_inv_g.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        assert!(
+            decrement > NEAR_DECREMENT && amax > NEAR_ARG,
+            "{decrement} {amax}"
+        );
+        // The same maximiser as from 0 (any start, any path).
+        let q = obj.solve_point(vec![0.0; obj.n], 1e-10, "test").unwrap();
+        let gap =
+            p.u.iter()
+                .zip(&q.u)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+        assert!(gap < 1e-7, "{gap:e}");
     }
 
     /// Above `PAR_PAIRS` pairs the passes run in fixed chunks: the objective, gradient,
